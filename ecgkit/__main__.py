@@ -1,0 +1,5 @@
+import sys
+
+from ecgkit.cli import main
+
+sys.exit(main())
