@@ -1,0 +1,79 @@
+"""ecgkit: ECG image classification with an enhanced ResNet50, on real MIT-BIH data.
+
+The public API is re-exported here and loaded lazily: ``import ecgkit`` is instant, and
+TensorFlow is imported only when a model, a pipeline or training is first touched.
+
+    from ecgkit import create_enhanced_resnet50, get_training_config
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    # data contract and parameters
+    "CLASSES": "contract",
+    "AAMI_MAP": "contract",
+    "patient_of": "contract",
+    "load_profile": "params",
+    # records, splits, images, pipelines
+    "Record": "records",
+    "RecordError": "records",
+    "LeadNotFoundError": "records",
+    "read_record": "records",
+    "list_records": "records",
+    "beat_table": "records",
+    "inter_patient_split": "splits",
+    "leaky_beat_split": "splits",
+    "patient_overlap": "splits",
+    "render_ecg_image": "render",
+    "render_batch": "render",
+    "BeatSet": "datasets",
+    "load_beats": "datasets",
+    "signal_dataset": "datasets",
+    "image_folder_dataset": "datasets",
+    "scan_image_folder": "datasets",
+    "build_dataset": "export",
+    "download_mitdb": "download",
+    # model
+    "create_enhanced_resnet50": "factory",
+    "create_baseline_resnet50": "factory",
+    "ENHANCEMENTS": "factory",
+    "gradcam_layer_name": "factory",
+    "ecg_multiscale_block": "ecg_block",
+    "ecg_attention": "attention",
+    "attention_maps": "attention",
+    "feature_calibration": "calibration",
+    "pyramid_fusion": "pyramid",
+    "classification_head": "head",
+    "get_training_config": "training_config",
+    "count_flops": "cost",
+    "count_params": "cost",
+    # training, evaluation, error analysis
+    "ecg_augmentation": "augment",
+    "signal_augment": "augment",
+    "train": "train",
+    "evaluate_predictions": "evaluate",
+    "literature_table": "evaluate",
+    "grad_cam": "error_analysis",
+    # notebooks
+    "show_source": "nb",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'ecgkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"ecgkit.{module_name}"), name)
+    globals()[name] = value  # cache: later look-ups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)
