@@ -1,0 +1,292 @@
+"""Figures for training, evaluation and error analysis. Each function returns a Figure.
+
+Introduced in: notebooks/20_training.ipynb (history), notebooks/30_evaluation.ipynb
+(confusion, ROC/PR, calibration) and notebooks/31_error_analysis.ipynb (galleries, Grad-CAM,
+attention).
+
+Functions never save or show: the caller decides (``fig.savefig(...)``, or a notebook displays
+it). They use matplotlib's object API only, so they work under the Agg backend.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ecgkit.contract import CLASSES
+
+
+def _figure(*args, **kwargs):
+    from matplotlib.figure import Figure
+
+    return Figure(*args, **kwargs)
+
+
+def _history_dict(history) -> dict[str, list[float]]:
+    h = getattr(history, "history", history)
+    if hasattr(h, "to_dict") and hasattr(h, "columns"):  # a DataFrame (e.g. a CSV log)
+        h = {c: h[c].tolist() for c in h.columns if c != "epoch"}
+    return {k: list(map(float, v)) for k, v in dict(h).items()}
+
+
+def plot_history(history, title: str = "Training history"):
+    """Loss and each metric, training vs validation, and the learning rate, per epoch.
+
+    Args:
+        history: a Keras ``History``, its ``.history`` dict, or a DataFrame of the CSV log.
+        title: figure title.
+
+    Returns:
+        A Figure with one axes per quantity (``loss`` first, ``learning_rate`` last if logged).
+    """
+    h = _history_dict(history)
+    lr_keys = [k for k in ("learning_rate", "lr") if k in h]
+    base = [k for k in h if not k.startswith("val_") and k not in lr_keys]
+    base.sort(key=lambda k: (k != "loss", k))
+    panels = base + lr_keys[:1]
+    if not panels:
+        raise ValueError("history is empty: nothing to plot")
+    ncols = min(3, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    fig = _figure(figsize=(4.2 * ncols, 3.2 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, key in zip(axes, panels):
+        epochs = np.arange(1, len(h[key]) + 1)
+        if key in lr_keys:
+            ax.plot(epochs, h[key], color="tab:green", marker="o", label="learning rate")
+            ax.set_yscale("log")
+        else:
+            ax.plot(epochs, h[key], marker="o", label="train")
+            if f"val_{key}" in h:
+                ax.plot(np.arange(1, len(h[f"val_{key}"]) + 1), h[f"val_{key}"], marker="o",
+                        label="validation")
+        ax.set_title(key)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    return fig
+
+
+def plot_confusion_matrix(cm, classes: Sequence[str] = CLASSES, normalize: bool = False,
+                          title: str | None = None):
+    """Confusion matrix as an annotated heatmap (rows = true class, columns = predicted).
+
+    Args:
+        cm: (k, k) counts.
+        classes: class names.
+        normalize: show row-normalised fractions (each true class sums to 1; empty rows blank).
+        title: axes title.
+    """
+    cm = np.asarray(cm, dtype=float)
+    if normalize:
+        rows = cm.sum(axis=1, keepdims=True)
+        data = np.divide(cm, rows, out=np.full_like(cm, np.nan), where=rows > 0)
+    else:
+        data = cm
+    fig = _figure(figsize=(1.0 * len(classes) + 2.2, 1.0 * len(classes) + 1.4),
+                  layout="constrained")
+    ax = fig.add_subplot()
+    im = ax.imshow(np.nan_to_num(data, nan=0.0), cmap="Blues",
+                   vmin=0, vmax=1 if normalize else max(1.0, np.nanmax(data)))
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    thresh = (1 if normalize else max(1.0, np.nanmax(data))) / 2
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            v = data[i, j]
+            text = "-" if np.isnan(v) else (f"{v:.2f}" if normalize else f"{int(v)}")
+            ax.text(j, i, text, ha="center", va="center", fontsize=9,
+                    color="white" if (not np.isnan(v) and v > thresh) else "black")
+    ax.set_xticks(range(len(classes)), classes)
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title or ("Confusion matrix (row-normalised)" if normalize
+                           else "Confusion matrix (counts)"))
+    return fig
+
+
+def plot_roc_pr(roc: Mapping[str, tuple], pr: Mapping[str, tuple], per_class=None):
+    """One-vs-rest ROC (left) and precision-recall (right) curves per class.
+
+    Args:
+        roc: class -> (fpr, tpr).
+        pr: class -> (recall, precision).
+        per_class: optional per-class DataFrame with ``roc_auc`` / ``pr_auc`` for the legend.
+    """
+    fig = _figure(figsize=(10, 4.2), layout="constrained")
+    ax_roc, ax_pr = fig.subplots(1, 2)
+    for c, (fpr, tpr) in roc.items():
+        lab = c if per_class is None else f"{c} (AUC {per_class.loc[c, 'roc_auc']:.3f})"
+        ax_roc.plot(fpr, tpr, label=lab)
+    ax_roc.plot([0, 1], [0, 1], ls="--", color="grey", lw=0.8)
+    ax_roc.set(xlabel="false positive rate", ylabel="true positive rate (Se)",
+               title="ROC, one-vs-rest", xlim=(0, 1), ylim=(0, 1.02))
+    for c, (rec, prec) in pr.items():
+        lab = c if per_class is None else f"{c} (AUC {per_class.loc[c, 'pr_auc']:.3f})"
+        ax_pr.plot(rec, prec, label=lab)
+    ax_pr.set(xlabel="recall (Se)", ylabel="precision (+P)", title="Precision-recall, one-vs-rest",
+              xlim=(0, 1), ylim=(0, 1.02))
+    for ax in (ax_roc, ax_pr):
+        ax.legend(fontsize=8, loc="lower right" if ax is ax_roc else "lower left")
+        ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_calibration(reliability, ece: float | None = None):
+    """Reliability diagram of the top-class confidence, with bin counts below.
+
+    Args:
+        reliability: DataFrame with ``lo``, ``hi``, ``confidence``, ``accuracy``, ``count``
+            (``ecgkit.evaluate.calibration_bins``).
+        ece: expected calibration error, shown in the title.
+    """
+    r = reliability
+    fig = _figure(figsize=(5, 5.5), layout="constrained")
+    ax, ax_n = fig.subplots(2, 1, height_ratios=(3, 1), sharex=True)
+    width = (r["hi"] - r["lo"]).to_numpy()
+    centres = ((r["hi"] + r["lo"]) / 2).to_numpy()
+    ax.bar(centres, np.nan_to_num(r["accuracy"].to_numpy()), width=width * 0.95,
+           edgecolor="black", alpha=0.7, label="accuracy in bin")
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", label="perfect calibration")
+    ax.set(ylabel="accuracy", xlim=(0, 1), ylim=(0, 1),
+           title="Reliability diagram" + ("" if ece is None else f" (ECE {ece:.3f})"))
+    ax.legend(fontsize=8, loc="upper left")
+    ax_n.bar(centres, r["count"].to_numpy(), width=width * 0.95, color="tab:grey")
+    ax_n.set(xlabel="confidence (top-class probability)", ylabel="beats")
+    return fig
+
+
+def plot_class_distribution(counts: Mapping[str, Mapping[str, int]], classes=CLASSES,
+                            log: bool = True):
+    """Beats per class in each split, as grouped bars.
+
+    Args:
+        counts: split -> class -> count (e.g. ``{s: beats.subset(s).class_counts()}``).
+        classes: class order.
+        log: logarithmic y axis (class imbalance spans orders of magnitude).
+    """
+    splits = list(counts)
+    fig = _figure(figsize=(7, 4), layout="constrained")
+    ax = fig.add_subplot()
+    width = 0.8 / max(1, len(splits))
+    x = np.arange(len(classes))
+    for i, s in enumerate(splits):
+        vals = [int(counts[s].get(c, 0)) for c in classes]
+        bars = ax.bar(x + (i - (len(splits) - 1) / 2) * width, vals, width, label=s)
+        ax.bar_label(bars, labels=[str(v) for v in vals], fontsize=7)
+    ax.set_xticks(x, classes)
+    if log:
+        ax.set_yscale("symlog", linthresh=1)
+    ax.set(xlabel="AAMI class", ylabel="beats", title="Class distribution per split")
+    ax.legend()
+    return fig
+
+
+def plot_image_grid(images, titles: Sequence[str] | None = None, ncols: int = 6,
+                    title: str | None = None):
+    """Images (n, H, W, 3) in a grid, each with an optional title."""
+    images = np.asarray(images)
+    n = len(images)
+    if n == 0:
+        raise ValueError("no images to show")
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig = _figure(figsize=(2.2 * ncols, 2.4 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for i, ax in enumerate(axes):
+        ax.set_axis_off()
+        if i < n:
+            img = images[i]
+            ax.imshow(img.astype(np.uint8) if img.dtype != np.uint8 and img.max() > 1 else img)
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def overlay_heatmap(image, heatmap, alpha: float = 0.45):
+    """An RGB float image in [0, 1]: the heatmap (jet colours, resized) over the image."""
+    import matplotlib
+
+    img = np.asarray(image, dtype=np.float32)
+    if img.max() > 1.0:
+        img = img / 255.0
+    h = np.asarray(heatmap, dtype=np.float32)
+    if h.shape != img.shape[:2]:
+        # nearest-neighbour upsampling keeps this free of extra dependencies
+        ys = (np.arange(img.shape[0]) * h.shape[0] / img.shape[0]).astype(int)
+        xs = (np.arange(img.shape[1]) * h.shape[1] / img.shape[1]).astype(int)
+        h = h[ys][:, xs]
+    rng = float(h.max() - h.min())
+    h = (h - h.min()) / rng if rng > 0 else np.zeros_like(h)
+    colours = matplotlib.colormaps["jet"](h)[..., :3]
+    return np.clip((1 - alpha) * img + alpha * colours, 0, 1)
+
+
+def plot_gradcam(images, heatmaps: Mapping[str, np.ndarray] | np.ndarray,
+                 titles: Sequence[str] | None = None):
+    """Grad-CAM heatmaps over ECG images: one row per image, a column per model.
+
+    Args:
+        images: (n, H, W, 3) uint8 images.
+        heatmaps: (n, h, w) maps, or model name -> (n, h, w) maps (e.g. baseline and enhanced).
+        titles: row titles (e.g. "true V / pred N 0.81").
+    """
+    images = np.asarray(images)
+    maps = {"Grad-CAM": heatmaps} if not isinstance(heatmaps, Mapping) else dict(heatmaps)
+    cols = ["image", *maps]
+    n = len(images)
+    fig = _figure(figsize=(2.6 * len(cols), 2.6 * n), layout="constrained")
+    axes = fig.subplots(n, len(cols), squeeze=False)
+    for i in range(n):
+        axes[i, 0].imshow(images[i])
+        axes[i, 0].set_ylabel(titles[i] if titles is not None else "", fontsize=8)
+        for j, name in enumerate(maps, start=1):
+            axes[i, j].imshow(overlay_heatmap(images[i], np.asarray(maps[name])[i]))
+        for j, name in enumerate(cols):
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+            if i == 0:
+                axes[i, j].set_title(name, fontsize=9)
+    return fig
+
+
+def plot_attention_maps(images, spatial_maps, channel_weights=None,
+                        titles: Sequence[str] | None = None):
+    """Spatial attention maps over the images, and optionally the channel weights.
+
+    Args:
+        images: (n, H, W, 3) uint8 images.
+        spatial_maps: (n, h, w) or (n, h, w, 1) spatial attention.
+        channel_weights: optional (n, C) channel attention weights, drawn as sorted curves.
+        titles: per-image titles.
+    """
+    images = np.asarray(images)
+    sm = np.asarray(spatial_maps)
+    if sm.ndim == 4:
+        sm = sm[..., 0]
+    n = len(images)
+    ncol = 3 if channel_weights is not None else 2
+    fig = _figure(figsize=(2.8 * ncol, 2.6 * n), layout="constrained")
+    axes = fig.subplots(n, ncol, squeeze=False)
+    for i in range(n):
+        axes[i, 0].imshow(images[i])
+        axes[i, 0].set_title(titles[i] if titles is not None else "image", fontsize=8)
+        axes[i, 1].imshow(overlay_heatmap(images[i], sm[i]))
+        axes[i, 1].set_title("spatial attention", fontsize=8)
+        for ax in axes[i, :2]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        if channel_weights is not None:
+            w = np.asarray(channel_weights)[i].ravel()
+            axes[i, 2].plot(np.sort(w)[::-1])
+            axes[i, 2].set(title="channel weights (sorted)", xlabel="channel rank",
+                           ylim=(0, 1.02))
+            axes[i, 2].title.set_fontsize(8)
+    return fig

@@ -1,0 +1,182 @@
+"""Tests for ecgkit.evaluate: per-class metrics, absent classes, curves, calibration, bootstrap."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from ecgkit.contract import CLASSES
+from ecgkit.evaluate import (
+    LITERATURE,
+    bootstrap_ci,
+    calibration_bins,
+    evaluate_predictions,
+    literature_table,
+    per_class_metrics,
+    write_report,
+)
+
+
+def _probs(pred, k=5, conf=0.8):
+    p = np.full((len(pred), k), (1 - conf) / (k - 1))
+    p[np.arange(len(pred)), pred] = conf
+    return p
+
+
+class TestPerClassMetrics:
+    def test_hand_computed_values(self):
+        # true: N N N S S V ; pred: N N S S N V
+        y = np.array([0, 0, 0, 1, 1, 2])
+        pred = np.array([0, 0, 1, 1, 0, 2])
+        r = evaluate_predictions(y, _probs(pred), n_boot=0)
+        pc = r.per_class
+        assert pc.loc["N", "sensitivity"] == pytest.approx(2 / 3)
+        assert pc.loc["N", "ppv"] == pytest.approx(2 / 3)
+        assert pc.loc["S", "sensitivity"] == pytest.approx(1 / 2)
+        assert pc.loc["S", "specificity"] == pytest.approx(3 / 4)
+        assert pc.loc["V", "f1"] == pytest.approx(1.0)
+        assert r.accuracy == pytest.approx(4 / 6)
+        assert r.confusion.tolist()[0] == [2, 1, 0, 0, 0]
+        np.testing.assert_allclose(r.confusion_normalized[1, :2], [0.5, 0.5])
+
+    def test_matches_sklearn(self):
+        from sklearn.metrics import f1_score, precision_score, recall_score
+
+        rng = np.random.default_rng(0)
+        y = rng.integers(0, 5, 300)
+        p = rng.dirichlet(np.ones(5), 300)
+        r = evaluate_predictions(y, p, n_boot=0)
+        pred = p.argmax(1)
+        np.testing.assert_allclose(r.per_class["sensitivity"], recall_score(y, pred, average=None))
+        np.testing.assert_allclose(r.per_class["ppv"], precision_score(y, pred, average=None))
+        assert r.macro["f1"] == pytest.approx(f1_score(y, pred, average="macro"))
+        assert r.weighted["f1"] == pytest.approx(f1_score(y, pred, average="weighted"))
+
+    def test_absent_classes_are_nan_and_flagged_without_warnings(self):
+        y = np.array([0, 0, 1, 2, 2])  # F and Q absent
+        pred = np.array([0, 4, 1, 2, 0])  # Q predicted once although absent
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            r = evaluate_predictions(y, _probs(pred), n_boot=20, patients=list("aabbc"))
+        assert r.absent_classes == ["F", "Q"]
+        for c in ("F", "Q"):
+            assert np.isnan(r.per_class.loc[c, "sensitivity"])
+            assert np.isnan(r.per_class.loc[c, "f1"])
+            assert np.isnan(r.per_class.loc[c, "roc_auc"])
+        assert np.isnan(r.per_class.loc["F", "ppv"])  # never predicted
+        assert r.per_class.loc["Q", "ppv"] == 0.0  # predicted, always wrong: a real zero
+        # macro averages run over the present classes only
+        assert r.macro["sensitivity"] == pytest.approx(np.mean([0.5, 1.0, 0.5]))
+        d = r.to_dict()
+        json.dumps(d)  # JSON-safe
+        assert d["per_class"]["F"]["sensitivity"] is None
+        assert d["per_class"]["F"]["absent"] is True
+
+    def test_bad_inputs_raise(self):
+        with pytest.raises(ValueError, match="shape"):
+            evaluate_predictions([0, 1], np.ones((2, 3)) / 3)
+        with pytest.raises(ValueError, match="length"):
+            evaluate_predictions([0, 1, 2], _probs([0, 1]))
+        with pytest.raises(ValueError, match="0..4"):
+            evaluate_predictions([0, 7], _probs([0, 1]))
+
+    def test_one_hot_labels_accepted(self):
+        y = np.eye(5)[[0, 1, 2]]
+        r = evaluate_predictions(y, _probs([0, 1, 2]), n_boot=0)
+        assert r.accuracy == 1.0
+
+    def test_per_class_metrics_from_confusion(self):
+        cm = np.array([[5, 0], [0, 0]])
+        m = per_class_metrics(cm)
+        assert m["sensitivity"][0] == 1.0 and np.isnan(m["sensitivity"][1])
+
+
+class TestCurvesAndCalibration:
+    def test_perfect_scores_give_auc_one(self):
+        y = np.array([0, 0, 1, 1, 2, 2, 3, 4])
+        r = evaluate_predictions(y, _probs(y, conf=0.9), n_boot=0)
+        assert set(r.roc) == set(CLASSES)
+        np.testing.assert_allclose(r.per_class["roc_auc"], 1.0)
+        np.testing.assert_allclose(r.per_class["pr_auc"], 1.0)
+
+    def test_ece_of_overconfident_model(self):
+        y = np.array([0, 1] * 50)
+        p = _probs(np.zeros(100, int), conf=0.9)  # always N at 0.9 while half are wrong
+        ece, rel = calibration_bins(y, p, n_bins=10)
+        assert ece == pytest.approx(0.4)
+        assert rel["count"].sum() == 100
+        assert len(rel) == 10
+
+    def test_ece_zero_when_calibrated(self):
+        y = np.array([0] * 8 + [1] * 2)
+        p = _probs(np.zeros(10, int), conf=0.8)
+        assert calibration_bins(y, p)[0] == pytest.approx(0.0)
+
+
+class TestBootstrap:
+    def test_patient_bootstrap_interval_contains_estimate(self):
+        rng = np.random.default_rng(1)
+        y = rng.integers(0, 3, 400)
+        pred = np.where(rng.random(400) < 0.8, y, rng.integers(0, 3, 400))
+        patients = np.repeat(np.arange(8), 50)
+        r = evaluate_predictions(y, _probs(pred), patients=patients, n_boot=100, seed=3)
+        assert r.ci_unit == "patient"
+        acc = r.ci.set_index("metric").loc["accuracy"]
+        assert acc["lo"] <= acc["estimate"] <= acc["hi"]
+        assert acc["hi"] - acc["lo"] > 0
+
+    def test_single_patient_gives_zero_width(self):
+        y = np.array([0, 1, 0, 1])
+        ci = bootstrap_ci(y, np.array([0, 0, 0, 1]), np.array(["p"] * 4), 5, CLASSES, n_boot=20)
+        row = ci.set_index("metric").loc["accuracy"]
+        assert row["lo"] == row["hi"] == pytest.approx(0.75)
+
+    def test_seeded(self):
+        y = np.array([0, 1, 2] * 20)
+        p = _probs(np.array([0, 1, 1] * 20))
+        pats = np.repeat(np.arange(6), 10)
+        a = evaluate_predictions(y, p, patients=pats, n_boot=30, seed=5).ci
+        b = evaluate_predictions(y, p, patients=pats, n_boot=30, seed=5).ci
+        assert a.equals(b)
+
+
+class TestLiteratureTable:
+    def test_ds2_only_and_notes(self):
+        records = np.array(["100"] * 4 + ["217"] * 3 + ["107"] * 2)
+        y = np.array([0, 1, 2, 0, 4, 4, 2, 0, 2])
+        pred = np.array([0, 1, 0, 0, 4, 4, 2, 0, 2])
+        r = evaluate_predictions(y, _probs(pred), records=records, n_boot=0)
+        t = literature_table(r)
+        ours = t.iloc[0]
+        assert ours["kind"] == "this run"
+        assert ours["n_beats"] == 4  # only record 100 is in DS2
+        assert ours["accuracy"] == pytest.approx(0.75)
+        assert ours["V_Se"] == 0.0 and ours["S_Se"] == 1.0
+        assert "subset of DS2: 1 of 22" in ours["note"]
+        assert "paced records excluded: 217" in ours["note"]
+        assert "107" in ours["note"]
+        lit = t[t["kind"] == "literature"]
+        assert len(lit) == len(LITERATURE)
+        assert (lit["note"] == "literature figure").all()
+        mg = lit[lit["source"].str.startswith("Mondejar")].iloc[0]
+        assert mg["accuracy"] == 0.945
+        ll = lit[lit["source"].str.startswith("Llamedo")].iloc[0]
+        assert (ll["S_Se"], ll["S_PP"], ll["V_Se"], ll["V_PP"]) == (0.77, 0.39, 0.81, 0.87)
+
+    def test_needs_records(self):
+        r = evaluate_predictions([0], _probs([0]), n_boot=0)
+        with pytest.raises(ValueError, match="records"):
+            literature_table(r)
+
+
+class TestWriteReport:
+    def test_files_written(self, tmp_path):
+        y = np.array([0, 0, 1, 2, 3, 4, 0, 2])
+        r = evaluate_predictions(y, _probs(y[::-1]), records=["100"] * 8,
+                                 patients=["100"] * 4 + ["200"] * 4, n_boot=10)
+        paths = write_report(r, tmp_path)
+        for key in ("metrics", "per_class", "literature", "confusion", "roc_pr", "calibration"):
+            assert paths[key].is_file() and paths[key].stat().st_size > 0
+        data = json.loads(paths["metrics"].read_text())
+        assert data["classes"] == list(CLASSES) and data["n"] == 8

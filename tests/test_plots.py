@@ -1,0 +1,106 @@
+"""Tests for ecgkit.plots: each function returns a Figure with the expected contents."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from ecgkit import plots
+from ecgkit.contract import CLASSES
+from ecgkit.evaluate import evaluate_predictions
+
+
+def _visible_axes(fig):
+    return [ax for ax in fig.axes if ax.get_visible()]
+
+
+class TestHistory:
+    def test_panels_train_val_and_lr(self):
+        h = {"loss": [1.0, 0.8], "val_loss": [1.1, 0.9], "macro_f1": [0.2, 0.4],
+             "val_macro_f1": [0.1, 0.3], "accuracy": [0.5, 0.6], "val_accuracy": [0.4, 0.5],
+             "learning_rate": [1e-4, 3e-4]}
+        fig = plots.plot_history(h)
+        assert isinstance(fig, Figure)
+        titles = [ax.get_title() for ax in _visible_axes(fig)]
+        assert titles[0] == "loss" and titles[-1] == "learning_rate"
+        assert set(titles) == {"loss", "accuracy", "macro_f1", "learning_rate"}
+        loss_ax = _visible_axes(fig)[0]
+        assert [t.get_text() for t in loss_ax.get_legend().get_texts()] == ["train", "validation"]
+
+    def test_dataframe_input(self):
+        df = pd.DataFrame({"epoch": [0, 1], "loss": [1.0, 0.5], "val_loss": [1.2, 0.7]})
+        fig = plots.plot_history(df)
+        assert [ax.get_title() for ax in _visible_axes(fig)] == ["loss"]
+
+    def test_empty_raises(self):
+        with pytest.raises(ValueError):
+            plots.plot_history({})
+
+
+class TestEvaluationFigures:
+    @pytest.fixture
+    def report(self):
+        rng = np.random.default_rng(0)
+        y = rng.integers(0, 4, 80)  # Q absent
+        p = rng.dirichlet(np.ones(5), 80)
+        return evaluate_predictions(y, p, n_boot=0)
+
+    def test_confusion_counts_and_normalised(self, report):
+        fig = plots.plot_confusion_matrix(report.confusion, CLASSES)
+        ax = fig.axes[0]
+        assert [t.get_text() for t in ax.get_xticklabels()] == list(CLASSES)
+        assert len(ax.texts) == 25
+        assert ax.texts[0].get_text() == str(report.confusion[0, 0])
+        fig_n = plots.plot_confusion_matrix(report.confusion, CLASSES, normalize=True)
+        texts = [t.get_text() for t in fig_n.axes[0].texts]
+        assert texts[-1] == "-"  # the absent class Q has an empty row, not 0
+        assert "normalised" in fig_n.axes[0].get_title()
+
+    def test_roc_pr(self, report):
+        fig = plots.plot_roc_pr(report.roc, report.pr, report.per_class)
+        ax_roc, ax_pr = fig.axes
+        assert len(ax_roc.get_lines()) == 4 + 1  # four present classes and the diagonal
+        assert len(ax_pr.get_lines()) == 4
+        assert "AUC" in ax_roc.get_legend().get_texts()[0].get_text()
+
+    def test_calibration(self, report):
+        fig = plots.plot_calibration(report.reliability, report.ece)
+        assert "ECE" in fig.axes[0].get_title()
+        assert len(fig.axes[0].patches) == 10
+
+
+class TestDataAndImageFigures:
+    def test_class_distribution(self):
+        counts = {"train": dict(zip(CLASSES, [100, 10, 20, 3, 0])),
+                  "test": dict(zip(CLASSES, [90, 5, 15, 1, 2]))}
+        fig = plots.plot_class_distribution(counts)
+        ax = fig.axes[0]
+        assert len(ax.patches) == 10
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "test"]
+
+    def test_image_grid(self):
+        imgs = np.random.default_rng(0).integers(0, 255, (5, 32, 32, 3), dtype=np.uint8)
+        fig = plots.plot_image_grid(imgs, titles=list("abcde"), ncols=3)
+        visible = [ax for ax in fig.axes if ax.images]
+        assert len(visible) == 5
+        assert visible[4].get_title() == "e"
+
+    def test_gradcam_two_models(self):
+        imgs = np.full((2, 32, 32, 3), 255, np.uint8)
+        maps = {"baseline": np.random.rand(2, 4, 4), "enhanced": np.random.rand(2, 7, 7)}
+        fig = plots.plot_gradcam(imgs, maps, titles=["x", "y"])
+        assert len(fig.axes) == 6
+        assert [fig.axes[i].get_title() for i in range(3)] == ["image", "baseline", "enhanced"]
+        over = plots.overlay_heatmap(imgs[0], maps["enhanced"][0])
+        assert over.shape == (32, 32, 3) and over.min() >= 0 and over.max() <= 1
+
+    def test_attention_maps(self):
+        imgs = np.full((2, 32, 32, 3), 200, np.uint8)
+        fig = plots.plot_attention_maps(imgs, np.random.rand(2, 8, 8, 1),
+                                        channel_weights=np.random.rand(2, 16))
+        assert len(fig.axes) == 6
+        assert fig.axes[1].get_title() == "spatial attention"
