@@ -1,0 +1,141 @@
+"""ECG-safe data augmentation: on the rendered image, and on the signal before rendering.
+
+Introduced in: notebooks/20_training.ipynb.
+
+An ECG image is not a natural photograph. Time runs left to right and positive voltage points up,
+so a horizontal flip plays the heartbeat backwards and a vertical flip inverts the polarity of
+every wave: both produce non-physiological signals, and an inverted QRS can even look like a
+different beat class. **No flips, ever.** Large rotations, zooms or shifts are also out: the paper
+scales (25 mm/s, 10 mm/mV) carry diagnostic meaning (QRS width, amplitude) and the R peak of the
+beat being classified sits at the centre. What remains safe are small perturbations that mimic
+scanning and printing: a rotation of a few degrees, shifts and zooms of a few percent, mild
+contrast and brightness changes.
+
+``signal_augment`` perturbs the 1-D signal before it is drawn (baseline wander, noise, amplitude
+scaling), for pipelines that render images on the fly (``signal_dataset(signal_augment=...)``).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+MAX_ROTATION_DEG = 3.0
+MAX_TRANSLATION = 0.03  # fraction of the image side
+MAX_ZOOM = 0.05  # fraction: 0.95..1.05
+MAX_CONTRAST = 0.15
+MAX_BRIGHTNESS = 0.08  # fraction of the 0..255 range
+"""Ranges at ``strength=1``; ``strength`` scales every one of them linearly."""
+
+WANDER_MV = 0.15
+WANDER_HZ = (0.05, 0.5)
+NOISE_MV = 0.02
+AMPLITUDE_SCALE = 0.10
+"""Signal-level ranges at ``strength=1``: baseline wander amplitude and frequency (respiration),
+Gaussian noise standard deviation, and the +/- amplitude scaling."""
+
+
+def ecg_augmentation(strength: float = 1.0, seed: int | None = None, name: str = "ecg_augment"):
+    """A ``keras.Sequential`` of ECG-safe image augmentations (active only with training=True).
+
+    The layers take images in 0..255 (uint8 or float) and return float32 images that stay in
+    0..255 (rotation, shift and zoom fill from the nearest edge pixel; contrast and brightness
+    clip to the range), so the output can be cast back to uint8.
+
+    There is deliberately no ``RandomFlip``: a flipped ECG is a different, non-physiological
+    signal (time reversed, or polarity inverted).
+
+    Args:
+        strength: scales every range (0 = identity, 1 = the defaults above, 2 = twice as strong).
+        seed: seed of the random layers (None = unseeded).
+        name: model name.
+
+    Returns:
+        A ``keras.Sequential``; with ``strength=0`` it holds a single ``Identity`` layer.
+
+    Raises:
+        ValueError: if strength is negative or above 3 (beyond that, changes stop being small).
+    """
+    import keras
+
+    if not 0.0 <= float(strength) <= 3.0:
+        raise ValueError(f"strength must be in [0, 3]. Received: strength={strength}")
+    s = float(strength)
+    if s == 0.0:
+        return keras.Sequential([keras.layers.Identity(name=f"{name}_identity")], name=name)
+
+    def _seed(i):
+        return None if seed is None else seed + i
+
+    layers = [
+        keras.layers.RandomRotation(s * MAX_ROTATION_DEG / 360.0, fill_mode="nearest",
+                                    seed=_seed(0), name=f"{name}_rotation"),
+        keras.layers.RandomTranslation(s * MAX_TRANSLATION, s * MAX_TRANSLATION,
+                                       fill_mode="nearest", seed=_seed(1),
+                                       name=f"{name}_translation"),
+        keras.layers.RandomZoom(s * MAX_ZOOM, fill_mode="nearest", seed=_seed(2),
+                                name=f"{name}_zoom"),
+        keras.layers.RandomContrast(min(s * MAX_CONTRAST, 0.9), value_range=(0, 255),
+                                    seed=_seed(3), name=f"{name}_contrast"),
+        keras.layers.RandomBrightness(min(s * MAX_BRIGHTNESS, 0.9), value_range=(0, 255),
+                                      seed=_seed(4), name=f"{name}_brightness"),
+    ]
+    return keras.Sequential(layers, name=name)
+
+
+def signal_augment(window: np.ndarray, rng: np.random.Generator, strength: float = 1.0,
+                   fs: float | None = None) -> np.ndarray:
+    """Perturbs one beat window (mV) before rendering: amplitude scale, baseline wander, noise.
+
+    Usable as ``signal_dataset(..., signal_augment=signal_augment)``, or with another strength
+    as ``signal_augment=make_signal_augment(0.5)``. The R peak stays where it is and the
+    polarity is never inverted (the scale factor stays positive).
+
+    Args:
+        window: 1-D float signal in mV.
+        rng: a ``numpy.random.Generator``.
+        strength: scales every perturbation (0 returns the window unchanged, as a copy).
+        fs: sampling rate; default ``contract.FS``.
+
+    Returns:
+        A new float32 array of the same shape.
+    """
+    from ecgkit.contract import FS
+
+    x = np.asarray(window, dtype=np.float32).copy()
+    s = float(strength)
+    if s <= 0:
+        return x
+    fs = float(fs or FS)
+    scale = 1.0 + rng.uniform(-1.0, 1.0) * AMPLITUDE_SCALE * s
+    scale = max(scale, 0.5)  # stays positive: polarity is never inverted
+    t = np.arange(x.shape[-1], dtype=np.float32) / fs
+    f = rng.uniform(*WANDER_HZ)
+    wander = s * WANDER_MV * rng.uniform(0, 1) * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
+    noise = rng.normal(0.0, s * NOISE_MV, size=x.shape)
+    return (x * scale + wander + noise).astype(np.float32)
+
+
+def make_signal_augment(strength: float):
+    """``signal_augment`` with a fixed strength, for ``signal_dataset(signal_augment=...)``."""
+    return functools.partial(signal_augment, strength=strength)
+
+
+def augment_dataset(dataset, strength: float = 1.0, seed: int | None = None):
+    """Applies ``ecg_augmentation`` to the images of a tf.data set of ``(images, labels)``.
+
+    Images come back as uint8 (the augmentation keeps them in 0..255), so a model's own
+    preprocessing sees the same input type with and without augmentation.
+    """
+    import tensorflow as tf
+
+    if strength == 0:
+        return dataset
+    aug = ecg_augmentation(strength, seed=seed)
+
+    def _apply(x, y):
+        out = aug(tf.cast(x, tf.float32), training=True)
+        return tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8), y
+
+    return dataset.map(_apply, num_parallel_calls=tf.data.AUTOTUNE)

@@ -1,0 +1,92 @@
+"""Tests for ecgkit.augment: ECG-safe layers (no flips), range, identity at strength 0."""
+
+import numpy as np
+import pytest
+
+from ecgkit.augment import ecg_augmentation, make_signal_augment, signal_augment
+
+
+def _ecg_like_images(n=4, size=64):
+    rng = np.random.default_rng(0)
+    imgs = np.full((n, size, size, 3), 255, np.uint8)
+    for i in range(n):
+        rows = (size / 2 + 10 * np.sin(np.linspace(0, 6, size) + i)).astype(int)
+        imgs[i, rows, np.arange(size)] = 0
+    imgs[..., 1] = np.minimum(imgs[..., 1], rng.integers(200, 256, (n, size, size)))
+    return imgs
+
+
+class TestImageAugmentation:
+    def test_no_flip_layer(self):
+        import keras
+
+        aug = ecg_augmentation(1.0, seed=1)
+        kinds = [type(layer).__name__ for layer in aug.layers]
+        assert not any("Flip" in k for k in kinds)
+        assert not any(isinstance(layer, keras.layers.RandomFlip) for layer in aug.layers)
+        assert kinds == ["RandomRotation", "RandomTranslation", "RandomZoom", "RandomContrast",
+                         "RandomBrightness"]
+
+    def test_output_in_uint8_range_and_changed(self):
+        imgs = _ecg_like_images()
+        out = np.asarray(ecg_augmentation(2.0, seed=3)(imgs.astype("float32"), training=True))
+        assert out.shape == imgs.shape
+        assert out.min() >= 0.0 and out.max() <= 255.0
+        assert not np.allclose(out, imgs)
+        # stays close to the original image: the trace is perturbed, not destroyed
+        assert np.abs(out - imgs).mean() < 60
+
+    def test_inference_is_identity(self):
+        imgs = _ecg_like_images().astype("float32")
+        out = np.asarray(ecg_augmentation(1.0, seed=3)(imgs, training=False))
+        np.testing.assert_allclose(out, imgs)
+
+    def test_strength_zero_is_identity(self):
+        imgs = _ecg_like_images().astype("float32")
+        aug = ecg_augmentation(0.0)
+        np.testing.assert_allclose(np.asarray(aug(imgs, training=True)), imgs)
+
+    def test_strength_scales_ranges(self):
+        a, b = ecg_augmentation(0.5), ecg_augmentation(1.0)
+        assert b.layers[0].factor[1] == pytest.approx(2 * a.layers[0].factor[1])
+        assert b.layers[0].factor[1] == pytest.approx(3.0 / 360.0)  # a few degrees
+
+    def test_bad_strength(self):
+        with pytest.raises(ValueError, match="strength"):
+            ecg_augmentation(-1)
+
+    def test_augment_dataset_returns_uint8(self):
+        import tensorflow as tf
+
+        from ecgkit.augment import augment_dataset
+
+        imgs = _ecg_like_images()
+        ds = tf.data.Dataset.from_tensor_slices((imgs, np.eye(5)[:4])).batch(2)
+        x, _ = next(iter(augment_dataset(ds, 1.0, seed=0)))
+        assert x.dtype == tf.uint8 and x.shape == (2, 64, 64, 3)
+
+
+class TestSignalAugmentation:
+    def test_small_changes_same_shape(self):
+        from ecgkit.contract import BEFORE_SAMPLES, WINDOW_SAMPLES
+
+        t = np.arange(WINDOW_SAMPLES)
+        x = np.exp(-((t - BEFORE_SAMPLES) / 8.0) ** 2).astype(np.float32)  # a 1 mV R peak
+        y = signal_augment(x, np.random.default_rng(0), strength=1.0)
+        assert y.shape == x.shape and y.dtype == np.float32
+        assert not np.allclose(x, y)
+        assert np.abs(y - x).max() < 0.5
+        assert int(np.argmax(y)) == BEFORE_SAMPLES  # R peak stays put, polarity kept
+        assert x[BEFORE_SAMPLES] == 1.0  # input untouched
+
+    def test_strength_zero_and_partial(self):
+        x = np.linspace(-1, 1, 100).astype(np.float32)
+        np.testing.assert_array_equal(signal_augment(x, np.random.default_rng(0), 0.0), x)
+        f = make_signal_augment(0.0)
+        np.testing.assert_array_equal(f(x, np.random.default_rng(0)), x)
+
+    def test_seeded(self):
+        x = np.zeros(200, np.float32)
+        a = signal_augment(x, np.random.default_rng(7))
+        b = signal_augment(x, np.random.default_rng(7))
+        np.testing.assert_array_equal(a, b)
