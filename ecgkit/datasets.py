@@ -1,0 +1,595 @@
+"""Beats in memory and the two tf.data pipelines that feed a model.
+
+Introduced in: notebooks/04_data_pipelines.ipynb.
+
+:func:`load_beats` reads records (one lead, by name), cuts the beat-centred windows, assigns each
+beat to a split by patient and keeps everything in a :class:`BeatSet`. Loading is cached in
+memory (per record, keyed by folder, record, lead and the files' size and time) and, when a cache
+folder is given, on disk as ``.npz``, so notebooks and tests re-load in milliseconds.
+
+Two ways to feed a model, both yielding ``(uint8 images (b, H, W, 3), float32 one-hot (b, 5))``:
+
+* :func:`signal_dataset` renders images on the fly from the in-memory windows, a whole batch
+  per ``tf.numpy_function`` call (OpenCV releases the GIL, so parallel calls overlap), with an
+  optional signal-level augmentation hook.
+* :func:`image_folder_dataset` reads any folder of ECG images with one sub-folder per class,
+  after :func:`scan_image_folder` has checked every file, so a bad file is reported by name
+  before training starts.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import functools
+import hashlib
+import json
+import logging
+import os
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ecgkit import contract
+from ecgkit.contract import CLASSES, EMBEDDED_DATA_DIR, IMAGE_SIZE, LEAD, patient_of
+from ecgkit.records import (
+    LeadNotFoundError,
+    RecordError,
+    beat_windows,
+    list_records,
+    read_record,
+)
+from ecgkit.render import render_batch
+from ecgkit.splits import (
+    SPLIT_PROTOCOLS,
+    SplitError,
+    _check_known,
+    excluded_records,
+    inter_patient_split,
+    leaky_beat_split,
+)
+
+log = logging.getLogger("ecgkit")
+
+MISSING_LEAD_POLICIES = ("skip", "error")
+LEAKY_TEST_FRACTION = 0.3
+"""Share of beats put in "test" by the beat-random-LEAKS-PATIENTS split."""
+CACHE_VERSION = 1
+"""Bump when the windowing changes, so old ``.npz`` caches are not used."""
+META_COLUMNS = ["record", "patient", "sample", "symbol", "label", "split"]
+
+
+@dataclass
+class BeatSet:
+    """Beat windows with their labels and where they come from.
+
+    Attributes:
+        windows: float32 (n, WINDOW_SAMPLES), mV, baseline-corrected (window median = 0).
+        labels: int (n,), index into :data:`~ecgkit.contract.CLASSES`.
+        meta: DataFrame with columns record, patient, sample, symbol, label (letter), split.
+        report: counted skips and messages (see :func:`load_beats`).
+    """
+
+    windows: np.ndarray
+    labels: np.ndarray
+    meta: Any
+    report: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def splits(self) -> list[str]:
+        """Split names present, in a fixed order."""
+        order = ["train", "val", "test", "all"]
+        present = set(self.meta["split"])
+        return [s for s in order if s in present] + sorted(present - set(order))
+
+    def subset(self, split: str) -> "BeatSet":
+        """The beats of one split (``"train"``, ``"val"``, ``"test"`` or ``"all"``)."""
+        if split not in set(self.meta["split"]):
+            raise ValueError(f"no split {split!r} in this BeatSet; it has {self.splits}")
+        mask = (self.meta["split"] == split).to_numpy()
+        return BeatSet(self.windows[mask], self.labels[mask],
+                       self.meta[mask].reset_index(drop=True), self.report)
+
+    def class_counts(self) -> dict[str, int]:
+        """Beats per class, all five classes in contract order (zeros included)."""
+        counts = np.bincount(np.asarray(self.labels, dtype=np.int64), minlength=len(CLASSES))
+        return {c: int(n) for c, n in zip(CLASSES, counts)}
+
+    def records(self) -> list[str]:
+        """Records present, sorted."""
+        return sorted(set(self.meta["record"]))
+
+
+# --- per-record loading, cached ----------------------------------------------------------------
+
+def _stamp(d: Path, name: str) -> tuple:
+    out = []
+    for p in sorted(d.glob(f"{name}.*")):
+        st = p.stat()
+        out.append((p.name, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def _compute_record(d: Path, name: str, lead: str, fallback: tuple, unknown: str) -> dict:
+    rec = read_record(d, name, lead, fallback, unknown)
+    windows, kept, skips = beat_windows(rec)
+    return {"windows": windows, "samples": rec.samples[kept], "symbols": rec.symbols[kept],
+            "labels": rec.labels[kept], "sig_name": rec.sig_name, "skips": dict(skips),
+            "non_beat": dict(rec.skipped), "unknown": dict(rec.unknown)}
+
+
+@functools.lru_cache(maxsize=64)
+def _load_record(d: str, name: str, lead: str, fallback: tuple, unknown: str, stamp: tuple,
+                 cache_dir: str | None) -> dict:
+    path = None
+    if cache_dir:
+        key = repr((os.path.abspath(d), name, lead, fallback, unknown, stamp, CACHE_VERSION,
+                    contract.FS, contract.WINDOW_SAMPLES, contract.BEFORE_SAMPLES))
+        digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+        path = Path(cache_dir) / f"{name}-{lead}-{digest}.npz"
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as z:
+                data = {k: z[k] for k in ("windows", "samples", "symbols", "labels")}
+                extra = json.loads(str(z["extra"]))
+            data.update(extra)
+            return _freeze(data)
+    data = _compute_record(Path(d), name, lead, fallback, unknown)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+        extra = {k: data[k] for k in ("sig_name", "skips", "non_beat", "unknown")}
+        np.savez(tmp, windows=data["windows"], samples=data["samples"],
+                 symbols=data["symbols"].astype(str), labels=data["labels"],
+                 extra=np.array(json.dumps(extra)))
+        os.replace(tmp, path)
+    return _freeze(data)
+
+
+def _freeze(data: dict) -> dict:
+    for k in ("windows", "samples", "symbols", "labels"):
+        data[k] = np.asarray(data[k])
+        data[k].setflags(write=False)
+    return data
+
+
+def clear_cache() -> None:
+    """Forgets the in-memory record cache (the disk cache stays)."""
+    _load_record.cache_clear()
+
+
+def _cap_per_class(labels: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices (sorted) keeping at most ``cap`` beats per class, chosen at random."""
+    keep = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        if idx.size > cap:
+            idx = rng.choice(idx, cap, replace=False)
+        keep.append(idx)
+    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, np.int64)
+
+
+def _record_seed(seed: int, name: str) -> list[int]:
+    return [int(seed), zlib.crc32(name.encode())]
+
+
+def lead_skip_message(err: LeadNotFoundError) -> str:
+    """The standard message for a record skipped because it lacks the lead."""
+    leads = ", ".join(err.leads) or "none"
+    first = err.leads[0] if err.leads else "..."
+    return (f"skipped record {err.record} (leads {leads}; no {err.wanted[0]}): "
+            f"pass fallback_leads=({first!r},) to include it")
+
+
+def resolve_records(d: Path, split: str, records: Sequence[str] | None) -> list[str]:
+    """Records to use: the folder's, or the given ones (checked to exist, and to be known
+    MIT-BIH names under the inter-patient protocol).
+
+    Raises:
+        SplitError: unknown record names for the inter-patient split (all listed).
+        RecordError: records not in the folder (all listed).
+    """
+    if split not in SPLIT_PROTOCOLS:
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_PROTOCOLS)}")
+    available = list_records(d)
+    names = list(available) if records is None else [str(r) for r in records]
+    if split == "inter-patient":
+        _check_known(names)
+    if records is not None:
+        missing = [r for r in names if r not in available and not (d / f"{r}.hea").exists()]
+        if missing:
+            raise RecordError(f"{d}: record(s) {', '.join(missing)} not in this folder "
+                              f"(it has {', '.join(available)})")
+    return names
+
+
+def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[str] | None = None,
+               lead: str = LEAD, fallback_leads: Sequence[str] = (), max_beats_per_record: int = 0,
+               val_fraction: float = 0.2, seed: int = 42, progress: bool = True,
+               missing_lead: str = "skip", unknown_symbols: str = "error",
+               cache_dir=None) -> BeatSet:
+    """Loads beat windows of many records and assigns each beat to a split.
+
+    Args:
+        data_dir: WFDB folder; None = the embedded subset ``data/mitdb``.
+        split: ``"inter-patient"`` (train/val/test by patient, the default),
+            ``"beat-random-LEAKS-PATIENTS"`` (beat-level, leaks patients) or ``"none"``
+            (every beat in one split ``"all"``; any WFDB folder).
+        records: record names (default: every record in the folder).
+        lead: lead to read, by name.
+        fallback_leads: leads to use when a record lacks ``lead``.
+        max_beats_per_record: keep at most this many beats per record and class (0 = all),
+            chosen at random with ``seed``.
+        val_fraction: validation share of training beats (carved by patient).
+        seed: seed for the validation carve, the cap and the leaky split.
+        progress: show a progress bar.
+        missing_lead: ``"skip"`` (default: a counted, logged skip) or ``"error"``.
+        unknown_symbols: ``"error"`` (default) or ``"skip"`` (counted).
+        cache_dir: folder for an ``.npz`` cache per record (default: ``$ECGKIT_CACHE_DIR``
+            if set, else memory only).
+
+    Returns:
+        A :class:`BeatSet`. ``report`` holds ``records`` (used), ``skipped_records``
+        (record -> message), ``excluded_records`` (record -> reason), ``skipped_windows``
+        (edge / nan / flat counts), ``non_beat_annotations``, ``unknown_symbols``,
+        ``capped`` (beats dropped by the cap), ``splits`` (split -> records) and ``messages``.
+
+    Raises:
+        RecordError, LeadNotFoundError, SplitError: bad records or options, naming them.
+    """
+    import pandas as pd
+
+    if missing_lead not in MISSING_LEAD_POLICIES:
+        raise ValueError(f"missing_lead must be one of {MISSING_LEAD_POLICIES}. "
+                         f"Received: missing_lead={missing_lead!r}")
+    d = Path(data_dir) if data_dir else EMBEDDED_DATA_DIR
+    names = resolve_records(d, split, records)
+    cache_dir = cache_dir or os.environ.get("ECGKIT_CACHE_DIR") or None
+    report: dict = {"data_dir": str(d), "split": split, "lead": lead, "records": [],
+                    "skipped_records": {}, "excluded_records": {},
+                    "skipped_windows": collections.Counter(),
+                    "non_beat_annotations": collections.Counter(),
+                    "unknown_symbols": collections.Counter(), "capped": 0, "splits": {},
+                    "messages": []}
+
+    def note(msg: str) -> None:
+        report["messages"].append(msg)
+        log.warning(msg)
+
+    if split == "inter-patient":
+        for r in excluded_records(names):
+            reason = (f"record {r} left out: its patient is also record "
+                      f"{[k for k, v in contract.SAME_PATIENT.items() if v == r][0]} (test side)"
+                      if r in contract.EXCLUDED_FROM_TRAIN else f"record {r} is in no split")
+            report["excluded_records"][r] = reason
+        names = [r for r in names if r not in report["excluded_records"]]
+
+    loaded: dict[str, dict] = {}
+    it = names
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(names, desc="records", unit="rec")
+    for name in it:
+        try:
+            data = _load_record(str(d), name, lead, tuple(fallback_leads), unknown_symbols,
+                                _stamp(d, name), str(cache_dir) if cache_dir else None)
+        except LeadNotFoundError as err:
+            if missing_lead == "error":
+                raise
+            report["skipped_records"][name] = lead_skip_message(err)
+            note(report["skipped_records"][name])
+            continue
+        loaded[name] = data
+
+    if split == "inter-patient":
+        assign = inter_patient_split(list(loaded), val_fraction, seed)
+    elif split == "none":
+        assign = {"all": list(loaded)}
+    else:
+        assign = {}
+    split_of = {r: s for s, rs in assign.items() for r in rs}
+
+    windows, labels, metas = [], [], []
+    for name, data in loaded.items():
+        report["skipped_windows"].update(data["skips"])
+        report["non_beat_annotations"].update(data["non_beat"])
+        report["unknown_symbols"].update(data["unknown"])
+        lab = data["labels"]
+        idx = np.arange(lab.shape[0])
+        if max_beats_per_record:
+            idx = _cap_per_class(lab, int(max_beats_per_record),
+                                 np.random.default_rng(_record_seed(seed, name)))
+            report["capped"] += int(lab.shape[0] - idx.size)
+        lab = lab[idx]
+        if split == "beat-random-LEAKS-PATIENTS":
+            where = leaky_beat_split(lab, val_fraction, LEAKY_TEST_FRACTION,
+                                     _record_seed(seed, name))
+        else:
+            where = np.full(lab.shape[0], split_of[name], dtype=object)
+        windows.append(data["windows"][idx])
+        labels.append(lab.astype(np.int64))
+        metas.append(pd.DataFrame({
+            "record": name, "patient": patient_of(name), "sample": data["samples"][idx],
+            "symbol": data["symbols"][idx], "label": np.asarray(CLASSES)[lab], "split": where,
+        }))
+        report["records"].append(name)
+    if split == "beat-random-LEAKS-PATIENTS":
+        assign = {s: list(report["records"]) for s in ("train", "val", "test")}
+    report["splits"] = {s: sorted(rs) for s, rs in assign.items()}
+    skipped_w = report["skipped_windows"]
+    if skipped_w:
+        note("skipped beat windows: " + ", ".join(f"{k} {v}" for k, v in sorted(skipped_w.items()))
+             + " (edge = cut by the record edge; nan = missing samples; flat = zero variance)")
+    if report["unknown_symbols"]:
+        note("skipped unknown annotation symbols: " + ", ".join(
+            f"{k!r} x{v}" for k, v in sorted(report["unknown_symbols"].items())))
+    if not windows:
+        raise RecordError(f"{d}: no beats loaded from records {', '.join(names) or '(none)'}"
+                          + ("; " + "; ".join(report["skipped_records"].values())
+                             if report["skipped_records"] else ""))
+    return BeatSet(windows=np.concatenate(windows), labels=np.concatenate(labels),
+                   meta=pd.concat(metas, ignore_index=True)[META_COLUMNS], report=report)
+
+
+# --- pipeline (a): render on the fly ------------------------------------------------------------
+
+def one_hot(labels: np.ndarray) -> np.ndarray:
+    """float32 one-hot rows (n, len(CLASSES))."""
+    return np.eye(len(CLASSES), dtype=np.float32)[np.asarray(labels, dtype=np.int64)]
+
+
+def signal_dataset(beats: BeatSet, image_size: int = IMAGE_SIZE, grid: bool = True,
+                   batch_size: int = 32, shuffle: bool = False, seed: int = 42,
+                   signal_augment: Callable | None = None, repeat: bool = False,
+                   drop_remainder: bool = False):
+    """A tf.data pipeline rendering ECG images on the fly from in-memory beat windows.
+
+    Indices are shuffled and batched, then one ``tf.numpy_function`` call per batch takes the
+    windows from memory, applies ``signal_augment`` and renders the batch (parallel map,
+    deterministic order, prefetch).
+
+    Args:
+        beats: the beats (usually ``load_beats(...).subset("train")``).
+        image_size: image side in pixels.
+        grid: draw the ECG-paper grid.
+        batch_size: images per batch.
+        shuffle: reshuffle the beats every epoch (seeded).
+        seed: shuffle seed; augmentation gets ``np.random.default_rng([seed, batch_number])``.
+        signal_augment: optional ``f(windows_batch float32 (b, samples), rng) -> same shape``
+            applied before rendering (the window median is subtracted again afterwards).
+        repeat: repeat forever (use with ``steps_per_epoch``).
+        drop_remainder: drop the last incomplete batch.
+
+    Returns:
+        ``tf.data.Dataset`` of ``(uint8 (b, H, W, 3), float32 one-hot (b, 5))``.
+    """
+    import tensorflow as tf
+
+    n = len(beats)
+    if n == 0:
+        raise ValueError("signal_dataset: the BeatSet is empty")
+    windows = np.ascontiguousarray(beats.windows, dtype=np.float32)
+    targets = one_hot(beats.labels)
+    size = int(image_size)
+
+    def render(batch_no, idx):
+        w = windows[idx]
+        if signal_augment is not None:
+            rng = np.random.default_rng([int(seed), int(batch_no)])
+            out = np.asarray(signal_augment(w.copy(), rng), dtype=np.float32)
+            if out.shape != w.shape:
+                raise ValueError(f"signal_augment returned shape {out.shape}, expected {w.shape}")
+            w = out
+        images, _ = render_batch(w, size, grid, baseline=signal_augment is not None)
+        return images, targets[idx]
+
+    def tf_render(batch_no, idx):
+        images, y = tf.numpy_function(render, [batch_no, idx], [tf.uint8, tf.float32],
+                                      stateful=False)
+        images.set_shape([None, size, size, 3])
+        y.set_shape([None, len(CLASSES)])
+        return images, y
+
+    ds = tf.data.Dataset.range(n)
+    if shuffle:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder).enumerate()
+    ds = ds.map(tf_render, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+# --- pipeline (b): a folder of images -------------------------------------------------------------
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp",
+                              ".ppm", ".pgm", ".pbm"})
+BAD_IMAGE_POLICIES = ("skip", "error")
+
+
+class ImageFolderError(ValueError):
+    """A folder of images cannot be used; the message names the folder or files."""
+
+
+@dataclass
+class FolderReport:
+    """What :func:`scan_image_folder` found.
+
+    Attributes:
+        folder: the folder scanned.
+        files: readable image paths (str), sorted by class then name.
+        labels: class index of each file.
+        bad: ``(path, reason)`` of every unreadable image (skipped).
+        ignored: number of non-image files ignored.
+        empty_classes: classes with no readable image.
+    """
+
+    folder: Path
+    files: list[str]
+    labels: list[int]
+    bad: list[tuple[str, str]] = field(default_factory=list)
+    ignored: int = 0
+    empty_classes: list[str] = field(default_factory=list)
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(np.asarray(self.labels, dtype=np.int64), minlength=len(CLASSES))
+        return {c: int(n) for c, n in zip(CLASSES, counts)}
+
+
+def read_image(path, image_size: int = IMAGE_SIZE) -> np.ndarray:
+    """Reads any image OpenCV can decode as uint8 RGB (size, size, 3).
+
+    Grayscale, RGBA and 16-bit images are converted; other sizes are resized (area
+    interpolation when shrinking, linear when enlarging; the aspect ratio is not kept).
+
+    Raises:
+        ImageFolderError: the file cannot be read or decoded (naming it).
+    """
+    import cv2
+
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as exc:
+        raise ImageFolderError(f"{path}: unreadable: {exc}") from exc
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if img is None:
+        raise ImageFolderError(f"{path}: not a decodable image (corrupt or truncated)")
+    if img.dtype == np.uint16:
+        img = ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        f = img.astype(np.float32)
+        if f.max() <= 1.0:
+            f = f * 255.0
+        img = np.clip(f, 0, 255).astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+    elif img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+    else:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    size = int(image_size)
+    if img.shape[:2] != (size, size):
+        shrink = img.shape[0] > size or img.shape[1] > size
+        img = cv2.resize(img, (size, size),
+                         interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return img
+
+
+def _probe(path: str) -> str | None:
+    try:
+        read_image(path, 16)
+    except ImageFolderError as exc:
+        return str(exc).split(": ", 1)[-1]
+    return None
+
+
+def scan_image_folder(folder, on_bad: str = "skip", workers: int | None = None) -> FolderReport:
+    """Checks a folder of ECG images (one sub-folder per class) before training.
+
+    Every image is decoded once (in threads), so a corrupt or truncated file is reported by
+    name now rather than crashing an epoch later. Non-image files are ignored.
+
+    Args:
+        folder: folder with sub-folders named after classes (``N``, ``S``, ``V``, ``F``, ``Q``).
+        on_bad: ``"skip"`` (log and count unreadable images) or ``"error"``.
+        workers: decoding threads (default: CPU count).
+
+    Returns:
+        A :class:`FolderReport`.
+
+    Raises:
+        ImageFolderError: missing folder, sub-folders that are not class names, no images at
+            all, or unreadable images with ``on_bad="error"``.
+    """
+    if on_bad not in BAD_IMAGE_POLICIES:
+        raise ValueError(f"on_bad must be one of {BAD_IMAGE_POLICIES}. Received: on_bad={on_bad!r}")
+    root = Path(folder)
+    if not root.is_dir():
+        raise ImageFolderError(f"{root}: no such folder")
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    wrong = [p.name for p in subdirs if p.name not in CLASSES]
+    if wrong:
+        hint = ""
+        if set(wrong) & {"train", "val", "test", "all"}:
+            hint = f"; this looks like an exported dataset: point to one split, e.g. {root / wrong[0]}"
+        raise ImageFolderError(f"{root}: sub-folder(s) {', '.join(wrong)} are not class names; "
+                               f"class folders must be named from {', '.join(CLASSES)}{hint}")
+    if not subdirs:
+        raise ImageFolderError(f"{root}: no class sub-folders (expected some of "
+                               f"{', '.join(CLASSES)}, each holding that class's images)")
+    candidates, labels, ignored = [], [], 0
+    for sub in subdirs:
+        for p in sorted(sub.iterdir()):
+            if not p.is_file() or p.name.startswith("."):
+                continue
+            if p.suffix.lower() in IMAGE_EXTENSIONS:
+                candidates.append(str(p))
+                labels.append(CLASSES.index(sub.name))
+            else:
+                ignored += 1
+    with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        problems = list(pool.map(_probe, candidates))
+    bad = [(p, why) for p, why in zip(candidates, problems) if why]
+    good = [(p, lab) for p, lab, why in zip(candidates, labels, problems) if not why]
+    if bad:
+        listed = "; ".join(f"{p}: {why}" for p, why in bad[:20])
+        more = f" (and {len(bad) - 20} more)" if len(bad) > 20 else ""
+        if on_bad == "error":
+            raise ImageFolderError(f"{root}: {len(bad)} unreadable image(s): {listed}{more}")
+        log.warning(f"{root}: skipped {len(bad)} unreadable image(s): {listed}{more}")
+    if not good:
+        raise ImageFolderError(
+            f"{root}: no readable images in the class folders "
+            f"({', '.join(p.name for p in subdirs)}; {len(bad)} unreadable, {ignored} non-image)")
+    report = FolderReport(root, [p for p, _ in good], [lab for _, lab in good], bad, ignored)
+    report.empty_classes = [c for c, n in report.class_counts().items() if n == 0]
+    if report.empty_classes:
+        log.warning(f"{root}: no images for class(es) {', '.join(report.empty_classes)}")
+    return report
+
+
+def image_folder_dataset(folder, image_size: int = IMAGE_SIZE, batch_size: int = 32,
+                         on_bad: str = "skip", shuffle: bool = False, seed: int = 42,
+                         repeat: bool = False):
+    """A tf.data pipeline over a folder of ECG images with one sub-folder per class.
+
+    The folder is scanned first (:func:`scan_image_folder`), so bad files are reported (and
+    skipped, or raised with ``on_bad="error"``) before any training step.
+
+    Returns:
+        ``(tf.data.Dataset of (uint8 (b, H, W, 3), float32 one-hot (b, 5)), FolderReport)``.
+    """
+    import tensorflow as tf
+
+    report = scan_image_folder(folder, on_bad=on_bad)
+    paths = np.asarray(report.files)
+    targets = one_hot(np.asarray(report.labels))
+    size = int(image_size)
+
+    def load(idx):
+        images = np.empty((idx.shape[0], size, size, 3), np.uint8)
+        for k, i in enumerate(idx):
+            images[k] = read_image(paths[i], size)
+        return images, targets[idx]
+
+    def tf_load(idx):
+        images, y = tf.numpy_function(load, [idx], [tf.uint8, tf.float32], stateful=False)
+        images.set_shape([None, size, size, 3])
+        y.set_shape([None, len(CLASSES)])
+        return images, y
+
+    ds = tf.data.Dataset.range(len(paths))
+    if shuffle:
+        ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size).map(tf_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE), report

@@ -1,0 +1,157 @@
+"""Drawing a beat window as an ECG strip on ECG paper, fast, with OpenCV.
+
+Introduced in: notebooks/02_signals_to_images.ipynb.
+
+The scales are fixed, as on paper, so amplitude and timing mean the same in every image:
+25 mm/s horizontally and 10 mm/mV vertically, on square paper. The 3 s window is 75 mm wide,
+so the image is 75 mm high = 7.5 mV, from -3.0 mV to +4.5 mV around the window's median (its
+baseline). There is no per-image min-max stretching. Values outside are clipped to the image
+edge and counted. The optional grid is the usual 1 mm (minor) / 5 mm (major) paper grid scaled
+into the image; the minor grid is left out when its lines would be under 2 px apart.
+
+For speed the grid background is drawn once per (size, grid) and copied, and the 1080-sample
+window is reduced to the minimum and maximum of each pixel column (in the order they occur, so a
+QRS peak is never lost between samples) before one anti-aliased ``cv2.polylines`` call.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import cv2
+import numpy as np
+
+from ecgkit.contract import (
+    FS,
+    IMAGE_SIZE,
+    MV_BELOW_BASELINE,
+    PAPER_GAIN_MM_MV,
+    PAPER_SPEED_MM_S,
+    WINDOW_SAMPLES,
+)
+
+PAPER_RGB = (255, 255, 255)
+MINOR_GRID_RGB = (255, 214, 214)
+MAJOR_GRID_RGB = (236, 148, 148)
+TRACE_RGB = (0, 0, 0)
+MIN_MINOR_GRID_PX = 2.0
+"""The 1 mm grid is drawn only when its lines are at least this many pixels apart."""
+
+_SHIFT = 4  # fractional bits of the sub-pixel coordinates passed to OpenCV
+_ONE = 1 << _SHIFT
+
+
+def paper_geometry(image_size: int = IMAGE_SIZE, n_samples: int = WINDOW_SAMPLES) -> dict:
+    """Scales of the image: mm and mV covered, pixels per mm, the mV range shown."""
+    width_mm = n_samples / FS * PAPER_SPEED_MM_S  # 75 mm for 3 s
+    mv_span = width_mm / PAPER_GAIN_MM_MV  # square paper: 7.5 mV
+    return {"width_mm": width_mm, "height_mm": width_mm, "px_per_mm": image_size / width_mm,
+            "mv_low": -MV_BELOW_BASELINE, "mv_high": mv_span - MV_BELOW_BASELINE}
+
+
+def _check_size(image_size: int) -> int:
+    if int(image_size) != image_size or image_size < 16:
+        raise ValueError(f"image_size must be an integer >= 16. Received: image_size={image_size!r}")
+    return int(image_size)
+
+
+@functools.lru_cache(maxsize=16)
+def paper_background(image_size: int = IMAGE_SIZE, grid: bool = True) -> np.ndarray:
+    """The empty ECG paper (read-only uint8 RGB), drawn once per (size, grid) and cached."""
+    size = _check_size(image_size)
+    img = np.empty((size, size, 3), np.uint8)
+    img[:] = PAPER_RGB
+    if grid:
+        g = paper_geometry(size)
+        ppm, n_mm = g["px_per_mm"], int(round(g["width_mm"]))
+        levels = ([(k, MINOR_GRID_RGB) for k in range(n_mm + 1) if k % 5]
+                  if ppm >= MIN_MINOR_GRID_PX else [])
+        levels += [(k, MAJOR_GRID_RGB) for k in range(0, n_mm + 1, 5)]
+        for k, colour in levels:
+            x = min(int(round(k * ppm)), size - 1)
+            y = min(int(round(size - k * ppm)), size - 1)  # mm counted from the bottom edge
+            img[:, x] = colour
+            img[y, :] = colour
+    img.setflags(write=False)
+    return img
+
+
+def _trace_points(windows: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sub-pixel polyline points (n, m, 2) int32 and the per-window clipped-sample flags."""
+    g = paper_geometry(size, windows.shape[1])
+    n = windows.shape[1]
+    scale = size / (g["mv_high"] - g["mv_low"])
+    clipped = ((windows < g["mv_low"]) | (windows > g["mv_high"])).any(axis=1)
+    if 2 * size >= n:  # enough pixels: every sample is a point
+        xs = np.broadcast_to((np.arange(n) + 0.5) * size / n - 0.5, windows.shape)
+        vals = windows
+    else:  # per pixel column: min and max, in the order they occur
+        cols = (np.arange(n) * size) // n
+        starts = np.searchsorted(cols, np.arange(size))
+        ends = np.append(starts[1:], n) - 1
+        lo = np.minimum.reduceat(windows, starts, axis=1)
+        hi = np.maximum.reduceat(windows, starts, axis=1)
+        rising = windows[:, ends] >= windows[:, starts]
+        vals = np.empty((windows.shape[0], 2 * size), windows.dtype)
+        vals[:, 0::2] = np.where(rising, lo, hi)
+        vals[:, 1::2] = np.where(rising, hi, lo)
+        xs = np.broadcast_to(np.repeat(np.arange(size, dtype=np.float32), 2), vals.shape)
+    ys = (g["mv_high"] - vals) * scale - 0.5
+    np.clip(ys, 0, size - 1, out=ys)
+    pts = np.empty(vals.shape + (2,), np.int32)
+    pts[..., 0] = np.rint(xs * _ONE)
+    pts[..., 1] = np.rint(ys * _ONE)
+    return pts, clipped
+
+
+def _as_windows(windows, baseline: bool) -> np.ndarray:
+    w = np.asarray(windows, dtype=np.float32)
+    if w.ndim == 1:
+        w = w[None, :]
+    if w.ndim != 2 or w.shape[1] < 2:
+        raise ValueError(f"windows must be (n, samples) or (samples,). Received shape {w.shape}")
+    if not np.isfinite(w).all():
+        raise ValueError("windows contain NaN or infinite values; skip such windows first "
+                         "(ecgkit.records.beat_windows does)")
+    if baseline:
+        w = w - np.median(w, axis=1, keepdims=True)
+    return w
+
+
+def render_batch(windows, image_size: int = IMAGE_SIZE, grid: bool = True,
+                 baseline: bool = True, out: np.ndarray | None = None):
+    """Renders many beat windows as ECG-strip images.
+
+    Args:
+        windows: float (n, samples) in mV (or one 1-D window).
+        image_size: side of the square images in pixels.
+        grid: draw the 1 mm / 5 mm ECG-paper grid.
+        baseline: subtract each window's median first (a no-op on windows that are already
+            baseline-corrected, as those of :func:`ecgkit.records.beat_windows` are).
+        out: optional uint8 array (n, size, size, 3) to draw into.
+
+    Returns:
+        ``(images uint8 (n, size, size, 3) RGB, n_clipped)`` where ``n_clipped`` counts the
+        windows with at least one sample outside the fixed amplitude range (drawn clipped).
+    """
+    size = _check_size(image_size)
+    w = _as_windows(windows, baseline)
+    bg = paper_background(size, bool(grid))
+    images = np.empty((w.shape[0], size, size, 3), np.uint8) if out is None else out
+    images[:] = bg
+    if w.shape[0] == 0:
+        return images, 0
+    pts, clipped = _trace_points(w, size)
+    thickness = max(1, int(round(size / 224)))
+    for img, p in zip(images, pts):
+        cv2.polylines(img, [p], False, TRACE_RGB, thickness, cv2.LINE_AA, _SHIFT)
+    return images, int(clipped.sum())
+
+
+def render_ecg_image(window, image_size: int = IMAGE_SIZE, grid: bool = True,
+                     baseline: bool = True) -> np.ndarray:
+    """Renders one beat window (1-D, mV) as a uint8 RGB ECG strip of shape (size, size, 3)."""
+    w = np.asarray(window)
+    if w.ndim != 1:
+        raise ValueError(f"window must be 1-D. Received shape {w.shape}")
+    return render_batch(w, image_size, grid, baseline)[0][0]
