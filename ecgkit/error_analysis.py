@@ -1,0 +1,182 @@
+"""Error analysis: which beats, records and patients are misclassified, and where models look.
+
+Introduced in: notebooks/31_error_analysis.ipynb.
+
+The table functions take plain arrays and the beat metadata (``BeatSet.meta``: record, patient,
+sample, symbol, label), so they run without a model. ``grad_cam`` (Selvaraju et al. 2017) and
+``attention_overview`` look inside a trained model; they are analysis code, written with
+``keras`` and ``tf.GradientTape``.
+
+References:
+    Selvaraju et al., "Grad-CAM: Visual Explanations from Deep Networks via Gradient-based
+    Localization", ICCV 2017.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ecgkit.contract import CLASSES
+
+
+def _labels(y, k):
+    y = np.asarray(y)
+    return y.argmax(axis=1) if y.ndim == 2 else y.astype(int)
+
+
+def _check(meta: pd.DataFrame, n: int) -> pd.DataFrame:
+    if len(meta) != n:
+        raise ValueError(f"meta has {len(meta)} rows for {n} beats")
+    missing = {"record", "patient", "sample"} - set(meta.columns)
+    if missing:
+        raise ValueError(f"meta lacks columns {sorted(missing)}")
+    return meta.reset_index(drop=True)
+
+
+def misclassified_table(y_true, y_prob, meta: pd.DataFrame,
+                        classes: Sequence[str] = CLASSES) -> pd.DataFrame:
+    """One row per misclassified beat, most confident mistakes first.
+
+    Columns: ``index`` (position in the evaluated data), ``record``, ``patient``, ``sample``,
+    ``symbol`` (if in meta), ``true``, ``pred``, ``confidence`` (probability of the predicted
+    class), ``p_true`` (probability given to the true class).
+    """
+    y_prob = np.asarray(y_prob, dtype=float)
+    y_true = _labels(y_true, len(classes))
+    meta = _check(meta, len(y_true))
+    pred = y_prob.argmax(axis=1)
+    wrong = np.flatnonzero(pred != y_true)
+    cols = [c for c in ("record", "patient", "sample", "symbol") if c in meta.columns]
+    t = meta.loc[wrong, cols].copy()
+    t.insert(0, "index", wrong)
+    t["true"] = [classes[i] for i in y_true[wrong]]
+    t["pred"] = [classes[i] for i in pred[wrong]]
+    t["confidence"] = y_prob[wrong, pred[wrong]]
+    t["p_true"] = y_prob[wrong, y_true[wrong]]
+    return t.sort_values("confidence", ascending=False).reset_index(drop=True)
+
+
+def errors_by(y_true, y_pred, meta: pd.DataFrame, key: str = "record",
+              classes: Sequence[str] = CLASSES) -> pd.DataFrame:
+    """Beats, errors and error rate per record (``key="record"``) or patient, worst first.
+
+    Also counts the errors within each true class (``errors_N`` ... ``errors_Q``).
+    """
+    y_true = _labels(y_true, len(classes))
+    y_pred = _labels(y_pred, len(classes))
+    meta = _check(meta, len(y_true))
+    df = pd.DataFrame({key: meta[key].astype(str), "true": y_true,
+                       "wrong": (y_true != y_pred).astype(int)})
+    out = df.groupby(key).agg(beats=("wrong", "size"), errors=("wrong", "sum"))
+    out["error_rate"] = out["errors"] / out["beats"]
+    for k, c in enumerate(classes):
+        out[f"errors_{c}"] = df[df["true"] == k].groupby(key)["wrong"].sum()
+    out = out.fillna(0)
+    for c in out.columns:
+        if c != "error_rate":
+            out[c] = out[c].astype(int)
+    return out.sort_values(["errors", "error_rate"], ascending=False)
+
+
+def errors_per_record(y_true, y_pred, meta, classes=CLASSES) -> pd.DataFrame:
+    """``errors_by(..., key="record")``."""
+    return errors_by(y_true, y_pred, meta, "record", classes)
+
+
+def errors_per_patient(y_true, y_pred, meta, classes=CLASSES) -> pd.DataFrame:
+    """``errors_by(..., key="patient")``."""
+    return errors_by(y_true, y_pred, meta, "patient", classes)
+
+
+def confused_pairs(cm, classes: Sequence[str] = CLASSES, top: int | None = None) -> pd.DataFrame:
+    """Off-diagonal cells of a confusion matrix, most frequent first.
+
+    Columns: ``true``, ``pred``, ``count``, ``share_of_true`` (the fraction of the true class
+    that went to ``pred``). Zero cells are left out.
+    """
+    cm = np.asarray(cm)
+    rows = []
+    for i, a in enumerate(classes):
+        total = cm[i].sum()
+        for j, b in enumerate(classes):
+            if i != j and cm[i, j] > 0:
+                rows.append({"true": a, "pred": b, "count": int(cm[i, j]),
+                             "share_of_true": float(cm[i, j] / total)})
+    t = pd.DataFrame(rows, columns=["true", "pred", "count", "share_of_true"])
+    t = t.sort_values(["count", "share_of_true"], ascending=False).reset_index(drop=True)
+    return t if top is None else t.head(top)
+
+
+def gallery_titles(table: pd.DataFrame) -> list[str]:
+    """Short titles for a gallery: 'true V -> N 0.91' and 'rec 208 @ 12345'."""
+    return [f"true {r.true} -> {r.pred} {r.confidence:.2f}\nrec {r.record} @ {r.sample}"
+            for r in table.itertuples()]
+
+
+def misclassified_gallery(images, table: pd.DataFrame, n: int = 12, ncols: int = 6):
+    """A Figure of the ``n`` first rows of ``misclassified_table`` (images indexed by ``index``).
+
+    ``images`` is anything indexable by beat position returning (H, W, 3) uint8, e.g. an array
+    of rendered images or ``lambda i: render_ecg_image(beats.windows[i])`` wrapped in a list.
+    """
+    from ecgkit.plots import plot_image_grid
+
+    if len(table) == 0:
+        raise ValueError("no misclassified beats to show")
+    sel = table.head(n)
+    imgs = np.stack([np.asarray(images[int(i)]) for i in sel["index"]])
+    return plot_image_grid(imgs, gallery_titles(sel), ncols=ncols,
+                           title="Misclassified beats, most confident first")
+
+
+def grad_cam(model, images, layer_name: str | None = None, class_index=None) -> np.ndarray:
+    """Grad-CAM heatmaps (n, h, w) in [0, 1] at the resolution of ``layer_name``'s output.
+
+    Args:
+        model: a functional Keras classifier.
+        images: (n, H, W, 3) images as the model takes them (0..255).
+        layer_name: the convolutional layer to explain; None asks
+            ``ecgkit.factory.gradcam_layer_name(model)``.
+        class_index: the class to explain: None = the predicted class of each image, an int for
+            all images, or a sequence with one class per image.
+
+    Returns:
+        float32 heatmaps; an image whose gradients are all zero gets an all-zero map.
+    """
+    import keras
+    import tensorflow as tf
+
+    if layer_name is None:
+        from ecgkit.factory import gradcam_layer_name
+
+        layer_name = gradcam_layer_name(model)
+    try:
+        layer = model.get_layer(layer_name)
+    except ValueError as exc:
+        raise ValueError(f"model {model.name!r} has no layer {layer_name!r}") from exc
+    grad_model = keras.Model(model.inputs, [layer.output, model.outputs[0]])
+    x = tf.convert_to_tensor(np.asarray(images), dtype=tf.float32)
+    with tf.GradientTape() as tape:
+        conv, preds = grad_model(x, training=False)
+        preds = tf.cast(preds, tf.float32)
+        if class_index is None:
+            idx = tf.argmax(preds, axis=1, output_type=tf.int32)
+        else:
+            idx = tf.constant(np.broadcast_to(np.asarray(class_index), (len(x),)), tf.int32)
+        score = tf.gather(preds, idx, axis=1, batch_dims=1)
+    grads = tf.cast(tape.gradient(score, conv), tf.float32)
+    conv = tf.cast(conv, tf.float32)
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+    cam = tf.nn.relu(tf.reduce_sum(weights * conv, axis=-1)).numpy()
+    peak = cam.reshape(len(cam), -1).max(axis=1).reshape(-1, 1, 1)
+    return np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0).astype(np.float32)
+
+
+def attention_overview(model, images) -> dict:
+    """The enhanced model's attention maps (``ecgkit.attention.attention_maps``)."""
+    from ecgkit.attention import attention_maps
+
+    return attention_maps(model, images)

@@ -1,0 +1,181 @@
+"""Prediction on ECG image files, and loading trained models with clear errors.
+
+Introduced in: notebooks/30_evaluation.ipynb.
+
+``ecgkit predict --model M.keras IMAGE...`` prints the class and the class probabilities of each
+image (``--json`` for machine-readable output). A missing, corrupt or non-image file gets its own
+error line and the other files are still answered; the exit status is 1 if any file failed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ecgkit.contract import CLASSES
+
+CUSTOM_OBJECT_MODULES = ("ecgkit.metrics", "ecgkit.training_config", "ecgkit.attention",
+                         "ecgkit.calibration", "ecgkit.ecg_block", "ecgkit.pyramid",
+                         "ecgkit.head", "ecgkit.backbone", "ecgkit.factory")
+"""Modules whose import registers ecgkit's serializable layers, losses and metrics."""
+
+
+class ModelLoadError(RuntimeError):
+    """A model file cannot be loaded (missing, another version, or unknown custom layers)."""
+
+
+class ImageError(ValueError):
+    """An image file cannot be used (missing, not an image, corrupt)."""
+
+
+def register_custom_objects() -> list[str]:
+    """Imports the ecgkit modules that register custom Keras objects; returns those found."""
+    found = []
+    for name in CUSTOM_OBJECT_MODULES:
+        try:
+            importlib.import_module(name)
+            found.append(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return found
+
+
+def load_model(path: str | Path, compile: bool = False):
+    """Loads a ``.keras`` model saved by ecgkit, with its custom layers registered.
+
+    Args:
+        path: the ``.keras`` file.
+        compile: also restore the loss, metrics and optimizer (not needed to predict).
+
+    Raises:
+        ModelLoadError: naming the file, the cause and what to do.
+    """
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: model file not found")
+    if path.suffix != ".keras":
+        raise ModelLoadError(f"{path}: expected a Keras 3 '.keras' model file "
+                             f"(got '{path.suffix or 'no suffix'}')")
+    register_custom_objects()
+    try:
+        return keras.models.load_model(path, compile=compile)
+    except Exception as exc:  # Keras raises several types (TypeError, ValueError, OSError...)
+        raise ModelLoadError(
+            f"{path}: cannot load the model ({type(exc).__name__}: {exc}). The file may be "
+            f"corrupt or truncated, come from another ecgkit/Keras version (this is Keras "
+            f"{keras.__version__}), or use custom layers that are not registered. Load it with "
+            "ecgkit.predict.load_model (which imports ecgkit's layers) in the ecgkit version "
+            "that saved it, or retrain it with `ecgkit train`."
+        ) from exc
+
+
+def load_image(path: str | Path, image_size: int | None = None) -> np.ndarray:
+    """Reads an image file as uint8 RGB (H, W, 3), resized to ``image_size`` if given.
+
+    Raises:
+        ImageError: the file is missing, empty, not an image or corrupt.
+    """
+    import cv2
+
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"{path}: file not found")
+    if not path.is_file():
+        raise ImageError(f"{path}: not a file")
+    data = np.fromfile(path, dtype=np.uint8)
+    if data.size == 0:
+        raise ImageError(f"{path}: empty file")
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if img is None:
+        raise ImageError(f"{path}: not a readable image (corrupt, or not PNG/JPEG/BMP/...)")
+    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    if image_size is not None and img.shape[:2] != (image_size, image_size):
+        img = cv2.resize(img, (image_size, image_size), interpolation=cv2.INTER_AREA)
+    return img
+
+
+@dataclass
+class Prediction:
+    """The answer for one file: the class and probabilities, or the error."""
+
+    path: str
+    label: str | None = None
+    confidence: float | None = None
+    probabilities: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "class": self.label, "confidence": self.confidence,
+                "probabilities": self.probabilities, "error": self.error}
+
+
+def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
+                  classes: Sequence[str] = CLASSES) -> list[Prediction]:
+    """Predicts each image file; a bad file gets an error entry, the others are still answered."""
+    size = int(model.input_shape[1])
+    results: list[Prediction] = []
+    good: list[tuple[int, np.ndarray]] = []
+    for p in paths:
+        try:
+            img = load_image(p, size)
+            good.append((len(results), img))
+            results.append(Prediction(path=str(p)))
+        except ImageError as exc:
+            results.append(Prediction(path=str(p), error=str(exc)))
+    for start in range(0, len(good), batch_size):
+        chunk = good[start:start + batch_size]
+        x = np.stack([img for _, img in chunk])
+        probs = np.asarray(model.predict(x, verbose=0), dtype=np.float64)
+        for (i, _), pr in zip(chunk, probs):
+            k = int(pr.argmax())
+            results[i].label = classes[k]
+            results[i].confidence = float(pr[k])
+            results[i].probabilities = {c: float(v) for c, v in zip(classes, pr)}
+    return results
+
+
+def _cmd_predict(args) -> int:
+    try:
+        model = load_model(args.model)
+    except ModelLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    results = predict_files(model, args.images)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        for r in results:
+            if r.ok:
+                probs = " ".join(f"{c}={v:.3f}" for c, v in r.probabilities.items())
+                print(f"{r.path}: {r.label} ({r.confidence:.3f})  {probs}")
+            else:
+                print(f"{r.path}: ERROR {r.error}")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        print(f"{len(failed)} of {len(results)} files failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def register_cli(subparsers) -> None:
+    """Adds ``ecgkit predict``."""
+    p = subparsers.add_parser(
+        "predict", help="classify ECG beat images with a trained model",
+        description="Prints the AAMI class and the class probabilities of each image. Bad files "
+                    "get an error line; the exit status is 1 if any file failed.")
+    p.add_argument("--model", required=True, help="trained .keras model")
+    p.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...)")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(func=_cmd_predict)
