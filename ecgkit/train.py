@@ -1,0 +1,540 @@
+"""Training: from parameters and beats to a trained model, logs, checkpoints and run.json.
+
+Introduced in: notebooks/20_training.ipynb.
+
+``train(params)`` does the whole job with the shared workbook parameters (``ecgkit.params``):
+loads the beats (inter-patient split), builds the tf.data pipelines (images rendered on the fly,
+ECG-safe augmentation), handles class imbalance (``CLASS_BALANCE``), picks the hardware strategy,
+compiles the model with ``get_training_config`` and fits it with these callbacks:
+
+- best checkpoint by validation macro F1 (validation patients only; the test patients never
+  choose an epoch), written atomically: Keras' own ``ModelCheckpoint`` opens the final file and
+  writes into it, so an interruption can leave a truncated ``.keras``; here the model goes to a
+  temporary file in the same folder and ``os.replace`` swaps it in;
+- ``keras.callbacks.BackupAndRestore``: after an interruption, running the same command again
+  continues from the last finished epoch (weights, optimizer state and learning-rate schedule);
+- early stopping, a CSV log, TensorBoard logs and Keras progress bars.
+
+Every run writes ``run.json``: parameters, the class-balance choice, versions, hardware, data
+summary (records and beats per class and split), history and final validation metrics.
+
+``ecgkit train --params FILE.yaml`` is the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ecgkit.contract import CLASSES
+
+CLASS_BALANCE_CHOICES = ("alpha", "class_weight", "sampling", "none")
+MONITOR = "val_macro_f1"
+EARLY_STOPPING_PATIENCE = 5
+
+
+@dataclass
+class TrainResult:
+    """What ``train`` returns.
+
+    Attributes:
+        history: metric name -> list of per-epoch values (all epochs, across resumes, read from
+            the CSV log).
+        run_dir: the run folder.
+        paths: name -> path of what was written (``model``, ``best``, ``run_json``, ``csv_log``,
+            ``tensorboard``, ``backup``).
+        model: the trained model, with the best-checkpoint weights when one was saved.
+        info: the content of run.json.
+    """
+
+    history: dict[str, list[float]]
+    run_dir: Path
+    paths: dict[str, Path]
+    model: Any = field(repr=False)
+    info: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+# --- Hardware --------------------------------------------------------------------------------------
+
+def select_strategy(devices: list[str] | None = None):
+    """Chooses a ``tf.distribute`` strategy for the visible hardware.
+
+    - ``TF_CONFIG`` set in the environment: ``MultiWorkerMirroredStrategy`` (several machines);
+    - ``devices`` given (e.g. two logical CPUs in a test): ``MirroredStrategy(devices)``;
+    - two or more GPUs: ``MirroredStrategy`` over all of them;
+    - otherwise the default strategy (one GPU or the CPU).
+    """
+    import tensorflow as tf
+
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if devices:
+        return tf.distribute.MirroredStrategy(devices)
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def hardware_settings(mixed_precision: str = "auto", deterministic: bool = False) -> dict[str, Any]:
+    """Decides mixed precision and XLA from the hardware and the parameters.
+
+    Mixed precision (``mixed_float16``) is used on GPU with ``"auto"``, or when ``"on"``. XLA
+    (``jit_compile``) is used on GPU unless ``deterministic``: Keras turns XLA off under op
+    determinism anyway, and XLA on CPU compiles slowly for little gain.
+    """
+    import tensorflow as tf
+
+    if mixed_precision not in ("auto", "on", "off"):
+        raise ValueError(f"MIXED_PRECISION must be 'auto', 'on' or 'off'. "
+                         f"Received: {mixed_precision!r}")
+    gpus = tf.config.list_physical_devices("GPU")
+    mp = mixed_precision == "on" or (mixed_precision == "auto" and bool(gpus))
+    return {"gpus": [g.name for g in gpus], "mixed_precision": mp,
+            "jit_compile": bool(gpus) and not deterministic}
+
+
+def set_seeds(seed: int, deterministic: bool = False) -> None:
+    """Seeds Python, NumPy and TensorFlow; optionally makes TF ops deterministic (slower)."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def versions() -> dict[str, str]:
+    """Versions of the software that produced a run."""
+    import keras
+    import tensorflow as tf
+
+    try:
+        from importlib.metadata import version
+        ecgkit_version = version("ecgkit")
+    except Exception:  # not installed as a distribution
+        ecgkit_version = "unknown"
+    return {"python": sys.version.split()[0], "tensorflow": tf.__version__,
+            "keras": keras.__version__, "numpy": np.__version__, "ecgkit": ecgkit_version,
+            "platform": platform.platform()}
+
+
+# --- Class imbalance -----------------------------------------------------------------------------
+
+def class_weights(counts: dict[str, int]) -> dict[int, float]:
+    """Inverse-frequency class weights n / (k * n_c) for the classes present (absent: 0)."""
+    n = sum(counts.values())
+    present = [c for c in CLASSES if counts.get(c, 0) > 0]
+    return {i: (n / (len(present) * counts[c]) if counts.get(c, 0) > 0 else 0.0)
+            for i, c in enumerate(CLASSES)}
+
+
+def data_summary(beats) -> dict[str, Any]:
+    """Records and beats per class for each split of a BeatSet."""
+    out = {}
+    for split in ("train", "val", "test"):
+        sub = beats.subset(split)
+        out[split] = {"records": sorted(set(sub.meta["record"].astype(str))),
+                      "patients": int(sub.meta["patient"].nunique()),
+                      "beats": int(len(sub.labels)),
+                      "per_class": {k: int(v) for k, v in sub.class_counts().items()}}
+    return out
+
+
+def _take(beats, idx):
+    """A BeatSet restricted to the given row indices."""
+    idx = np.asarray(idx)
+    return dataclasses.replace(beats, windows=beats.windows[idx], labels=beats.labels[idx],
+                               meta=beats.meta.iloc[idx].reset_index(drop=True))
+
+
+# --- Data pipelines --------------------------------------------------------------------------------
+
+def make_datasets(train_beats, val_beats, p: dict[str, Any], steps_per_epoch: int | None):
+    """Training and validation tf.data sets for the parameters ``p``.
+
+    Training: on-the-fly rendering with signal-level and image-level ECG-safe augmentation
+    (``AUGMENT_STRENGTH``), shuffled; with ``CLASS_BALANCE="sampling"`` an endless stream drawn
+    equally from every class present. Validation: rendered as is, in order.
+    """
+    import tensorflow as tf
+
+    from ecgkit.augment import augment_dataset, make_signal_augment
+    from ecgkit.datasets import signal_dataset
+
+    size, grid, batch, seed = p["IMAGE_SIZE"], p["GRID"], p["BATCH_SIZE"], p["SEED"]
+    strength = p["AUGMENT_STRENGTH"]
+    sig_aug = make_signal_augment(strength) if strength > 0 else None
+    repeat = bool(steps_per_epoch)
+    if p["CLASS_BALANCE"] == "sampling":
+        parts = []
+        for k in np.unique(train_beats.labels):
+            sub = _take(train_beats, np.flatnonzero(train_beats.labels == k))
+            parts.append(signal_dataset(sub, image_size=size, grid=grid, batch_size=batch,
+                                        shuffle=True, seed=seed + int(k),
+                                        signal_augment=sig_aug, repeat=True).unbatch())
+        train_ds = tf.data.Dataset.sample_from_datasets(
+            parts, weights=[1.0 / len(parts)] * len(parts), seed=seed).batch(batch)
+    else:
+        train_ds = signal_dataset(train_beats, image_size=size, grid=grid, batch_size=batch,
+                                  shuffle=True, seed=seed, signal_augment=sig_aug, repeat=repeat)
+    train_ds = augment_dataset(train_ds, strength, seed=seed).prefetch(tf.data.AUTOTUNE)
+    val_ds = signal_dataset(val_beats, image_size=size, grid=grid, batch_size=batch,
+                            shuffle=False).cache().prefetch(tf.data.AUTOTUNE)
+    return train_ds, val_ds
+
+
+# --- Callbacks ---------------------------------------------------------------------------------------
+
+class _Lazy:
+    """Builds the callback classes on first use, so importing this module does not import Keras."""
+
+    _cache: dict[str, type] = {}
+
+    @classmethod
+    def get(cls, name):
+        if name not in cls._cache:
+            cls._cache.update(_make_callback_classes())
+        return cls._cache[name]
+
+
+def atomic_save(model, path: str | Path) -> Path:
+    """Saves ``model`` to ``path`` (``.keras``) so that the file is never half-written.
+
+    The model is written to a temporary file in the same folder, then ``os.replace`` (atomic on
+    POSIX and Windows for one file system) puts it in place: a reader sees the old file or the
+    new one, never a truncated one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def _make_callback_classes() -> dict[str, type]:
+    import keras
+
+    class AtomicBestCheckpoint(keras.callbacks.Callback):
+        """Saves the whole model when ``monitor`` improves, atomically (temp file + os.replace).
+
+        The best value so far is kept in a small JSON next to the model, so a resumed run does
+        not overwrite a better checkpoint from before the interruption.
+        """
+
+        def __init__(self, filepath, monitor=MONITOR, mode="max", verbose=0):
+            super().__init__()
+            if mode not in ("max", "min"):
+                raise ValueError(f"mode must be 'max' or 'min'. Received: mode={mode}")
+            self.filepath = Path(filepath)
+            self.monitor, self.mode, self.verbose = monitor, mode, verbose
+            self.state_path = self.filepath.with_suffix(".json")
+            self.best = None
+            self.best_epoch = None
+
+        def on_train_begin(self, logs=None):
+            if self.state_path.is_file() and self.filepath.is_file():
+                state = json.loads(self.state_path.read_text())
+                self.best, self.best_epoch = state["best"], state["epoch"]
+
+        def _better(self, value):
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                return False
+            if self.best is None:
+                return True
+            return value > self.best if self.mode == "max" else value < self.best
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            if self.monitor not in logs:
+                raise KeyError(f"checkpoint monitor {self.monitor!r} is not among the logged "
+                               f"metrics {sorted(logs)}: is validation data given and is the "
+                               "metric compiled?")
+            value = float(logs[self.monitor])
+            if self._better(value):
+                if self.verbose:
+                    print(f"\nEpoch {epoch + 1}: {self.monitor} improved to {value:.4f}; "
+                          f"saving {self.filepath}")
+                self.best, self.best_epoch = value, epoch + 1
+                atomic_save(self.model, self.filepath)
+                tmp = self.state_path.with_name(self.state_path.name + ".tmp")
+                tmp.write_text(json.dumps({"best": value, "epoch": epoch + 1,
+                                           "monitor": self.monitor}))
+                os.replace(tmp, self.state_path)
+
+    class LearningRateLogger(keras.callbacks.Callback):
+        """Adds the optimizer's current learning rate to the epoch logs (for CSV and plots)."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None and "learning_rate" not in logs:
+                lr = self.model.optimizer.learning_rate
+                logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
+
+    return {"AtomicBestCheckpoint": AtomicBestCheckpoint,
+            "LearningRateLogger": LearningRateLogger}
+
+
+def make_callbacks(run_dir: Path, progress: bool = True, patience: int = EARLY_STOPPING_PATIENCE,
+                   extra=()) -> tuple[list, dict[str, Path]]:
+    """The training callbacks and the paths they write, in the order they must run."""
+    import keras
+
+    paths = {"best": run_dir / "checkpoints" / "best.keras",
+             "backup": run_dir / "backup",
+             "csv_log": run_dir / "history.csv",
+             "tensorboard": run_dir / "tensorboard"}
+    callbacks = [
+        _Lazy.get("LearningRateLogger")(),
+        _Lazy.get("AtomicBestCheckpoint")(paths["best"], monitor=MONITOR, mode="max",
+                                          verbose=int(progress)),
+        keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=patience,
+                                      verbose=int(progress)),
+        keras.callbacks.CSVLogger(str(paths["csv_log"]), append=True),
+        keras.callbacks.TensorBoard(log_dir=str(paths["tensorboard"]), write_graph=False,
+                                    profile_batch=0),
+        # Last among the savers: the backup of an epoch is written once everything else about
+        # that epoch (checkpoint, CSV row) is on disk, so a resume never skips a CSV row.
+        keras.callbacks.BackupAndRestore(str(paths["backup"]), save_freq="epoch",
+                                         delete_checkpoint=True, double_checkpoint=True),
+        *extra,
+    ]
+    return callbacks, paths
+
+
+def read_history(csv_path: Path) -> dict[str, list[float]]:
+    """The CSV log as a dict (one row per finished epoch; a resumed run's rows are appended)."""
+    import pandas as pd
+
+    if not Path(csv_path).is_file() or Path(csv_path).stat().st_size == 0:
+        return {}
+    df = pd.read_csv(csv_path)
+    # After a resume the same epoch may appear twice (if it was logged but not backed up):
+    # the later row wins.
+    df = df.drop_duplicates(subset="epoch", keep="last").sort_values("epoch")
+    return {c: df[c].astype(float).tolist() for c in df.columns}
+
+
+# --- Training ----------------------------------------------------------------------------------------
+
+def _build_model(p: dict[str, Any]):
+    from ecgkit.factory import create_enhanced_resnet50
+
+    weights = None if p["WEIGHTS"] in ("", "none") else p["WEIGHTS"]
+    return create_enhanced_resnet50(
+        input_shape=(p["IMAGE_SIZE"], p["IMAGE_SIZE"], 3), num_classes=len(CLASSES),
+        weights=weights, ecg_block=p["ECG_BLOCK"], attention=p["ATTENTION"],
+        calibration=p["CALIBRATION"], pyramid=p["PYRAMID"], dropout=p["DROPOUT"])
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return None if math.isnan(float(o)) else float(o)
+    if isinstance(o, Path):
+        return str(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Writes JSON atomically (temp file + os.replace)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=_json_default))
+    os.replace(tmp, path)
+
+
+def train(params: dict[str, Any] | None = None, beats=None, model=None,
+          run_dir: str | Path | None = None, progress: bool = True, strategy=None,
+          callbacks=()) -> TrainResult:
+    """Trains a model with the workbook parameters and returns its history and outputs.
+
+    Args:
+        params: UPPER_CASE parameters (``ecgkit.params``); missing ones take their defaults,
+            unknown names raise ``ParamError``.
+        beats: a ``BeatSet`` with train/val(/test) splits; None loads ``DATA_DIR`` (default the
+            embedded subset) with ``SPLIT``, ``LEAD``, ``MAX_BEATS_PER_RECORD``, ``VAL_FRACTION``.
+        model: an uncompiled Keras model taking (IMAGE_SIZE, IMAGE_SIZE, 3) 0..255 images; None
+            builds ``create_enhanced_resnet50`` from the model parameters. A model passed in is
+            used as is, so under a multi-device strategy build it inside ``strategy.scope()``.
+        run_dir: output folder; default ``RUN_DIR/train``. Running again with the same folder
+            after an interruption resumes from the last finished epoch.
+        progress: Keras progress bars and checkpoint messages.
+        strategy: a ``tf.distribute`` strategy; None calls ``select_strategy()``.
+        callbacks: extra Keras callbacks, run after ours.
+
+    Returns:
+        A ``TrainResult``.
+
+    Raises:
+        ParamError: unknown or mistyped parameters.
+        ValueError: no training or validation beats, or an unknown CLASS_BALANCE.
+    """
+    import keras
+
+    from ecgkit.params import resolve
+    from ecgkit.training_config import get_training_config
+
+    p = resolve(params or {})
+    if p["CLASS_BALANCE"] not in CLASS_BALANCE_CHOICES:
+        raise ValueError(f"CLASS_BALANCE must be one of {CLASS_BALANCE_CHOICES}. "
+                         f"Received: {p['CLASS_BALANCE']!r}")
+    run_dir = Path(run_dir) if run_dir is not None else Path(p["RUN_DIR"]) / "train"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+
+    set_seeds(p["SEED"], p["DETERMINISTIC"])
+    hw = hardware_settings(p["MIXED_PRECISION"], p["DETERMINISTIC"])
+    if hw["mixed_precision"]:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    if strategy is None:
+        strategy = select_strategy()
+
+    if beats is None:
+        from ecgkit.datasets import load_beats
+
+        beats = load_beats(p["DATA_DIR"] or None, split=p["SPLIT"], lead=p["LEAD"],
+                           max_beats_per_record=p["MAX_BEATS_PER_RECORD"],
+                           val_fraction=p["VAL_FRACTION"], seed=p["SEED"], progress=progress)
+    train_beats, val_beats = beats.subset("train"), beats.subset("val")
+    if len(train_beats.labels) == 0:
+        raise ValueError("no training beats: check DATA_DIR and SPLIT")
+    if len(val_beats.labels) == 0:
+        raise ValueError("no validation beats: the best checkpoint is chosen on validation "
+                         "patients, so VAL_FRACTION must leave at least one patient")
+    counts = train_beats.class_counts()
+    batch = p["BATCH_SIZE"]
+    steps = p["STEPS_PER_EPOCH"] or None
+    if p["CLASS_BALANCE"] == "sampling" and steps is None:
+        steps = math.ceil(len(train_beats.labels) / batch)  # the stream is endless
+    schedule_steps = steps or math.ceil(len(train_beats.labels) / batch)
+    train_ds, val_ds = make_datasets(train_beats, val_beats, p, steps)
+
+    balance = p["CLASS_BALANCE"]
+    with strategy.scope():
+        if model is None:
+            model = _build_model(p)
+        cfg = get_training_config(
+            model, learning_rate=p["LEARNING_RATE"], weight_decay=p["WEIGHT_DECAY"],
+            epochs=p["EPOCHS"], steps_per_epoch=schedule_steps,
+            warmup_epochs=p["WARMUP_EPOCHS"], focal_gamma=p["FOCAL_GAMMA"],
+            class_counts=counts if balance == "alpha" else None)
+        model.compile(optimizer=cfg["optimizer"], loss=cfg["loss"], metrics=cfg["metrics"],
+                      jit_compile=hw["jit_compile"])
+    cw = class_weights(counts) if balance == "class_weight" else None
+
+    cbs, paths = make_callbacks(run_dir, progress=progress, extra=callbacks)
+    done_before = len(read_history(paths["csv_log"]).get("epoch", []))
+    resuming = (paths["backup"] / "training_metadata.json").is_file()
+    if not resuming:  # a fresh run starts a fresh log and a fresh best checkpoint
+        for stale in (paths["csv_log"], paths["best"], paths["best"].with_suffix(".json")):
+            if stale.exists():
+                stale.unlink()
+        done_before = 0
+    paths["run_json"] = run_dir / "run.json"
+    info: dict[str, Any] = {
+        "params": p, "class_balance": {"mode": balance, "train_counts": counts,
+                                       "class_weight": cw},
+        "versions": versions(),
+        "hardware": {**hw, "strategy": type(strategy).__name__,
+                     "replicas": int(strategy.num_replicas_in_sync)},
+        "data": data_summary(beats), "steps_per_epoch": steps or schedule_steps,
+        "resumed_after_epochs": done_before if resuming else 0, "status": "running",
+    }
+    write_json(paths["run_json"], info)
+
+    verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
+    model.fit(train_ds, validation_data=val_ds, epochs=p["EPOCHS"], steps_per_epoch=steps,
+              class_weight=cw, callbacks=cbs, verbose=verbose)
+
+    best_state = paths["best"].with_suffix(".json")
+    if paths["best"].is_file():
+        _load_best_weights(model, paths["best"])
+    paths["model"] = atomic_save(model, run_dir / "model.keras")
+    history = read_history(paths["csv_log"])
+    info.update({
+        "status": "finished", "epochs_run": len(history.get("epoch", [])),
+        "best": json.loads(best_state.read_text()) if best_state.is_file() else None,
+        "history": history, "seconds": round(time.time() - started, 1),
+        "final_metrics": _final_metrics(model, val_ds),
+        "paths": {k: str(v) for k, v in paths.items()},
+    })
+    write_json(paths["run_json"], info)
+    return TrainResult(history=history, run_dir=run_dir, paths=paths, model=model, info=info)
+
+
+def _load_best_weights(model, best_path: Path) -> None:
+    """Copies the weights of the best checkpoint into ``model`` (same architecture)."""
+    import keras
+
+    best = keras.models.load_model(best_path, compile=False)
+    model.set_weights(best.get_weights())
+
+
+def _final_metrics(model, val_ds) -> dict[str, Any]:
+    """Validation metrics of the final (best) model, computed with ecgkit.evaluate."""
+    from ecgkit.evaluate import evaluate_predictions, predict_dataset
+
+    y_true, y_prob = predict_dataset(model, val_ds)
+    r = evaluate_predictions(y_true, y_prob, n_boot=0)
+    d = r.to_dict()
+    return {"split": "val", "accuracy": d["accuracy"], "macro": d["macro"],
+            "per_class": d["per_class"], "absent_classes": d["absent_classes"]}
+
+
+# --- Command line ------------------------------------------------------------------------------------
+
+def _cmd_train(args) -> int:
+    from ecgkit.params import ParamError, load_profile
+
+    try:
+        overrides = load_profile(args.params) if args.params else {}
+        for item in args.set or []:
+            name, _, value = item.partition("=")
+            import yaml
+
+            overrides[name] = yaml.safe_load(value)
+        from ecgkit.params import resolve
+
+        resolve(overrides)
+    except ParamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = train(overrides, run_dir=args.run_dir, progress=not args.quiet)
+    best = result.info.get("best") or {}
+    print(f"run folder: {result.run_dir}")
+    print(f"model: {result.paths['model']}")
+    if best:
+        print(f"best {best.get('monitor', MONITOR)} {best['best']:.4f} at epoch {best['epoch']}")
+    return 0
+
+
+def register_cli(subparsers) -> None:
+    """Adds ``ecgkit train``."""
+    p = subparsers.add_parser(
+        "train", help="train a model with a parameter profile (resumes after an interruption)",
+        description="Trains the enhanced ResNet50 with the workbook parameters from a YAML "
+                    "profile (names from ecgkit.params; unknown names are errors). Running the "
+                    "same command again after an interruption resumes from the last finished "
+                    "epoch.")
+    p.add_argument("--params", help="YAML profile file, or a profile name (smoke, cpu, gpu)")
+    p.add_argument("--set", nargs="*", metavar="NAME=VALUE", help="override single parameters")
+    p.add_argument("--run-dir", default=None, help="output folder (default RUN_DIR/train)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_train)
