@@ -178,6 +178,25 @@ def _record_seed(seed: int, name: str) -> list[int]:
     return [int(seed), zlib.crc32(name.encode())]
 
 
+def select_beats(name: str, labels: np.ndarray, split: str, split_name: str | None,
+                 max_beats_per_record: int, val_fraction: float, seed: int):
+    """Which beats of one record to keep (the per-class cap) and their split names.
+
+    Shared by :func:`load_beats` and :func:`ecgkit.export.build_dataset`, so both choose the
+    same beats. Returns ``(indices, split name per kept beat)``.
+    """
+    idx = np.arange(labels.shape[0])
+    if max_beats_per_record:
+        idx = _cap_per_class(labels, int(max_beats_per_record),
+                             np.random.default_rng(_record_seed(seed, name)))
+    if split == "beat-random-LEAKS-PATIENTS":
+        where = leaky_beat_split(labels[idx], val_fraction, LEAKY_TEST_FRACTION,
+                                 _record_seed(seed, name))
+    else:
+        where = np.full(idx.shape[0], split_name, dtype=object)
+    return idx, np.asarray(where, dtype=object)
+
+
 def lead_skip_message(err: LeadNotFoundError) -> str:
     """The standard message for a record skipped because it lacks the lead."""
     leads = ", ".join(err.leads) or "none"
@@ -301,17 +320,10 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
         report["non_beat_annotations"].update(data["non_beat"])
         report["unknown_symbols"].update(data["unknown"])
         lab = data["labels"]
-        idx = np.arange(lab.shape[0])
-        if max_beats_per_record:
-            idx = _cap_per_class(lab, int(max_beats_per_record),
-                                 np.random.default_rng(_record_seed(seed, name)))
-            report["capped"] += int(lab.shape[0] - idx.size)
+        idx, where = select_beats(name, lab, split, split_of.get(name), max_beats_per_record,
+                                  val_fraction, seed)
+        report["capped"] += int(lab.shape[0] - idx.size)
         lab = lab[idx]
-        if split == "beat-random-LEAKS-PATIENTS":
-            where = leaky_beat_split(lab, val_fraction, LEAKY_TEST_FRACTION,
-                                     _record_seed(seed, name))
-        else:
-            where = np.full(lab.shape[0], split_of[name], dtype=object)
         windows.append(data["windows"][idx])
         labels.append(lab.astype(np.int64))
         metas.append(pd.DataFrame({

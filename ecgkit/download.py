@@ -1,0 +1,93 @@
+"""Fetching the full MIT-BIH Arrhythmia Database from PhysioNet: ``ecgkit download mitdb DIR``.
+
+Introduced in: notebooks/01_data_exploration.ipynb.
+
+Nothing in the workbook needs the network: the embedded subset in ``data/mitdb`` is the default
+everywhere. This command is for the full 48 records. Offline it fails within seconds: the host
+is probed with a short socket timeout before wfdb starts downloading.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+from ecgkit.contract import EMBEDDED_DATA_DIR
+
+PHYSIONET_HOST = "physionet.org"
+PHYSIONET_PORT = 443
+PROBE_TIMEOUT_S = 3.0
+DATABASES = {"mitdb": "MIT-BIH Arrhythmia Database 1.0.0 (ODC-By 1.0), 48 records, ~100 MB"}
+
+
+class DownloadError(RuntimeError):
+    """The database could not be downloaded (no network, or PhysioNet unreachable)."""
+
+
+def probe(host: str = PHYSIONET_HOST, port: int = PHYSIONET_PORT,
+          timeout: float = PROBE_TIMEOUT_S) -> None:
+    """Opens and closes a TCP connection to ``host:port``.
+
+    Raises:
+        DownloadError: the host cannot be reached within ``timeout`` seconds.
+    """
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise DownloadError(
+            f"cannot reach {host}:{port} ({exc.__class__.__name__}: {exc}); are you offline? "
+            f"The embedded MIT-BIH subset in {EMBEDDED_DATA_DIR} (15 records) works without "
+            f"network and is the default everywhere; or copy the full database from a machine "
+            f"that is online (https://physionet.org/content/mitdb/1.0.0/)."
+        ) from exc
+
+
+def download_mitdb(dest, host: str = PHYSIONET_HOST, port: int = PHYSIONET_PORT,
+                   timeout: float = PROBE_TIMEOUT_S) -> Path:
+    """Downloads the full MIT-BIH Arrhythmia Database into ``dest`` with ``wfdb.dl_database``.
+
+    Args:
+        dest: destination folder (created).
+        host, port, timeout: the connectivity probe done first.
+
+    Returns:
+        The destination folder.
+
+    Raises:
+        DownloadError: offline or PhysioNet unreachable (raised within ``timeout`` seconds),
+            or the download failed.
+    """
+    probe(host, port, timeout)
+    import wfdb
+
+    out = Path(dest)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        wfdb.dl_database("mitdb", str(out))
+    except Exception as exc:
+        raise DownloadError(f"downloading mitdb into {out} failed: {exc}") from exc
+    return out
+
+
+def _cli(args) -> int:
+    try:
+        out = download_mitdb(args.dest, timeout=args.timeout)
+    except DownloadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.database} downloaded to {out}")
+    return 0
+
+
+def register_cli(subparsers) -> None:
+    """Adds ``ecgkit download mitdb DIR``."""
+    p = subparsers.add_parser("download", help="download the full MIT-BIH database (online)",
+                              description="Download a PhysioNet database with wfdb. Offline, "
+                                          "use the embedded subset in data/mitdb instead.")
+    p.add_argument("database", choices=sorted(DATABASES), help="database to fetch")
+    p.add_argument("dest", metavar="DIR", help="destination folder")
+    p.add_argument("--timeout", type=float, default=PROBE_TIMEOUT_S,
+                   help="seconds to wait for PhysioNet before giving up")
+    p.set_defaults(func=_cli)

@@ -1,0 +1,329 @@
+"""Exporting the beats as a folder of ECG images with a manifest: ``ecgkit build-dataset``.
+
+Introduced in: notebooks/02_signals_to_images.ipynb.
+
+``build_dataset(SOURCE_DIR, OUT_DIR)`` writes ``OUT_DIR/<split>/<class>/<record>_<sample>.png``
+and ``OUT_DIR/manifest.csv`` (path, record, patient, sample, symbol, label, split, sig_name).
+Records are processed in parallel (one task per record, all cores by default). Every file is
+written under a temporary name in its folder and renamed (``os.replace``), so a crash never
+leaves a half-written image; a re-run skips the images already there and writes the manifest,
+atomically, at the end. ``OUT_DIR/build.json`` records the options: re-running into the same
+folder with different options is refused, so images of two settings are never mixed.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import json
+import logging
+import multiprocessing
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ecgkit.contract import CLASSES, IMAGE_SIZE, LEAD, patient_of
+
+log = logging.getLogger("ecgkit")
+
+MANIFEST = "manifest.csv"
+BUILD_INFO = "build.json"
+RENDER_CHUNK = 256
+MANIFEST_COLUMNS = ["path", "record", "patient", "sample", "symbol", "label", "split", "sig_name"]
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def _export_record(task: dict) -> dict:
+    """Worker: reads one record, renders its beats, writes the missing PNGs."""
+    import cv2
+
+    from ecgkit.datasets import _compute_record, select_beats
+    from ecgkit.render import render_batch
+
+    cv2.setNumThreads(1)
+    name, out = task["record"], Path(task["out_dir"])
+    data = _compute_record(Path(task["source_dir"]), name, task["lead"],
+                           tuple(task["fallback_leads"]), task["unknown_symbols"])
+    labels = data["labels"]
+    idx, where = select_beats(name, labels, task["split"], task["split_name"],
+                              task["max_beats_per_record"], task["val_fraction"], task["seed"])
+    rows, todo = [], []
+    for k, (i, s) in enumerate(zip(idx, where)):
+        label = CLASSES[labels[i]]
+        rel = f"{s}/{label}/{name}_{int(data['samples'][i]):07d}.png"
+        rows.append({"path": rel, "record": name, "patient": patient_of(name),
+                     "sample": int(data["samples"][i]), "symbol": str(data["symbols"][i]),
+                     "label": label, "split": s, "sig_name": data["sig_name"]})
+        if not (out / rel).is_file():
+            todo.append(k)
+    clipped = 0
+    for start in range(0, len(todo), RENDER_CHUNK):
+        chunk = todo[start:start + RENDER_CHUNK]
+        images, n_clip = render_batch(data["windows"][idx[chunk]], task["image_size"],
+                                      task["grid"], baseline=False)
+        clipped += n_clip
+        for k, img in zip(chunk, images):
+            target = out / rows[k]["path"]
+            ok, buf = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+            if not ok:
+                raise RuntimeError(f"{target}: PNG encoding failed")
+            _atomic_write_bytes(target, buf.tobytes())
+    return {"record": name, "rows": rows, "written": len(todo),
+            "existing": len(rows) - len(todo), "clipped": clipped, "skips": data["skips"],
+            "capped": int(labels.shape[0] - idx.size), "unknown": data["unknown"]}
+
+
+def _plan(source: Path, split: str, records, lead, fallback_leads, missing_lead, val_fraction,
+          seed, report) -> tuple[list[str], dict[str, str]]:
+    """Records to export and each record's split (headers only: no signal is read here)."""
+    from ecgkit.contract import EXCLUDED_FROM_TRAIN, SAME_PATIENT
+    from ecgkit.datasets import lead_skip_message, resolve_records
+    from ecgkit.records import LeadNotFoundError, _header, choose_lead
+    from ecgkit.splits import excluded_records, inter_patient_split
+
+    names = resolve_records(source, split, records)
+    if split == "inter-patient":
+        for r in excluded_records(names):
+            partner = [k for k, v in SAME_PATIENT.items() if v == r]
+            report["excluded_records"][r] = (
+                f"record {r} left out: its patient is also record {partner[0]} (test side)"
+                if r in EXCLUDED_FROM_TRAIN and partner else f"record {r} is in no split")
+        names = [r for r in names if r not in report["excluded_records"]]
+    usable = []
+    for name in names:
+        try:
+            choose_lead(_header(source, name), source / f"{name}.hea", lead, fallback_leads)
+        except LeadNotFoundError as err:
+            if missing_lead == "error":
+                raise
+            report["skipped_records"][name] = lead_skip_message(err)
+            continue
+        usable.append(name)
+    if split == "inter-patient":
+        assign = inter_patient_split(usable, val_fraction, seed)
+    elif split == "none":
+        assign = {"all": usable}
+    else:
+        assign = {}
+    return usable, {r: s for s, rs in assign.items() for r in rs}
+
+
+def _check_out_dir(out: Path, options: dict) -> None:
+    info = out / BUILD_INFO
+    if info.is_file():
+        old = json.loads(info.read_text())
+        diff = {k: (old.get(k), v) for k, v in options.items() if old.get(k) != v}
+        if diff:
+            listed = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
+            raise ValueError(f"{out}: already built with other options ({listed}); "
+                             f"use a new output folder or delete this one")
+    elif out.is_dir() and any(out.iterdir()):
+        raise ValueError(f"{out}: folder exists, is not empty and is not an ecgkit dataset "
+                         f"(no {BUILD_INFO}); choose an empty or new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_write_bytes(info, json.dumps(options, indent=1).encode())
+
+
+def _remove_leftovers(out: Path, keep: set[str]) -> tuple[int, int]:
+    """Deletes temporary files of an interrupted run and images no longer in the manifest."""
+    tmp = stale = 0
+    for p in out.glob("*/*/*"):
+        rel = p.relative_to(out).as_posix()
+        if p.name.startswith(".") and p.name.endswith(".tmp"):
+            p.unlink()
+            tmp += 1
+        elif p.suffix == ".png" and rel not in keep:
+            p.unlink()
+            stale += 1
+    return tmp, stale
+
+
+def summary_table(manifest) -> str:
+    """Beats per split and class as a text table."""
+    if manifest.empty:
+        return "(no beats)"
+    t = (manifest.groupby(["split", "label"]).size().unstack(fill_value=0)
+         .reindex(columns=list(CLASSES), fill_value=0))
+    order = [s for s in ("train", "val", "test", "all") if s in t.index]
+    t = t.reindex(order + sorted(set(t.index) - set(order)))
+    t["total"] = t.sum(axis=1)
+    return t.to_string()
+
+
+def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
+                  split: str = "inter-patient", image_size: int = IMAGE_SIZE, grid: bool = True,
+                  max_beats_per_record: int = 0, workers: int | None = None,
+                  progress: bool = True, lead: str = LEAD, fallback_leads: Sequence[str] = (),
+                  val_fraction: float = 0.2, seed: int = 42, missing_lead: str = "skip",
+                  unknown_symbols: str = "error"):
+    """Exports every beat as a PNG ECG image in ``OUT_DIR/<split>/<class>/`` plus a manifest.
+
+    Args:
+        source_dir: WFDB folder (e.g. ``data/mitdb``).
+        out_dir: output folder (created; may be a folder from an earlier, interrupted run
+            with the same options: finished images are kept).
+        records: record names (default: all in ``source_dir``).
+        split: ``"inter-patient"``, ``"none"`` or ``"beat-random-LEAKS-PATIENTS"``.
+        image_size: image side in pixels.
+        grid: draw the ECG-paper grid.
+        max_beats_per_record: cap per record and class (0 = no cap).
+        workers: processes (default: all cores; 1 = in this process).
+        progress: show a progress bar and print a summary.
+        lead, fallback_leads, missing_lead, unknown_symbols: as in
+            :func:`ecgkit.datasets.load_beats`.
+        val_fraction, seed: validation carve and sampling seed.
+
+    Returns:
+        The manifest DataFrame (also written to ``OUT_DIR/manifest.csv``); its
+        ``attrs["report"]`` holds the counts (written, existing, skips, clipped).
+    """
+    import pandas as pd
+
+    source, out = Path(source_dir), Path(out_dir)
+    report = {"skipped_records": {}, "excluded_records": {}, "skipped_windows":
+              collections.Counter(), "unknown_symbols": collections.Counter(), "written": 0,
+              "existing": 0, "clipped": 0, "capped": 0}
+    names, split_of = _plan(source, split, records, lead, tuple(fallback_leads), missing_lead,
+                            val_fraction, seed, report)
+    options = {"split": split, "image_size": int(image_size), "grid": bool(grid),
+               "max_beats_per_record": int(max_beats_per_record), "lead": lead,
+               "fallback_leads": list(fallback_leads), "val_fraction": float(val_fraction),
+               "seed": int(seed), "unknown_symbols": unknown_symbols}
+    _check_out_dir(out, options)
+    for s in set(split_of.values()) | ({"train", "val", "test"} if not split_of else set()):
+        for c in CLASSES:
+            (out / s / c).mkdir(parents=True, exist_ok=True)
+    tasks = [dict(options, record=r, source_dir=str(source), out_dir=str(out),
+                  split_name=split_of.get(r)) for r in names]
+    workers = max(1, min(int(workers or os.cpu_count() or 1), len(tasks) or 1))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(tasks), desc="build-dataset", unit="rec")
+    results = []
+    try:
+        if workers == 1:
+            for t in tasks:
+                results.append(_export_record(t))
+                if bar:
+                    bar.update(1)
+        else:
+            ctx = multiprocessing.get_context("spawn")  # safe even if TensorFlow is loaded
+            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+                futures = [pool.submit(_export_record, t) for t in tasks]
+                for f in concurrent.futures.as_completed(futures):
+                    results.append(f.result())
+                    if bar:
+                        bar.update(1)
+    finally:
+        if bar:
+            bar.close()
+    rows = []
+    for res in sorted(results, key=lambda r: r["record"]):
+        rows.extend(res["rows"])
+        report["skipped_windows"].update(res["skips"])
+        report["unknown_symbols"].update(res["unknown"])
+        for k in ("written", "existing", "clipped", "capped"):
+            report[k] += res[k]
+    manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+    if not manifest.empty:
+        manifest = manifest.sort_values(["split", "label", "record", "sample"], kind="stable")
+        manifest = manifest.reset_index(drop=True)
+    report["tmp_removed"], report["stale_removed"] = _remove_leftovers(out, set(manifest["path"]))
+    tmp = out / f".{MANIFEST}.{os.getpid()}.tmp"
+    manifest.to_csv(tmp, index=False)
+    os.replace(tmp, out / MANIFEST)
+    manifest.attrs["report"] = report
+    if progress:
+        print(format_summary(manifest, report, out))
+    return manifest
+
+
+def format_summary(manifest, report: dict, out: Path) -> str:
+    """The human summary printed at the end of an export."""
+    lines = [f"{out}: {len(manifest)} images ({report['written']} written, "
+             f"{report['existing']} already there)", summary_table(manifest)]
+    for msg in report["skipped_records"].values():
+        lines.append(msg)
+    for msg in report["excluded_records"].values():
+        lines.append(msg)
+    if report["skipped_windows"]:
+        lines.append("skipped windows: " + ", ".join(
+            f"{k} {v}" for k, v in sorted(report["skipped_windows"].items())))
+    if report["unknown_symbols"]:
+        lines.append("skipped unknown symbols: " + ", ".join(
+            f"{k!r} x{v}" for k, v in sorted(report["unknown_symbols"].items())))
+    if report["capped"]:
+        lines.append(f"left out by --max-beats-per-record: {report['capped']} beats")
+    if report["clipped"]:
+        lines.append(f"images with the trace clipped at the amplitude range: {report['clipped']}")
+    if report.get("stale_removed"):
+        lines.append(f"removed {report['stale_removed']} images no longer in the manifest")
+    return "\n".join(lines)
+
+
+def _cli(args) -> int:
+    from ecgkit.records import RecordError
+
+    records = None
+    if args.records:
+        records = [r for item in args.records for r in item.split(",") if r]
+    try:
+        build_dataset(args.source_dir, args.out_dir, records=records, split=args.split,
+                      image_size=args.image_size, grid=args.grid,
+                      max_beats_per_record=args.max_beats_per_record, workers=args.workers,
+                      progress=not args.quiet, lead=args.lead,
+                      fallback_leads=tuple(args.fallback_lead or ()),
+                      val_fraction=args.val_fraction, seed=args.seed,
+                      missing_lead=args.missing_lead, unknown_symbols=args.unknown_symbols)
+    except (RecordError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def register_cli(subparsers) -> None:
+    """Adds ``ecgkit build-dataset SOURCE_DIR OUT_DIR``."""
+    import argparse
+
+    from ecgkit.splits import SPLIT_PROTOCOLS
+
+    p = subparsers.add_parser(
+        "build-dataset", help="export beats as ECG images (OUT_DIR/<split>/<class>/*.png)",
+        description="Render every reference beat of a WFDB folder as an ECG-strip PNG, "
+                    "split by patient, with OUT_DIR/manifest.csv. Re-running resumes.")
+    p.add_argument("source_dir", metavar="SOURCE_DIR", help="WFDB folder, e.g. data/mitdb")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="output folder")
+    p.add_argument("--records", nargs="+", metavar="REC",
+                   help="records to export (space or comma separated; default: all)")
+    p.add_argument("--split", choices=SPLIT_PROTOCOLS, default="inter-patient",
+                   help="split protocol (default: inter-patient; "
+                        "beat-random-LEAKS-PATIENTS leaks patients, for comparison only)")
+    p.add_argument("--image-size", type=int, default=IMAGE_SIZE, help="image side in pixels")
+    p.add_argument("--grid", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw the ECG-paper grid (default: on)")
+    p.add_argument("--max-beats-per-record", type=int, default=0, metavar="N",
+                   help="cap per record and class (0 = no cap)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--lead", default=LEAD, help="lead name (default: MLII)")
+    p.add_argument("--fallback-lead", action="append", metavar="LEAD",
+                   help="lead to use when a record lacks --lead (repeatable)")
+    p.add_argument("--missing-lead", choices=("skip", "error"), default="skip",
+                   help="records without the lead: skip with a message (default) or fail")
+    p.add_argument("--unknown-symbols", choices=("error", "skip"), default="error",
+                   help="annotation symbols that are neither beats nor known non-beats")
+    p.add_argument("--val-fraction", type=float, default=0.2,
+                   help="validation share of training beats, carved by patient")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=_cli)
