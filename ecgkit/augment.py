@@ -86,16 +86,17 @@ def ecg_augmentation(strength: float = 1.0, seed: int | None = None, name: str =
 
 def signal_augment(window: np.ndarray, rng: np.random.Generator, strength: float = 1.0,
                    fs: float | None = None) -> np.ndarray:
-    """Perturbs one beat window (mV) before rendering: amplitude scale, baseline wander, noise.
+    """Perturbs beat windows (mV) before rendering: amplitude scale, baseline wander, noise.
 
-    Usable as ``signal_dataset(..., signal_augment=signal_augment)``, or with another strength
-    as ``signal_augment=make_signal_augment(0.5)``. The R peak stays where it is and the
-    polarity is never inverted (the scale factor stays positive).
+    Usable as ``signal_dataset(..., signal_augment=signal_augment)`` (which passes a batch of
+    windows), or with another strength as ``signal_augment=make_signal_augment(0.5)``. Each
+    window gets its own draws. The R peak stays where it is and the polarity is never inverted
+    (the scale factor stays positive).
 
     Args:
-        window: 1-D float signal in mV.
+        window: one window (samples,) or a batch (b, samples), float, in mV.
         rng: a ``numpy.random.Generator``.
-        strength: scales every perturbation (0 returns the window unchanged, as a copy).
+        strength: scales every perturbation (0 returns the input unchanged, as a copy).
         fs: sampling rate; default ``contract.FS``.
 
     Returns:
@@ -108,11 +109,13 @@ def signal_augment(window: np.ndarray, rng: np.random.Generator, strength: float
     if s <= 0:
         return x
     fs = float(fs or FS)
-    scale = 1.0 + rng.uniform(-1.0, 1.0) * AMPLITUDE_SCALE * s
-    scale = max(scale, 0.5)  # stays positive: polarity is never inverted
+    rows = x.shape[:-1]
+    scale = np.maximum(1.0 + rng.uniform(-1.0, 1.0, rows + (1,)) * AMPLITUDE_SCALE * s, 0.5)
     t = np.arange(x.shape[-1], dtype=np.float32) / fs
-    f = rng.uniform(*WANDER_HZ)
-    wander = s * WANDER_MV * rng.uniform(0, 1) * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
+    freq = rng.uniform(*WANDER_HZ, rows + (1,))
+    phase = rng.uniform(0, 2 * np.pi, rows + (1,))
+    amp = s * WANDER_MV * rng.uniform(0, 1, rows + (1,))
+    wander = amp * np.sin(2 * np.pi * freq * t + phase)
     noise = rng.normal(0.0, s * NOISE_MV, size=x.shape)
     return (x * scale + wander + noise).astype(np.float32)
 

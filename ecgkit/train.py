@@ -142,7 +142,7 @@ def class_weights(counts: dict[str, int]) -> dict[int, float]:
 def data_summary(beats) -> dict[str, Any]:
     """Records and beats per class for each split of a BeatSet."""
     out = {}
-    for split in ("train", "val", "test"):
+    for split in beats.splits:
         sub = beats.subset(split)
         out[split] = {"records": sorted(set(sub.meta["record"].astype(str))),
                       "patients": int(sub.meta["patient"].nunique()),
@@ -412,12 +412,13 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
         beats = load_beats(p["DATA_DIR"] or None, split=p["SPLIT"], lead=p["LEAD"],
                            max_beats_per_record=p["MAX_BEATS_PER_RECORD"],
                            val_fraction=p["VAL_FRACTION"], seed=p["SEED"], progress=progress)
-    train_beats, val_beats = beats.subset("train"), beats.subset("val")
-    if len(train_beats.labels) == 0:
-        raise ValueError("no training beats: check DATA_DIR and SPLIT")
-    if len(val_beats.labels) == 0:
+    if "train" not in beats.splits:
+        raise ValueError(f"no training beats (splits present: {beats.splits}): check DATA_DIR "
+                         "and SPLIT")
+    if "val" not in beats.splits:
         raise ValueError("no validation beats: the best checkpoint is chosen on validation "
                          "patients, so VAL_FRACTION must leave at least one patient")
+    train_beats, val_beats = beats.subset("train"), beats.subset("val")
     counts = train_beats.class_counts()
     batch = p["BATCH_SIZE"]
     steps = p["STEPS_PER_EPOCH"] or None

@@ -90,3 +90,30 @@ class TestSignalAugmentation:
         a = signal_augment(x, np.random.default_rng(7))
         b = signal_augment(x, np.random.default_rng(7))
         np.testing.assert_array_equal(a, b)
+
+
+class TestSignalAugmentBatch:
+    def test_batch_rows_get_own_draws(self):
+        x = np.zeros((4, 300), np.float32)
+        y = signal_augment(x, np.random.default_rng(0))
+        assert y.shape == x.shape
+        assert not np.allclose(y[0], y[1])
+
+    def test_with_signal_dataset(self):
+        from ecgkit.augment import make_signal_augment
+        from ecgkit.contract import WINDOW_SAMPLES
+        from ecgkit.datasets import BeatSet, signal_dataset
+
+        import pandas as pd
+
+        n = 4
+        t = np.arange(WINDOW_SAMPLES)
+        windows = np.tile(np.exp(-((t - 540) / 8.0) ** 2), (n, 1)).astype(np.float32)
+        meta = pd.DataFrame({"record": ["100"] * n, "patient": ["100"] * n, "sample": range(n),
+                             "symbol": ["N"] * n, "label": ["N"] * n, "split": ["train"] * n})
+        beats = BeatSet(windows=windows, labels=np.zeros(n, int), meta=meta, report={})
+        plain = next(iter(signal_dataset(beats, image_size=64, batch_size=n)))[0].numpy()
+        aug = next(iter(signal_dataset(beats, image_size=64, batch_size=n,
+                                       signal_augment=make_signal_augment(1.0))))[0].numpy()
+        assert aug.shape == plain.shape == (n, 64, 64, 3)
+        assert not np.array_equal(aug, plain)
