@@ -1,0 +1,81 @@
+"""Shared test fixtures: where the data is, broken copies of real records, synthetic records."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ecgkit.contract import EMBEDDED_DATA_DIR, FS, FULL_DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def embedded_dir() -> Path:
+    """The real MIT-BIH subset shipped in data/mitdb (15 records)."""
+    return EMBEDDED_DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def full_db_dir() -> Path:
+    """The full 48-record MIT-BIH database; tests using it skip when it is absent."""
+    if not (FULL_DATA_DIR / "100.hea").is_file():
+        pytest.skip(f"full MIT-BIH database not found at {FULL_DATA_DIR} (CI has it)")
+    return FULL_DATA_DIR
+
+
+@pytest.fixture
+def copy_records(tmp_path):
+    """Copies real records (.hea, .dat, .atr) into a fresh folder; returns that folder."""
+
+    def copy(*records: str, dest: Path | None = None) -> Path:
+        out = dest or tmp_path / "wfdb"
+        out.mkdir(parents=True, exist_ok=True)
+        for r in records:
+            for ext in ("hea", "dat", "atr"):
+                shutil.copyfile(EMBEDDED_DATA_DIR / f"{r}.{ext}", out / f"{r}.{ext}")
+        return out
+
+    return copy
+
+
+@pytest.fixture
+def synthetic_record(tmp_path):
+    """Writes a small synthetic WFDB record (spiky 'ECG', beats every second).
+
+    Call with ``(name, signal=None, symbols=None, samples=None, sig_names=("MLII", "V1"))``.
+    """
+    import wfdb
+
+    def make(name: str = "s01", signal: np.ndarray | None = None, symbols=None, samples=None,
+             sig_names=("MLII", "V1"), folder: Path | None = None) -> Path:
+        out = folder or tmp_path / "synthetic"
+        out.mkdir(parents=True, exist_ok=True)
+        n = 20 * FS
+        if samples is None:
+            samples = np.arange(FS // 2, n - FS // 2, FS)
+        if signal is None:
+            t = np.arange(n)
+            signal = 0.05 * np.sin(2 * np.pi * t / FS)
+            for s in samples:
+                signal[max(s - 3, 0):s + 3] += 1.0
+        symbols = list(symbols) if symbols is not None else ["N"] * len(samples)
+        sig = np.stack([signal] * len(sig_names), axis=1)
+        digital = np.where(np.isnan(sig), -2048, np.round(np.nan_to_num(sig) * 200))
+        k = len(sig_names)  # 200 adu/mV like MIT-BIH; -2048 is format 212's "no sample"
+        wfdb.wrsamp(name, fs=FS, units=["mV"] * k, sig_name=list(sig_names),
+                    d_signal=digital.astype(np.int64), fmt=["212"] * k, adc_gain=[200.0] * k,
+                    baseline=[0] * k, write_dir=str(out))
+        wfdb.wrann(name, "atr", np.asarray(samples), symbol=symbols, write_dir=str(out))
+        return out
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def small_beats():
+    """The embedded subset, inter-patient split, at most 20 beats per record and class."""
+    from ecgkit.datasets import load_beats
+
+    return load_beats(max_beats_per_record=20, progress=False)

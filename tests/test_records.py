@@ -1,0 +1,126 @@
+"""Reading real MIT-BIH records: lead by name, reference beats, AAMI classes, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import wfdb
+
+from ecgkit.contract import AAMI_MAP, CLASSES, DS1, DS2, MITDB_RECORDS, NON_BEAT_SYMBOLS
+from ecgkit.records import (
+    LeadNotFoundError,
+    RecordError,
+    beat_table,
+    beat_windows,
+    list_records,
+    read_record,
+)
+from ecgkit.splits import RECORD_CLASS_COUNTS
+
+
+def _rename_lead(folder, record, old, new):
+    hea = folder / f"{record}.hea"
+    hea.write_bytes(hea.read_bytes().replace(old.encode(), new.encode()))
+
+
+class TestReadRecord:
+    def test_lead_chosen_by_name_not_column(self, embedded_dir):
+        rec = read_record(embedded_dir, "114")  # 114 stores V5 first, MLII second
+        assert rec.sig_name == "MLII"
+        raw = wfdb.rdrecord(str(embedded_dir / "114"))
+        assert raw.sig_name == ["V5", "MLII"]
+        np.testing.assert_allclose(rec.signal, raw.p_signal[:, 1].astype(np.float32))
+
+    def test_beats_are_reference_beats_only(self, embedded_dir):
+        rec = read_record(embedded_dir, "100")
+        assert rec.fs == 360 and rec.signal.dtype == np.float32 and rec.signal.ndim == 1
+        assert rec.samples.dtype == np.int64 and rec.labels.dtype == np.int8
+        assert set(rec.symbols) <= set(AAMI_MAP)
+        assert set(rec.skipped) <= NON_BEAT_SYMBOLS and rec.skipped["+"] > 0
+        assert np.bincount(rec.labels, minlength=5).tolist() == list(RECORD_CLASS_COUNTS["100"])
+        assert [CLASSES[i] for i in rec.labels[:3]] == [AAMI_MAP[s] for s in rec.symbols[:3]]
+
+    def test_missing_lead_names_file_and_leads(self, copy_records):
+        d = copy_records("100")
+        _rename_lead(d, "100", "MLII", "V2")
+        with pytest.raises(LeadNotFoundError, match=r"100\.hea.*leads V2, V5.*no MLII") as err:
+            read_record(d, "100")
+        assert err.value.leads == ("V2", "V5")
+        rec = read_record(d, "100", fallback_leads=("V5",))
+        assert rec.sig_name == "V5"
+
+    def test_full_db_records_without_mlii(self, full_db_dir):
+        for name in ("102", "104"):
+            with pytest.raises(LeadNotFoundError, match=rf"{name}\.hea.*V5, V2"):
+                read_record(full_db_dir, name)
+        assert read_record(full_db_dir, "102", fallback_leads=("V5",)).sig_name == "V5"
+
+
+class TestBadRecords:
+    @pytest.mark.parametrize("ext,what", [("hea", "header"), ("dat", "signal"),
+                                          ("atr", "annotation")])
+    def test_missing_file_is_named(self, copy_records, ext, what):
+        d = copy_records("100")
+        (d / f"100.{ext}").unlink()
+        with pytest.raises(RecordError, match=rf"100\.{ext}: missing {what}"):
+            read_record(d, "100")
+
+    def test_truncated_dat(self, copy_records):
+        d = copy_records("100")
+        data = (d / "100.dat").read_bytes()
+        (d / "100.dat").write_bytes(data[: len(data) // 3])
+        with pytest.raises(RecordError, match=r"100\.dat: truncated signal file"):
+            read_record(d, "100")
+
+    def test_unknown_symbol_error_or_counted_skip(self, synthetic_record):
+        d = synthetic_record("u1", symbols=["N"] * 10 + ["B"] + ["N"] * 8)
+        with pytest.raises(RecordError, match=r"u1\.atr: unknown annotation symbol.*'B'"):
+            read_record(d, "u1")
+        rec = read_record(d, "u1", unknown_symbols="skip")
+        assert rec.unknown == {"B": 1} and rec.skipped["B"] == 1 and len(rec.samples) == 18
+
+    def test_all_nan_and_flat_records_are_errors(self, synthetic_record):
+        n = 20 * 360
+        d = synthetic_record("nan1", signal=np.full(n, np.nan))
+        with pytest.raises(RecordError, match=r"nan1\.dat.*all NaN"):
+            read_record(d, "nan1")
+        d = synthetic_record("flat1", signal=np.zeros(n))
+        with pytest.raises(RecordError, match=r"flat1\.dat.*flat"):
+            read_record(d, "flat1")
+
+    def test_nan_flat_and_edge_windows_are_counted(self, synthetic_record):
+        n = 20 * 360
+        sig = 0.2 * np.sin(np.arange(n) / 20.0)
+        sig[5000:5010] = np.nan
+        sig[4320 - 600: 4320 + 600] = 0.0  # a flat stretch around the beat at 12 s
+        samples = np.array([100, 2000, 3240, 4320, 5005, 7000])
+        d = synthetic_record("w1", signal=sig, samples=samples)
+        rec = read_record(d, "w1")
+        windows, kept, skips = beat_windows(rec)
+        assert skips == {"edge": 2, "nan": 1, "flat": 1}  # edge: 100 and 7000
+        assert rec.samples[kept].tolist() == [2000, 3240]
+        assert windows.shape == (2, 1080) and np.allclose(np.median(windows, axis=1), 0)
+
+
+class TestListAndTable:
+    def test_list_records(self, embedded_dir, tmp_path):
+        assert len(list_records(embedded_dir)) == 15 and "114" in list_records(embedded_dir)
+        with pytest.raises(RecordError, match="no WFDB records"):
+            list_records(tmp_path)
+
+    def test_beat_table_columns(self, embedded_dir):
+        t = beat_table(embedded_dir, ["100", "107"])
+        assert list(t.columns) == ["record", "patient", "sample", "symbol", "label"]
+        assert set(t.label) <= set(CLASSES) and (t.record == "107").sum() == 2137
+
+    @pytest.mark.fulldb
+    def test_full_db_reproduces_published_counts(self, full_db_dir):
+        t = beat_table(full_db_dir)
+        ds1 = t[t.record.isin(DS1)].label.value_counts().to_dict()
+        ds2 = t[t.record.isin(DS2)].label.value_counts().to_dict()
+        assert ds1 == {"N": 45866, "S": 944, "V": 3788, "F": 415, "Q": 8}
+        assert ds2 == {"N": 44259, "S": 1837, "V": 3221, "F": 388, "Q": 7}
+        per = t.groupby(["record", "label"]).size().unstack(fill_value=0)
+        per = per.reindex(columns=list(CLASSES), fill_value=0)
+        assert {r: tuple(int(v) for v in row) for r, row in per.iterrows()} == RECORD_CLASS_COUNTS
+        assert sorted(RECORD_CLASS_COUNTS) == list(MITDB_RECORDS)
