@@ -1,0 +1,84 @@
+"""Splits by patient: the default inter-patient protocol, the validation carve, the leaky foil."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from ecgkit.contract import CLASSES, DS1, DS2, MITDB_RECORDS
+from ecgkit.records import list_records
+from ecgkit.splits import (
+    RECORD_CLASS_COUNTS,
+    SplitError,
+    inter_patient_split,
+    leaky_beat_split,
+    patient_overlap,
+)
+
+
+def _classes(records):
+    total = sum(np.asarray(RECORD_CLASS_COUNTS[r]) for r in records)
+    return {c for c, n in zip(CLASSES, total) if n > 0}
+
+
+def _beats(records):
+    return int(sum(sum(RECORD_CLASS_COUNTS[r]) for r in records))
+
+
+class TestInterPatient:
+    def test_embedded_subset_sides_have_the_classes(self, embedded_dir):
+        split = inter_patient_split(list_records(embedded_dir))
+        train_side = split["train"] + split["val"]
+        assert _classes(train_side) == set(CLASSES) and _classes(split["test"]) == set(CLASSES)
+        assert "107" in train_side and "217" in split["test"]  # Q via the paced records
+        assert {"N", "S", "V"} <= _classes(split["val"])
+        assert _classes(split["train"]) == set(CLASSES)  # the carve keeps every class
+
+    @pytest.mark.parametrize("where", ["embedded", "full"])
+    def test_no_patient_on_two_sides(self, where, embedded_dir, request):
+        d = embedded_dir if where == "embedded" else request.getfixturevalue("full_db_dir")
+        split = inter_patient_split(list_records(d))
+        for a, b in itertools.combinations(split.values(), 2):
+            assert patient_overlap(a, b) == set()
+        assert sorted(sum(split.values(), [])) == sorted(set(list_records(d)) - {"201"})
+
+    def test_full_protocol(self):
+        split = inter_patient_split(MITDB_RECORDS)
+        train = set(split["train"]) | set(split["val"])
+        assert train == (set(DS1) - {"201"}) | {"102", "107"}
+        assert set(split["test"]) == set(DS2) | {"104", "217"}
+        share = _beats(split["val"]) / _beats(train)
+        assert 0.12 < share < 0.3
+        assert _classes(split["val"]) == set(CLASSES) and _classes(split["train"]) == set(CLASSES)
+
+    def test_deterministic_for_a_seed(self):
+        a = inter_patient_split(MITDB_RECORDS, seed=3)
+        assert a == inter_patient_split(list(reversed(MITDB_RECORDS)), seed=3)
+        assert all(isinstance(r, str) for r in a["val"])
+
+    def test_no_validation(self):
+        assert inter_patient_split(MITDB_RECORDS, val_fraction=0)["val"] == []
+
+    def test_unknown_names_listed(self):
+        with pytest.raises(SplitError, match="unknown MIT-BIH record name.*999, abc"):
+            inter_patient_split(["100", "999", "abc"])
+
+    def test_overlap_helper_sees_201_and_202(self):
+        assert patient_overlap(["201", "100"], ["202"]) == {"201"}
+
+
+class TestLeakyBeatSplit:
+    def test_fractions_and_strata(self):
+        labels = np.repeat([0, 1, 2], [1000, 100, 10])
+        where = leaky_beat_split(labels, val_fraction=0.2, test_fraction=0.3, seed=0)
+        assert where.shape == labels.shape
+        for c, n in [(0, 1000), (1, 100)]:
+            got = {s: int((where[labels == c] == s).sum()) for s in ("train", "val", "test")}
+            assert got == {"train": n // 2, "val": n // 5, "test": 3 * n // 10}
+        assert (leaky_beat_split(labels, seed=0) == leaky_beat_split(labels, seed=0)).all()
+
+    def test_bad_fractions(self):
+        with pytest.raises(SplitError):
+            leaky_beat_split([0, 1], val_fraction=0.6, test_fraction=0.5)
