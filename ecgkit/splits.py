@@ -84,7 +84,7 @@ def _carve_validation(train: list[str], val_fraction: float, seed: int) -> list[
     counts = {r: np.asarray(RECORD_CLASS_COUNTS[r], dtype=np.int64) for r in train}
     total = sum(counts.values())
     target = val_fraction * total.sum()
-    cap = float(np.clip(1.5 * val_fraction, 0.1, 0.5))  # max share of a class moved to val
+    cap = max(0.5, 1.5 * val_fraction)  # max share of a class that may move to val
     order = [str(r) for r in np.random.default_rng(seed).permutation(sorted(train))]
     val: list[str] = []
     val_counts = np.zeros(len(CLASSES), dtype=np.int64)
@@ -127,9 +127,9 @@ def inter_patient_split(records: Iterable[str], val_fraction: float = 0.2,
     are DS2 + 104, 217. Only the given records are used (those present in the data folder).
     Validation patients are taken from the training records: first so that validation holds as
     many classes as possible while training keeps every class it has (no class loses more than
-    ``1.5 * val_fraction`` of its training beats), then, in an order drawn from ``seed``,
-    patients are added while that brings validation closer to ``val_fraction`` of the training
-    beats.
+    half of its training beats, or ``1.5 * val_fraction`` if larger), then, in an order drawn
+    from ``seed``, patients are added while that brings validation closer to ``val_fraction``
+    of the training beats.
 
     Args:
         records: MIT-BIH record names.
