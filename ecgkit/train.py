@@ -13,7 +13,9 @@ compiles the model with ``get_training_config`` and fits it with these callbacks
   temporary file in the same folder and ``os.replace`` swaps it in;
 - ``keras.callbacks.BackupAndRestore``: after an interruption, running the same command again
   continues from the last finished epoch (weights, optimizer state and learning-rate schedule);
-- early stopping, a CSV log, TensorBoard logs and Keras progress bars.
+- early stopping, a CSV log, TensorBoard logs (when the ``tensorboard`` package is installed:
+  TensorFlow 2.21 no longer installs it, and ``tf.summary`` cannot write without it; run.json
+  records whether logs were written) and Keras progress bars.
 
 Every run writes ``run.json``: parameters, the class-balance choice, versions, hardware, data
 summary (records and beats per class and split), history and final validation metrics.
@@ -289,6 +291,13 @@ def _make_callback_classes() -> dict[str, type]:
             "LearningRateLogger": LearningRateLogger}
 
 
+def tensorboard_available() -> bool:
+    """Whether the ``tensorboard`` package is installed (TensorFlow needs it to write logs)."""
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
+
+
 def make_callbacks(run_dir: Path, progress: bool = True, patience: int = EARLY_STOPPING_PATIENCE,
                    extra=()) -> tuple[list, dict[str, Path]]:
     """The training callbacks and the paths they write, in the order they must run."""
@@ -305,8 +314,8 @@ def make_callbacks(run_dir: Path, progress: bool = True, patience: int = EARLY_S
         keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=patience,
                                       verbose=int(progress)),
         keras.callbacks.CSVLogger(str(paths["csv_log"]), append=True),
-        keras.callbacks.TensorBoard(log_dir=str(paths["tensorboard"]), write_graph=False,
-                                    profile_batch=0),
+        *([keras.callbacks.TensorBoard(log_dir=str(paths["tensorboard"]), write_graph=False,
+                                       profile_batch=0)] if tensorboard_available() else []),
         # Last among the savers: the backup of an epoch is written once everything else about
         # that epoch (checkpoint, CSV row) is on disk, so a resume never skips a CSV row.
         keras.callbacks.BackupAndRestore(str(paths["backup"]), save_freq="epoch",
@@ -370,9 +379,10 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
             unknown names raise ``ParamError``.
         beats: a ``BeatSet`` with train/val(/test) splits; None loads ``DATA_DIR`` (default the
             embedded subset) with ``SPLIT``, ``LEAD``, ``MAX_BEATS_PER_RECORD``, ``VAL_FRACTION``.
-        model: an uncompiled Keras model taking (IMAGE_SIZE, IMAGE_SIZE, 3) 0..255 images; None
-            builds ``create_enhanced_resnet50`` from the model parameters. A model passed in is
-            used as is, so under a multi-device strategy build it inside ``strategy.scope()``.
+        model: a Keras model taking (IMAGE_SIZE, IMAGE_SIZE, 3) 0..255 images, or a
+            zero-argument function building one (called inside the strategy's scope, as a
+            multi-device strategy requires); None builds ``create_enhanced_resnet50`` from the
+            model parameters. It is compiled here with ``get_training_config``.
         run_dir: output folder; default ``RUN_DIR/train``. Running again with the same folder
             after an interruption resumes from the last finished epoch.
         progress: Keras progress bars and checkpoint messages.
@@ -431,6 +441,8 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
     with strategy.scope():
         if model is None:
             model = _build_model(p)
+        elif callable(model) and not hasattr(model, "fit"):
+            model = model()
         cfg = get_training_config(
             model, learning_rate=p["LEARNING_RATE"], weight_decay=p["WEIGHT_DECAY"],
             epochs=p["EPOCHS"], steps_per_epoch=schedule_steps,
@@ -453,6 +465,8 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
         "params": p, "class_balance": {"mode": balance, "train_counts": counts,
                                        "class_weight": cw},
         "versions": versions(),
+        "tensorboard": str(paths["tensorboard"]) if tensorboard_available()
+        else "not written: pip install tensorboard",
         "hardware": {**hw, "strategy": type(strategy).__name__,
                      "replicas": int(strategy.num_replicas_in_sync)},
         "data": data_summary(beats), "steps_per_epoch": steps or schedule_steps,

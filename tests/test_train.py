@@ -1,0 +1,213 @@
+"""Tests for ecgkit.train: a short real training, run.json, class balance, atomic checkpoints,
+resume after a kill (BackupAndRestore) and MirroredStrategy on two logical CPUs (subprocesses).
+
+Training uses a tiny CNN on 64x64 images of a few dozen real beats, 1-2 epochs of 1-2 steps.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ecgkit.params import ParamError
+from ecgkit.train import atomic_save, class_weights, hardware_settings, read_history, train
+
+TINY = {"IMAGE_SIZE": 64, "EPOCHS": 1, "STEPS_PER_EPOCH": 2, "BATCH_SIZE": 8,
+        "AUGMENT_STRENGTH": 1.0, "WARMUP_EPOCHS": 0.5, "SEED": 1}
+
+TINY_MODEL_SRC = '''
+def tiny_model(size=64):
+    import keras
+    inp = keras.Input((size, size, 3))
+    x = keras.layers.Rescaling(1 / 255.0)(inp)
+    x = keras.layers.Conv2D(4, 3, strides=2, activation="relu", name="last_conv")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(5, activation="softmax", dtype="float32", name="predictions")(x)
+    return keras.Model(inp, out, name="tiny")
+'''
+exec(TINY_MODEL_SRC)
+
+
+@pytest.fixture(scope="module")
+def beats():
+    from ecgkit.datasets import load_beats
+
+    return load_beats(max_beats_per_record=2, progress=False)
+
+
+class TestHelpers:
+    def test_class_weights_inverse_frequency(self):
+        w = class_weights({"N": 80, "S": 10, "V": 10, "F": 0, "Q": 0})
+        assert w[0] == pytest.approx(100 / (3 * 80)) and w[1] == pytest.approx(100 / 30)
+        assert w[3] == 0.0
+
+    def test_cpu_hardware_settings(self):
+        hw = hardware_settings("auto", deterministic=False)
+        if not hw["gpus"]:
+            assert hw == {"gpus": [], "mixed_precision": False, "jit_compile": False}
+        assert hardware_settings("on")["mixed_precision"] is True
+        with pytest.raises(ValueError, match="MIXED_PRECISION"):
+            hardware_settings("maybe")
+
+    def test_atomic_save_keeps_old_file_on_failure(self, tmp_path):
+        path = tmp_path / "best.keras"
+        model = tiny_model(32)
+        atomic_save(model, path)
+        before = path.read_bytes()
+
+        class Broken:
+            def save(self, p):
+                Path(p).write_bytes(b"half")
+                raise OSError("disk full")
+
+        with pytest.raises(OSError):
+            atomic_save(Broken(), path)
+        assert path.read_bytes() == before  # the good checkpoint is untouched
+        assert [p.name for p in tmp_path.iterdir()] == ["best.keras"]  # no temp left behind
+
+    def test_unknown_parameter_raises(self, tmp_path, beats):
+        with pytest.raises(ParamError, match="EPOCS"):
+            train({"EPOCS": 1}, beats=beats, model=tiny_model, run_dir=tmp_path)
+        with pytest.raises(ValueError, match="CLASS_BALANCE"):
+            train({**TINY, "CLASS_BALANCE": "oversample"}, beats=beats, model=tiny_model,
+                  run_dir=tmp_path)
+
+
+class TestTrain:
+    def test_short_run_writes_everything(self, tmp_path, beats):
+        res = train({**TINY, "EPOCHS": 2}, beats=beats, model=tiny_model, run_dir=tmp_path,
+                    progress=False)
+        p = res.paths
+        for key in ("model", "best", "csv_log", "run_json"):
+            assert p[key].is_file(), key
+        from ecgkit.train import tensorboard_available
+
+        if tensorboard_available():
+            assert any(p["tensorboard"].rglob("*tfevents*"))
+        else:
+            assert "pip install tensorboard" in res.info["tensorboard"]
+        assert not p["backup"].exists()  # deleted after a finished run
+        assert res.history["epoch"] == [0, 1]
+        for key in ("loss", "val_loss", "val_macro_f1", "learning_rate"):
+            assert len(res.history[key]) == 2, key
+        info = json.loads(p["run_json"].read_text())
+        assert info["status"] == "finished"
+        assert info["params"]["IMAGE_SIZE"] == 64 and info["params"]["CLASS_BALANCE"] == "alpha"
+        assert info["class_balance"]["mode"] == "alpha"
+        assert set(info["versions"]) >= {"python", "tensorflow", "keras", "ecgkit", "numpy"}
+        assert set(info["data"]) == {"train", "val", "test"}
+        assert info["data"]["val"]["beats"] == len(beats.subset("val"))
+        assert set(info["data"]["train"]["per_class"]) == set("NSVFQ")
+        assert info["best"]["monitor"] == "val_macro_f1"
+        assert info["final_metrics"]["split"] == "val"
+        assert info["hardware"]["replicas"] == 1
+        # validation patients only: no test record in what chose the checkpoint
+        assert not set(info["data"]["val"]["records"]) & set(info["data"]["test"]["records"])
+        import keras
+
+        loaded = keras.models.load_model(p["model"], compile=False)
+        assert loaded.output_shape == (None, 5)
+
+    @pytest.mark.parametrize("mode", ["class_weight", "sampling", "none"])
+    def test_class_balance_modes_recorded(self, tmp_path, beats, mode):
+        res = train({**TINY, "STEPS_PER_EPOCH": 1, "CLASS_BALANCE": mode,
+                     "AUGMENT_STRENGTH": 0.0}, beats=beats, model=tiny_model,
+                    run_dir=tmp_path, progress=False)
+        cb = res.info["class_balance"]
+        assert cb["mode"] == mode
+        assert (cb["class_weight"] is not None) == (mode == "class_weight")
+
+    def test_balanced_sampling_draws_classes_equally(self, beats):
+        from ecgkit.params import resolve
+        from ecgkit.train import make_datasets
+
+        p = resolve({**TINY, "CLASS_BALANCE": "sampling", "AUGMENT_STRENGTH": 0.0,
+                     "BATCH_SIZE": 50})
+        train_ds, _ = make_datasets(beats.subset("train"), beats.subset("val"), p, 4)
+        labels = np.concatenate([y.numpy().argmax(1) for _, y in train_ds.take(4)])
+        counts = np.bincount(labels, minlength=5)
+        present = np.array(list(beats.subset("train").class_counts().values())) > 0
+        assert (counts[present] > 200 / present.sum() * 0.5).all()
+
+
+RUNNER = TINY_MODEL_SRC + '''
+import json, os, sys
+from pathlib import Path
+import keras
+from ecgkit.datasets import load_beats
+from ecgkit.train import train, select_strategy
+
+run_dir = Path(sys.argv[1])
+mode = sys.argv[2]
+beats = load_beats(max_beats_per_record=2, progress=False)
+params = json.loads(sys.argv[3])
+
+class Recorder(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        with open(run_dir / "epochs_begun.txt", "a") as f:
+            f.write(f"{epoch}\\n")
+
+class Kill(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0:
+            os._exit(3)  # a hard kill: no cleanup, no on_train_end
+
+extra = [Recorder()]
+strategy = None
+if mode == "kill":
+    extra.append(Kill())
+if mode == "mirrored":
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+    strategy = select_strategy(devices=["/cpu:0", "/cpu:1"])
+res = train(params, beats=beats, model=tiny_model, run_dir=run_dir, progress=False,
+            strategy=strategy, callbacks=extra)
+print("DONE", res.info["hardware"]["strategy"], res.info["hardware"]["replicas"])
+'''
+
+
+def _run(tmp_path, mode, params):
+    script = tmp_path / "runner.py"
+    script.write_text(RUNNER)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop("TF_CONFIG", None)
+    return subprocess.run([sys.executable, str(script), str(tmp_path / "run"), mode,
+                           json.dumps(params)], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+class TestResume:
+    def test_killed_after_epoch_one_resumes_at_epoch_two(self, tmp_path):
+        params = {**TINY, "EPOCHS": 2, "STEPS_PER_EPOCH": 1}
+        first = _run(tmp_path, "kill", params)
+        assert first.returncode == 3, first.stderr[-2000:]
+        run = tmp_path / "run"
+        assert (run / "backup" / "training_metadata.json").is_file()
+        assert json.loads((run / "run.json").read_text())["status"] == "running"
+        assert read_history(run / "history.csv")["epoch"] == [0]
+
+        second = _run(tmp_path, "resume", params)
+        assert second.returncode == 0, second.stderr[-2000:]
+        begun = (run / "epochs_begun.txt").read_text().split()
+        assert begun == ["0", "1"]  # run 1 began epoch 0; run 2 began at epoch 1 (the 2nd)
+        info = json.loads((run / "run.json").read_text())
+        assert info["resumed_after_epochs"] == 1 and info["status"] == "finished"
+        assert read_history(run / "history.csv")["epoch"] == [0, 1]
+        assert not (run / "backup").exists()
+
+
+class TestMirroredStrategy:
+    def test_two_logical_cpus(self, tmp_path):
+        res = _run(tmp_path, "mirrored", {**TINY, "STEPS_PER_EPOCH": 1, "BATCH_SIZE": 8})
+        assert res.returncode == 0, res.stderr[-3000:]
+        assert "DONE MirroredStrategy 2" in res.stdout
+        info = json.loads((tmp_path / "run" / "run.json").read_text())
+        assert info["hardware"]["replicas"] == 2
+        assert (tmp_path / "run" / "model.keras").is_file()
