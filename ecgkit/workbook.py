@@ -126,6 +126,10 @@ def parse_parameters(source: str, where: str = "parameters cell") -> list[Notebo
         if not isinstance(node, ast.AnnAssign) or not isinstance(node.target, ast.Name):
             raise WorkbookError(f"{line}: only 'NAME: type = literal  # comment' lines are allowed")
         name = node.target.id
+        text = source.splitlines()[node.lineno - 1]
+        if node.end_lineno != node.lineno or text.count("=") != 1:
+            raise WorkbookError(f"{line}: {name} must fit on one line with a single '=' "
+                                "(papermill cannot read a second '=', even in the comment)")
         if not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
             raise WorkbookError(f"{line}: parameter {name!r} must be UPPER_CASE")
         if not isinstance(node.annotation, ast.Name) or node.annotation.id not in ANNOTATIONS:

@@ -84,11 +84,21 @@ class TestParseParameters:
         ("X: int = True  # bool is not int", "annotated int"),
         ("X: list = 3  # odd type", "type annotation"),
         ("import os", "only 'NAME: type"),
+        ("X: int = 0  # 0 = all", "single '='"),
+        ("X: str = 'a=b'  # value with =", "single '='"),
         ("X: int = (", "syntax error"),
     ])
     def test_rejects(self, source, message):
         with pytest.raises(WorkbookError, match=message):
             parse_parameters(source)
+
+    def test_papermill_reads_what_we_accept(self, tmp_path):
+        import papermill  # inspect_notebook is what `papermill --help-notebook` shows
+
+        path = make_notebook(tmp_path / "00_x.ipynb", PARAMS)
+        ours = [p.name for p in notebook_parameters(path)]
+        theirs = list(papermill.inspect_notebook(str(path)))
+        assert ours == theirs == ["RUN_DIR", "EPOCHS", "IMAGE_SIZE", "MODEL_PATH"]
 
     def test_unknown_name_is_an_error_with_a_hint(self, tmp_path):
         path = make_notebook(tmp_path / "00_x.ipynb", "EPOCS: int = 3  # typo\n")
