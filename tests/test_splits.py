@@ -28,6 +28,15 @@ def _beats(records):
 
 
 class TestInterPatient:
+    def test_subset_counts_match_the_table(self, embedded_dir):
+        from ecgkit.records import beat_table
+
+        t = beat_table(embedded_dir)
+        per = t.groupby(["record", "label"]).size().unstack(fill_value=0)
+        per = per.reindex(columns=list(CLASSES), fill_value=0)
+        for r, row in per.iterrows():
+            assert tuple(int(v) for v in row) == RECORD_CLASS_COUNTS[r]
+
     def test_embedded_subset_sides_have_the_classes(self, embedded_dir):
         split = inter_patient_split(list_records(embedded_dir))
         train_side = split["train"] + split["val"]
