@@ -531,7 +531,8 @@ def scan_image_folder(folder, on_bad: str = "skip", workers: int | None = None) 
     if wrong:
         hint = ""
         if set(wrong) & {"train", "val", "test", "all"}:
-            hint = f"; this looks like an exported dataset: point to one split, e.g. {root / wrong[0]}"
+            hint = (f"; this looks like an exported dataset: point to one split, "
+                    f"e.g. {root / wrong[0]}")
         raise ImageFolderError(f"{root}: sub-folder(s) {', '.join(wrong)} are not class names; "
                                f"class folders must be named from {', '.join(CLASSES)}{hint}")
     if not subdirs:

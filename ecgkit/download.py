@@ -73,7 +73,8 @@ def download_mitdb(dest, host: str = PHYSIONET_HOST, port: int = PHYSIONET_PORT,
 
 def _cli(args) -> int:
     try:
-        out = download_mitdb(args.dest, timeout=args.timeout)
+        out = download_mitdb(args.dest, host=PHYSIONET_HOST, port=PHYSIONET_PORT,
+                             timeout=args.timeout)
     except DownloadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

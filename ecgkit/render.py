@@ -51,7 +51,8 @@ def paper_geometry(image_size: int = IMAGE_SIZE, n_samples: int = WINDOW_SAMPLES
 
 def _check_size(image_size: int) -> int:
     if int(image_size) != image_size or image_size < 16:
-        raise ValueError(f"image_size must be an integer >= 16. Received: image_size={image_size!r}")
+        raise ValueError(f"image_size must be an integer >= 16. "
+                         f"Received: image_size={image_size!r}")
     return int(image_size)
 
 
