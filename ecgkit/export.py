@@ -32,6 +32,9 @@ log = logging.getLogger("ecgkit")
 MANIFEST = "manifest.csv"
 BUILD_INFO = "build.json"
 RENDER_CHUNK = 256
+PNG_COMPRESSION = 3
+"""zlib level for the PNGs: OpenCV's default writes ~41 KB per 224 px image, level 3 ~6 KB at
+the same speed (~1.5 ms per image)."""
 MANIFEST_COLUMNS = ["path", "record", "patient", "sample", "symbol", "label", "split", "sig_name"]
 
 
@@ -73,7 +76,8 @@ def _export_record(task: dict) -> dict:
         clipped += n_clip
         for k, img in zip(chunk, images):
             target = out / rows[k]["path"]
-            ok, buf = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+            ok, buf = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
+                                   [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
             if not ok:
                 raise RuntimeError(f"{target}: PNG encoding failed")
             _atomic_write_bytes(target, buf.tobytes())
