@@ -12,6 +12,7 @@ from ecgkit.head import classification_head
 from ecgkit.pyramid import pyramid_fusion
 
 RNG = np.random.default_rng(0)
+to_numpy = keras.ops.convert_to_numpy
 
 
 def _model(fn, shape):
@@ -30,14 +31,14 @@ class TestEcgMultiscaleBlock:
         assert model.get_layer("blk_9x9_conv1").kernel_size == (1, 9)
         assert model.get_layer("blk_9x9_conv2").kernel_size == (9, 1)
         out = model(RNG.normal(size=(2, 16, 16, 24)).astype("float32"))
-        assert np.all(np.asarray(out) >= 0)  # fused output ends in ReLU
+        assert np.all(to_numpy(out) >= 0)  # fused output ends in ReLU
 
     def test_receptive_field_reaches_15_cells(self):
         # An impulse spreads 7 cells each way through the 15x15 branch (and no further).
         model = _model(lambda x: ecg_multiscale_block(x, 8, name="rf"), (31, 31, 4))
         x = np.zeros((1, 31, 31, 4), "float32")
         x[0, 15, 15, :] = 1.0
-        y = np.asarray(model(x)) - np.asarray(model(np.zeros_like(x)))
+        y = to_numpy(model(x)) - to_numpy(model(np.zeros_like(x)))
         touched = np.abs(y).sum(axis=(0, 3)) > 1e-6
         rows, cols = np.nonzero(touched)
         assert rows.min() == 8 and rows.max() == 22 and cols.min() == 8 and cols.max() == 22
@@ -64,9 +65,9 @@ class TestAttention:
         reader = keras.Model(model.input, [model.get_layer("att_channel_weights").output,
                                             model.get_layer("att_spatial_map").output])
         x = RNG.normal(size=(2, 6, 5, 32)).astype("float32")
-        channel, spatial = (np.asarray(t) for t in reader(x))
+        channel, spatial = (to_numpy(t) for t in reader(x))
         assert np.all((channel > 0) & (channel < 1)) and np.all((spatial > 0) & (spatial < 1))
-        np.testing.assert_allclose(np.asarray(model(x)), x * channel * spatial, rtol=1e-5,
+        np.testing.assert_allclose(to_numpy(model(x)), x * channel * spatial, rtol=1e-5,
                                    atol=1e-6)
 
     def test_mlp_is_shared_between_avg_and_max(self, model):
@@ -74,7 +75,7 @@ class TestAttention:
 
     def test_channel_pooling(self):
         x = RNG.normal(size=(2, 3, 4, 5)).astype("float32")
-        y = np.asarray(ChannelPooling()(x))
+        y = to_numpy(ChannelPooling()(x))
         np.testing.assert_allclose(y[..., 0], x.mean(-1), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(y[..., 1], x.max(-1))
 
@@ -92,21 +93,21 @@ class TestFeatureCalibration:
         maps_model = keras.Model(inputs, [model.get_layer("cal_detector_maps").output,
                                           model.get_layer("cal_gates").output])
         x = RNG.normal(size=(3, 5, 7, 64)).astype("float32")
-        maps, gates = (np.asarray(t) for t in maps_model(x))
+        maps, gates = (to_numpy(t) for t in maps_model(x))
         assert maps.shape == (3, 5, 7, 4)
         np.testing.assert_allclose(maps.sum(axis=(1, 2)), 1.0, rtol=1e-5)
-        np.testing.assert_allclose(np.asarray(model(x)), x * gates[:, None, None, :],
+        np.testing.assert_allclose(to_numpy(model(x)), x * gates[:, None, None, :],
                                    rtol=1e-5, atol=1e-6)
 
     def test_component_pooling_math(self):
         f = RNG.normal(size=(2, 3, 4, 5)).astype("float32")
         w = RNG.random(size=(2, 3, 4, 2)).astype("float32")
-        y = np.asarray(ComponentPooling()([f, w]))
+        y = to_numpy(ComponentPooling()([f, w]))
         np.testing.assert_allclose(y, np.einsum("bhwk,bhwc->bkc", w, f), rtol=1e-5, atol=1e-5)
 
     def test_spatial_softmax_is_softmax_over_positions(self):
         x = RNG.normal(size=(2, 3, 4, 2)).astype("float32")
-        y = np.asarray(SpatialSoftmax()(x))
+        y = to_numpy(SpatialSoftmax()(x))
         flat = x.reshape(2, 12, 2)
         expected = np.exp(flat) / np.exp(flat).sum(axis=1, keepdims=True)
         np.testing.assert_allclose(y.reshape(2, 12, 2), expected, rtol=1e-5)
@@ -133,7 +134,7 @@ class TestPyramidFusion:
         assert "fp_ecg_lateral" in {layer.name for layer in model.layers}
         y = model([RNG.normal(size=(1, s, s, c)).astype("float32") for s, c in
                    zip(sizes + (25,), chans + (8,))])
-        assert np.all(np.isfinite(np.asarray(y)))
+        assert np.all(np.isfinite(to_numpy(y)))
 
     def test_ecg_stream_with_matching_channels_is_added_directly(self):
         inputs = [keras.Input((8, 8, 4)), keras.Input((4, 4, 4))]
@@ -156,7 +157,7 @@ class TestClassificationHead:
         model = keras.Model(inputs, classification_head(inputs, 3, units=(8,), dropout=0.2))
         layer = model.get_layer("predictions")
         assert layer.dtype_policy.compute_dtype == "float32"
-        y = np.asarray(model(RNG.normal(size=(4, 20)).astype("float32")))
+        y = to_numpy(model(RNG.normal(size=(4, 20)).astype("float32")))
         assert y.shape == (4, 3)
         np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
         assert [type(lyr).__name__ for lyr in model.layers[1:]] == [
@@ -173,7 +174,7 @@ class TestCaffePreprocessing:
     def test_matches_keras_preprocess_input(self):
         x = RNG.integers(0, 256, size=(2, 5, 5, 3)).astype("float32")
         expected = keras.applications.resnet50.preprocess_input(x.copy())
-        np.testing.assert_allclose(np.asarray(CaffePreprocessing()(x)), expected, atol=1e-4)
+        np.testing.assert_allclose(to_numpy(CaffePreprocessing()(x)), expected, atol=1e-4)
 
     def test_rejects_bad_arguments(self):
         with pytest.raises(ValueError, match="Received: mean"):
@@ -195,7 +196,7 @@ class TestConfigRoundTrip:
         config = layer.get_config()
         clone = type(layer).from_config(config)
         assert clone.get_config() == config
-        np.testing.assert_allclose(np.asarray(clone(*inputs)), np.asarray(layer(*inputs)))
+        np.testing.assert_allclose(to_numpy(clone(*inputs)), to_numpy(layer(*inputs)))
         # registered under the ecgkit package, so .keras files find the class by name
         name = keras.saving.get_registered_name(type(layer))
         assert name == f"ecgkit>{type(layer).__name__}"
