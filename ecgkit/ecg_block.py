@@ -29,8 +29,11 @@ the idea and removes that cost in two ways:
    ``reduce_filters`` channels (64 by default) with a 1x1 convolution.
 2. Kernels larger than 3 are factorized into a ``1 x k`` then a ``k x 1`` convolution
    (Inception-v3 style): ``2k`` instead of ``k * k`` weights per channel pair, and the same
-   ``k x k`` receptive field. Factorized dense convolutions were measured faster on CPU than
-   depthwise ``k x k`` ones in training (large depthwise kernels have slow gradients there).
+   ``k x k`` receptive field. A depthwise-separable variant (depthwise ``k x k`` + 1x1) has
+   less than half the FLOPs (0.39 vs 0.88 GFLOPs), but on the 2-core CPU used for the
+   benchmarks it trained no faster (0.37-0.59 vs 0.37-0.39 s per batch of 8) and ran
+   inference slower (0.11-0.18 vs 0.08-0.10 s): large depthwise kernels use the hardware
+   poorly, dense convolutions map onto well-tuned matrix kernels.
 
 With the defaults the block costs about 0.9 GFLOPs per image at 224 x 224 (see
 ``benchmarks/README.md``). It is a side stream: it does not change what flows into ResNet50's
