@@ -24,40 +24,32 @@ import numpy as np
 
 
 def lr_schedule_curve(learning_rate: float = 3e-4, epochs: int = 10, steps_per_epoch: int = 100,
-                      warmup_epochs: float = 1.0, alpha: float = 0.0) -> dict[str, np.ndarray]:
-    """The learning rate at every training step: linear warm-up, then cosine decay.
+                      warmup_epochs: float = 1.0) -> dict[str, np.ndarray]:
+    """The learning rate at every training step of ``ecgkit.training_config.make_schedule``.
 
-    This is Keras's ``CosineDecay`` with ``warmup_target`` (the warm-up cosine schedule of
-    ``ecgkit.training_config``): from 0 up to ``learning_rate`` over the warm-up steps, then down
-    to ``alpha * learning_rate`` at the last step.
+    That is the schedule training uses: a linear warm-up to ``learning_rate``, then cosine decay
+    to zero at the last step.
 
     Args:
         learning_rate: the peak learning rate, reached at the end of warm-up.
         epochs: training epochs.
         steps_per_epoch: optimizer steps per epoch.
         warmup_epochs: warm-up length in epochs (may be fractional; clipped to the run).
-        alpha: final learning rate as a fraction of the peak.
 
     Returns:
         ``{"step": int array, "epoch": float array, "lr": float array}``, at most about 400
         steps from 0 to ``epochs * steps_per_epoch`` (always including the end of warm-up).
 
     Raises:
-        ValueError: on a non-positive learning rate, epoch or step count.
+        ValueError: on a non-positive learning rate, epoch or step count (from make_schedule).
     """
     import keras
 
-    if learning_rate <= 0 or epochs < 1 or steps_per_epoch < 1 or warmup_epochs < 0:
-        raise ValueError(
-            "lr_schedule_curve needs learning_rate > 0, epochs >= 1, steps_per_epoch >= 1, "
-            f"warmup_epochs >= 0. Received: learning_rate={learning_rate}, epochs={epochs}, "
-            f"steps_per_epoch={steps_per_epoch}, warmup_epochs={warmup_epochs}")
-    total = int(epochs * steps_per_epoch)
+    from ecgkit.training_config import make_schedule
+
+    schedule = make_schedule(learning_rate, epochs, steps_per_epoch, warmup_epochs)
+    total = int(epochs) * int(steps_per_epoch)
     warmup = min(int(round(warmup_epochs * steps_per_epoch)), total - 1)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0 if warmup else learning_rate,
-        decay_steps=max(total - warmup, 1), alpha=alpha,
-        warmup_target=learning_rate if warmup else None, warmup_steps=warmup)
     # the schedule takes one step at a time; a few hundred points draw the curve exactly enough
     steps = np.unique(np.concatenate([np.linspace(0, total, min(total, 400) + 1).astype(int),
                                       [warmup]]))
