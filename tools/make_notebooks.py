@@ -48,6 +48,8 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "langua
 
 
 def load_source(path: Path):
+    if str(SOURCES) not in sys.path:  # the sources share cells through tools/nbsrc/_*.py
+        sys.path.insert(0, str(SOURCES))
     spec = importlib.util.spec_from_file_location(f"nbsrc_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

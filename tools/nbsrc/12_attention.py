@@ -1,0 +1,98 @@
+from _arch_common import PARAMS, REAL_IMAGES, derived
+
+TITLE = "12 · Channel and spatial attention"
+DESCRIPTION = ("Builds the attention block on its own, checks its shapes, and shows its two "
+               "outputs on real ECG images: a weight per channel and a map over the image.")
+LEARN = [
+    "channel attention: which feature channels to amplify (average and max pooling, a shared MLP)",
+    "spatial attention: where in the image to look (a 7x7 convolution over pooled channels)",
+    "how to read both maps out of a model by layer name (`attention_maps`)",
+]
+PREREQUISITES = ["10_resnet50_backbone"]
+
+CELLS = [
+    ("md", "## Parameters"),
+    ("params", PARAMS),
+    ("code", derived("12_attention",
+                     "from ecgkit.attention import attention_maps, ecg_attention\n"
+                     "from ecgkit.backbone import resnet50_backbone\n"
+                     "from ecgkit.plots import plot_attention_maps\n")),
+    ("md", """
+    ## 1. The block
+
+    Two steps on the top feature map (CBAM style). **Channel**: average- and max-pool each
+    channel, pass both through a shared two-layer MLP, add, sigmoid: one weight in (0, 1) per
+    channel (`attention_channel_weights`). **Spatial**: pool across channels (mean and max),
+    a 7x7 convolution, sigmoid: one weight per position (`attention_spatial_map`). The features
+    are multiplied by both.
+    """),
+    ("code", "nb.show_source(ecg_attention)"),
+    ("md", "## 2. Standalone, shape-checked"),
+    ("code", """
+    x = keras.Input((7, 7, 2048), name="features")
+    y = ecg_attention(x, reduction=16, name="attention")
+    block = keras.Model(x, y, name="attention_alone")
+    weights_shape = tuple(block.get_layer("attention_channel_weights").output.shape)
+    map_shape = tuple(block.get_layer("attention_spatial_map").output.shape)
+    print("output", tuple(y.shape), "channel weights", weights_shape, "spatial map", map_shape,
+          f"{block.count_params():,} parameters")
+    assert tuple(y.shape) == (None, 7, 7, 2048)
+    assert weights_shape == (None, 1, 1, 2048) and map_shape == (None, 7, 7, 1)
+    """),
+    ("md", """
+    ## 3. Both maps on real images
+
+    The block on ResNet50's top stage, as the factory places it, read with
+    `ecgkit.attention.attention_maps`. Untrained (or ImageNet-only) weights give unspecific maps;
+    notebook 31 shows them after training. The mechanics are what matters here: weights in (0, 1),
+    one map per image.
+    """),
+    ("code", REAL_IMAGES),
+    ("code", """
+    inputs = keras.Input(INPUT_SHAPE, name="image")
+    top = resnet50_backbone(inputs, weights=WEIGHTS_ARG)["conv5_block3_out"]
+    model = keras.Model(inputs, ecg_attention(top, name="attention"), name="backbone_attention")
+    maps = attention_maps(model, images)
+    channel, spatial = maps["attention_channel_weights"], maps["attention_spatial_map"]
+    assert channel.shape == (len(images), 1, 1, 2048) and spatial.shape[-1] == 1
+    assert ((channel >= 0) & (channel <= 1)).all() and ((spatial >= 0) & (spatial <= 1)).all()
+    fig = plot_attention_maps(images, spatial[..., 0], channel.reshape(len(images), -1), titles=pick_names)
+    nb.save_figure(fig, RUN_DIR, NOTEBOOK, "attention_maps")
+    fig
+    """),
+    ("code", """
+    nb.record_figures(RUN_DIR, NOTEBOOK, {
+        "block_params": int(block.count_params()), "channel_weights_shape": list(weights_shape[1:]),
+        "spatial_map_shape": list(map_shape[1:]),
+        "channel_weight_range": [float(channel.min()), float(channel.max())],
+        "spatial_range": [float(spatial.min()), float(spatial.max())],
+    })
+    """),
+    ("md", """
+    ## Summary
+
+    - Channel attention reweights *what* (2048 weights); spatial attention reweights *where*
+      (one map over the 7x7 grid at 224 px).
+    - Both are sigmoid gates, so they can only attenuate or keep; named layers make them readable.
+    - On a stride-32 map one cell is about 0.4 s of signal: spatial attention picks beat regions,
+      not individual waves.
+
+    ## Exercises
+
+    1. Write `my_attention(x, reduction, name)`: channel attention (GAP and GMP through a shared
+       Dense(C // reduction, relu) -> Dense(C), added, sigmoid, multiplied) followed by spatial
+       attention (channel mean and max concatenated, Conv2D(1, 7, sigmoid), multiplied). The cell
+       below compares it with the library: same output shape and parameter count.
+    2. Set `reduction=4` and `reduction=32`: how does the parameter count change?
+    """),
+    ("code", """
+    def my_attention(x, reduction=16, name="mine"):
+        raise NotImplementedError("exercise 1: write the block here")
+
+    try:
+        result = nb.check_block(my_attention, ecg_attention, (7, 7, 2048), reduction=16)
+        print("same output shape and parameter count as the library:", result["reference"])
+    except NotImplementedError as todo:
+        print("not written yet:", todo)
+    """),
+]

@@ -1,0 +1,39 @@
+"""Cells shared by the architecture notebooks 10-14 (kept here so they stay identical)."""
+
+PARAMS = """
+DATA_DIR: str = ""  # WFDB folder; empty: the embedded 15-record subset in data/mitdb
+LEAD: str = "MLII"  # ECG lead, chosen by name
+IMAGE_SIZE: int = 224  # side of the square ECG image in pixels
+WEIGHTS: str = "none"  # backbone weights: imagenet, none, or a weights file
+MAX_BEATS_PER_RECORD: int = 40  # cap of beats per record and class (0: all)
+SEED: int = 42  # random seed for sampling and initialisation
+RUN_DIR: str = "runs/notebooks"  # folder where notebooks write their outputs
+"""
+
+REAL_IMAGES = """
+beats = load_beats(DATA_DIR or None, lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD, seed=SEED, progress=False)
+rng = np.random.default_rng(SEED)
+pick = [int(rng.choice(np.flatnonzero(beats.labels == k))) for k in range(len(contract.CLASSES)) if (beats.labels == k).any()]
+pick_names = [contract.CLASSES[beats.labels[i]] for i in pick]
+images, _ = render_batch(beats.windows[pick], IMAGE_SIZE)
+keras.utils.set_random_seed(SEED)
+print(images.shape, pick_names)
+"""
+
+
+def derived(notebook: str, extra_imports: str = "") -> str:
+    return f'''
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ecgkit import contract, nb
+from ecgkit.datasets import load_beats
+from ecgkit.render import render_batch
+{extra_imports}
+NOTEBOOK = "{notebook}"
+OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
+WEIGHTS_ARG = None if WEIGHTS in ("", "none") else WEIGHTS  # what the builders take
+INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 3)
+'''
