@@ -56,7 +56,8 @@ def plot_history(history, title: str = "Training history"):
         epochs = np.arange(1, len(h[key]) + 1)
         if key in lr_keys:
             ax.plot(epochs, h[key], color="tab:green", marker="o", label="learning rate")
-            ax.set_yscale("log")
+            if min(h[key]) > 0:
+                ax.set_yscale("log")
         else:
             ax.plot(epochs, h[key], marker="o", label="train")
             if f"val_{key}" in h:

@@ -371,7 +371,7 @@ def write_json(path: Path, data: dict) -> None:
 
 def train(params: dict[str, Any] | None = None, beats=None, model=None,
           run_dir: str | Path | None = None, progress: bool = True, strategy=None,
-          callbacks=()) -> TrainResult:
+          callbacks=(), run_eagerly: bool = False) -> TrainResult:
     """Trains a model with the workbook parameters and returns its history and outputs.
 
     Args:
@@ -388,6 +388,8 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
         progress: Keras progress bars and checkpoint messages.
         strategy: a ``tf.distribute`` strategy; None calls ``select_strategy()``.
         callbacks: extra Keras callbacks, run after ours.
+        run_eagerly: skip graph tracing (for runs of a few steps, where tracing a ResNet50's
+            training step costs more than it saves; slower per step).
 
     Returns:
         A ``TrainResult``.
@@ -449,7 +451,7 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
             warmup_epochs=p["WARMUP_EPOCHS"], focal_gamma=p["FOCAL_GAMMA"],
             class_counts=counts if balance == "alpha" else None)
         model.compile(optimizer=cfg["optimizer"], loss=cfg["loss"], metrics=cfg["metrics"],
-                      jit_compile=hw["jit_compile"])
+                      jit_compile=hw["jit_compile"] and not run_eagerly, run_eagerly=run_eagerly)
     cw = class_weights(counts) if balance == "class_weight" else None
 
     cbs, paths = make_callbacks(run_dir, progress=progress, extra=callbacks)
@@ -467,7 +469,7 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
         "versions": versions(),
         "tensorboard": str(paths["tensorboard"]) if tensorboard_available()
         else "not written: pip install tensorboard",
-        "hardware": {**hw, "strategy": type(strategy).__name__,
+        "hardware": {**hw, "run_eagerly": run_eagerly, "strategy": type(strategy).__name__,
                      "replicas": int(strategy.num_replicas_in_sync)},
         "data": data_summary(beats), "steps_per_epoch": steps or schedule_steps,
         "resumed_after_epochs": done_before if resuming else 0, "status": "running",
