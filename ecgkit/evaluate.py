@@ -449,6 +449,48 @@ def evaluate_model(model, beats, out_dir: str | Path | None = None, *, image_siz
     return report
 
 
+def evaluate_image_folder(model, folder: str | Path, split: str = "test",
+                          out_dir: str | Path | None = None, *, batch_size: int = 32,
+                          n_boot: int = 200, seed: int = 42, figures: bool = True) -> Report:
+    """Evaluates a model on the images of an ``ecgkit build-dataset`` folder (its manifest).
+
+    Args:
+        model: a Keras model taking 0..255 images.
+        folder: the folder holding ``manifest.csv`` (path, record, patient, sample, symbol,
+            label, split).
+        split: ``"train"``, ``"val"``, ``"test"`` or ``"all"``.
+        out_dir, batch_size, n_boot, seed, figures: as in ``evaluate_model``.
+
+    Raises:
+        FileNotFoundError: no manifest; ValueError: no images in that split.
+    """
+    from ecgkit.datasets import read_image
+
+    folder = Path(folder)
+    manifest = folder / "manifest.csv"
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{folder}: no manifest.csv (is it an ecgkit build-dataset "
+                                "folder?)")
+    m = pd.read_csv(manifest, dtype={"record": str, "patient": str})
+    if split != "all":
+        m = m[m["split"] == split].reset_index(drop=True)
+    if m.empty:
+        raise ValueError(f"{manifest}: no images in split {split!r}")
+    size = int(model.input_shape[1])
+    probs = []
+    for start in range(0, len(m), batch_size):
+        paths = [Path(p) if Path(p).is_absolute() else folder / p
+                 for p in m["path"].iloc[start:start + batch_size]]
+        x = np.stack([read_image(p, size) for p in paths])
+        probs.append(np.asarray(model(x, training=False), dtype=np.float64))
+    y_true = m["label"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy()
+    report = evaluate_predictions(y_true, np.concatenate(probs), patients=m["patient"].to_numpy(),
+                                  records=m["record"].to_numpy(), n_boot=n_boot, seed=seed)
+    if out_dir is not None:
+        write_report(report, out_dir, figures=figures)
+    return report
+
+
 def write_report(report: Report, out_dir: str | Path, figures: bool = True,
                  extra: dict | None = None) -> dict[str, Path]:
     """Writes ``metrics.json``, ``per_class.csv``, ``literature.csv`` and figures to out_dir."""
@@ -499,19 +541,30 @@ def format_summary(report: Report) -> str:
 # --- Command line ----------------------------------------------------------------------------------
 
 def _cmd_evaluate(args) -> int:
-    from ecgkit.datasets import load_beats
-    from ecgkit.predict import load_model
+    import sys
 
-    model = load_model(args.model)
-    beats = load_beats(args.data, records=args.records or None,
-                       max_beats_per_record=args.max_beats_per_record, progress=not args.quiet)
-    if args.split != "all":
-        beats = beats.subset(args.split)
-    if len(beats.labels) == 0:
-        print(f"{args.data}: no beats in split {args.split!r}", flush=True)
-        return 1
-    out = Path(args.out) if args.out else Path(args.model).with_suffix("").parent / "evaluation"
-    report = evaluate_model(model, beats, out, n_boot=args.bootstrap, grid=not args.no_grid)
+    from ecgkit.datasets import load_beats
+    from ecgkit.predict import ModelLoadError, load_model
+
+    try:
+        model = load_model(args.model)
+    except ModelLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path(args.model).parent / "evaluation"
+    if args.data and (Path(args.data) / "manifest.csv").is_file():  # a build-dataset folder
+        report = evaluate_image_folder(model, args.data, args.split, out, n_boot=args.bootstrap)
+    else:
+        beats = load_beats(args.data, records=args.records or None,
+                           max_beats_per_record=args.max_beats_per_record,
+                           progress=not args.quiet)
+        if args.split != "all":
+            if args.split not in beats.splits:
+                print(f"error: {args.data or 'embedded data'}: no beats in split "
+                      f"{args.split!r} (splits: {beats.splits})", file=sys.stderr)
+                return 1
+            beats = beats.subset(args.split)
+        report = evaluate_model(model, beats, out, n_boot=args.bootstrap, grid=not args.no_grid)
     print(format_summary(report))
     print(f"report written to {out}")
     return 0
@@ -525,7 +578,8 @@ def register_cli(subparsers) -> None:
                     "test patients) and writes metrics.json, per_class.csv, literature.csv and "
                     "figures.")
     p.add_argument("--model", required=True, help="trained .keras model")
-    p.add_argument("--data", default=None, help="WFDB folder (default: the embedded subset)")
+    p.add_argument("--data", default=None, help="WFDB folder or build-dataset image folder "
+                   "(default: the embedded WFDB subset)")
     p.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
     p.add_argument("--records", nargs="*", help="only these records")
     p.add_argument("--max-beats-per-record", type=int, default=0)

@@ -180,3 +180,66 @@ class TestWriteReport:
             assert paths[key].is_file() and paths[key].stat().st_size > 0
         data = json.loads(paths["metrics"].read_text())
         assert data["classes"] == list(CLASSES) and data["n"] == 8
+
+
+class TestEvaluateCommand:
+    @pytest.fixture(scope="class")
+    def model_path(self, tmp_path_factory):
+        import keras
+
+        keras.utils.set_random_seed(0)
+        inp = keras.Input((64, 64, 3))
+        x = keras.layers.Rescaling(1 / 255.0)(inp)
+        x = keras.layers.Conv2D(2, 3, strides=2, activation="relu")(x)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        out = keras.layers.Dense(5, activation="softmax")(x)
+        path = tmp_path_factory.mktemp("m") / "tiny.keras"
+        keras.Model(inp, out).save(path)
+        return path
+
+    def test_wfdb_folder(self, model_path, tmp_path, capsys):
+        from ecgkit.cli import main
+
+        rc = main(["evaluate", "--model", str(model_path), "--records", "100", "217",
+                   "--max-beats-per-record", "2", "--bootstrap", "5", "--out", str(tmp_path),
+                   "--quiet"])
+        assert rc == 0
+        data = json.loads((tmp_path / "metrics.json").read_text())
+        assert data["n"] > 0 and data["ci_unit"] == "patient"
+        assert (tmp_path / "confusion.png").is_file()
+        lit = (tmp_path / "literature.csv").read_text()
+        assert "paced records excluded: 217" in lit and "Mondejar" in lit
+        assert "accuracy" in capsys.readouterr().out
+
+    def test_image_folder(self, model_path, tmp_path):
+        import cv2
+        import pandas as pd
+
+        from ecgkit.evaluate import evaluate_image_folder
+
+        rows = []
+        for i, (label, rec) in enumerate([("N", "100"), ("V", "100"), ("S", "232")]):
+            rel = f"test/{label}/{rec}_{i}.png"
+            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(tmp_path / rel), np.full((64, 64, 3), 255, np.uint8))
+            rows.append({"path": rel, "record": rec, "patient": rec, "sample": i,
+                         "symbol": label, "label": label, "split": "test"})
+        pd.DataFrame(rows).to_csv(tmp_path / "manifest.csv", index=False)
+        r = evaluate_image_folder(keras_load(model_path), tmp_path, "test", n_boot=0)
+        assert len(r.y_true) == 3 and r.per_class.loc["V", "support"] == 1
+        with pytest.raises(ValueError, match="no images"):
+            evaluate_image_folder(keras_load(model_path), tmp_path, "train", n_boot=0)
+
+    def test_bad_model_file(self, tmp_path, capsys):
+        from ecgkit.cli import main
+
+        bad = tmp_path / "m.keras"
+        bad.write_bytes(b"not a zip")
+        assert main(["evaluate", "--model", str(bad)]) == 2
+        assert str(bad) in capsys.readouterr().err
+
+
+def keras_load(path):
+    from ecgkit.predict import load_model
+
+    return load_model(path)

@@ -211,3 +211,15 @@ class TestMirroredStrategy:
         info = json.loads((tmp_path / "run" / "run.json").read_text())
         assert info["hardware"]["replicas"] == 2
         assert (tmp_path / "run" / "model.keras").is_file()
+
+
+class TestTrainCommand:
+    def test_unknown_name_in_profile_is_an_error(self, tmp_path, capsys):
+        from ecgkit.cli import main
+
+        prof = tmp_path / "p.yaml"
+        prof.write_text("EPOCHS: 1\nLEARNING_RAT: 0.1\n")
+        assert main(["train", "--params", str(prof), "--run-dir", str(tmp_path / "r")]) == 2
+        err = capsys.readouterr().err
+        assert "LEARNING_RAT" in err and "LEARNING_RATE" in err
+        assert not (tmp_path / "r").exists()
