@@ -27,7 +27,7 @@ BOOTSTRAP: int = 200  # bootstrap resamples (by patient) for confidence interval
     from ecgkit.cost import count_params
     from ecgkit.datasets import load_beats
     from ecgkit.evaluate import evaluate_model
-    from ecgkit.factory import ENHANCEMENTS
+    from ecgkit.factory import ENHANCEMENTS, create_enhanced_resnet50
     from ecgkit.params import PARAMS as KNOWN
     from ecgkit.train import train
 
@@ -48,6 +48,11 @@ BOOTSTRAP: int = 200  # bootstrap resamples (by patient) for confidence interval
     and evaluated once on the test patients. Big files (checkpoints, the model) are deleted after
     evaluation; `run.json` and the history stay.
     """),
+    ("md", """
+    The four switches of the one generic builder are the only thing that changes between variants;
+    with every switch off it is the baseline:
+    """),
+    ("code", "nb.show_source(create_enhanced_resnet50)"),
     ("code", """
     beats = load_beats(DATA_DIR or None, split=SPLIT, lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
                        val_fraction=VAL_FRACTION, seed=SEED, progress=False)

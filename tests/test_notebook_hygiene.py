@@ -1,0 +1,78 @@
+"""Fast checks of every committed notebook against the workbook rules (no kernel, no TensorFlow)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import nbformat
+import papermill
+import pytest
+
+from ecgkit.contract import PROJECT_ROOT
+from ecgkit.params import PARAMS, load_profile
+from ecgkit.workbook import NOTEBOOKS_DIR, lint_notebook, list_notebooks, notebook_parameters
+
+EXPECTED = [
+    "00_setup_and_tour", "01_data_exploration", "02_signals_to_images", "03_ecg_augmentation",
+    "10_resnet50_backbone", "11_ecg_specific_block", "12_attention", "13_feature_calibration",
+    "14_pyramid_and_head", "20_training", "21_hyperparameter_explorer", "30_evaluation",
+    "31_error_analysis", "32_ablation",
+]
+NOTEBOOKS = list_notebooks()
+
+
+def test_the_workbook_is_complete():
+    assert [p.stem for p in NOTEBOOKS] == EXPECTED
+    strays = [p.name for p in NOTEBOOKS_DIR.glob("*.ipynb") if p.stem not in EXPECTED]
+    assert strays == [], f"notebooks outside the reading order: {strays}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+class TestNotebookRules:
+    def test_lint_clean(self, path):
+        assert lint_notebook(path) == []
+
+    def test_parameters_known_and_papermill_readable(self, path):
+        ours = [p.name for p in notebook_parameters(path)]
+        assert ours and set(ours) <= set(PARAMS)
+        assert "RUN_DIR" in ours  # every notebook writes its figures under RUN_DIR
+        assert list(papermill.inspect_notebook(str(path))) == ours  # --help-notebook sees them all
+
+    def test_parameter_values_have_the_declared_type(self, path):
+        for p in notebook_parameters(path):
+            want = PARAMS[p.name].type
+            assert isinstance(p.value, want) or (want is float and type(p.value) is int), p
+
+    def test_teaches_with_the_library(self, path):
+        nb = nbformat.read(path, as_version=4)
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        assert "nb.show_source(" in code, "show the real ecgkit source of what the notebook teaches"
+        assert "nb.record_figures(RUN_DIR, NOTEBOOK" in code
+        assert f'NOTEBOOK = "{path.stem}"' in code, "figures go to RUN_DIR/<notebook stem>"
+        assert "import *" not in code and "sys.path" not in code
+
+    def test_explains_before_it_computes(self, path):
+        nb = nbformat.read(path, as_version=4)
+        kinds = [c.cell_type for c in nb.cells]
+        assert kinds.count("markdown") * 3 >= kinds.count("code"), "too little explanation"
+        first_code = kinds.index("code")
+        assert "markdown" in kinds[:first_code]
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "gpu"])
+def test_profiles_use_known_names(profile):
+    values = load_profile(profile)
+    assert values and set(values) <= set(PARAMS)
+
+
+def test_smoke_profile_is_tiny():
+    smoke = load_profile("smoke")
+    assert smoke["IMAGE_SIZE"] <= 64 and smoke["EPOCHS"] == 1 and smoke["STEPS_PER_EPOCH"] <= 2
+    assert smoke["ABLATION_EPOCHS"] == 1 and smoke["BOOTSTRAP"] <= 20
+
+
+def test_notebooks_match_their_generator():
+    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "tools" / "make_notebooks.py"),
+                             "--check"], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert result.returncode == 0, result.stderr

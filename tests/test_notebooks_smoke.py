@@ -1,0 +1,129 @@
+"""Every notebook executed once with the smoke profile (one workbook run), then checked figure by figure.
+
+The run is a module-scoped fixture: ``ecgkit workbook run --profile smoke`` into a temporary
+folder. Each test asserts on what one notebook recorded in ``RUN_DIR/<notebook>/figures.json``.
+If a notebook fails, the fixture's error names the notebook and the cell.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from ecgkit.contract import CLASSES
+from ecgkit.nb import read_figures
+from ecgkit.workbook import run_workbook
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("workbook-smoke")
+    return run_workbook("smoke", out=out, log=print)
+
+
+def figs(run, name):
+    f = read_figures(run.out, name)
+    assert f, f"{name} recorded no figures"
+    return f
+
+
+def between(x, lo=0.0, hi=1.0):
+    return x is not None and lo <= x <= hi
+
+
+class TestWorkbookRun:
+    def test_every_notebook_ran_and_is_summarised(self, run):
+        assert run.ok and len(run.notebooks) == 14
+        for nb in run.notebooks:
+            assert nb.output.exists(), nb.name
+        summary = (run.out / "summary.csv").read_text()
+        assert summary.count(",status,ok") == 14
+        assert "30_evaluation,accuracy," in summary
+        print({n.name: round(n.seconds, 1) for n in run.notebooks})
+
+    def test_00_setup(self, run):
+        f = figs(run, "00_setup_and_tour")
+        assert f["records"] == 15 and f["notebooks"] == 14 and f["keras"].startswith("3.")
+
+    def test_01_data_exploration(self, run):
+        f = figs(run, "01_data_exploration")
+        assert f["records"] == 15 and f["beats"] > 10_000
+        assert set(f["class_counts"]) == set(CLASSES) and all(v > 0 for v in f["class_counts"].values())
+        assert f["patient_overlap"] == 0
+        assert f["knn"]["inter-patient"]["nearest_is_same_patient"] == 0.0
+        assert f["knn"]["beat-random (leaks)"]["nearest_is_same_patient"] > 0.0
+        assert f["rr_pre_median_s"]["S"] < f["rr_pre_median_s"]["N"]
+
+    def test_02_signals_to_images(self, run):
+        f = figs(run, "02_signals_to_images")
+        assert f["window_samples"] == 1080 and f["example_shape"][1:] == [64, 64, 3]
+        assert f["mv_range"] == [-3.0, 4.5] and f["render_ms_per_image"] > 0
+        assert between(f["clipped_share"]) and f["examples"] > 0
+
+    def test_03_augmentation(self, run):
+        f = figs(run, "03_ecg_augmentation")
+        assert not any("Flip" in layer for layer in f["layers"])
+        change = f["mean_abs_change"]
+        assert change[0] == 0 and change[-1] > change[1] > 0
+        assert f["widget_change_at_strength"] > 0
+
+    def test_10_backbone(self, run):
+        f = figs(run, "10_resnet50_backbone")
+        shapes = f["stage_shapes"]
+        assert [s[-1] for s in shapes.values()] == [256, 512, 1024, 2048]
+        assert shapes["conv2_block3_out"][0] == 16 and shapes["conv5_block3_out"][0] == 2
+        assert 23_000_000 < f["params"] < 24_500_000
+
+    def test_11_to_13_blocks(self, run):
+        f11 = figs(run, "11_ecg_specific_block")
+        assert f11["output_shape"] == [56, 56, 128] and f11["block_params"] > 0
+        assert f11["branch_map_shape"][:2] == [16, 16]
+        f12 = figs(run, "12_attention")
+        assert f12["channel_weights_shape"] == [1, 1, 2048] and f12["spatial_map_shape"] == [7, 7, 1]
+        assert between(f12["channel_weight_range"][0]) and between(f12["spatial_range"][1])
+        f13 = figs(run, "13_feature_calibration")
+        assert f13["detector_maps_shape"] == [7, 7, 4] and math.isclose(f13["detector_sum"], 1, abs_tol=1e-3)
+
+    def test_14_cost_table(self, run):
+        f = figs(run, "14_pyramid_and_head")
+        cost = f["cost"]
+        assert set(cost) == {"baseline", "enhanced", "+ecg_block only", "+attention only",
+                             "+calibration only", "+pyramid only"}
+        assert cost["enhanced"]["parameters"] > cost["baseline"]["parameters"]
+        assert cost["enhanced"]["GFLOPs per image"] > cost["baseline"]["GFLOPs per image"] > 0
+        assert f["enhanced_output_shape"][1] == 5
+
+    def test_20_training(self, run):
+        f = figs(run, "20_training")
+        assert f["epochs_run"] == 1 and f["steps_per_epoch"] == 2
+        assert math.isfinite(f["final"]["loss"]) and all(v > 0 for v in f["train_counts"].values() if v)
+        assert (run.out / "models" / "enhanced.keras").is_file()
+
+    def test_21_explorer(self, run):
+        f = figs(run, "21_hyperparameter_explorer")
+        assert f["runs"] == 1 and f["run_epochs"] == 1 and math.isclose(f["lr_peak"], 3e-4, rel_tol=1e-3)
+        assert 0 < f["focal_ratio_easy"] < 1
+
+    def test_30_evaluation(self, run):
+        f = figs(run, "30_evaluation")
+        assert f["test_beats"] > 0 and between(f["accuracy"]) and between(f["macro"]["f1"])
+        assert between(f["ece"]) and f["ci_unit"] == "patient"
+        lo, hi = f["ci"]["accuracy"]["lo"], f["ci"]["accuracy"]["hi"]
+        assert lo <= f["accuracy"] + 1e-9 or hi >= f["accuracy"] - 1e-9
+
+    def test_31_error_analysis(self, run):
+        f = figs(run, "31_error_analysis")
+        assert 0 <= f["misclassified"] <= f["test_beats"] and between(f["error_rate"])
+        assert sum(f["errors_per_record"].values()) == f["misclassified"]
+        assert f["gradcam_shape"][0] > 0
+
+    def test_32_ablation(self, run):
+        f = figs(run, "32_ablation")
+        assert len(f["variants"]) == 6 and f["epochs"] == 1
+        for name, score in f["macro_f1"].items():
+            ci = f["macro_f1_ci"][name]
+            assert between(score) and ci["macro_f1_lo"] <= ci["macro_f1_hi"]
+        assert set(f["verdict"]) == set(f["variants"]) - {"baseline"}
