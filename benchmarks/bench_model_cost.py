@@ -125,8 +125,9 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=None)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--steps", type=int, default=2, help="timed steps per round")
-    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=1, help="timed steps per round")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="untimed steps per model (the first one traces)")
     args = parser.parse_args(argv)
     sizes = args.sizes or ([128] if args.quick else [128, 224])
     rounds = args.rounds or (2 if args.quick else 3)
@@ -134,6 +135,7 @@ def main(argv=None):
     import keras
     import tensorflow as tf
 
+    tf.get_logger().setLevel("ERROR")  # one trace per model is expected: no retracing warnings
     print(f"Keras {keras.__version__}, TensorFlow {tf.__version__}, backend "
           f"{keras.backend.backend()}, {os.cpu_count()} CPU cores, batch {args.batch}, "
           f"{rounds} rounds x {args.steps} steps", flush=True)

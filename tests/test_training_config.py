@@ -113,3 +113,19 @@ class TestTrainingConfig:
             assert name in logs and f"val_{name}" in logs
         assert np.isfinite(logs["loss"][0]) and 0.0 <= logs["val_macro_f1"][0] <= 1.0
         assert int(training_config["optimizer"].iterations) == 2
+
+    def test_compiled_model_round_trips(self, model, tmp_path):
+        from ecgkit.factory import load_model
+
+        if model.optimizer is None or not model.optimizer.built:
+            pytest.skip("needs the fitted model of test_documented_snippet_fits")
+        path = tmp_path / "fitted.keras"
+        model.save(path)
+        loaded = load_model(path)
+        assert isinstance(loaded.optimizer, keras.optimizers.AdamW)
+        assert isinstance(loaded.optimizer._learning_rate,
+                          keras.optimizers.schedules.CosineDecay)
+        assert isinstance(loaded.loss, keras.losses.CategoricalFocalCrossentropy)
+        x = np.random.default_rng(1).integers(0, 256, size=(1, 64, 64, 3)).astype("float32")
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x)),
+                                   keras.ops.convert_to_numpy(model(x)), rtol=1e-6, atol=1e-7)
