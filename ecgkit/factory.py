@@ -65,7 +65,8 @@ def _validate(input_shape, num_classes, dropout):
         raise ValueError(
             f"`num_classes` must be an integer >= 2. Received: num_classes={num_classes}"
         )
-    if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not (
+            0.0 <= dropout < 1.0):
         raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
     return shape
 
@@ -77,8 +78,9 @@ def _build(input_shape, num_classes, weights, switches, dropout, name):
     stages = resnet50_backbone(inputs, weights=weights)
     c2, c3, c4, top = (stages[s] for s in STAGE_OUTPUTS)
 
-    ecg = ecg_multiscale_block(c2, ECG_BLOCK_FILTERS, name="ecg_block") if switches[
-        "ecg_block"] else None
+    ecg = None
+    if switches["ecg_block"]:
+        ecg = ecg_multiscale_block(c2, ECG_BLOCK_FILTERS, name="ecg_block")
     if switches["attention"]:
         top = ecg_attention(top, name="attention")
     if switches["calibration"]:

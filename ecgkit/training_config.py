@@ -60,7 +60,8 @@ def make_schedule(learning_rate=3e-4, epochs=10, steps_per_epoch=100, warmup_epo
         raise ValueError(f"`epochs` must be an integer >= 1. Received: epochs={epochs}")
     if int(steps_per_epoch) != steps_per_epoch or steps_per_epoch < 1:
         raise ValueError(
-            f"`steps_per_epoch` must be an integer >= 1. Received: steps_per_epoch={steps_per_epoch}"
+            "`steps_per_epoch` must be an integer >= 1. "
+            f"Received: steps_per_epoch={steps_per_epoch}"
         )
     if not warmup_epochs >= 0:
         raise ValueError(f"`warmup_epochs` must be >= 0. Received: warmup_epochs={warmup_epochs}")

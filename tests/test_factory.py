@@ -144,7 +144,8 @@ class TestSaveLoad:
             import numpy as np
             from ecgkit.factory import load_model
             model = load_model({str(path)!r})
-            np.save({str(tmp_path / 'p.npy')!r}, model.predict(np.load({str(tmp_path / 'x.npy')!r}), verbose=0))
+            x = np.load({str(tmp_path / 'x.npy')!r})
+            np.save({str(tmp_path / 'p.npy')!r}, model.predict(x, verbose=0))
         """)
         result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                                 timeout=300)
