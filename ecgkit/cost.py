@@ -1,6 +1,6 @@
 """Model cost: parameters and FLOPs per image, counted from the model graph.
 
-Introduced in: notebooks/14_pyramid_fusion_and_head.ipynb
+Introduced in: notebooks/14_pyramid_and_head.ipynb
 
 :func:`count_flops` walks every call of every layer in the model graph and adds up the
 multiply-accumulates (MACs) of the layers that do dense arithmetic, from each layer's config

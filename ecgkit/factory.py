@@ -1,6 +1,6 @@
 """Model factory: the enhanced ResNet50, its ablations and the plain baseline, from one builder.
 
-Introduced in: notebooks/14_pyramid_fusion_and_head.ipynb
+Introduced in: notebooks/14_pyramid_and_head.ipynb
 
 Data flow of :func:`create_enhanced_resnet50` (every enhancement can be switched off):
 

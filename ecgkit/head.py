@@ -1,6 +1,6 @@
 """Classification head: dense layers with batch normalization and dropout, float32 softmax.
 
-Introduced in: notebooks/14_pyramid_fusion_and_head.ipynb
+Introduced in: notebooks/14_pyramid_and_head.ipynb
 
 The head turns the pooled feature vector into class probabilities. Each hidden layer is
 ``Dense (no bias) -> BatchNormalization -> ReLU -> Dropout``; the output is a ``Dense`` layer

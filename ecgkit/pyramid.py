@@ -1,6 +1,6 @@
 """Feature pyramid / multi-path fusion: low-level waveform shape meets high-level patterns.
 
-Introduced in: notebooks/14_pyramid_fusion_and_head.ipynb
+Introduced in: notebooks/14_pyramid_and_head.ipynb
 
 ResNet50's stages see the image at strides 4, 8, 16 and 32. Early stages keep the shape of the
 trace (where the waves are, how steep, how wide); late stages carry abstract patterns with
