@@ -38,6 +38,7 @@ DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XL
     NOTEBOOK = "20_training"
     OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
     MODEL_OUT = nb.model_path(RUN_DIR, "")  # RUN_DIR/models/enhanced.keras, read by 30 and 31
+    EAGER = 0 < EPOCHS * STEPS_PER_EPOCH <= 8  # a few steps: tracing the graph costs more than it saves
     PARAMS = {k: v for k, v in globals().items() if k.isupper() and k in KNOWN}  # this notebook's parameters
     print(f"{len(PARAMS)} parameters; the model will be saved to {MODEL_OUT}")
     """),
@@ -100,11 +101,13 @@ DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XL
     `ecgkit.train.train` builds the model inside the strategy scope, compiles it with the
     configuration above, and fits with: the best checkpoint by **validation** macro-F1,
     `BackupAndRestore` (re-running the cell after an interruption resumes), a CSV log, TensorBoard
-    logs (`tensorboard --logdir RUN_DIR/20_training/run/tensorboard`) and early stopping.
+    logs (`tensorboard --logdir RUN_DIR/20_training/run/tensorboard`) and early stopping. For a
+    run of only a few steps (the smoke profile) it runs eagerly: tracing a ResNet50 training step
+    into a graph takes longer than a few eager steps.
     """),
     ("code", "nb.show_source(train)"),
     ("code", """
-    result = train(PARAMS, beats=beats, run_dir=OUT / "run", progress=False)
+    result = train(PARAMS, beats=beats, run_dir=OUT / "run", progress=False, run_eagerly=EAGER)
     history = result.history
     print(f"{len(history['loss'])} epoch(s) in {result.info['seconds']} s; best: {result.info['best']}")
     assert len(history["loss"]) >= 1 and np.isfinite(history["loss"]).all()

@@ -46,6 +46,7 @@ CELLS = [
     NOTEBOOK = "21_hyperparameter_explorer"
     OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
     STEPS_FOR_SCHEDULE = STEPS_PER_EPOCH or 100  # the schedule plot needs a step count
+    EAGER = 0 < EPOCHS * STEPS_PER_EPOCH <= 8  # a few steps: tracing the graph costs more than it saves
     BASE = {"DATA_DIR": DATA_DIR, "LEAD": LEAD, "IMAGE_SIZE": IMAGE_SIZE, "MAX_BEATS_PER_RECORD": MAX_BEATS_PER_RECORD,
             "VAL_FRACTION": VAL_FRACTION, "WEIGHTS": WEIGHTS, "EPOCHS": EPOCHS, "STEPS_PER_EPOCH": STEPS_PER_EPOCH,
             "BATCH_SIZE": BATCH_SIZE, "LEARNING_RATE": LEARNING_RATE, "WARMUP_EPOCHS": WARMUP_EPOCHS,
@@ -117,7 +118,7 @@ CELLS = [
     ("code", """
     def short_run(settings):
         run_dir = OUT / f"run{len(train_panel.data['runs']) + 1}"
-        result = train({**BASE, **settings}, beats=beats, run_dir=run_dir, progress=False)
+        result = train({**BASE, **settings}, beats=beats, run_dir=run_dir, progress=False, run_eagerly=EAGER)
         return result.history
 
     train_panel = widgets.training_comparison_widget(short_run, LEARNING_RATE, FOCAL_GAMMA, AUGMENT_STRENGTH)

@@ -37,6 +37,7 @@ BOOTSTRAP: int = 200  # bootstrap resamples (by patient) for confidence interval
     BASE["EPOCHS"] = ABLATION_EPOCHS
     VARIANTS = {"baseline": dict.fromkeys(ENHANCEMENTS, False), "enhanced": dict.fromkeys(ENHANCEMENTS, True)}
     VARIANTS.update({f"{e} only": {k: k == e for k in ENHANCEMENTS} for e in ENHANCEMENTS})
+    EAGER = 0 < ABLATION_EPOCHS * STEPS_PER_EPOCH <= 8  # a few steps: tracing costs more than it saves
     SWITCH = {"ecg_block": "ECG_BLOCK", "attention": "ATTENTION", "calibration": "CALIBRATION", "pyramid": "PYRAMID"}
     print(f"{len(VARIANTS)} variants x {ABLATION_EPOCHS} epoch(s) x {STEPS_PER_EPOCH or 'all'} steps")
     """),
@@ -64,7 +65,7 @@ BOOTSTRAP: int = 200  # bootstrap resamples (by patient) for confidence interval
     for name, switches in VARIANTS.items():
         params = {**BASE, **{SWITCH[k]: v for k, v in switches.items()}}
         run_dir = OUT / name.replace(" ", "_")
-        result = train(params, beats=beats, run_dir=run_dir, progress=False)
+        result = train(params, beats=beats, run_dir=run_dir, progress=False, run_eagerly=EAGER)
         report = evaluate_model(result.model, test, grid=GRID, batch_size=BATCH_SIZE, n_boot=BOOTSTRAP, seed=SEED)
         ci = report.ci.set_index("metric")
         cis[name] = ci
