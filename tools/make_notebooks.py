@@ -26,8 +26,9 @@ SOURCES = Path(__file__).resolve().parent / "nbsrc"
 NOTEBOOKS = ROOT / "notebooks"
 
 RUNTIMES: dict[str, tuple[str, str]] = {
-    # notebook number: (CPU, GPU). CPU = measured with params/cpu.yaml on 2 cores; GPU = estimate
-    # for params/gpu.yaml (full database, 224 px) on one modern GPU.
+    # notebook number: (CPU, GPU). ESTIMATES, not yet measured: CPU for params/cpu.yaml on 2 cores,
+    # GPU for params/gpu.yaml (full database, 224 px) on one modern GPU. Replace with measured
+    # times (notebooks/README.md has the smoke-profile measurements).
     "00": ("about 10 s", "about 10 s"),
     "01": ("about 30 s", "about 2 min (full database)"),
     "02": ("about 15 s", "about 1 min"),
@@ -63,7 +64,8 @@ def header(src, number: str) -> str:
     return (f"# {src.TITLE}\n\n{src.DESCRIPTION}\n\n"
             f"**What you will learn**\n\n{learn}\n\n"
             f"**Prerequisites**\n\n{prereq}\n\n"
-            f"**Runtime:** CPU {cpu} (`params/cpu.yaml`, 2 cores); GPU {gpu} (`params/gpu.yaml`).")
+            f"**Runtime (estimated):** CPU {cpu} (`params/cpu.yaml`, 2 cores); "
+            f"GPU {gpu} (`params/gpu.yaml`).")
 
 
 def build(path: Path) -> nbformat.NotebookNode:
