@@ -17,13 +17,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/ecgkit build-dataset data/mitdb runs/dataset
+	$(BIN)/ecgkit workbook run --profile cpu
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The quick benchmarks (a few minutes); bench_model_cost.py (about 11 min) and
+# bench_export.py (full database, about 4 min) are run by hand: see benchmarks/README.md.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_render.py
+	$(BIN)/python benchmarks/bench_pipeline.py
+	$(BIN)/python benchmarks/bench_model_cost.py --quick
 
 clean:
 	rm -rf runs .pytest_cache
