@@ -30,9 +30,12 @@ class DemoSettings:
 
     image_size: int = 96
     max_beats_per_record: int = 30
-    epochs: int = 4
+    epochs: int = 6
     steps_per_epoch: int = 12
     batch_size: int = 24
+    learning_rate: float = 1e-3
+    augment_strength: float = 0.5
+    bn_momentum: float = 0.9  # see ecgkit.train.set_batchnorm_momentum: short runs need < 0.99
     test_max_beats_per_record: int = 30
     bootstrap: int = 100
     seed: int = 42
@@ -74,7 +77,7 @@ def run_demo(out_dir: str | Path = "runs/demo", settings: DemoSettings = DEFAULT
     from ecgkit import plots
     from ecgkit.datasets import load_beats
     from ecgkit.evaluate import evaluate_model, format_summary, literature_table
-    from ecgkit.train import train
+    from ecgkit.train import set_batchnorm_momentum, train
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -87,12 +90,20 @@ def run_demo(out_dir: str | Path = "runs/demo", settings: DemoSettings = DEFAULT
                        progress=progress)
     params = {"IMAGE_SIZE": s.image_size, "EPOCHS": s.epochs, "STEPS_PER_EPOCH": s.steps_per_epoch,
               "BATCH_SIZE": s.batch_size, "MAX_BEATS_PER_RECORD": s.max_beats_per_record,
-              "SEED": s.seed, "WEIGHTS": "none", "WARMUP_EPOCHS": min(1.0, s.epochs / 2),
+              "SEED": s.seed, "WEIGHTS": "none", "LEARNING_RATE": s.learning_rate,
+              "AUGMENT_STRENGTH": s.augment_strength, "WARMUP_EPOCHS": min(1.0, s.epochs / 2),
               "RUN_DIR": str(out), "DATA_DIR": str(data_dir or "")}
     say(f"[2/4] training the enhanced ResNet50 ({s.image_size}x{s.image_size}, {s.epochs} "
         f"epochs x {s.steps_per_epoch} steps x {s.batch_size} images)")
     t_train = time.time()
-    result = train(params, beats=beats, run_dir=out / "train", progress=progress,
+    def build():
+        from ecgkit.factory import create_enhanced_resnet50
+
+        model = create_enhanced_resnet50((s.image_size, s.image_size, 3), 5, weights=None)
+        set_batchnorm_momentum(model, s.bn_momentum)
+        return model
+
+    result = train(params, beats=beats, model=build, run_dir=out / "train", progress=progress,
                    run_eagerly=s.eager)
     train_s = time.time() - t_train
 

@@ -350,6 +350,34 @@ def _build_model(p: dict[str, Any]):
         calibration=p["CALIBRATION"], pyramid=p["PYRAMID"], dropout=p["DROPOUT"])
 
 
+def set_batchnorm_momentum(model, momentum: float) -> int:
+    """Sets the moving-average momentum of every BatchNormalization layer; returns how many.
+
+    Keras' default 0.99 suits long runs. In a run of a few dozen steps from random weights the
+    moving statistics stay close to their initial values (0.99**72 ~ 0.5), so in inference mode
+    (validation, test) the network sees mis-normalised activations and tends to predict one
+    class. A lower momentum (e.g. 0.9) lets the statistics follow the data within such a run.
+    Must be called before the model is compiled and traced.
+    """
+    import keras
+
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"momentum must be in [0, 1). Received: momentum={momentum}")
+    n = 0
+    for layer in _all_layers(model):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = float(momentum)
+            n += 1
+    return n
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+
+
 def _json_default(o):
     if isinstance(o, (np.integer,)):
         return int(o)
@@ -413,6 +441,7 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
 
     set_seeds(p["SEED"], p["DETERMINISTIC"])
     hw = hardware_settings(p["MIXED_PRECISION"], p["DETERMINISTIC"])
+    previous_policy = keras.mixed_precision.global_policy().name
     if hw["mixed_precision"]:
         keras.mixed_precision.set_global_policy("mixed_float16")
     if strategy is None:
@@ -477,8 +506,12 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
     write_json(paths["run_json"], info)
 
     verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
-    model.fit(train_ds, validation_data=val_ds, epochs=p["EPOCHS"], steps_per_epoch=steps,
-              class_weight=cw, callbacks=cbs, verbose=verbose)
+    try:
+        model.fit(train_ds, validation_data=val_ds, epochs=p["EPOCHS"], steps_per_epoch=steps,
+                  class_weight=cw, callbacks=cbs, verbose=verbose, shuffle=False)
+    finally:
+        if hw["mixed_precision"]:  # do not leak the policy into models built later
+            keras.mixed_precision.set_global_policy(previous_policy)
 
     best_state = paths["best"].with_suffix(".json")
     if paths["best"].is_file():
@@ -498,10 +531,9 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
 
 def _load_best_weights(model, best_path: Path) -> None:
     """Copies the weights of the best checkpoint into ``model`` (same architecture)."""
-    import keras
+    from ecgkit.predict import load_model
 
-    best = keras.models.load_model(best_path, compile=False)
-    model.set_weights(best.get_weights())
+    model.set_weights(load_model(best_path).get_weights())
 
 
 def _final_metrics(model, val_ds) -> dict[str, Any]:

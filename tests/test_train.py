@@ -70,6 +70,20 @@ class TestHelpers:
         assert path.read_bytes() == before  # the good checkpoint is untouched
         assert [p.name for p in tmp_path.iterdir()] == ["best.keras"]  # no temp left behind
 
+    def test_set_batchnorm_momentum_reaches_nested_layers(self):
+        import keras
+
+        from ecgkit.train import set_batchnorm_momentum
+
+        inner = keras.Sequential([keras.Input((8,)), keras.layers.BatchNormalization()])
+        inp = keras.Input((8,))
+        out = keras.layers.BatchNormalization()(inner(inp))
+        model = keras.Model(inp, out)
+        assert set_batchnorm_momentum(model, 0.9) == 2
+        assert inner.layers[0].momentum == 0.9
+        with pytest.raises(ValueError, match="momentum"):
+            set_batchnorm_momentum(model, 1.0)
+
     def test_unknown_parameter_raises(self, tmp_path, beats):
         with pytest.raises(ParamError, match="EPOCS"):
             train({"EPOCS": 1}, beats=beats, model=tiny_model, run_dir=tmp_path)
@@ -121,6 +135,16 @@ class TestTrain:
         cb = res.info["class_balance"]
         assert cb["mode"] == mode
         assert (cb["class_weight"] is not None) == (mode == "class_weight")
+
+    def test_mixed_precision_on_is_recorded_and_not_leaked(self, tmp_path, beats):
+        import keras
+
+        res = train({**TINY, "STEPS_PER_EPOCH": 1, "MIXED_PRECISION": "on",
+                     "AUGMENT_STRENGTH": 0.0}, beats=beats, model=tiny_model,
+                    run_dir=tmp_path, progress=False)
+        assert res.info["hardware"]["mixed_precision"] is True
+        assert res.model.layers[2].compute_dtype == "float16"
+        assert keras.mixed_precision.global_policy().name == "float32"
 
     def test_balanced_sampling_draws_classes_equally(self, beats):
         from ecgkit.params import resolve
