@@ -2,6 +2,8 @@
 
 The public API is re-exported here and loaded lazily: ``import ecgkit`` is instant, and
 TensorFlow is imported only when a model, a pipeline or training is first touched.
+Training is ``ecgkit.train.train(...)``: the function is not re-exported, so that the name
+``ecgkit.train`` always means the module.
 
     from ecgkit import create_enhanced_resnet50, get_training_config
 """
@@ -74,12 +76,24 @@ _EXPORTS = {
     # training, evaluation, error analysis
     "ecg_augmentation": "augment",
     "signal_augment": "augment",
-    "train": "train",
     "evaluate_predictions": "evaluate",
     "literature_table": "evaluate",
     "grad_cam": "error_analysis",
     # notebooks
     "show_source": "nb",
+    "record_figures": "nb",
+    "read_figures": "nb",
+    "check_block": "nb",
+    "run_workbook": "workbook",
+    "lint_notebook": "workbook",
+    "WorkbookError": "workbook",
+    "lr_schedule_curve": "widgets",
+    "focal_loss_curve": "widgets",
+    "augmentation_preview": "widgets",
+    "lr_schedule_widget": "widgets",
+    "focal_loss_widget": "widgets",
+    "augmentation_widget": "widgets",
+    "training_comparison_widget": "widgets",
 }
 
 __all__ = sorted(_EXPORTS)

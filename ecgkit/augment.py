@@ -1,6 +1,6 @@
 """ECG-safe data augmentation: on the rendered image, and on the signal before rendering.
 
-Introduced in: notebooks/20_training.ipynb.
+Introduced in: notebooks/03_ecg_augmentation.ipynb.
 
 An ECG image is not a natural photograph. Time runs left to right and positive voltage points up,
 so a horizontal flip plays the heartbeat backwards and a vertical flip inverts the polarity of

@@ -1,6 +1,6 @@
 """Beats in memory and the two tf.data pipelines that feed a model.
 
-Introduced in: notebooks/04_data_pipelines.ipynb.
+Introduced in: notebooks/02_signals_to_images.ipynb (pipelines: notebooks/20_training.ipynb).
 
 :func:`load_beats` reads records (one lead, by name), cuts the beat-centred windows, assigns each
 beat to a split by patient and keeps everything in a :class:`BeatSet`. Loading is cached in

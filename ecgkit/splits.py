@@ -1,6 +1,6 @@
 """Splitting beats by patient: the inter-patient protocol, its validation carve, and a leaky foil.
 
-Introduced in: notebooks/03_splits_by_patient.ipynb.
+Introduced in: notebooks/01_data_exploration.ipynb.
 
 The default protocol is de Chazal et al. (2004): training records DS1, test records DS2, so no
 patient is on both sides. It is extended so that all five AAMI classes exist on both sides: the

@@ -4,7 +4,6 @@ import subprocess
 import sys
 import time
 
-import ecgkit
 
 
 class TestCli:
@@ -28,17 +27,3 @@ class TestCli:
                              capture_output=True, text=True)
         assert out.returncode == 0
         assert "usage: ecgkit" in out.stdout
-
-
-class TestPackage:
-    def test_lazy_exports_resolve(self):
-        # every advertised name must exist in the module the table points to
-        import importlib
-        for name, module in ecgkit._EXPORTS.items():
-            mod = importlib.import_module(f"ecgkit.{module}")
-            assert hasattr(mod, name), f"ecgkit.{module} has no {name}"
-
-    def test_unknown_attribute(self):
-        import pytest
-        with pytest.raises(AttributeError, match="no attribute 'nope'"):
-            ecgkit.nope
