@@ -182,21 +182,22 @@ class TestWriteReport:
         assert data["classes"] == list(CLASSES) and data["n"] == 8
 
 
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((64, 64, 3))
+    x = keras.layers.Rescaling(1 / 255.0)(inp)
+    x = keras.layers.Conv2D(2, 3, strides=2, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(5, activation="softmax")(x)
+    path = tmp_path_factory.mktemp("m") / "tiny.keras"
+    keras.Model(inp, out).save(path)
+    return path
+
+
 class TestEvaluateCommand:
-    @pytest.fixture(scope="class")
-    def model_path(self, tmp_path_factory):
-        import keras
-
-        keras.utils.set_random_seed(0)
-        inp = keras.Input((64, 64, 3))
-        x = keras.layers.Rescaling(1 / 255.0)(inp)
-        x = keras.layers.Conv2D(2, 3, strides=2, activation="relu")(x)
-        x = keras.layers.GlobalAveragePooling2D()(x)
-        out = keras.layers.Dense(5, activation="softmax")(x)
-        path = tmp_path_factory.mktemp("m") / "tiny.keras"
-        keras.Model(inp, out).save(path)
-        return path
-
     def test_wfdb_folder(self, model_path, tmp_path, capsys):
         from ecgkit.cli import main
 
