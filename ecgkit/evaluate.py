@@ -573,9 +573,10 @@ def _cmd_evaluate(args) -> int:
 def register_cli(subparsers) -> None:
     """Adds ``ecgkit evaluate``."""
     p = subparsers.add_parser(
-        "evaluate", help="evaluate a trained model on a WFDB folder (per-class metrics, figures)",
-        description="Evaluates a .keras model on the beats of a WFDB folder (default split: "
-                    "test patients) and writes metrics.json, per_class.csv, literature.csv and "
+        "evaluate", help="evaluate a trained model (per-class metrics, literature table, figures)",
+        description="Evaluates a .keras model on the beats of a WFDB folder, or on the images "
+                    "of an `ecgkit build-dataset` folder (one with manifest.csv); default split: "
+                    "the test patients. Writes metrics.json, per_class.csv, literature.csv and "
                     "figures.")
     p.add_argument("--model", required=True, help="trained .keras model")
     p.add_argument("--data", default=None, help="WFDB folder or build-dataset image folder "
