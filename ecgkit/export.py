@@ -23,7 +23,6 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 
 from ecgkit.contract import CLASSES, IMAGE_SIZE, LEAD, patient_of
 

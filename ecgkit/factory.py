@@ -182,29 +182,3 @@ def gradcam_layer_name(model) -> str:
         f"Model '{model.name}' has none of the layers {GRADCAM_CANDIDATES}; pass the Grad-CAM "
         "layer name explicitly."
     )
-
-
-CUSTOM_OBJECT_MODULES = ("ecgkit.backbone", "ecgkit.attention", "ecgkit.calibration",
-                         "ecgkit.metrics")
-"""Modules whose import registers every custom layer and metric a saved ecgkit model uses."""
-
-
-def load_model(path, compile=True):
-    """Load a ``.keras`` model saved from this package, registering its custom objects first.
-
-    ``keras.saving.load_model`` finds the ecgkit layers by their registered names
-    (``"ecgkit>CaffePreprocessing"`` ...) only once their modules are imported; this imports
-    them (``import ecgkit`` alone is lazy and does not).
-
-    Args:
-        path: A ``.keras`` file.
-        compile: Also restore the optimizer, loss and metrics.
-
-    Returns:
-        The ``keras.Model``.
-    """
-    import importlib
-
-    for module in CUSTOM_OBJECT_MODULES:
-        importlib.import_module(module)
-    return keras.saving.load_model(path, compile=compile)

@@ -142,7 +142,7 @@ class TestSaveLoad:
         np.save(tmp_path / "x.npy", x)
         script = textwrap.dedent(f"""
             import numpy as np
-            from ecgkit.factory import load_model
+            from ecgkit.predict import load_model
             model = load_model({str(path)!r})
             x = np.load({str(tmp_path / 'x.npy')!r})
             np.save({str(tmp_path / 'p.npy')!r}, model.predict(x, verbose=0))

@@ -115,13 +115,13 @@ class TestTrainingConfig:
         assert int(training_config["optimizer"].iterations) == 2
 
     def test_compiled_model_round_trips(self, model, tmp_path):
-        from ecgkit.factory import load_model
+        from ecgkit.predict import load_model
 
         if model.optimizer is None or not model.optimizer.built:
             pytest.skip("needs the fitted model of test_documented_snippet_fits")
         path = tmp_path / "fitted.keras"
         model.save(path)
-        loaded = load_model(path)
+        loaded = load_model(path, compile=True)
         assert isinstance(loaded.optimizer, keras.optimizers.AdamW)
         assert isinstance(loaded.optimizer._learning_rate,
                           keras.optimizers.schedules.CosineDecay)
