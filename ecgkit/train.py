@@ -7,10 +7,11 @@ loads the beats (inter-patient split), builds the tf.data pipelines (images rend
 ECG-safe augmentation), handles class imbalance (``CLASS_BALANCE``), picks the hardware strategy,
 compiles the model with ``get_training_config`` and fits it with these callbacks:
 
-- best checkpoint by validation macro F1 (validation patients only; the test patients never
-  choose an epoch), written atomically: Keras' own ``ModelCheckpoint`` opens the final file and
-  writes into it, so an interruption can leave a truncated ``.keras``; here the model goes to a
-  temporary file in the same folder and ``os.replace`` swaps it in;
+- best checkpoint (weights) by validation macro F1 (validation patients only; the test patients
+  never choose an epoch), written atomically: Keras' own ``ModelCheckpoint`` opens the final file
+  and writes into it, so an interruption can leave a truncated file; here the weights go to a
+  temporary file in the same folder and ``os.replace`` swaps it in. They are loaded back into the
+  model at the end, which is saved whole (``model.keras``);
 - ``keras.callbacks.BackupAndRestore``: after an interruption, running the same command again
   continues from the last finished epoch (weights, optimizer state and learning-rate schedule);
 - early stopping, a CSV log, TensorBoard logs (when the ``tensorboard`` package is installed:
@@ -211,17 +212,21 @@ class _Lazy:
 
 
 def atomic_save(model, path: str | Path) -> Path:
-    """Saves ``model`` to ``path`` (``.keras``) so that the file is never half-written.
+    """Saves ``model`` to ``path`` so that the file is never half-written.
 
-    The model is written to a temporary file in the same folder, then ``os.replace`` (atomic on
-    POSIX and Windows for one file system) puts it in place: a reader sees the old file or the
-    new one, never a truncated one.
+    ``*.weights.h5`` saves the weights only (``model.save_weights``); any other name (``.keras``)
+    saves the whole model. Either way the file is written to a temporary name in the same folder,
+    then ``os.replace`` (atomic on POSIX and Windows for one file system) puts it in place: a
+    reader sees the old file or the new one, never a truncated one.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")
+    weights_only = path.name.endswith(".weights.h5")
+    suffix = ".weights.h5" if weights_only else path.suffix
+    stem = path.name[: -len(suffix)] if suffix else path.name
+    tmp = path.with_name(f".{stem}.tmp-{os.getpid()}{suffix}")
     try:
-        model.save(tmp)
+        (model.save_weights if weights_only else model.save)(tmp)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -233,7 +238,11 @@ def _make_callback_classes() -> dict[str, type]:
     import keras
 
     class AtomicBestCheckpoint(keras.callbacks.Callback):
-        """Saves the whole model when ``monitor`` improves, atomically (temp file + os.replace).
+        """Saves the weights when ``monitor`` improves, atomically (temp file + os.replace).
+
+        Weights only: the best epoch's weights are all that is restored at the end, and they are
+        a third of a full ``.keras`` file with AdamW's state (the run's resume state is kept by
+        ``BackupAndRestore``; the final model is saved whole as ``model.keras``).
 
         The best value so far is kept in a small JSON next to the model, so a resumed run does
         not overwrite a better checkpoint from before the interruption.
@@ -245,7 +254,7 @@ def _make_callback_classes() -> dict[str, type]:
                 raise ValueError(f"mode must be 'max' or 'min'. Received: mode={mode}")
             self.filepath = Path(filepath)
             self.monitor, self.mode, self.verbose = monitor, mode, verbose
-            self.state_path = self.filepath.with_suffix(".json")
+            self.state_path = best_state_path(self.filepath)
             self.best = None
             self.best_epoch = None
 
@@ -291,6 +300,11 @@ def _make_callback_classes() -> dict[str, type]:
             "LearningRateLogger": LearningRateLogger}
 
 
+def best_state_path(best: Path) -> Path:
+    """The JSON beside the best checkpoint: its epoch and monitored value."""
+    return best.with_name(best.name.replace(".weights.h5", ".json"))
+
+
 def tensorboard_available() -> bool:
     """Whether the ``tensorboard`` package is installed (TensorFlow needs it to write logs)."""
     import importlib.util
@@ -303,7 +317,7 @@ def make_callbacks(run_dir: Path, progress: bool = True, patience: int = EARLY_S
     """The training callbacks and the paths they write, in the order they must run."""
     import keras
 
-    paths = {"best": run_dir / "checkpoints" / "best.keras",
+    paths = {"best": run_dir / "checkpoints" / "best.weights.h5",
              "backup": run_dir / "backup",
              "csv_log": run_dir / "history.csv",
              "tensorboard": run_dir / "tensorboard"}
@@ -487,7 +501,7 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
     done_before = len(read_history(paths["csv_log"]).get("epoch", []))
     resuming = (paths["backup"] / "training_metadata.json").is_file()
     if not resuming:  # a fresh run starts a fresh log and a fresh best checkpoint
-        for stale in (paths["csv_log"], paths["best"], paths["best"].with_suffix(".json")):
+        for stale in (paths["csv_log"], paths["best"], best_state_path(paths["best"])):
             if stale.exists():
                 stale.unlink()
         done_before = 0
@@ -513,9 +527,9 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
         if hw["mixed_precision"]:  # do not leak the policy into models built later
             keras.mixed_precision.set_global_policy(previous_policy)
 
-    best_state = paths["best"].with_suffix(".json")
+    best_state = best_state_path(paths["best"])
     if paths["best"].is_file():
-        _load_best_weights(model, paths["best"])
+        model.load_weights(paths["best"])
     paths["model"] = atomic_save(model, run_dir / "model.keras")
     history = read_history(paths["csv_log"])
     info.update({
@@ -527,13 +541,6 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
     })
     write_json(paths["run_json"], info)
     return TrainResult(history=history, run_dir=run_dir, paths=paths, model=model, info=info)
-
-
-def _load_best_weights(model, best_path: Path) -> None:
-    """Copies the weights of the best checkpoint into ``model`` (same architecture)."""
-    from ecgkit.predict import load_model
-
-    model.set_weights(load_model(best_path).get_weights())
 
 
 def _final_metrics(model, val_ds) -> dict[str, Any]:

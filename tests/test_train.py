@@ -70,6 +70,16 @@ class TestHelpers:
         assert path.read_bytes() == before  # the good checkpoint is untouched
         assert [p.name for p in tmp_path.iterdir()] == ["best.keras"]  # no temp left behind
 
+    def test_atomic_save_weights_only(self, tmp_path):
+        path = tmp_path / "best.weights.h5"
+        model = tiny_model(32)
+        atomic_save(model, path)
+        assert [p.name for p in tmp_path.iterdir()] == ["best.weights.h5"]
+        other = tiny_model(32)
+        other.load_weights(path)
+        for a, b in zip(model.get_weights(), other.get_weights()):
+            np.testing.assert_array_equal(a, b)
+
     def test_set_batchnorm_momentum_reaches_nested_layers(self):
         import keras
 
