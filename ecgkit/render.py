@@ -77,12 +77,23 @@ def paper_background(image_size: int = IMAGE_SIZE, grid: bool = True) -> np.ndar
     return img
 
 
+def clipped_windows(windows) -> np.ndarray:
+    """Which windows (n, samples) leave the fixed amplitude range and would be drawn clipped.
+
+    The range (-3.0 to +4.5 mV around the baseline) depends on the paper scales, not on the
+    image size, so this needs no rendering.
+    """
+    w = np.atleast_2d(np.asarray(windows))
+    g = paper_geometry(IMAGE_SIZE, w.shape[1])
+    return ((w < g["mv_low"]) | (w > g["mv_high"])).any(axis=1)
+
+
 def _trace_points(windows: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Sub-pixel polyline points (n, m, 2) int32 and the per-window clipped-sample flags."""
     g = paper_geometry(size, windows.shape[1])
     n = windows.shape[1]
     scale = size / (g["mv_high"] - g["mv_low"])
-    clipped = ((windows < g["mv_low"]) | (windows > g["mv_high"])).any(axis=1)
+    clipped = clipped_windows(windows)
     if 2 * size >= n:  # enough pixels: every sample is a point
         xs = np.broadcast_to((np.arange(n) + 0.5) * size / n - 0.5, windows.shape)
         vals = windows
