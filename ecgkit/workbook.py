@@ -24,6 +24,7 @@ import io
 import json
 import os
 import re
+import sys
 import time
 import tokenize
 from dataclasses import dataclass, field
@@ -306,6 +307,25 @@ def _kernel_environment() -> Iterator[None]:
                 os.environ[k] = v
 
 
+@contextlib.contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    """Sends this process's stderr (file descriptor 2, which kernels inherit) to ``path``.
+
+    Kernels print TensorFlow's start-up lines and transport warnings there; in the log file they
+    stay available without burying the runner's progress lines.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as log_file:
+        os.dup2(log_file.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def run_workbook(profile: str | Path | dict[str, Any] | None = "cpu", out: str | Path | None = None,
                  only: str | list[str] | None = None, notebooks_dir: str | Path = NOTEBOOKS_DIR,
                  overrides: dict[str, Any] | None = None, kernel_name: str = KERNEL_NAME,
@@ -347,7 +367,9 @@ def run_workbook(profile: str | Path | dict[str, Any] | None = "cpu", out: str |
     out.mkdir(parents=True, exist_ok=True)
     runs = [NotebookRun(nb.stem, out / nb.name) for nb in notebooks]
     result = WorkbookResult(out=out, profile=name, params=values, notebooks=runs)
-    say(f"workbook: profile {name}, {len(notebooks)} notebook(s) -> {out}")
+    kernel_log = out / "kernels.log"
+    say(f"workbook: profile {name}, {len(notebooks)} notebook(s) -> {out} "
+        f"(kernel messages: {kernel_log.name})")
     started = time.perf_counter()
     try:
         with _kernel_environment():
@@ -356,11 +378,12 @@ def run_workbook(profile: str | Path | dict[str, Any] | None = "cpu", out: str |
                 say(f"[{i}/{len(notebooks)}] {nb.stem} ...")
                 t0 = time.perf_counter()
                 try:
-                    pm.execute_notebook(
-                        str(nb), str(run.output), parameters=inject, kernel_name=kernel_name,
-                        cwd=str(out), progress_bar=False, log_output=False,
-                        execution_timeout=cell_timeout,
-                    )
+                    with _stderr_to(kernel_log):
+                        pm.execute_notebook(
+                            str(nb), str(run.output), parameters=inject, kernel_name=kernel_name,
+                            cwd=str(out), progress_bar=False, log_output=False,
+                            execution_timeout=cell_timeout,
+                        )
                 except PapermillExecutionError as exc:
                     run.seconds = time.perf_counter() - t0
                     run.status = "failed"
@@ -369,13 +392,15 @@ def run_workbook(profile: str | Path | dict[str, Any] | None = "cpu", out: str |
                                  f"{exc.exec_count}, starting {first.strip()!r}): "
                                  f"{exc.ename}: {exc.evalue}")
                     say(f"[{i}/{len(notebooks)}] {nb.stem} FAILED after {run.seconds:.1f} s")
-                    raise WorkbookError(f"{run.error}\n  executed copy: {run.output}") from exc
+                    raise WorkbookError(f"{run.error}\n  executed copy: {run.output}"
+                                        f"\n  kernel messages: {kernel_log}") from exc
                 except Exception as exc:  # kernel died, timeout, bad notebook
                     run.seconds = time.perf_counter() - t0
                     run.status = "failed"
                     run.error = f"{nb.name} failed: {type(exc).__name__}: {exc}"
                     say(f"[{i}/{len(notebooks)}] {nb.stem} FAILED after {run.seconds:.1f} s")
-                    raise WorkbookError(f"{run.error}\n  executed copy: {run.output}") from exc
+                    raise WorkbookError(f"{run.error}\n  executed copy: {run.output}"
+                                        f"\n  kernel messages: {kernel_log}") from exc
                 run.seconds = time.perf_counter() - t0
                 run.status = "ok"
                 run.figures = _figures(out, nb.stem)

@@ -172,6 +172,13 @@ class TestRunWorkbook:
         assert json.loads((out / "run.json").read_text())["params"]["EPOCHS"] == 2
         assert any("[1/2] 00_first ok in" in ln for ln in lines)
 
+    def test_kernel_stderr_goes_to_the_run_log(self, book, tmp_path):
+        make_notebook(book / "00_first.ipynb", PARAMS,
+                      "import os; os.write(2, b'kernel-noise-xyz\\n')")
+        out = tmp_path / "run"
+        run_workbook({}, out=out, notebooks_dir=book, only="00", log=None)
+        assert "kernel-noise-xyz" in (out / "kernels.log").read_text()
+
     def test_failure_names_notebook_and_cell_and_stops(self, book, tmp_path):
         make_notebook(book / "00_first.ipynb", PARAMS, "x = 1", "raise ValueError('bad beat')")
         with pytest.raises(WorkbookError) as err:
