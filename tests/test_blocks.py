@@ -53,7 +53,8 @@ class TestEcgMultiscaleBlock:
 
 class TestAttention:
     @pytest.fixture(scope="class")
-    def model(self):
+    @classmethod
+    def model(cls):
         inputs = keras.Input((6, 5, 32))
         out = ecg_attention(inputs, reduction=8, name="att")
         return keras.Model(inputs, out)
