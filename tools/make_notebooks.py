@@ -26,23 +26,23 @@ SOURCES = Path(__file__).resolve().parent / "nbsrc"
 NOTEBOOKS = ROOT / "notebooks"
 
 RUNTIMES: dict[str, tuple[str, str]] = {
-    # notebook number: (CPU, GPU). ESTIMATES, not yet measured: CPU for params/cpu.yaml on 2 cores,
-    # GPU for params/gpu.yaml (full database, 224 px) on one modern GPU. Replace with measured
-    # times (notebooks/README.md has the smoke-profile measurements).
-    "00": ("about 10 s", "about 10 s"),
-    "01": ("about 30 s", "about 2 min (full database)"),
-    "02": ("about 15 s", "about 1 min"),
-    "03": ("about 20 s", "about 30 s"),
-    "10": ("about 30 s", "about 20 s"),
-    "11": ("about 30 s", "about 20 s"),
-    "12": ("about 30 s", "about 20 s"),
-    "13": ("about 30 s", "about 20 s"),
-    "14": ("about 1 min", "about 30 s"),
-    "20": ("about 5 min", "about 1-2 h (30 epochs, full DS1)"),
-    "21": ("about 1 min (more per button press)", "about 1 min"),
-    "30": ("about 1 min", "about 5 min"),
-    "31": ("about 1 min", "about 3 min"),
-    "32": ("about 5 min", "about 6-10 h (6 models x ABLATION_EPOCHS)"),
+    # notebook number: (CPU, GPU). CPU: measured, `ecgkit workbook run --profile cpu` on the
+    # 2-core CPU VM (2026-11-24). GPU: ESTIMATES for params/gpu.yaml (full database, 224 px) on
+    # one modern GPU; no GPU was available to measure them.
+    "00": ("11 s", "about 10 s"),
+    "01": ("7 s", "about 2 min (full database)"),
+    "02": ("6 s", "about 1 min"),
+    "03": ("11 s", "about 30 s"),
+    "10": ("13 s", "about 20 s"),
+    "11": ("14 s", "about 20 s"),
+    "12": ("17 s", "about 20 s"),
+    "13": ("22 s", "about 20 s"),
+    "14": ("17 s", "about 30 s"),
+    "20": ("2.6 min", "about 1-2 h (30 epochs, full DS1)"),
+    "21": ("2.4 min (one button-press run)", "about 1 min + runs"),
+    "30": ("42 s", "about 5 min"),
+    "31": ("58 s", "about 3 min"),
+    "32": ("11.5 min", "about 6-10 h (6 models x ABLATION_EPOCHS)"),
 }
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
@@ -64,8 +64,8 @@ def header(src, number: str) -> str:
     return (f"# {src.TITLE}\n\n{src.DESCRIPTION}\n\n"
             f"**What you will learn**\n\n{learn}\n\n"
             f"**Prerequisites**\n\n{prereq}\n\n"
-            f"**Runtime (estimated):** CPU {cpu} (`params/cpu.yaml`, 2 cores); "
-            f"GPU {gpu} (`params/gpu.yaml`).")
+            f"**Runtime:** CPU {cpu} measured (`params/cpu.yaml`, 2 cores); "
+            f"GPU {gpu}, estimated (`params/gpu.yaml`).")
 
 
 def build(path: Path) -> nbformat.NotebookNode:

@@ -37,7 +37,7 @@ BOOTSTRAP: int = 200  # bootstrap resamples (by patient) for confidence interval
     BASE["EPOCHS"] = ABLATION_EPOCHS
     VARIANTS = {"baseline": dict.fromkeys(ENHANCEMENTS, False), "enhanced": dict.fromkeys(ENHANCEMENTS, True)}
     VARIANTS.update({f"{e} only": {k: k == e for k in ENHANCEMENTS} for e in ENHANCEMENTS})
-    EAGER = 0 < ABLATION_EPOCHS * STEPS_PER_EPOCH <= 8  # a few steps: tracing costs more than it saves
+    EAGER = 0 < ABLATION_EPOCHS * STEPS_PER_EPOCH <= 10  # a few steps per variant: tracing costs more than it saves
     SWITCH = {"ecg_block": "ECG_BLOCK", "attention": "ATTENTION", "calibration": "CALIBRATION", "pyramid": "PYRAMID"}
     print(f"{len(VARIANTS)} variants x {ABLATION_EPOCHS} epoch(s) x {STEPS_PER_EPOCH or 'all'} steps")
     """),
