@@ -14,9 +14,9 @@ compiles the model with ``get_training_config`` and fits it with these callbacks
   model at the end, which is saved whole (``model.keras``);
 - ``keras.callbacks.BackupAndRestore``: after an interruption, running the same command again
   continues from the last finished epoch (weights, optimizer state and learning-rate schedule);
-- early stopping, a CSV log, TensorBoard logs (when the ``tensorboard`` package is installed:
-  TensorFlow 2.21 no longer installs it, and ``tf.summary`` cannot write without it; run.json
-  records whether logs were written) and Keras progress bars.
+- early stopping, a CSV log, TensorBoard logs (``tensorboard`` is a dependency of ecgkit:
+  TensorFlow 2.21 no longer installs it, and ``tf.summary`` cannot write without it) and Keras
+  progress bars.
 
 Every run writes ``run.json``: parameters, the class-balance choice, versions, hardware, data
 summary (records and beats per class and split), history and final validation metrics.
@@ -305,13 +305,6 @@ def best_state_path(best: Path) -> Path:
     return best.with_name(best.name.replace(".weights.h5", ".json"))
 
 
-def tensorboard_available() -> bool:
-    """Whether the ``tensorboard`` package is installed (TensorFlow needs it to write logs)."""
-    import importlib.util
-
-    return importlib.util.find_spec("tensorboard") is not None
-
-
 def make_callbacks(run_dir: Path, progress: bool = True, patience: int = EARLY_STOPPING_PATIENCE,
                    extra=()) -> tuple[list, dict[str, Path]]:
     """The training callbacks and the paths they write, in the order they must run."""
@@ -328,8 +321,8 @@ def make_callbacks(run_dir: Path, progress: bool = True, patience: int = EARLY_S
         keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=patience,
                                       verbose=int(progress)),
         keras.callbacks.CSVLogger(str(paths["csv_log"]), append=True),
-        *([keras.callbacks.TensorBoard(log_dir=str(paths["tensorboard"]), write_graph=False,
-                                       profile_batch=0)] if tensorboard_available() else []),
+        keras.callbacks.TensorBoard(log_dir=str(paths["tensorboard"]), write_graph=False,
+                                    profile_batch=0),
         # Last among the savers: the backup of an epoch is written once everything else about
         # that epoch (checkpoint, CSV row) is on disk, so a resume never skips a CSV row.
         keras.callbacks.BackupAndRestore(str(paths["backup"]), save_freq="epoch",
@@ -510,8 +503,7 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
         "params": p, "class_balance": {"mode": balance, "train_counts": counts,
                                        "class_weight": cw},
         "versions": versions(),
-        "tensorboard": str(paths["tensorboard"]) if tensorboard_available()
-        else "not written: pip install tensorboard",
+        "tensorboard": str(paths["tensorboard"]),
         "hardware": {**hw, "run_eagerly": run_eagerly, "strategy": type(strategy).__name__,
                      "replicas": int(strategy.num_replicas_in_sync)},
         "data": data_summary(beats), "steps_per_epoch": steps or schedule_steps,
