@@ -23,7 +23,7 @@ import numpy as np
 
 MAX_ROTATION_DEG = 3.0
 MAX_TRANSLATION = 0.03  # fraction of the image side
-MAX_ZOOM = 0.05  # fraction: 0.95..1.05
+MAX_ZOOM = 0.05  # fraction: 0.95..1.05, vertical (amplitude) only
 MAX_CONTRAST = 0.15
 MAX_BRIGHTNESS = 0.08  # fraction of the 0..255 range
 """Ranges at ``strength=1``; ``strength`` scales every one of them linearly."""
@@ -74,8 +74,10 @@ def ecg_augmentation(strength: float = 1.0, seed: int | None = None, name: str =
         keras.layers.RandomTranslation(s * MAX_TRANSLATION, s * MAX_TRANSLATION,
                                        fill_mode="nearest", seed=_seed(1),
                                        name=f"{name}_translation"),
-        keras.layers.RandomZoom(s * MAX_ZOOM, fill_mode="nearest", seed=_seed(2),
-                                name=f"{name}_zoom"),
+        # Amplitude only: zooming the width too would change the time scale (25 mm/s), and
+        # with it QRS widths and RR intervals.
+        keras.layers.RandomZoom(height_factor=s * MAX_ZOOM, width_factor=0.0,
+                                fill_mode="nearest", seed=_seed(2), name=f"{name}_zoom"),
         keras.layers.RandomContrast(min(s * MAX_CONTRAST, 0.9), value_range=(0, 255),
                                     seed=_seed(3), name=f"{name}_contrast"),
         keras.layers.RandomBrightness(min(s * MAX_BRIGHTNESS, 0.9), value_range=(0, 255),

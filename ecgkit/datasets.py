@@ -44,11 +44,12 @@ from ecgkit.records import (
 )
 from ecgkit.render import render_batch
 from ecgkit.splits import (
+    PATIENT_SPLITS,
     SPLIT_PROTOCOLS,
     SplitError,
-    _check_known,
-    excluded_records,
-    inter_patient_split,
+    assign_records,
+    check_known,
+    exclusion_reasons,
     leaky_beat_split,
 )
 
@@ -217,8 +218,8 @@ def resolve_records(d: Path, split: str, records: Sequence[str] | None) -> list[
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_PROTOCOLS)}")
     available = list_records(d)
     names = list(available) if records is None else [str(r) for r in records]
-    if split == "inter-patient":
-        _check_known(names)
+    if split in PATIENT_SPLITS:
+        check_known(names)
     if records is not None:
         missing = [r for r in names if r not in available and not (d / f"{r}.hea").exists()]
         if missing:
@@ -237,6 +238,8 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
     Args:
         data_dir: WFDB folder; None = the embedded subset ``data/mitdb``.
         split: ``"inter-patient"`` (train/val/test by patient, the default),
+            ``"inter-patient-strict"`` (the same with the paced records left out: the strict
+            AAMI protocol of the literature),
             ``"beat-random-LEAKS-PATIENTS"`` (beat-level, leaks patients) or ``"none"``
             (every beat in one split ``"all"``; any WFDB folder).
         records: record names (default: every record in the folder).
@@ -280,13 +283,8 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
         report["messages"].append(msg)
         log.warning(msg)
 
-    if split == "inter-patient":
-        for r in excluded_records(names):
-            reason = (f"record {r} left out: its patient is also record "
-                      f"{[k for k, v in contract.SAME_PATIENT.items() if v == r][0]} (test side)"
-                      if r in contract.EXCLUDED_FROM_TRAIN else f"record {r} is in no split")
-            report["excluded_records"][r] = reason
-        names = [r for r in names if r not in report["excluded_records"]]
+    report["excluded_records"] = exclusion_reasons(names, split)
+    names = [r for r in names if r not in report["excluded_records"]]
 
     loaded: dict[str, dict] = {}
     it = names
@@ -306,12 +304,7 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
             continue
         loaded[name] = data
 
-    if split == "inter-patient":
-        assign = inter_patient_split(list(loaded), val_fraction, seed)
-    elif split == "none":
-        assign = {"all": list(loaded)}
-    else:
-        assign = {}
+    assign = assign_records(list(loaded), split, val_fraction, seed)
     split_of = {r: s for s, rs in assign.items() for r in rs}
 
     windows, labels, metas = [], [], []
@@ -372,7 +365,9 @@ def signal_dataset(beats: BeatSet, image_size: int = IMAGE_SIZE, grid: bool = Tr
         grid: draw the ECG-paper grid.
         batch_size: images per batch.
         shuffle: reshuffle the beats every epoch (seeded).
-        seed: shuffle seed; augmentation gets ``np.random.default_rng([seed, batch_number])``.
+        seed: shuffle seed. Augmentation gets ``np.random.default_rng([seed, draw])`` where
+            ``draw`` comes from ``tf.data.Dataset.random(seed, rerandomize_each_iteration=True)``:
+            one per batch, new every epoch, reproducible for a seed.
         signal_augment: optional ``f(windows_batch float32 (b, samples), rng) -> same shape``
             applied before rendering (the window median is subtracted again afterwards).
         repeat: repeat forever (use with ``steps_per_epoch``).
@@ -390,10 +385,10 @@ def signal_dataset(beats: BeatSet, image_size: int = IMAGE_SIZE, grid: bool = Tr
     targets = one_hot(beats.labels)
     size = int(image_size)
 
-    def render(batch_no, idx):
+    def render(draw, idx):
         w = windows[idx]
         if signal_augment is not None:
-            rng = np.random.default_rng([int(seed), int(batch_no)])
+            rng = np.random.default_rng([int(seed), int(draw) & 0x7FFFFFFFFFFFFFFF])
             out = np.asarray(signal_augment(w.copy(), rng), dtype=np.float32)
             if out.shape != w.shape:
                 raise ValueError(f"signal_augment returned shape {out.shape}, expected {w.shape}")
@@ -401,8 +396,8 @@ def signal_dataset(beats: BeatSet, image_size: int = IMAGE_SIZE, grid: bool = Tr
         images, _ = render_batch(w, size, grid, baseline=signal_augment is not None)
         return images, targets[idx]
 
-    def tf_render(batch_no, idx):
-        images, y = tf.numpy_function(render, [batch_no, idx], [tf.uint8, tf.float32],
+    def tf_render(idx, draw):
+        images, y = tf.numpy_function(render, [draw, idx], [tf.uint8, tf.float32],
                                       stateful=False)
         images.set_shape([None, size, size, 3])
         y.set_shape([None, len(CLASSES)])
@@ -413,7 +408,11 @@ def signal_dataset(beats: BeatSet, image_size: int = IMAGE_SIZE, grid: bool = Tr
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder).enumerate()
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    # One random draw per batch that changes every epoch (a plain batch counter would restart
+    # at 0 each epoch and repeat the same augmentation).
+    draws = tf.data.Dataset.random(seed=int(seed), rerandomize_each_iteration=True)
+    ds = tf.data.Dataset.zip(ds, draws)
     ds = ds.map(tf_render, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
 

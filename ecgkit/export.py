@@ -88,19 +88,13 @@ def _export_record(task: dict) -> dict:
 def _plan(source: Path, split: str, records, lead, fallback_leads, missing_lead, val_fraction,
           seed, report) -> tuple[list[str], dict[str, str]]:
     """Records to export and each record's split (headers only: no signal is read here)."""
-    from ecgkit.contract import EXCLUDED_FROM_TRAIN, SAME_PATIENT
     from ecgkit.datasets import lead_skip_message, resolve_records
     from ecgkit.records import LeadNotFoundError, _header, choose_lead
-    from ecgkit.splits import excluded_records, inter_patient_split
+    from ecgkit.splits import assign_records, exclusion_reasons
 
     names = resolve_records(source, split, records)
-    if split == "inter-patient":
-        for r in excluded_records(names):
-            partner = [k for k, v in SAME_PATIENT.items() if v == r]
-            report["excluded_records"][r] = (
-                f"record {r} left out: its patient is also record {partner[0]} (test side)"
-                if r in EXCLUDED_FROM_TRAIN and partner else f"record {r} is in no split")
-        names = [r for r in names if r not in report["excluded_records"]]
+    report["excluded_records"].update(exclusion_reasons(names, split))
+    names = [r for r in names if r not in report["excluded_records"]]
     usable = []
     for name in names:
         try:
@@ -111,12 +105,7 @@ def _plan(source: Path, split: str, records, lead, fallback_leads, missing_lead,
             report["skipped_records"][name] = lead_skip_message(err)
             continue
         usable.append(name)
-    if split == "inter-patient":
-        assign = inter_patient_split(usable, val_fraction, seed)
-    elif split == "none":
-        assign = {"all": usable}
-    else:
-        assign = {}
+    assign = assign_records(usable, split, val_fraction, seed)
     return usable, {r: s for s, rs in assign.items() for r in rs}
 
 

@@ -43,6 +43,8 @@ PARAMS: dict[str, Param] = {
     "CALIBRATION": Param(bool, True, "use the feature calibration module"),
     "PYRAMID": Param(bool, True, "use feature-pyramid / multi-path fusion"),
     "DROPOUT": Param(float, 0.5, "dropout rate in the classification head"),
+    "BN_MOMENTUM": Param(float, 0.0, "BatchNorm moving-average momentum; 0 = from the epoch "
+                         "length (ecgkit.train.auto_bn_momentum)"),
     # Training
     "EPOCHS": Param(int, 10, "training epochs"),
     "STEPS_PER_EPOCH": Param(int, 0, "batches per epoch (0 = one pass over the training data)"),

@@ -20,6 +20,7 @@ References:
 
 from __future__ import annotations
 
+import itertools
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -30,16 +31,35 @@ from ecgkit.contract import (
     DS2,
     EXCLUDED_FROM_TRAIN,
     MITDB_RECORDS,
+    PACED,
     PACED_TEST,
     PACED_TRAIN,
+    SAME_PATIENT,
     patient_of,
 )
 
-SPLIT_PROTOCOLS = ("inter-patient", "beat-random-LEAKS-PATIENTS", "none")
-"""Split protocols: by patient (default), a beat-level split that leaks patients, and none."""
+SPLIT_PROTOCOLS = ("inter-patient", "inter-patient-strict", "beat-random-LEAKS-PATIENTS", "none")
+"""Split protocols: by patient (default, paced records on both sides), by patient under the
+strict AAMI protocol (paced records out), a beat-level split that leaks patients, and none."""
+
+PATIENT_SPLITS = ("inter-patient", "inter-patient-strict")
+"""The protocols that assign whole records (patients) to train, val and test."""
 
 TRAIN_RECORDS = tuple(sorted(set(DS1 + PACED_TRAIN) - set(EXCLUDED_FROM_TRAIN)))
 TEST_RECORDS = tuple(sorted(DS2 + PACED_TEST))
+STRICT_TRAIN_RECORDS = tuple(sorted(set(DS1) - set(EXCLUDED_FROM_TRAIN)))
+STRICT_TEST_RECORDS = tuple(sorted(DS2))
+"""The strict AAMI protocol (de Chazal 2004, and the literature table): DS1 / DS2 with the paced
+records 102, 104, 107 and 217 on neither side (201 still out: its patient is 202, in DS2)."""
+
+VAL_CLASSES = ("N", "S", "V", "F")
+MIN_VAL_BEATS = 20
+"""The validation carve looks for patients giving validation at least ``MIN_VAL_BEATS`` beats of
+each of ``VAL_CLASSES`` (the classes the checkpoint metric must see). Q is not asked for: outside
+the paced records it has a handful of beats, and the one paced training patient (107) must stay
+in training."""
+MAX_VAL_SHARE = 0.5
+"""No class may lose more than this share of its training beats to validation."""
 
 RECORD_CLASS_COUNTS: dict[str, tuple[int, int, int, int, int]] = {
     "100": (2239, 33, 1, 0, 0), "101": (1860, 3, 0, 0, 2), "102": (99, 0, 4, 0, 2084),
@@ -68,7 +88,8 @@ class SplitError(ValueError):
     """Records that the split protocol does not know, or an impossible request."""
 
 
-def _check_known(records: Sequence[str]) -> None:
+def check_known(records: Sequence[str]) -> None:
+    """Raises SplitError naming every record that is not an MIT-BIH record."""
     unknown = sorted(set(records) - set(MITDB_RECORDS))
     if unknown:
         raise SplitError(
@@ -84,57 +105,73 @@ def _carve_validation(train: list[str], val_fraction: float, seed: int) -> list[
     counts = {r: np.asarray(RECORD_CLASS_COUNTS[r], dtype=np.int64) for r in train}
     total = sum(counts.values())
     target = val_fraction * total.sum()
-    cap = max(0.5, 1.5 * val_fraction)  # max share of a class that may move to val
+    need = np.array([c in VAL_CLASSES for c in CLASSES])
+    # A class can be asked of validation only if training keeps most of it.
+    want = need & (total * MAX_VAL_SHARE >= MIN_VAL_BEATS)
     order = [str(r) for r in np.random.default_rng(seed).permutation(sorted(train))]
-    val: list[str] = []
-    val_counts = np.zeros(len(CLASSES), dtype=np.int64)
+    rank = {r: i for i, r in enumerate(order)}
 
-    def allowed(r: str) -> bool:
-        after = val_counts + counts[r]
-        keeps = (total - after > 0) | (total == 0)  # training keeps every class it had
-        share_ok = (after <= cap * total) | (counts[r] == 0)
-        return bool(keeps.all() and share_ok.all()) and len(val) + 1 < len(train)
+    def allowed(val_counts: np.ndarray, n_val: int) -> bool:
+        keeps = (total - val_counts > 0) | (total == 0)  # training keeps every class it had
+        share_ok = (val_counts <= np.maximum(MAX_VAL_SHARE, 1.5 * val_fraction) * total)
+        return bool(keeps.all() and share_ok.all()) and n_val < len(train)
 
-    while True:  # 1) cover as many classes as possible
-        best = None
-        for rank, r in enumerate(order):
-            if r in val or not allowed(r):
+    # 1) the smallest set of at most three patients covering the wanted classes best
+    best_key, val = None, []
+    for size in (1, 2, 3):
+        for combo in itertools.combinations(order, size):
+            vc = sum(counts[r] for r in combo)
+            if not allowed(vc, size):
                 continue
-            new = int(((val_counts == 0) & (counts[r] > 0)).sum())
-            if new == 0:
-                continue
-            key = (-new, abs(val_counts.sum() + counts[r].sum() - target), rank)
-            best = min(best, (key, r)) if best else (key, r)
-        if best is None:
+            covered = int(((vc >= MIN_VAL_BEATS) & want).sum())
+            key = (-covered, size, abs(vc.sum() - target), sorted(rank[r] for r in combo))
+            if best_key is None or key < best_key:
+                best_key, val = key, list(combo)
+        if best_key is not None and -best_key[0] == int(want.sum()):
             break
-        val.append(best[1])
-        val_counts += counts[best[1]]
-    for r in order:  # 2) fill up to about val_fraction of the training beats, seeded order
-        if r in val or not allowed(r):
+    val_counts = sum((counts[r] for r in val), np.zeros(len(CLASSES), dtype=np.int64))
+    # 2) fill up to about val_fraction of the training beats, in the seeded order
+    for r in order:
+        if r in val or not allowed(val_counts + counts[r], len(val) + 1):
             continue
-        now = abs(val_counts.sum() - target)
-        if abs(val_counts.sum() + counts[r].sum() - target) < now:
+        if abs(val_counts.sum() + counts[r].sum() - target) < abs(val_counts.sum() - target):
             val.append(r)
             val_counts += counts[r]
     return sorted(val)
 
 
+def validation_coverage(split: dict[str, list[str]]) -> dict[str, dict[str, int]]:
+    """Reference beats per class of the train and val records of a split (for checks and docs)."""
+    out = {}
+    for side in ("train", "val"):
+        total = sum((np.asarray(RECORD_CLASS_COUNTS[r]) for r in split.get(side, [])),
+                    np.zeros(len(CLASSES), dtype=np.int64))
+        out[side] = {c: int(n) for c, n in zip(CLASSES, total)}
+    return out
+
+
 def inter_patient_split(records: Iterable[str], val_fraction: float = 0.2,
-                        seed: int = 42) -> dict[str, list[str]]:
+                        seed: int = 42, strict: bool = False) -> dict[str, list[str]]:
     """Inter-patient split of MIT-BIH records into train, val and test.
 
     Training records are DS1 + 102, 107 without 201 (same patient as 202 in DS2); test records
-    are DS2 + 104, 217. Only the given records are used (those present in the data folder).
-    Validation patients are taken from the training records: first so that validation holds as
-    many classes as possible while training keeps every class it has (no class loses more than
-    half of its training beats, or ``1.5 * val_fraction`` if larger), then, in an order drawn
-    from ``seed``, patients are added while that brings validation closer to ``val_fraction``
-    of the training beats.
+    are DS2 + 104, 217. With ``strict=True`` (the strict AAMI protocol) the paced records are on
+    neither side: DS1 without 201, and DS2. Only the given records are used (those present in
+    the data folder).
+
+    Validation patients are taken from the training records. First, the smallest set of at most
+    three patients that gives validation at least ``MIN_VAL_BEATS`` reference beats of each of
+    N, S, V and F (every one of them that training has at least twice that many of), while
+    training keeps every class it has and no class loses more than half of its training beats
+    (or ``1.5 * val_fraction`` if larger). On the full database that is records 205 and 223
+    (F 25, S 76, V 544). Then, in an order drawn from ``seed``, patients are added while that
+    brings validation closer to ``val_fraction`` of the training beats.
 
     Args:
         records: MIT-BIH record names.
         val_fraction: target share of training beats for validation (0 = no validation).
         seed: seeds the order in which the remaining patients are considered.
+        strict: the strict AAMI protocol (paced records left out).
 
     Returns:
         ``{"train": [...], "val": [...], "test": [...]}`` (sorted record names).
@@ -143,17 +180,59 @@ def inter_patient_split(records: Iterable[str], val_fraction: float = 0.2,
         SplitError: a name that is not an MIT-BIH record (all such names listed).
     """
     records = [str(r) for r in records]
-    _check_known(records)
+    check_known(records)
     present = set(records)
-    train = [r for r in TRAIN_RECORDS if r in present]
-    test = [r for r in TEST_RECORDS if r in present]
+    train = [r for r in (STRICT_TRAIN_RECORDS if strict else TRAIN_RECORDS) if r in present]
+    test = [r for r in (STRICT_TEST_RECORDS if strict else TEST_RECORDS) if r in present]
     val = _carve_validation(train, val_fraction, seed)
     return {"train": [r for r in train if r not in val], "val": val, "test": test}
 
 
-def excluded_records(records: Iterable[str]) -> list[str]:
-    """The given records that the inter-patient split leaves out (record 201)."""
-    return sorted(set(map(str, records)) - set(TRAIN_RECORDS) - set(TEST_RECORDS))
+def excluded_records(records: Iterable[str], strict: bool = False) -> list[str]:
+    """The given records that the inter-patient split leaves out (201; strict: and the paced)."""
+    sides = (STRICT_TRAIN_RECORDS + STRICT_TEST_RECORDS) if strict else (TRAIN_RECORDS
+                                                                         + TEST_RECORDS)
+    return sorted(set(map(str, records)) - set(sides))
+
+
+def exclusion_reasons(records: Iterable[str], split: str = "inter-patient") -> dict[str, str]:
+    """The given records that ``split`` leaves out, each with the reason (empty for other splits)."""
+    if split not in PATIENT_SPLITS:
+        return {}
+    out = {}
+    strict = split == "inter-patient-strict"
+    for r in excluded_records(records, strict=strict):
+        partner = [k for k, v in SAME_PATIENT.items() if v == r]
+        if r in EXCLUDED_FROM_TRAIN and partner:
+            out[r] = f"record {r} left out: its patient is also record {partner[0]} (test side)"
+        elif strict and r in PACED:
+            out[r] = f"record {r} left out: paced records are on neither side ({split})"
+        else:
+            out[r] = f"record {r} is in no split"
+    return out
+
+
+def assign_records(records: Sequence[str], split: str = "inter-patient", val_fraction: float = 0.2,
+                   seed: int = 42) -> dict[str, list[str]]:
+    """Split name -> records for ``split``: the one place that decides where a record goes.
+
+    Patient splits (``inter-patient``, ``inter-patient-strict``) call
+    :func:`inter_patient_split` on the records that are not excluded; ``none`` puts every record
+    in ``"all"``; the leaky beat-level split assigns beats, not records (empty mapping).
+
+    Raises:
+        SplitError: an unknown split name, or unknown record names under a patient split.
+    """
+    if split not in SPLIT_PROTOCOLS:
+        raise SplitError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_PROTOCOLS)}")
+    records = [str(r) for r in records]
+    if split in PATIENT_SPLITS:
+        out = exclusion_reasons(records, split)
+        return inter_patient_split([r for r in records if r not in out], val_fraction, seed,
+                                   strict=split == "inter-patient-strict")
+    if split == "none":
+        return {"all": list(records)}
+    return {}
 
 
 def leaky_beat_split(labels: Sequence[int], val_fraction: float = 0.2, test_fraction: float = 0.3,

@@ -161,6 +161,19 @@ def _take(beats, idx):
                                meta=beats.meta.iloc[idx].reset_index(drop=True))
 
 
+SAMPLING_MIN_BEATS = 50
+"""With ``CLASS_BALANCE="sampling"`` a class is drawn as often as the others only if training has
+at least this many of its beats: drawing a fifth of every batch from a handful of beats (Q has 8
+under the strict protocol) repeats them thousands of times. Rarer classes are left out of the
+stream (run.json lists them)."""
+
+
+def sampled_classes(labels) -> list[int]:
+    """Classes that balanced sampling draws from: those with at least SAMPLING_MIN_BEATS beats."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(CLASSES))
+    return [k for k in range(len(CLASSES)) if counts[k] >= SAMPLING_MIN_BEATS]
+
+
 # --- Data pipelines --------------------------------------------------------------------------------
 
 def make_datasets(train_beats, val_beats, p: dict[str, Any], steps_per_epoch: int | None):
@@ -181,7 +194,7 @@ def make_datasets(train_beats, val_beats, p: dict[str, Any], steps_per_epoch: in
     repeat = bool(steps_per_epoch)
     if p["CLASS_BALANCE"] == "sampling":
         parts = []
-        for k in np.unique(train_beats.labels):
+        for k in sampled_classes(train_beats.labels):
             sub = _take(train_beats, np.flatnonzero(train_beats.labels == k))
             parts.append(signal_dataset(sub, image_size=size, grid=grid, batch_size=batch,
                                         shuffle=True, seed=seed + int(k),
@@ -357,14 +370,37 @@ def _build_model(p: dict[str, Any]):
         calibration=p["CALIBRATION"], pyramid=p["PYRAMID"], dropout=p["DROPOUT"])
 
 
+BN_MOMENTUM_RANGE = (0.9, 0.99)
+BN_WINDOW_EPOCH_FRACTION = 5
+"""With ``BN_MOMENTUM: 0`` the momentum is ``1 - BN_WINDOW_EPOCH_FRACTION / steps_per_epoch``,
+clipped to ``BN_MOMENTUM_RANGE``: the moving averages then cover about the last fifth of an epoch,
+so the statistics used for validation are those of the current weights."""
+
+
+def auto_bn_momentum(steps_per_epoch: int) -> float:
+    """BatchNorm momentum for a run of ``steps_per_epoch`` steps between validations.
+
+    A moving average with momentum ``m`` remembers its start for about ``1 / (1 - m)`` steps.
+    Keras' default 0.99 (about 100 steps) suits long epochs; in an epoch of 50 steps the
+    statistics validation uses would still be mostly the initial ones (0.99**50 = 0.6) and the
+    network, in inference mode, predicts one class (notebook 20 shows this collapse). Here the
+    window is a fifth of an epoch: 0.9 for 50 steps, 0.95 for 100, 0.99 from 500 steps up.
+    """
+    if steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be >= 1. Received: steps_per_epoch={steps_per_epoch}")
+    lo, hi = BN_MOMENTUM_RANGE
+    return float(min(hi, max(lo, 1.0 - BN_WINDOW_EPOCH_FRACTION / steps_per_epoch)))
+
+
 def set_batchnorm_momentum(model, momentum: float) -> int:
     """Sets the moving-average momentum of every BatchNormalization layer; returns how many.
 
     Keras' default 0.99 suits long runs. In a run of a few dozen steps from random weights the
     moving statistics stay close to their initial values (0.99**72 ~ 0.5), so in inference mode
     (validation, test) the network sees mis-normalised activations and tends to predict one
-    class. A lower momentum (e.g. 0.9) lets the statistics follow the data within such a run.
-    Must be called before the model is compiled and traced.
+    class. A lower momentum (e.g. 0.9) lets the statistics follow the data within such a run
+    (:func:`auto_bn_momentum`; ``train`` does this for every run). Must be called before the
+    model is compiled and traced.
     """
     import keras
 
@@ -476,11 +512,13 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
     train_ds, val_ds = make_datasets(train_beats, val_beats, p, steps)
 
     balance = p["CLASS_BALANCE"]
+    bn_momentum = p["BN_MOMENTUM"] or auto_bn_momentum(steps or schedule_steps)
     with strategy.scope():
         if model is None:
             model = _build_model(p)
         elif callable(model) and not hasattr(model, "fit"):
             model = model()
+        n_bn = set_batchnorm_momentum(model, bn_momentum)
         cfg = get_training_config(
             model, learning_rate=p["LEARNING_RATE"], weight_decay=p["WEIGHT_DECAY"],
             epochs=p["EPOCHS"], steps_per_epoch=schedule_steps,
@@ -500,13 +538,17 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
         done_before = 0
     paths["run_json"] = run_dir / "run.json"
     info: dict[str, Any] = {
-        "params": p, "class_balance": {"mode": balance, "train_counts": counts,
-                                       "class_weight": cw},
+        "params": p, "class_balance": {
+            "mode": balance, "train_counts": counts, "class_weight": cw,
+            "sampled_classes": ([CLASSES[k] for k in sampled_classes(train_beats.labels)]
+                                if balance == "sampling" else None)},
         "versions": versions(),
         "tensorboard": str(paths["tensorboard"]),
         "hardware": {**hw, "run_eagerly": run_eagerly, "strategy": type(strategy).__name__,
                      "replicas": int(strategy.num_replicas_in_sync)},
         "data": data_summary(beats), "steps_per_epoch": steps or schedule_steps,
+        "batchnorm": {"momentum": bn_momentum, "layers": n_bn,
+                      "auto": not p["BN_MOMENTUM"]},
         "resumed_after_epochs": done_before if resuming else 0, "status": "running",
     }
     write_json(paths["run_json"], info)

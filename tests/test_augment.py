@@ -51,6 +51,22 @@ class TestImageAugmentation:
         assert b.layers[0].factor[1] == pytest.approx(2 * a.layers[0].factor[1])
         assert b.layers[0].factor[1] == pytest.approx(3.0 / 360.0)  # a few degrees
 
+    def test_zoom_is_amplitude_only(self):
+        # A vertical line (a QRS at a fixed time) must stay where it is: the zoom may scale the
+        # amplitude axis, never the time axis (25 mm/s carries QRS width and RR intervals).
+        import keras
+
+        zoom = ecg_augmentation(3.0, seed=5).get_layer("ecg_augment_zoom")
+        assert isinstance(zoom, keras.layers.RandomZoom)
+        img = np.full((8, 64, 64, 3), 255.0, np.float32)
+        img[:, :, 40] = 0.0
+        out = np.asarray(zoom(img, training=True))
+        assert np.abs(out[:, 10:54] - img[:, 10:54]).max() < 1e-3  # columns unchanged
+        rows = np.full((8, 64, 64, 3), 255.0, np.float32)
+        rows[:, 12] = 0.0  # a horizontal line moves when the amplitude is scaled
+        moved = np.asarray(zoom(rows, training=True))
+        assert not np.allclose(moved, rows)
+
     def test_bad_strength(self):
         with pytest.raises(ValueError, match="strength"):
             ecg_augmentation(-1)
@@ -117,3 +133,30 @@ class TestSignalAugmentBatch:
                                        signal_augment=make_signal_augment(1.0))))[0].numpy()
         assert aug.shape == plain.shape == (n, 64, 64, 3)
         assert not np.array_equal(aug, plain)
+
+    def test_signal_augmentation_changes_every_epoch(self):
+        # With no repeat, each epoch iterates the dataset anew; the augmentation draws must be
+        # new each time (and the same for the same seed), not restart from batch 0.
+        from ecgkit.augment import make_signal_augment
+        from ecgkit.contract import WINDOW_SAMPLES
+        from ecgkit.datasets import BeatSet, signal_dataset
+
+        import pandas as pd
+
+        n = 4
+        t = np.arange(WINDOW_SAMPLES)
+        windows = np.tile(np.exp(-((t - 540) / 8.0) ** 2), (n, 1)).astype(np.float32)
+        meta = pd.DataFrame({"record": ["100"] * n, "patient": ["100"] * n, "sample": range(n),
+                             "symbol": ["N"] * n, "label": ["N"] * n, "split": ["train"] * n})
+        beats = BeatSet(windows=windows, labels=np.zeros(n, int), meta=meta, report={})
+
+        def epochs(seed):
+            ds = signal_dataset(beats, image_size=64, batch_size=n, seed=seed,
+                                signal_augment=make_signal_augment(1.0))
+            return [next(iter(ds))[0].numpy() for _ in range(2)]
+
+        first, second = epochs(3)
+        assert not np.array_equal(first, second)
+        again = epochs(3)
+        np.testing.assert_array_equal(again[0], first)
+        np.testing.assert_array_equal(again[1], second)

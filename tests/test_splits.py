@@ -10,11 +10,16 @@ import pytest
 from ecgkit.contract import CLASSES, DS1, DS2, MITDB_RECORDS
 from ecgkit.records import list_records
 from ecgkit.splits import (
+    MIN_VAL_BEATS,
     RECORD_CLASS_COUNTS,
+    VAL_CLASSES,
     SplitError,
+    assign_records,
+    exclusion_reasons,
     inter_patient_split,
     leaky_beat_split,
     patient_overlap,
+    validation_coverage,
 )
 
 
@@ -60,7 +65,39 @@ class TestInterPatient:
         assert set(split["test"]) == set(DS2) | {"104", "217"}
         share = _beats(split["val"]) / _beats(train)
         assert 0.12 < share < 0.3
-        assert _classes(split["val"]) == set(CLASSES) and _classes(split["train"]) == set(CLASSES)
+        assert _classes(split["val"]) >= set(VAL_CLASSES)
+        assert _classes(split["train"]) == set(CLASSES)
+
+    @pytest.mark.parametrize("strict", [False, True])
+    @pytest.mark.parametrize("seed", [0, 1, 7, 42, 2024])
+    def test_validation_has_enough_of_every_class_on_both_sides(self, strict, seed):
+        # The checkpoint metric is a macro-F1 over N, S, V, F: each needs real support in
+        # validation (the old carve gave F 1 beat), and training must keep most of each.
+        split = inter_patient_split(MITDB_RECORDS, seed=seed, strict=strict)
+        cov = validation_coverage(split)
+        for c in VAL_CLASSES:
+            assert cov["val"][c] >= MIN_VAL_BEATS, (c, split["val"], cov)
+            assert cov["train"][c] >= cov["val"][c], (c, split["val"], cov)
+        train_side = set(split["train"]) | set(split["val"])
+        share = _beats(split["val"]) / _beats(train_side)
+        assert 0.1 < share < 0.35
+
+    def test_strict_protocol_leaves_the_paced_records_out(self):
+        split = inter_patient_split(MITDB_RECORDS, strict=True)
+        assert set(split["train"]) | set(split["val"]) == set(DS1) - {"201"}
+        assert set(split["test"]) == set(DS2)
+        reasons = exclusion_reasons(MITDB_RECORDS, "inter-patient-strict")
+        assert set(reasons) == {"102", "104", "107", "201", "217"}
+        assert "paced" in reasons["107"] and "202" in reasons["201"]
+        assert set(exclusion_reasons(MITDB_RECORDS, "inter-patient")) == {"201"}
+
+    def test_assign_records_is_the_one_plan(self):
+        assert assign_records(["100", "118"], "none") == {"all": ["100", "118"]}
+        assert assign_records(MITDB_RECORDS, "beat-random-LEAKS-PATIENTS") == {}
+        assert assign_records(MITDB_RECORDS, "inter-patient-strict") == inter_patient_split(
+            sorted(set(MITDB_RECORDS) - {"102", "104", "107", "201", "217"}), strict=True)
+        with pytest.raises(SplitError, match="unknown split 'by-beat'"):
+            assign_records(MITDB_RECORDS, "by-beat")
 
     def test_deterministic_for_a_seed(self):
         a = inter_patient_split(MITDB_RECORDS, seed=3)
