@@ -91,7 +91,9 @@ _EXPORTS = {
     "predict_files": "predict",
     "ModelLoadError": "predict",
     "run_demo": "demo",
-    "literature_table": "evaluate",
+    "literature_table": "literature",
+    "LITERATURE": "literature",
+    "restrict": "evaluate",
     "grad_cam": "error_analysis",
     # notebooks
     "show_source": "nb",
