@@ -94,6 +94,12 @@ _EXPORTS = {
     "literature_table": "literature",
     "LITERATURE": "literature",
     "restrict": "evaluate",
+    "rr_features": "rr",
+    "always_n": "baselines",
+    "nearest_neighbour": "baselines",
+    "rr_logistic_regression": "baselines",
+    "run_baselines": "baselines",
+    "comparison_table": "baselines",
     "grad_cam": "error_analysis",
     # notebooks
     "show_source": "nb",
