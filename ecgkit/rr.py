@@ -69,7 +69,8 @@ def rr_features(samples, fs: float = FS, local_beats: int = LOCAL_BEATS,
     if not fs > 0:
         raise ValueError(f"fs must be > 0. Received: fs={fs}")
     if int(local_beats) != local_beats or local_beats < 1:
-        raise ValueError(f"local_beats must be an integer >= 1. Received: local_beats={local_beats}")
+        raise ValueError(f"local_beats must be an integer >= 1. "
+                         f"Received: local_beats={local_beats}")
     if not avg_window_s > 0:
         raise ValueError(f"avg_window_s must be > 0. Received: avg_window_s={avg_window_s}")
     n = t.shape[0]
