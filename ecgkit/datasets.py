@@ -43,6 +43,7 @@ from ecgkit.records import (
     read_record,
 )
 from ecgkit.render import render_batch
+from ecgkit.rr import RR_COLUMNS, rr_features
 from ecgkit.splits import (
     PATIENT_SPLITS,
     SPLIT_PROTOCOLS,
@@ -58,9 +59,13 @@ log = logging.getLogger("ecgkit")
 MISSING_LEAD_POLICIES = ("skip", "error")
 LEAKY_TEST_FRACTION = 0.3
 """Share of beats put in "test" by the beat-random-LEAKS-PATIENTS split."""
-CACHE_VERSION = 1
-"""Bump when the windowing changes, so old ``.npz`` caches are not used."""
-META_COLUMNS = ["record", "patient", "sample", "symbol", "label", "split"]
+CACHE_VERSION = 2
+"""Bump when the windowing or the per-beat arrays change, so old ``.npz`` caches are not used
+(2: RR features added)."""
+META_COLUMNS = ["record", "patient", "sample", "symbol", "label", "split", *RR_COLUMNS, "weight"]
+"""Columns of ``BeatSet.meta``, in order (see :class:`BeatSet`)."""
+_ARRAYS = ("windows", "samples", "symbols", "labels", *RR_COLUMNS)
+"""Per-beat arrays of one loaded record (cached in memory and in the ``.npz``)."""
 
 
 @dataclass
@@ -70,7 +75,17 @@ class BeatSet:
     Attributes:
         windows: float32 (n, WINDOW_SAMPLES), mV, baseline-corrected (window median = 0).
         labels: int (n,), index into :data:`~ecgkit.contract.CLASSES`.
-        meta: DataFrame with columns record, patient, sample, symbol, label (letter), split.
+        meta: DataFrame, one row per beat, columns :data:`META_COLUMNS`:
+
+            * ``record``, ``patient``, ``sample`` (R-peak sample index), ``symbol`` (annotation),
+              ``label`` (class letter), ``split``;
+            * ``pre_rr``, ``post_rr``, ``local_rr``, ``avg_rr``: RR features in seconds
+              (:func:`ecgkit.rr.rr_features`), computed from all annotated beats of the record
+              before any window is skipped or any beat capped;
+            * ``weight``: inverse-probability weight of the per-class cap,
+              ``N / n`` for the beat's (record, class) stratum (N beats loaded, n kept; 1.0
+              without a cap), so weighted counts estimate the uncapped data
+              (:func:`cap_weights`).
         report: counted skips and messages (see :func:`load_beats`).
     """
 
@@ -119,9 +134,11 @@ def _stamp(d: Path, name: str) -> tuple:
 
 def _compute_record(d: Path, name: str, lead: str, fallback: tuple, unknown: str) -> dict:
     rec = read_record(d, name, lead, fallback, unknown)
+    rr = rr_features(rec.samples, rec.fs)  # all beats: before edge/NaN/flat windows are skipped
     windows, kept, skips = beat_windows(rec)
     return {"windows": windows, "samples": rec.samples[kept], "symbols": rec.symbols[kept],
-            "labels": rec.labels[kept], "sig_name": rec.sig_name, "skips": dict(skips),
+            "labels": rec.labels[kept], **{k: rr[k][kept] for k in RR_COLUMNS},
+            "sig_name": rec.sig_name, "skips": dict(skips),
             "non_beat": dict(rec.skipped), "unknown": dict(rec.unknown)}
 
 
@@ -136,7 +153,7 @@ def _load_record(d: str, name: str, lead: str, fallback: tuple, unknown: str, st
         path = Path(cache_dir) / f"{name}-{lead}-{digest}.npz"
         if path.is_file():
             with np.load(path, allow_pickle=False) as z:
-                data = {k: z[k] for k in ("windows", "samples", "symbols", "labels")}
+                data = {k: z[k] for k in _ARRAYS}
                 extra = json.loads(str(z["extra"]))
             data.update(extra)
             return _freeze(data)
@@ -145,15 +162,15 @@ def _load_record(d: str, name: str, lead: str, fallback: tuple, unknown: str, st
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
         extra = {k: data[k] for k in ("sig_name", "skips", "non_beat", "unknown")}
-        np.savez(tmp, windows=data["windows"], samples=data["samples"],
-                 symbols=data["symbols"].astype(str), labels=data["labels"],
-                 extra=np.array(json.dumps(extra)))
+        arrays = {k: data[k] for k in _ARRAYS}
+        arrays["symbols"] = arrays["symbols"].astype(str)
+        np.savez(tmp, **arrays, extra=np.array(json.dumps(extra)))
         os.replace(tmp, path)
     return _freeze(data)
 
 
 def _freeze(data: dict) -> dict:
-    for k in ("windows", "samples", "symbols", "labels"):
+    for k in _ARRAYS:
         data[k] = np.asarray(data[k])
         data[k].setflags(write=False)
     return data
@@ -173,6 +190,29 @@ def _cap_per_class(labels: np.ndarray, cap: int, rng: np.random.Generator) -> np
             idx = rng.choice(idx, cap, replace=False)
         keep.append(idx)
     return np.sort(np.concatenate(keep)) if keep else np.zeros(0, np.int64)
+
+
+def cap_weights(labels: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Inverse-probability weights of the beats a per-class cap kept.
+
+    Within one record, the cap keeps ``n`` of the ``N`` beats of a class uniformly at random,
+    so each kept beat stands for ``N / n`` beats: a weighted count (or a weighted confusion
+    matrix) is then an unbiased estimate of the count over all ``N`` beats.
+
+    Args:
+        labels: class of every beat of the record, before the cap.
+        idx: indices of the kept beats (``select_beats``).
+
+    Returns:
+        float64 weight per kept beat, ``N_c / n_c`` for its class ``c`` (1.0 when nothing was
+        capped).
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    idx = np.asarray(idx, dtype=np.int64)
+    k = int(labels.max()) + 1 if labels.size else 0
+    total = np.bincount(labels, minlength=k).astype(np.float64)
+    kept = np.bincount(labels[idx], minlength=k).astype(np.float64)
+    return (total / np.where(kept > 0, kept, 1.0))[labels[idx]]
 
 
 def _record_seed(seed: int, name: str) -> list[int]:
@@ -246,7 +286,9 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
         lead: lead to read, by name.
         fallback_leads: leads to use when a record lacks ``lead``.
         max_beats_per_record: keep at most this many beats per record and class (0 = all),
-            chosen at random with ``seed``.
+            chosen at random with ``seed``. ``meta["weight"]`` records ``N / n`` per (record,
+            class), so weighted metrics estimate the uncapped data (with the leaky split the
+            weights refer to the record's capped sample, before it is cut into splits).
         val_fraction: validation share of training beats (carved by patient).
         seed: seed for the validation carve, the cap and the leaky split.
         progress: show a progress bar.
@@ -316,12 +358,15 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
         idx, where = select_beats(name, lab, split, split_of.get(name), max_beats_per_record,
                                   val_fraction, seed)
         report["capped"] += int(lab.shape[0] - idx.size)
+        weight = cap_weights(lab, idx)
         lab = lab[idx]
         windows.append(data["windows"][idx])
         labels.append(lab.astype(np.int64))
         metas.append(pd.DataFrame({
             "record": name, "patient": patient_of(name), "sample": data["samples"][idx],
             "symbol": data["symbols"][idx], "label": np.asarray(CLASSES)[lab], "split": where,
+            **{k: np.asarray(data[k][idx], dtype=np.float64) for k in RR_COLUMNS},
+            "weight": weight,
         }))
         report["records"].append(name)
     if split == "beat-random-LEAKS-PATIENTS":

@@ -125,7 +125,9 @@ def run_demo(out_dir: str | Path = "runs/demo", settings: DemoSettings = DEFAULT
              "training_history": out / "training_history.png",
              "metrics": out / "metrics.json"}
     shutil.copyfile(result.paths["model"], paths["model"])
-    for key, fig in (("confusion_matrix", plots.plot_confusion_matrix(report.confusion)),
+    counts = "weighted counts" if report.weights is not None else "counts"
+    for key, fig in (("confusion_matrix", plots.plot_confusion_matrix(
+                         report.confusion, title=f"Confusion matrix ({counts})")),
                      ("training_history", plots.plot_history(
                          {k: v for k, v in result.history.items() if k != "epoch"}))):
         fig.savefig(paths[key], dpi=110, bbox_inches="tight")
@@ -141,7 +143,7 @@ def run_demo(out_dir: str | Path = "runs/demo", settings: DemoSettings = DEFAULT
         "seconds": {"total": round(time.time() - t0, 1), "train": round(train_s, 1),
                     "evaluate": round(eval_s, 1)},
         "best_epoch": result.info.get("best"),
-        "test": {"n": d["n"], "accuracy": d["accuracy"],
+        "test": {"n": d["n"], "n_weighted": d["n_weighted"], "accuracy": d["accuracy"],
                  "macro_precision": d["macro"]["ppv"], "macro_recall": d["macro"]["sensitivity"],
                  "macro_f1": d["macro"]["f1"], "macro_specificity": d["macro"]["specificity"],
                  "weighted": d["weighted"], "per_class": d["per_class"],
@@ -154,7 +156,7 @@ def run_demo(out_dir: str | Path = "runs/demo", settings: DemoSettings = DEFAULT
 
     t = summary["test"]
     say("")
-    say(f"Test patients ({t['n']} beats): accuracy {t['accuracy']:.3f}, macro precision "
+    say(f"Test patients ({t['n']} beats, weighted {t['n_weighted']:,.0f}): accuracy {t['accuracy']:.3f}, macro precision "
         f"{t['macro_precision']:.3f}, recall {t['macro_recall']:.3f}, F1 {t['macro_f1']:.3f}, "
         f"specificity {t['macro_specificity']:.3f}")
     say(format_summary(report))

@@ -10,6 +10,22 @@ is its command line.
 Terms (ANSI/AAMI EC57): sensitivity Se = TP / (TP + FN) (recall), positive predictive value
 +P = TP / (TP + FP) (precision), specificity Sp = TN / (TN + FP). A class with no true beats in
 the evaluated data is *absent*: its Se, F1 and AUCs are NaN and flagged, never a silent 0.
+
+Weights. ``load_beats(max_beats_per_record=k)`` keeps at most k beats per record and class, so a
+capped test set over-represents rare classes and records with few beats. Each kept beat carries
+``weight = N / n`` for its (record, class) stratum (``BeatSet.meta["weight"]``). With
+``weights=`` every count becomes a weighted count: the confusion matrix, hence Se, +P, Sp, F1,
+accuracy and their averages, estimate the values on the full, uncapped test set (ratio
+estimators: consistent, exact when predictions are constant within each stratum). The patient
+bootstrap resamples patients with their weighted matrices; ROC and precision-recall curves use
+scikit-learn's ``sample_weight`` and the calibration bins weighted counts, so nothing is left
+unweighted. A report states both the beats evaluated (``n_beats``) and the weighted total
+(``n_weighted``).
+
+Class sets. Published results use different AAMI class sets (N/S/V, N/S/V/F or all five).
+:func:`restrict` (or ``evaluate_predictions(..., class_set=...)``) drops beats whose true class
+is outside the set and predicts by the argmax over the set's columns only, so a row computed
+here matches a literature row's protocol (:mod:`ecgkit.literature`).
 """
 
 from __future__ import annotations
@@ -23,37 +39,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ecgkit.contract import CLASSES, DS2, PACED_TEST
-
-LITERATURE = (
-    {
-        "source": "de Chazal et al. 2004 (as tabulated by Mondejar-Guerra et al.)",
-        "reference": "IEEE Trans. Biomed. Eng. 51(7):1196-1206, doi:10.1109/TBME.2004.827359; "
-                     "accuracy as listed in the comparison table of github.com/mondejar/"
-                     "ecg-classification README",
-        "accuracy": 0.862,
-    },
-    {
-        "source": "Mondejar-Guerra et al. 2019",
-        "reference": "Biomed. Signal Process. Control 47:41-48, doi:10.1016/j.bspc.2018.08.007",
-        "accuracy": 0.945,
-    },
-    {
-        "source": "Llamedo & Martinez 2011",
-        "reference": "IEEE Trans. Biomed. Eng. 58(3):616-625, doi:10.1109/TBME.2010.2068048",
-        "S_Se": 0.77, "S_PP": 0.39, "V_Se": 0.81, "V_PP": 0.87,
-    },
-    {
-        "source": "Garcia et al. 2017",
-        "reference": "Sci. Rep. 7:10543, doi:10.1038/s41598-017-09837-3",
-        "S_Se": 0.62, "S_PP": 0.53, "V_Se": 0.873, "V_PP": 0.594,
-    },
-)
-"""Published inter-patient results on MIT-BIH DS2 (fractions). Only figures we can cite are
-given; a missing key means the figure is not included here, not that it is zero."""
-
-LITERATURE_COLUMNS = ("accuracy", "N_Se", "N_PP", "S_Se", "S_PP", "V_Se", "V_PP", "F_Se", "F_PP")
-
+from ecgkit.contract import CLASSES
 
 @dataclass
 class Report:
@@ -62,23 +48,26 @@ class Report:
     Attributes:
         classes: class names, in label order.
         per_class: DataFrame indexed by class with ``sensitivity``, ``ppv``, ``specificity``,
-            ``f1``, ``support``, ``predicted``, ``roc_auc``, ``pr_auc`` and ``absent`` (no true
+            ``f1``, ``support`` (true beats, weighted), ``predicted`` (weighted), ``beats``
+            (true beats evaluated, unweighted), ``roc_auc``, ``pr_auc`` and ``absent`` (no true
             beats of that class in the data).
         accuracy: overall accuracy.
         macro: unweighted mean over the classes present (``sensitivity``, ``ppv``,
             ``specificity``, ``f1``).
         weighted: the same averages weighted by support.
-        confusion: counts, rows = true class, columns = predicted class.
+        confusion: counts, rows = true class, columns = predicted class (int; float
+            weighted counts when weights were given).
         confusion_normalized: rows divided by their totals (NaN rows for absent classes).
         roc: per present class, ``(fpr, tpr)`` arrays (one-vs-rest).
         pr: per present class, ``(recall, precision)`` arrays (one-vs-rest).
         ece: expected calibration error of the top-class confidence.
         reliability: DataFrame of calibration bins (``lo``, ``hi``, ``confidence``,
-            ``accuracy``, ``count``).
+            ``accuracy``, ``count`` (beats), ``weight`` (weighted count)).
         ci: DataFrame of bootstrap confidence intervals (``metric``, ``estimate``, ``lo``,
             ``hi``) resampled by patient (or by beat when no patients were given).
         ci_unit: ``"patient"`` or ``"beat"``.
-        y_true, y_pred, y_prob, records, patients: the inputs, kept for tables and plots.
+        y_true, y_pred, y_prob, records, patients, weights: the inputs, kept for tables and
+            plots (``weights`` None when unweighted).
     """
 
     classes: tuple[str, ...]
@@ -99,6 +88,17 @@ class Report:
     y_prob: np.ndarray = field(repr=False)
     records: np.ndarray | None = field(default=None, repr=False)
     patients: np.ndarray | None = field(default=None, repr=False)
+    weights: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def n_beats(self) -> int:
+        """Beats evaluated."""
+        return int(len(self.y_true))
+
+    @property
+    def n_weighted(self) -> float:
+        """The weighted number of beats: the size of the data the metrics estimate."""
+        return float(self.n_beats if self.weights is None else self.weights.sum())
 
     @property
     def absent_classes(self) -> list[str]:
@@ -108,9 +108,10 @@ class Report:
     def table(self) -> pd.DataFrame:
         """Per-class table with macro and weighted average rows appended."""
         rows = self.per_class.copy()
+        totals = {"support": rows["support"].sum(), "beats": rows["beats"].sum()}
         for name, avg in (("macro avg", self.macro), ("weighted avg", self.weighted)):
-            rows.loc[name] = {**{k: np.nan for k in rows.columns}, **avg,
-                              "support": int(rows["support"].sum()), "absent": False}
+            rows.loc[name] = {**{k: np.nan for k in rows.columns}, **avg, **totals,
+                              "absent": False}
         return rows
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,7 +121,10 @@ class Report:
         }
         return {
             "classes": list(self.classes),
-            "n": int(len(self.y_true)),
+            "n": self.n_beats,
+            "n_weighted": _json_value(self.n_weighted),
+            "weighted_by": "cap weights N/n per record and class" if self.weights is not None
+            else None,
             "accuracy": _json_value(self.accuracy),
             "macro": {k: _json_value(v) for k, v in self.macro.items()},
             "weighted": {k: _json_value(v) for k, v in self.weighted.items()},
@@ -166,17 +170,41 @@ def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """Counts, rows = true class, columns = predicted class (all classes, zeros included)."""
-    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(cm, (np.asarray(y_true, int), np.asarray(y_pred, int)), 1)
+def _as_weights(weights, n: int) -> np.ndarray | None:
+    """Checked float64 weights (n,), or None."""
+    if weights is None:
+        return None
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 1 or w.shape[0] != n:
+        raise ValueError(f"weights must be 1-D with one weight per beat ({n}). "
+                         f"Received: shape={w.shape}")
+    if w.size and (not np.isfinite(w).all() or (w < 0).any()):
+        raise ValueError(f"weights must be finite and >= 0. Received: min={np.nanmin(w)}, "
+                         f"non-finite={int((~np.isfinite(w)).sum())}")
+    return w
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int,
+                     weights: np.ndarray | None = None) -> np.ndarray:
+    """Counts, rows = true class, columns = predicted class (all classes, zeros included).
+
+    With ``weights`` each beat counts its weight: a float matrix of weighted counts.
+    """
+    y_true, y_pred = np.asarray(y_true, int), np.asarray(y_pred, int)
+    if weights is None:
+        cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+        np.add.at(cm, (y_true, y_pred), 1)
+    else:
+        cm = np.zeros((n_classes, n_classes), dtype=np.float64)
+        np.add.at(cm, (y_true, y_pred), np.asarray(weights, dtype=np.float64))
     return cm
 
 
 def per_class_metrics(cm: np.ndarray) -> dict[str, np.ndarray]:
     """Se, +P, Sp, F1, support and predicted count per class from a confusion matrix.
 
-    Undefined values (a class with no true or no predicted beats) are NaN, never 0.
+    Works on counts or weighted counts. Undefined values (a class with no true or no predicted
+    beats) are NaN, never 0.
     """
     tp = np.diag(cm).astype(float)
     support = cm.sum(axis=1)
@@ -213,30 +241,35 @@ def _summaries(cm: np.ndarray) -> tuple[float, dict[str, float], dict[str, float
     return acc, macro, weighted
 
 
-def calibration_bins(y_true: np.ndarray, y_prob: np.ndarray, n_bins: int = 10
-                     ) -> tuple[float, pd.DataFrame]:
+def calibration_bins(y_true: np.ndarray, y_prob: np.ndarray, n_bins: int = 10,
+                     weights: np.ndarray | None = None) -> tuple[float, pd.DataFrame]:
     """Reliability table of the top-class confidence and the expected calibration error.
 
-    ECE = sum over bins of (bin count / n) * |accuracy - mean confidence| (Guo et al. 2017).
+    ECE = sum over bins of (bin weight / total weight) * |accuracy - mean confidence| (Guo et
+    al. 2017), every beat weighing 1 unless ``weights`` are given. The table has ``count``
+    (beats) and ``weight`` (weighted count) per bin; ``confidence`` and ``accuracy`` are
+    weighted means.
     """
     conf = y_prob.max(axis=1)
     correct = (y_prob.argmax(axis=1) == y_true).astype(float)
+    w = np.ones_like(conf) if weights is None else np.asarray(weights, dtype=np.float64)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     idx = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, n_bins - 1)
-    rows, ece = [], 0.0
+    rows, ece, total = [], 0.0, float(w.sum())
     for b in range(n_bins):
         sel = idx == b
-        n = int(sel.sum())
-        c = float(conf[sel].mean()) if n else float("nan")
-        a = float(correct[sel].mean()) if n else float("nan")
-        if n:
-            ece += n / len(conf) * abs(a - c)
+        n, wb = int(sel.sum()), float(w[sel].sum())
+        c = float(np.average(conf[sel], weights=w[sel])) if wb > 0 else float("nan")
+        a = float(np.average(correct[sel], weights=w[sel])) if wb > 0 else float("nan")
+        if wb > 0:
+            ece += wb / total * abs(a - c)
         rows.append({"lo": edges[b], "hi": edges[b + 1], "confidence": c, "accuracy": a,
-                     "count": n})
-    return (float(ece) if len(conf) else float("nan")), pd.DataFrame(rows)
+                     "count": n, "weight": wb})
+    return (float(ece) if total > 0 else float("nan")), pd.DataFrame(rows)
 
 
-def _curves(y_true: np.ndarray, y_prob: np.ndarray, classes: Sequence[str]):
+def _curves(y_true: np.ndarray, y_prob: np.ndarray, classes: Sequence[str],
+            weights: np.ndarray | None = None):
     from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
     roc, pr, roc_auc, pr_auc = {}, {}, [], []
@@ -246,8 +279,8 @@ def _curves(y_true: np.ndarray, y_prob: np.ndarray, classes: Sequence[str]):
             roc_auc.append(np.nan)
             pr_auc.append(np.nan)
             continue
-        fpr, tpr, _ = roc_curve(pos, y_prob[:, k])
-        prec, rec, _ = precision_recall_curve(pos, y_prob[:, k])
+        fpr, tpr, _ = roc_curve(pos, y_prob[:, k], sample_weight=weights)
+        prec, rec, _ = precision_recall_curve(pos, y_prob[:, k], sample_weight=weights)
         roc[c] = (fpr, tpr)
         pr[c] = (rec, prec)
         roc_auc.append(float(auc(fpr, tpr)))
@@ -257,13 +290,14 @@ def _curves(y_true: np.ndarray, y_prob: np.ndarray, classes: Sequence[str]):
 
 def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray | None,
                  n_classes: int, classes: Sequence[str], n_boot: int = 200, seed: int = 42,
-                 level: float = 0.95) -> pd.DataFrame:
+                 level: float = 0.95, weights: np.ndarray | None = None) -> pd.DataFrame:
     """Percentile bootstrap CIs of accuracy, macro F1 and per-class Se / +P.
 
     Whole groups (patients) are resampled with replacement, because beats of one patient are
-    not independent; with ``groups=None`` single beats are resampled.
+    not independent; with ``groups=None`` single beats are resampled. With ``weights`` each
+    group contributes its weighted confusion matrix.
     """
-    cm = confusion_matrix(y_true, y_pred, n_classes)
+    cm = confusion_matrix(y_true, y_pred, n_classes, weights)
     acc, macro, _ = _summaries(cm)
     m = per_class_metrics(cm)
     names = ["accuracy", "macro_f1"]
@@ -276,8 +310,8 @@ def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray | No
     groups = np.asarray(groups).astype(str)
     uniq, inverse = np.unique(groups, return_inverse=True)
     # One confusion matrix per group; a bootstrap sample is a sum of resampled group matrices.
-    per_group = np.zeros((len(uniq), n_classes, n_classes), dtype=np.int64)
-    np.add.at(per_group, (inverse, y_true, y_pred), 1)
+    per_group = np.zeros((len(uniq), n_classes, n_classes), dtype=np.float64)
+    np.add.at(per_group, (inverse, y_true, y_pred), 1.0 if weights is None else weights)
     rng = np.random.default_rng(seed)
     samples = np.full((n_boot, len(names)), np.nan)
     for b in range(n_boot if len(uniq) else 0):
@@ -299,9 +333,54 @@ def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray | No
     return pd.DataFrame({"metric": names, "estimate": est, "lo": lo, "hi": hi})
 
 
+def restrict(y_true, y_prob, class_set: Sequence[str], classes: Sequence[str] = CLASSES
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Evaluates on a subset of the classes, as a literature row with that class set does.
+
+    Beats whose true class is outside ``class_set`` are dropped; the probabilities of the set's
+    classes are kept and renormalised to sum to 1, so the prediction is the argmax over the
+    set's classes only (a beat whose set probabilities are all 0 gets a uniform row).
+
+    Args:
+        y_true: class indices (n,) or one-hot (n, k) over ``classes``.
+        y_prob: probabilities (n, k) over ``classes``.
+        class_set: class names to keep, e.g. ``("N", "S", "V")``; returned in the order of
+            ``classes``.
+        classes: class names of ``y_true``/``y_prob`` columns.
+
+    Returns:
+        ``(y_true (m,) indices into the set, y_prob (m, len(set)), keep (n,) bool mask)``;
+        use ``keep`` to select the matching patients, records and weights.
+
+    Raises:
+        ValueError: an empty set, a class not in ``classes``, or mismatched shapes.
+    """
+    classes = tuple(classes)
+    wanted = [class_set] if isinstance(class_set, str) else list(class_set)
+    unknown = [c for c in wanted if c not in classes]
+    if not wanted or unknown or len(set(wanted)) != len(wanted):
+        raise ValueError(f"class_set must be distinct names from {classes}. "
+                         f"Received: class_set={tuple(wanted)}")
+    cols = [classes.index(c) for c in classes if c in wanted]
+    y_prob = np.asarray(y_prob, dtype=np.float64)
+    if y_prob.ndim != 2 or y_prob.shape[1] != len(classes):
+        raise ValueError(f"y_prob must have shape (n, {len(classes)}). "
+                         f"Received: shape={y_prob.shape}")
+    y_true = _as_labels(y_true, len(classes))
+    if len(y_true) != len(y_prob):
+        raise ValueError(f"y_true and y_prob differ in length: {len(y_true)} != {len(y_prob)}")
+    keep = np.isin(y_true, cols)
+    new_index = np.full(len(classes), -1)
+    new_index[cols] = np.arange(len(cols))
+    p = y_prob[keep][:, cols]
+    total = p.sum(axis=1, keepdims=True)
+    p = np.divide(p, total, out=np.full_like(p, 1.0 / len(cols)), where=total > 0)
+    return new_index[y_true[keep]], p, keep
+
+
 def evaluate_predictions(y_true, y_prob, patients=None, n_boot: int = 200, seed: int = 42,
-                         records=None, classes: Sequence[str] = CLASSES, n_bins: int = 10
-                         ) -> Report:
+                         records=None, classes: Sequence[str] = CLASSES, n_bins: int = 10,
+                         weights=None, class_set: Sequence[str] | None = None) -> Report:
     """Evaluates class probabilities against true labels.
 
     Args:
@@ -314,12 +393,18 @@ def evaluate_predictions(y_true, y_prob, patients=None, n_boot: int = 200, seed:
         records: record name per beat, kept for ``literature_table`` and error analysis.
         classes: class names in label order.
         n_bins: calibration bins.
+        weights: optional weight per beat (>= 0), e.g. ``beats.meta["weight"]`` of a capped
+            ``BeatSet``: every count becomes a weighted count (see the module docstring).
+        class_set: optional subset of ``classes``: beats of other true classes are dropped and
+            the prediction is the argmax over the set (:func:`restrict`); the report's
+            classes are then the set.
 
     Returns:
         A ``Report``.
 
     Raises:
-        ValueError: on mismatched lengths or shapes, or labels out of range.
+        ValueError: on mismatched lengths or shapes, labels out of range, bad weights or an
+            unknown class in ``class_set``.
     """
     classes = tuple(classes)
     k = len(classes)
@@ -332,18 +417,29 @@ def evaluate_predictions(y_true, y_prob, patients=None, n_boot: int = 200, seed:
     for name, arr in (("patients", patients), ("records", records)):
         if arr is not None and len(arr) != len(y_true):
             raise ValueError(f"{name} has {len(arr)} entries for {len(y_true)} beats")
+    weights = _as_weights(weights, len(y_true))
+    if class_set is not None:
+        y_true, y_prob, keep = restrict(y_true, y_prob, class_set, classes)
+        classes = tuple(c for c in classes if c in set(class_set))
+        k = len(classes)
+        patients = None if patients is None else np.asarray(patients)[keep]
+        records = None if records is None else np.asarray(records)[keep]
+        weights = None if weights is None else weights[keep]
     y_pred = y_prob.argmax(axis=1) if len(y_prob) else np.zeros(0, np.int64)
-    cm = confusion_matrix(y_true, y_pred, k)
+    cm = confusion_matrix(y_true, y_pred, k, weights)
     m = per_class_metrics(cm)
     acc, macro, weighted = _summaries(cm)
-    roc, pr, roc_auc, pr_auc = _curves(y_true, y_prob, classes)
-    per_class = pd.DataFrame({**m, "roc_auc": roc_auc, "pr_auc": pr_auc}, index=list(classes))
+    roc, pr, roc_auc, pr_auc = _curves(y_true, y_prob, classes, weights)
+    beats = np.bincount(y_true, minlength=k)
+    per_class = pd.DataFrame({**m, "beats": beats, "roc_auc": roc_auc, "pr_auc": pr_auc},
+                             index=list(classes))
     per_class["absent"] = per_class["support"] == 0
     per_class.index.name = "class"
-    ece, rel = calibration_bins(y_true, y_prob, n_bins)
+    ece, rel = calibration_bins(y_true, y_prob, n_bins, weights)
     groups = None if patients is None else np.asarray(patients)
     if n_boot > 0:
-        ci = bootstrap_ci(y_true, y_pred, groups, k, classes, n_boot=n_boot, seed=seed)
+        ci = bootstrap_ci(y_true, y_pred, groups, k, classes, n_boot=n_boot, seed=seed,
+                          weights=weights)
     else:
         ci = pd.DataFrame(columns=["metric", "estimate", "lo", "hi"])
     return Report(
@@ -354,51 +450,8 @@ def evaluate_predictions(y_true, y_prob, patients=None, n_boot: int = 200, seed:
         y_true=y_true, y_pred=y_pred, y_prob=y_prob,
         records=None if records is None else np.asarray(records).astype(str),
         patients=None if patients is None else np.asarray(patients).astype(str),
+        weights=weights,
     )
-
-
-def literature_table(report: Report) -> pd.DataFrame:
-    """Our result beside published inter-patient MIT-BIH DS2 results, for N, S, V and F.
-
-    Our row is computed on the standard DS2 records only: paced test records (104, 217) and
-    any record outside DS2 are left out. When the evaluated data covers only part of DS2 (the
-    embedded subset, a per-record cap) the ``note`` says so: the figures are then not directly
-    comparable. Literature rows are labelled ``kind="literature"`` and are copied from the
-    cited papers, not recomputed.
-
-    Raises:
-        ValueError: when the report has no record names.
-    """
-    if report.records is None:
-        raise ValueError("literature_table needs the record of each beat: pass records= to "
-                         "evaluate_predictions")
-    sel = np.isin(report.records, DS2)
-    used = sorted(set(report.records[sel].tolist()))
-    excluded = sorted(set(report.records[~sel].tolist()))
-    row: dict[str, Any] = {"source": "ecgkit (this run)", "kind": "this run",
-                           "reference": "computed here", "n_beats": int(sel.sum())}
-    if sel.any():
-        cm = confusion_matrix(report.y_true[sel], report.y_pred[sel], len(report.classes))
-        m = per_class_metrics(cm)
-        row["accuracy"] = float(np.trace(cm) / cm.sum())
-        for c in ("N", "S", "V", "F"):
-            j = report.classes.index(c)
-            row[f"{c}_Se"] = float(m["sensitivity"][j])
-            row[f"{c}_PP"] = float(m["ppv"][j])
-    notes = []
-    if len(used) < len(DS2):
-        notes.append(f"subset of DS2: {len(used)} of {len(DS2)} records ({', '.join(used)})")
-    paced = [r for r in excluded if r in PACED_TEST]
-    if paced:
-        notes.append(f"paced records excluded: {', '.join(paced)}")
-    other = [r for r in excluded if r not in PACED_TEST]
-    if other:
-        notes.append(f"non-DS2 records excluded: {', '.join(other)}")
-    row["note"] = "; ".join(notes)
-    rows = [row] + [{"kind": "literature", "n_beats": np.nan, "note": "literature figure", **lit}
-                    for lit in LITERATURE]
-    cols = ["source", "kind", "n_beats", *LITERATURE_COLUMNS, "note", "reference"]
-    return pd.DataFrame(rows).reindex(columns=cols)
 
 
 # --- Models and reports --------------------------------------------------------------------------
@@ -441,9 +494,10 @@ def evaluate_model(model, beats, out_dir: str | Path | None = None, *, image_siz
     ds = signal_dataset(beats, image_size=image_size, grid=grid, batch_size=batch_size,
                         shuffle=False)
     y_true, y_prob = predict_dataset(model, ds)
+    weights = beats.meta["weight"].to_numpy() if "weight" in beats.meta.columns else None
     report = evaluate_predictions(y_true, y_prob, patients=beats.meta["patient"].to_numpy(),
                                   records=beats.meta["record"].to_numpy(), n_boot=n_boot,
-                                  seed=seed)
+                                  seed=seed, weights=weights)
     if out_dir is not None:
         write_report(report, out_dir, figures=figures)
     return report
@@ -484,8 +538,10 @@ def evaluate_image_folder(model, folder: str | Path, split: str = "test",
         x = np.stack([read_image(p, size) for p in paths])
         probs.append(np.asarray(model(x, training=False), dtype=np.float64))
     y_true = m["label"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy()
+    weights = m["weight"].to_numpy() if "weight" in m.columns else None
     report = evaluate_predictions(y_true, np.concatenate(probs), patients=m["patient"].to_numpy(),
-                                  records=m["record"].to_numpy(), n_boot=n_boot, seed=seed)
+                                  records=m["record"].to_numpy(), n_boot=n_boot, seed=seed,
+                                  weights=weights)
     if out_dir is not None:
         write_report(report, out_dir, figures=figures)
     return report
@@ -503,6 +559,8 @@ def write_report(report: Report, out_dir: str | Path, figures: bool = True,
     paths["metrics"].write_text(json.dumps(payload, indent=2))
     report.table().to_csv(paths["per_class"])
     if report.records is not None:
+        from ecgkit.literature import literature_table
+
         paths["literature"] = out / "literature.csv"
         literature_table(report).to_csv(paths["literature"], index=False)
     if figures:
@@ -513,8 +571,10 @@ def write_report(report: Report, out_dir: str | Path, figures: bool = True,
 
         from ecgkit import plots
 
+        counts = "weighted counts" if report.weights is not None else "counts"
         for name, fig in (
-            ("confusion", plots.plot_confusion_matrix(report.confusion, report.classes)),
+            ("confusion", plots.plot_confusion_matrix(
+                report.confusion, report.classes, title=f"Confusion matrix ({counts})")),
             ("confusion_normalized", plots.plot_confusion_matrix(
                 report.confusion, report.classes, normalize=True)),
             ("roc_pr", plots.plot_roc_pr(report.roc, report.pr, report.per_class)),
@@ -528,9 +588,12 @@ def write_report(report: Report, out_dir: str | Path, figures: bool = True,
 
 def format_summary(report: Report) -> str:
     """A short plain-text summary: accuracy, macro averages and the per-class table."""
-    t = report.table()[["sensitivity", "ppv", "specificity", "f1", "support", "absent"]]
+    t = report.table()[["sensitivity", "ppv", "specificity", "f1", "support", "beats", "absent"]]
+    n = f"n={report.n_beats}"
+    if report.weights is not None:
+        n += f" beats, weighted {report.n_weighted:,.0f}"
     lines = [f"accuracy {report.accuracy:.4f}  macro F1 {report.macro['f1']:.4f}  "
-             f"ECE {report.ece:.4f}  (n={len(report.y_true)})",
+             f"ECE {report.ece:.4f}  ({n})",
              t.to_string(float_format=lambda v: f"{v:.3f}")]
     if report.absent_classes:
         lines.append(f"absent from this data: {', '.join(report.absent_classes)} "
@@ -589,3 +652,7 @@ def register_cli(subparsers) -> None:
     p.add_argument("--out", default=None, help="report folder (default: next to the model)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
+
+
+# The literature comparison lives in ecgkit.literature; these names stay importable from here.
+from ecgkit.literature import LITERATURE, LITERATURE_COLUMNS, literature_table  # noqa: E402,F401

@@ -99,7 +99,7 @@ def plot_confusion_matrix(cm, classes: Sequence[str] = CLASSES, normalize: bool 
     for i in range(len(classes)):
         for j in range(len(classes)):
             v = data[i, j]
-            text = "-" if np.isnan(v) else (f"{v:.2f}" if normalize else f"{int(v)}")
+            text = "-" if np.isnan(v) else (f"{v:.2f}" if normalize else f"{v:.0f}")
             ax.text(j, i, text, ha="center", va="center", fontsize=9,
                     color="white" if (not np.isnan(v) and v > thresh) else "black")
     ax.set_xticks(range(len(classes)), classes)

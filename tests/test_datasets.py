@@ -25,7 +25,8 @@ from ecgkit.splits import SplitError, patient_overlap
 class TestLoadBeats:
     def test_default_split_of_the_subset(self, small_beats):
         b = small_beats
-        assert list(b.meta.columns) == ["record", "patient", "sample", "symbol", "label", "split"]
+        assert list(b.meta.columns) == ["record", "patient", "sample", "symbol", "label", "split",
+                                        "pre_rr", "post_rr", "local_rr", "avg_rr", "weight"]
         assert b.splits == ["train", "val", "test"] and len(b) == b.windows.shape[0]
         assert b.windows.dtype == np.float32 and b.windows.shape[1] == 1080
         assert np.allclose(np.median(b.windows, axis=1), 0, atol=1e-6)
@@ -38,6 +39,23 @@ class TestLoadBeats:
         assert b.meta.groupby(["record", "label"]).size().max() <= 20  # the cap
         assert b.report["skipped_windows"]["edge"] > 0 and b.report["capped"] > 0
         assert (np.asarray(CLASSES)[b.labels] == b.meta.label).all()
+
+    def test_cap_weights_restore_the_uncapped_counts(self, small_beats):
+        full = load_beats(split="none", progress=False)
+        assert (full.meta["weight"] == 1.0).all()
+        n_full = full.meta.groupby(["record", "label"]).size()
+        capped = small_beats.meta
+        w = capped.groupby(["record", "label"])["weight"].agg(["sum", "size", "first", "nunique"])
+        assert (w["nunique"] == 1).all()  # one weight per (record, class) stratum
+        np.testing.assert_allclose(w["sum"], n_full.loc[w.index])  # sum of N / n over n = N
+        assert (w.loc[w["size"] < 20, "first"] == 1.0).all()  # strata under the cap: all kept
+        assert (capped["weight"] > 1).any()
+        # the RR features do not depend on which neighbours the cap kept
+        keys = ["record", "sample"]
+        both = capped.merge(full.meta, on=keys, suffixes=("", "_full"))
+        assert len(both) == len(capped)
+        for c in ("pre_rr", "post_rr", "local_rr", "avg_rr"):
+            np.testing.assert_array_equal(both[c], both[f"{c}_full"])
 
     def test_memory_and_disk_cache(self, tmp_path, embedded_dir):
         a = load_beats(records=["100", "107"], split="none", progress=False, cache_dir=tmp_path)

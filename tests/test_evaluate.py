@@ -8,14 +8,16 @@ import pytest
 
 from ecgkit.contract import CLASSES
 from ecgkit.evaluate import (
-    LITERATURE,
     bootstrap_ci,
     calibration_bins,
+    confusion_matrix,
     evaluate_predictions,
-    literature_table,
+    format_summary,
     per_class_metrics,
+    restrict,
     write_report,
 )
+from ecgkit.literature import LITERATURE, literature_table
 
 
 def _probs(pred, k=5, conf=0.8):
@@ -91,6 +93,15 @@ class TestPerClassMetrics:
         m = per_class_metrics(cm)
         assert m["sensitivity"][0] == 1.0 and np.isnan(m["sensitivity"][1])
 
+    def test_table_support_of_average_rows_is_the_total(self):
+        y = np.array([0, 0, 0, 1, 1, 2])
+        t = evaluate_predictions(y, _probs(y), n_boot=0).table()
+        assert t.loc["macro avg", "support"] == 6 and t.loc["weighted avg", "support"] == 6
+        assert t.loc["weighted avg", "beats"] == 6
+        w = evaluate_predictions(y, _probs(y), weights=[1, 1, 1, 2, 2, 0.5], n_boot=0).table()
+        assert w.loc["weighted avg", "support"] == pytest.approx(7.5)
+        assert w.loc["weighted avg", "beats"] == 6
+
 
 class TestCurvesAndCalibration:
     def test_perfect_scores_give_auc_one(self):
@@ -141,28 +152,203 @@ class TestBootstrap:
         assert a.equals(b)
 
 
+class TestRestrict:
+    def test_drops_other_classes_and_renormalises(self):
+        y = np.array([0, 1, 2, 3, 4, 1])
+        p = np.array([[0.6, 0.1, 0.1, 0.1, 0.1],
+                      [0.2, 0.1, 0.1, 0.5, 0.1],   # F wins overall, N wins within N/S/V
+                      [0.1, 0.1, 0.2, 0.3, 0.3],
+                      [0.1, 0.1, 0.1, 0.6, 0.1],
+                      [0.1, 0.1, 0.1, 0.1, 0.6],
+                      [0.0, 0.0, 0.0, 0.0, 1.0]])  # nothing on the set: uniform row
+        yt, pt, keep = restrict(y, p, ("V", "N", "S"))
+        assert keep.tolist() == [True, True, True, False, False, True]
+        assert yt.tolist() == [0, 1, 2, 1]  # indices into (N, S, V), contract order
+        np.testing.assert_allclose(pt.sum(axis=1), 1.0)
+        np.testing.assert_allclose(pt[1], [0.5, 0.25, 0.25])
+        np.testing.assert_allclose(pt[3], [1 / 3] * 3)
+        assert pt.argmax(axis=1).tolist()[:3] == [0, 0, 2]
+
+    def test_class_set_argument(self):
+        y = np.array([0, 1, 2, 3, 3])
+        pred = np.array([0, 3, 2, 3, 1])  # the S beat predicted F
+        patients = list("abcde")
+        r = evaluate_predictions(y, _probs(pred, conf=0.6), class_set=("N", "S", "V"),
+                                 patients=patients, records=["100"] * 5, weights=[1, 2, 3, 4, 5],
+                                 n_boot=5)
+        assert r.classes == ("N", "S", "V") and r.confusion.shape == (3, 3)
+        assert r.n_beats == 3 and r.n_weighted == 6.0
+        assert r.patients.tolist() == ["a", "b", "c"] and r.weights.tolist() == [1, 2, 3]
+        assert r.per_class.loc["S", "sensitivity"] == 0.0  # F is no longer an option
+        assert r.accuracy == pytest.approx(4 / 6)
+
+    @pytest.mark.parametrize("class_set", [(), ("N", "X"), ("N", "N")])
+    def test_bad_class_set(self, class_set):
+        with pytest.raises(ValueError, match="class_set"):
+            restrict([0], _probs([0]), class_set)
+
+
+class TestWeights:
+    def test_weighted_counts_and_metrics(self):
+        y = np.array([0, 0, 1, 1])
+        pred = np.array([0, 1, 1, 0])
+        w = np.array([3.0, 1.0, 2.0, 2.0])
+        cm = confusion_matrix(y, pred, 5, w)
+        assert cm.dtype == np.float64 and cm[0, :2].tolist() == [3.0, 1.0]
+        r = evaluate_predictions(y, _probs(pred), weights=w, patients=list("aabb"), n_boot=20)
+        assert r.per_class.loc["N", "sensitivity"] == pytest.approx(0.75)
+        assert r.per_class.loc["N", "ppv"] == pytest.approx(0.6)
+        assert r.accuracy == pytest.approx(5 / 8)
+        assert r.n_beats == 4 and r.n_weighted == 8.0
+        assert r.per_class.loc["N", "support"] == 4.0 and r.per_class.loc["N", "beats"] == 2
+        est = r.ci.set_index("metric").loc["accuracy", "estimate"]
+        assert est == pytest.approx(5 / 8)  # the bootstrap's estimate is weighted too
+        d = r.to_dict()
+        assert d["n"] == 4 and d["n_weighted"] == 8.0
+        json.dumps(d)
+        assert "weighted 8" in format_summary(r)
+
+    def test_unit_weights_change_nothing(self):
+        rng = np.random.default_rng(4)
+        y = rng.integers(0, 5, 200)
+        p = rng.dirichlet(np.ones(5), 200)
+        pats = np.repeat(np.arange(10), 20)
+        a = evaluate_predictions(y, p, patients=pats, n_boot=30, seed=1)
+        b = evaluate_predictions(y, p, patients=pats, n_boot=30, seed=1, weights=np.ones(200))
+        np.testing.assert_array_equal(a.confusion, b.confusion)
+        pd_cols = ["sensitivity", "ppv", "specificity", "f1", "roc_auc", "pr_auc"]
+        np.testing.assert_allclose(a.per_class[pd_cols], b.per_class[pd_cols])
+        np.testing.assert_allclose(a.ci[["lo", "hi"]], b.ci[["lo", "hi"]])
+        assert a.ece == pytest.approx(b.ece)
+
+    def test_curves_and_calibration_use_weights_like_repeated_beats(self):
+        rng = np.random.default_rng(5)
+        y = rng.integers(0, 3, 60)
+        p = rng.dirichlet(np.ones(5), 60)
+        w = rng.integers(1, 4, 60)
+        rep = np.repeat(np.arange(60), w)
+        a = evaluate_predictions(y, p, weights=w, n_boot=0)
+        b = evaluate_predictions(y[rep], p[rep], n_boot=0)
+        np.testing.assert_allclose(a.confusion, b.confusion)
+        np.testing.assert_allclose(a.per_class["roc_auc"], b.per_class["roc_auc"])
+        np.testing.assert_allclose(a.per_class["pr_auc"], b.per_class["pr_auc"])
+        assert a.ece == pytest.approx(b.ece)
+
+    def test_constant_prediction_per_stratum_gives_the_full_matrix_exactly(self):
+        from ecgkit.datasets import cap_weights, select_beats
+
+        rng = np.random.default_rng(0)
+        full_y, full_pred, cap_y, cap_pred, cap_w = [], [], [], [], []
+        for r in range(6):
+            labels = rng.choice(5, size=300, p=[0.7, 0.1, 0.1, 0.05, 0.05])
+            stratum_pred = rng.integers(0, 5, size=5)  # one prediction per (record, class)
+            idx, _ = select_beats(f"r{r}", labels, "none", "all", 7, 0.2, seed=3)
+            full_y.append(labels)
+            full_pred.append(stratum_pred[labels])
+            cap_y.append(labels[idx])
+            cap_pred.append(stratum_pred[labels[idx]])
+            cap_w.append(cap_weights(labels, idx))
+        full = confusion_matrix(np.concatenate(full_y), np.concatenate(full_pred), 5)
+        est = confusion_matrix(np.concatenate(cap_y), np.concatenate(cap_pred), 5,
+                               np.concatenate(cap_w))
+        assert sum(map(len, cap_y)) < full.sum() / 5  # the cap really kept few beats
+        np.testing.assert_allclose(est, full)
+
+    @pytest.mark.parametrize("weights, match", [
+        ([1.0, 2.0], "one weight per beat"),
+        ([1.0, -1.0, 1.0], "finite and >= 0"),
+        ([1.0, np.nan, 1.0], "finite and >= 0"),
+    ])
+    def test_bad_weights(self, weights, match):
+        with pytest.raises(ValueError, match=match):
+            evaluate_predictions([0, 1, 2], _probs([0, 1, 2]), weights=weights)
+
+
+class TestWeightsOnRealBeats:
+    """A capped sample with weights estimates the metrics on every test beat."""
+
+    @staticmethod
+    def _rr_rule(meta):
+        # a deterministic predictor: premature beats (pre_rr < 0.8 avg_rr) are S, others N
+        premature = (meta["pre_rr"] / meta["avg_rr"]).to_numpy() < 0.8
+        return _probs(np.where(premature, 1, 0), conf=1.0)
+
+    def test_weighted_estimate_is_close_to_the_full_value(self):
+        from ecgkit.datasets import load_beats
+
+        full = load_beats(progress=False).subset("test")
+        capped = load_beats(progress=False, max_beats_per_record=50).subset("test")
+        assert len(capped) < len(full) / 4
+        truth = evaluate_predictions(full.labels, self._rr_rule(full.meta), n_boot=0)
+        est = evaluate_predictions(capped.labels, self._rr_rule(capped.meta), n_boot=0,
+                                   weights=capped.meta["weight"])
+        naive = evaluate_predictions(capped.labels, self._rr_rule(capped.meta), n_boot=0)
+        assert est.n_weighted == pytest.approx(len(full))
+        assert est.accuracy == pytest.approx(truth.accuracy, abs=0.03)
+        for c in ("N", "S"):
+            for m in ("sensitivity", "ppv"):
+                assert est.per_class.loc[c, m] == pytest.approx(truth.per_class.loc[c, m],
+                                                                abs=0.05), (c, m)
+        # unweighted, the capped sample over-represents the rare classes
+        assert abs(naive.accuracy - truth.accuracy) > 0.1
+        assert abs(naive.per_class.loc["N", "ppv"] - truth.per_class.loc["N", "ppv"]) > 0.1
+
+
 class TestLiteratureTable:
-    def test_ds2_only_and_notes(self):
-        records = np.array(["100"] * 4 + ["217"] * 3 + ["107"] * 2)
-        y = np.array([0, 1, 2, 0, 4, 4, 2, 0, 2])
-        pred = np.array([0, 1, 0, 0, 4, 4, 2, 0, 2])
+    def test_ds2_only_class_sets_and_notes(self):
+        records = np.array(["100"] * 4 + ["217"] * 3 + ["107"] * 2 + ["200"])
+        y = np.array([0, 1, 2, 0, 4, 4, 2, 0, 2, 3])
+        pred = np.array([0, 1, 0, 0, 4, 4, 2, 0, 2, 2])
         r = evaluate_predictions(y, _probs(pred), records=records, n_boot=0)
         t = literature_table(r)
-        ours = t.iloc[0]
-        assert ours["kind"] == "this run"
-        assert ours["n_beats"] == 4  # only record 100 is in DS2
-        assert ours["accuracy"] == pytest.approx(0.75)
-        assert ours["V_Se"] == 0.0 and ours["S_Se"] == 1.0
-        assert "subset of DS2: 1 of 22" in ours["note"]
-        assert "paced records excluded: 217" in ours["note"]
-        assert "107" in ours["note"]
+        ours = t[t["kind"] == "this run"].set_index("class_set")
+        assert set(ours.index) == {"N/S/V", "N/S/V/F"}
+        assert t.iloc[0]["kind"] == "this run"
+        nsvf = ours.loc["N/S/V/F"]
+        assert nsvf["n_beats"] == 5  # records 100 and 200 are in DS2, 217 and 107 are not
+        assert nsvf["accuracy"] == pytest.approx(0.6)
+        assert nsvf["V_Se"] == 0.0 and nsvf["S_Se"] == 1.0 and nsvf["F_Se"] == 0.0
+        nsv = ours.loc["N/S/V"]
+        assert nsv["n_beats"] == 4 and nsv["accuracy"] == pytest.approx(0.75)
+        assert np.isnan(nsv["F_Se"])
+        assert "beats outside N/S/V left out: F 1" in nsv["note"]
+        assert "subset of DS2: 2 of 22" in nsv["note"]
+        assert "paced records excluded: 217" in nsv["note"]
+        assert "107" in nsv["note"] and "weighted" not in nsv["note"]
         lit = t[t["kind"] == "literature"]
         assert len(lit) == len(LITERATURE)
-        assert (lit["note"] == "literature figure").all()
+        assert lit["note"].str.startswith("literature figure").all()
+        assert set(lit["class_set"]) == {"N/S/V", "N/S/V/F"}
+        # every literature row sits under our row of its class set
+        for i in lit.index:
+            above = t.loc[:i]
+            assert above[above["kind"] == "this run"].iloc[-1]["class_set"] == t.loc[i, "class_set"]
         mg = lit[lit["source"].str.startswith("Mondejar")].iloc[0]
-        assert mg["accuracy"] == 0.945
+        assert mg["accuracy"] == 0.945 and mg["class_set"] == "N/S/V/F"
         ll = lit[lit["source"].str.startswith("Llamedo")].iloc[0]
         assert (ll["S_Se"], ll["S_PP"], ll["V_Se"], ll["V_PP"]) == (0.77, 0.39, 0.81, 0.87)
+        assert ll["class_set"] == "N/S/V"
+
+    def test_weighted(self):
+        records = ["100"] * 4
+        r = evaluate_predictions([0, 0, 1, 1], _probs([0, 1, 1, 1]), records=records,
+                                 weights=[3, 1, 1, 1], n_boot=0)
+        ours = literature_table(r).iloc[0]
+        assert ours["n_beats"] == 4 and ours["n_weighted"] == 6.0
+        assert ours["N_Se"] == pytest.approx(0.75) and ours["S_PP"] == pytest.approx(2 / 3)
+        assert "weighted" in ours["note"]
+
+    def test_every_row_has_a_class_set_and_known_columns(self):
+        from ecgkit.literature import LITERATURE_COLUMNS
+
+        for lit in LITERATURE:
+            assert set(lit["class_set"]) <= set(CLASSES) and lit["reference"]
+            figures = set(lit) - {"source", "reference", "class_set", "note"}
+            assert figures <= set(LITERATURE_COLUMNS), lit["source"]
+            for k in figures:
+                c = k.split("_")[0]
+                assert k == "accuracy" or c in lit["class_set"], (lit["source"], k)
+                assert 0 < lit[k] <= 1
 
     def test_needs_records(self):
         r = evaluate_predictions([0], _probs([0]), n_boot=0)
@@ -180,6 +366,10 @@ class TestWriteReport:
             assert paths[key].is_file() and paths[key].stat().st_size > 0
         data = json.loads(paths["metrics"].read_text())
         assert data["classes"] == list(CLASSES) and data["n"] == 8
+        import pandas as pd
+
+        table = pd.read_csv(paths["per_class"], index_col=0)
+        assert table.loc["weighted avg", "support"] == 8  # not doubled
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +397,7 @@ class TestEvaluateCommand:
         assert rc == 0
         data = json.loads((tmp_path / "metrics.json").read_text())
         assert data["n"] > 0 and data["ci_unit"] == "patient"
+        assert data["n_weighted"] > 10 * data["n"]  # the capped beats carry their weights
         assert (tmp_path / "confusion.png").is_file()
         lit = (tmp_path / "literature.csv").read_text()
         assert "paced records excluded: 217" in lit and "Mondejar" in lit
