@@ -397,7 +397,7 @@ def one_hot(labels: np.ndarray) -> np.ndarray:
 def signal_dataset(beats: BeatSet, image_size: int = IMAGE_SIZE, grid: bool = True,
                    batch_size: int = 32, shuffle: bool = False, seed: int = 42,
                    signal_augment: Callable | None = None, repeat: bool = False,
-                   drop_remainder: bool = False):
+                   drop_remainder: bool = False, sample_weights: bool = False):
     """A tf.data pipeline rendering ECG images on the fly from in-memory beat windows.
 
     Indices are shuffled and batched, then one ``tf.numpy_function`` call per batch takes the
@@ -417,9 +417,12 @@ def signal_dataset(beats: BeatSet, image_size: int = IMAGE_SIZE, grid: bool = Tr
             applied before rendering (the window median is subtracted again afterwards).
         repeat: repeat forever (use with ``steps_per_epoch``).
         drop_remainder: drop the last incomplete batch.
+        sample_weights: also yield each beat's ``meta["weight"]`` (the cap weight N/n of its
+            record and class, 1 without a cap), so Keras metrics estimate the uncapped values.
 
     Returns:
-        ``tf.data.Dataset`` of ``(uint8 (b, H, W, 3), float32 one-hot (b, 5))``.
+        ``tf.data.Dataset`` of ``(uint8 (b, H, W, 3), float32 one-hot (b, 5))``, or with
+        ``sample_weights`` ``(images, one-hot, float32 weights (b,))``.
     """
     import tensorflow as tf
 
@@ -429,6 +432,11 @@ def signal_dataset(beats: BeatSet, image_size: int = IMAGE_SIZE, grid: bool = Tr
     windows = np.ascontiguousarray(beats.windows, dtype=np.float32)
     targets = one_hot(beats.labels)
     size = int(image_size)
+    if sample_weights and "weight" not in beats.meta.columns:
+        raise ValueError("signal_dataset(sample_weights=True) needs a 'weight' column in "
+                         "beats.meta (load_beats adds it)")
+    weights = (beats.meta["weight"].to_numpy(np.float32) if sample_weights
+               else np.ones(n, np.float32))
 
     def render(draw, idx):
         w = windows[idx]
@@ -439,14 +447,15 @@ def signal_dataset(beats: BeatSet, image_size: int = IMAGE_SIZE, grid: bool = Tr
                 raise ValueError(f"signal_augment returned shape {out.shape}, expected {w.shape}")
             w = out
         images, _ = render_batch(w, size, grid, baseline=signal_augment is not None)
-        return images, targets[idx]
+        return images, targets[idx], weights[idx]
 
     def tf_render(idx, draw):
-        images, y = tf.numpy_function(render, [draw, idx], [tf.uint8, tf.float32],
-                                      stateful=False)
+        images, y, sw = tf.numpy_function(render, [draw, idx],
+                                          [tf.uint8, tf.float32, tf.float32], stateful=False)
         images.set_shape([None, size, size, 3])
         y.set_shape([None, len(CLASSES)])
-        return images, y
+        sw.set_shape([None])
+        return (images, y, sw) if sample_weights else (images, y)
 
     ds = tf.data.Dataset.range(n)
     if shuffle:

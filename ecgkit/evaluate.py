@@ -457,14 +457,35 @@ def evaluate_predictions(y_true, y_prob, patients=None, n_boot: int = 200, seed:
 # --- Models and reports --------------------------------------------------------------------------
 
 def predict_dataset(model, dataset) -> tuple[np.ndarray, np.ndarray]:
-    """Runs ``model`` over a tf.data set of ``(images, one_hot)``; returns (y_true, y_prob)."""
+    """Runs ``model`` over a tf.data set of ``(images, one_hot[, weights])``; returns
+    (y_true, y_prob)."""
     ys, ps = [], []
-    for x, y in dataset:
+    for x, y, *_ in dataset:
         ps.append(np.asarray(model(x, training=False), dtype=np.float64))
         ys.append(np.asarray(y).argmax(axis=1))
     if not ys:
         raise ValueError("the data set is empty: nothing to evaluate")
     return np.concatenate(ys), np.concatenate(ps)
+
+
+def predict_beats(model, beats, *, image_size: int | None = None, grid: bool = True,
+                  batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Renders the beats of a ``BeatSet`` (in order) and returns ``(y_true, y_prob)``.
+
+    Args:
+        model: a Keras model taking uint8-range images.
+        beats: the beats to classify.
+        image_size: image side; None reads it from the model's input.
+        grid: draw the ECG-paper grid (must match training).
+        batch_size: images per batch.
+    """
+    from ecgkit.datasets import signal_dataset
+
+    if image_size is None:
+        image_size = int(model.input_shape[1])
+    ds = signal_dataset(beats, image_size=image_size, grid=grid, batch_size=batch_size,
+                        shuffle=False)
+    return predict_dataset(model, ds)
 
 
 def evaluate_model(model, beats, out_dir: str | Path | None = None, *, image_size: int | None = None,
@@ -487,13 +508,8 @@ def evaluate_model(model, beats, out_dir: str | Path | None = None, *, image_siz
     Returns:
         The ``Report``.
     """
-    from ecgkit.datasets import signal_dataset
-
-    if image_size is None:
-        image_size = int(model.input_shape[1])
-    ds = signal_dataset(beats, image_size=image_size, grid=grid, batch_size=batch_size,
-                        shuffle=False)
-    y_true, y_prob = predict_dataset(model, ds)
+    y_true, y_prob = predict_beats(model, beats, image_size=image_size, grid=grid,
+                                   batch_size=batch_size)
     weights = beats.meta["weight"].to_numpy() if "weight" in beats.meta.columns else None
     report = evaluate_predictions(y_true, y_prob, patients=beats.meta["patient"].to_numpy(),
                                   records=beats.meta["record"].to_numpy(), n_boot=n_boot,

@@ -29,12 +29,16 @@ class Param:
 PARAMS: dict[str, Param] = {
     # Data
     "DATA_DIR": Param(str, "", "WFDB folder to read; empty = the embedded subset in data/mitdb"),
-    "SPLIT": Param(str, "inter-patient", "split protocol: 'inter-patient' (default) or "
+    "SPLIT": Param(str, "inter-patient", "split protocol: 'inter-patient' (default), "
+                   "'inter-patient-strict' (paced records out: the literature's protocol) or "
                    "'beat-random-LEAKS-PATIENTS' (a leaky beat-level split, for comparison only)"),
     "LEAD": Param(str, "MLII", "ECG lead, chosen by name"),
     "IMAGE_SIZE": Param(int, 224, "side of the square ECG image in pixels"),
     "GRID": Param(bool, True, "draw the ECG-paper grid (1 mm / 5 mm) behind the trace"),
     "MAX_BEATS_PER_RECORD": Param(int, 0, "cap of beats per record and class (0 = no cap)"),
+    "TEST_MAX_BEATS_PER_RECORD": Param(int, 0, "cap of test beats per record and class (0 = "
+                                       "every test beat); capped beats carry weights N/n so "
+                                       "metrics estimate the full test set"),
     "VAL_FRACTION": Param(float, 0.2, "share of training patients held out for validation"),
     # Model
     "WEIGHTS": Param(str, "none", "backbone weights: 'imagenet', 'none', or a weights file path"),

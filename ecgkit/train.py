@@ -181,7 +181,8 @@ def make_datasets(train_beats, val_beats, p: dict[str, Any], steps_per_epoch: in
 
     Training: on-the-fly rendering with signal-level and image-level ECG-safe augmentation
     (``AUGMENT_STRENGTH``), shuffled; with ``CLASS_BALANCE="sampling"`` an endless stream drawn
-    equally from every class present. Validation: rendered as is, in order.
+    equally from every class with enough beats (:func:`sampled_classes`). Validation: rendered
+    as is, in order, with each beat's cap weight as its sample weight.
     """
     import tensorflow as tf
 
@@ -205,8 +206,11 @@ def make_datasets(train_beats, val_beats, p: dict[str, Any], steps_per_epoch: in
         train_ds = signal_dataset(train_beats, image_size=size, grid=grid, batch_size=batch,
                                   shuffle=True, seed=seed, signal_augment=sig_aug, repeat=repeat)
     train_ds = augment_dataset(train_ds, strength, seed=seed).prefetch(tf.data.AUTOTUNE)
+    # Validation beats carry their cap weights, so the checkpoint metric estimates the macro-F1
+    # of every validation beat, not of a class-balanced sample of them.
     val_ds = signal_dataset(val_beats, image_size=size, grid=grid, batch_size=batch,
-                            shuffle=False).cache().prefetch(tf.data.AUTOTUNE)
+                            shuffle=False, sample_weights="weight" in val_beats.meta.columns
+                            ).cache().prefetch(tf.data.AUTOTUNE)
     return train_ds, val_ds
 
 
@@ -570,19 +574,22 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
         "status": "finished", "epochs_run": len(history.get("epoch", [])),
         "best": json.loads(best_state.read_text()) if best_state.is_file() else None,
         "history": history, "seconds": round(time.time() - started, 1),
-        "final_metrics": _final_metrics(model, val_ds),
+        "final_metrics": _final_metrics(model, val_ds, val_beats),
         "paths": {k: str(v) for k, v in paths.items()},
     })
     write_json(paths["run_json"], info)
     return TrainResult(history=history, run_dir=run_dir, paths=paths, model=model, info=info)
 
 
-def _final_metrics(model, val_ds) -> dict[str, Any]:
-    """Validation metrics of the final (best) model, computed with ecgkit.evaluate."""
+def _final_metrics(model, val_ds, val_beats) -> dict[str, Any]:
+    """Validation metrics of the final (best) model, computed with ecgkit.evaluate (weighted by
+    the cap weights when the beats have them)."""
     from ecgkit.evaluate import evaluate_predictions, predict_dataset
 
     y_true, y_prob = predict_dataset(model, val_ds)
-    r = evaluate_predictions(y_true, y_prob, n_boot=0)
+    weights = (val_beats.meta["weight"].to_numpy() if "weight" in val_beats.meta.columns
+               else None)
+    r = evaluate_predictions(y_true, y_prob, n_boot=0, weights=weights)
     d = r.to_dict()
     return {"split": "val", "accuracy": d["accuracy"], "macro": d["macro"],
             "per_class": d["per_class"], "absent_classes": d["absent_classes"]}
