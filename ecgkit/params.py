@@ -59,6 +59,8 @@ PARAMS: dict[str, Param] = {
     "FOCAL_GAMMA": Param(float, 2.0, "focal-loss focusing parameter gamma"),
     "CLASS_BALANCE": Param(str, "alpha", "'alpha' (focal alpha from counts), 'class_weight', "
                            "'sampling' (balanced batches) or 'none'"),
+    "EXPLORER_STEPS": Param(int, 10, "batches of one short run started from the explorer's "
+                            "Train button (notebook 21; one epoch)"),
     "AUGMENT_STRENGTH": Param(float, 1.0, "ECG-safe augmentation strength (0 = off, 1 = default)"),
     "MIXED_PRECISION": Param(str, "auto", "'auto' (on for GPU), 'on' or 'off'"),
     "DETERMINISTIC": Param(bool, False, "op-deterministic training (slower; Keras turns XLA off)"),

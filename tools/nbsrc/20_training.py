@@ -1,13 +1,14 @@
 from _train_common import DATA, TRAINING
 
-TITLE = "20 · Training the enhanced ResNet50"
-DESCRIPTION = ("Trains the enhanced ResNet50 on the training patients with focal loss, AdamW and "
-               "a warm-up cosine schedule, using a GPU, mixed precision and XLA when available.")
+TITLE = "20 · Training that learns: baseline first, then the enhanced ResNet50"
+DESCRIPTION = ("Builds training up step by step: a one-batch sanity check, the BatchNorm trap of "
+               "short runs, then the plain ResNet50 baseline and the enhanced model trained with "
+               "the same recipe on the training patients.")
 LEARN = [
-    "how training adapts to the hardware: GPU detection, mixed precision, XLA, distribution strategy",
-    "focal loss with class-count alpha, AdamW, and the warm-up cosine schedule, plotted before training",
-    "what a run writes: checkpoints (best by validation macro-F1), CSV log, TensorBoard, run.json",
-    "how to read training curves honestly (validation patients, never test patients)",
+    "the first test of any training setup: can the network memorise one batch?",
+    "why a short run from random weights can predict a single class in inference mode (BatchNorm statistics), and the fix",
+    "focal loss with class alpha, AdamW and the warm-up cosine schedule, plotted before training",
+    "training the baseline and the enhanced model with one recipe, choosing epochs on validation patients only",
 ]
 PREREQUISITES = ["03_ecg_augmentation", "14_pyramid_and_head"]
 
@@ -18,29 +19,34 @@ ECG_BLOCK: bool = True  # use the multi-scale ECG-specific block
 ATTENTION: bool = True  # use channel + spatial attention
 CALIBRATION: bool = True  # use the feature calibration module
 PYRAMID: bool = True  # use feature-pyramid fusion
-EPOCHS: int = 3  # training epochs
+EPOCHS: int = 4  # training epochs
+BN_MOMENTUM: float = 0.0  # BatchNorm momentum; 0: from the epoch length
 DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XLA off)
 """ + TRAINING),
     ("code", """
     import math
     import shutil
 
+    import keras
     import matplotlib.pyplot as plt
     import numpy as np
     import pandas as pd
 
     from ecgkit import contract, nb, training_config, widgets
     from ecgkit.datasets import load_beats
+    from ecgkit.factory import create_baseline_resnet50, create_enhanced_resnet50
     from ecgkit.params import PARAMS as KNOWN
     from ecgkit.plots import plot_class_distribution, plot_history
-    from ecgkit.train import hardware_settings, select_strategy, train
+    from ecgkit.render import render_batch
+    from ecgkit.train import auto_bn_momentum, hardware_settings, select_strategy, set_batchnorm_momentum, train
 
     NOTEBOOK = "20_training"
     OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
-    MODEL_OUT = nb.model_path(RUN_DIR, "")  # RUN_DIR/models/enhanced.keras, read by 30 and 31
+    MODELS = nb.model_path(RUN_DIR, "").parent  # RUN_DIR/models: baseline.keras and enhanced.keras, read by 30-32
     EAGER = 0 < EPOCHS * STEPS_PER_EPOCH <= 8  # a few steps: tracing the graph costs more than it saves
     PARAMS = {k: v for k, v in globals().items() if k.isupper() and k in KNOWN}  # this notebook's parameters
-    print(f"{len(PARAMS)} parameters; the model will be saved to {MODEL_OUT}")
+    SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 3)
+    print(f"{len(PARAMS)} parameters; models will be saved in {MODELS}")
     """),
     ("md", """
     ## 1. The hardware decides the settings
@@ -48,38 +54,99 @@ DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XL
     `hardware_settings` turns mixed precision on for a GPU (`MIXED_PRECISION: auto`) and XLA on for
     a GPU (XLA compiles slowly on CPU for little gain, and Keras disables it under op determinism).
     `select_strategy` picks a `MirroredStrategy` for several GPUs, `MultiWorkerMirroredStrategy`
-    when `TF_CONFIG` is set, and the default strategy otherwise. On a CPU the profile's small
-    settings keep this notebook to minutes.
+    when `TF_CONFIG` is set, and the default strategy otherwise.
     """),
-    ("code", "nb.show_source(hardware_settings)"),
     ("code", """
     hw = hardware_settings(MIXED_PRECISION, DETERMINISTIC)
     strategy = select_strategy()
     print(f"GPUs: {hw['gpus'] or 'none'}; mixed precision: {hw['mixed_precision']}; XLA: {hw['jit_compile']}; "
           f"strategy: {type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s)")
-    if not hw["gpus"]:
-        print("CPU fallback: small images, capped beats and few steps (see the parameters above)")
     """),
-    ("md", "## 2. The data: training and validation patients only"),
+    ("md", """
+    ## 2. The data: training and validation patients only
+
+    The test patients are not loaded here. Validation patients are carved from the training
+    patients so that N, S, V and F each have real support there (`ecgkit.splits`); the best epoch
+    is chosen on them. `MAX_BEATS_PER_RECORD` caps the beats per record and class: the capped
+    beats carry weights (N/n), so validation metrics estimate those of every validation beat.
+    """),
     ("code", """
     beats = load_beats(DATA_DIR or None, split=SPLIT, lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
                        val_fraction=VAL_FRACTION, seed=SEED, progress=False)
-    counts = {s: beats.subset(s).class_counts() for s in beats.splits}
-    assert "train" in counts and "val" in counts
-    print({s: beats.report["splits"].get(s) for s in beats.splits})
+    counts = {s: beats.subset(s).class_counts() for s in ("train", "val")}
+    print({s: beats.report["splits"].get(s) for s in ("train", "val")})
     plot_class_distribution(counts)
     """),
     ("md", """
-    ## 3. Loss, optimizer and schedule, before training
+    ## 3. First test: can the network memorise one batch?
 
-    `get_training_config` returns the optimizer (AdamW, no decay on biases and batch-norm
-    parameters), the loss (categorical focal loss, alpha from the training class counts with
-    `CLASS_BALANCE: alpha`) and the metrics (accuracy, macro precision/recall/F1/specificity, AUC).
+    Before any long run, train the plain baseline on a single batch of 16 beats (4 of each class
+    the training patients have) and nothing else. A correct model, loss and input pipeline drive the
+    training accuracy on that batch to 1 within a few dozen steps; if it does not, no amount of data
+    will help. We keep Keras' default BatchNorm momentum (0.99) here on purpose: section 4 uses it.
     """),
-    ("code", "nb.show_source(training_config.get_training_config)"),
+    ("code", """
+    rng = np.random.default_rng(SEED)
+    train_beats = beats.subset("train")
+    present = [k for k in range(len(contract.CLASSES)) if (train_beats.labels == k).sum() >= 4]
+    idx = np.concatenate([rng.choice(np.flatnonzero(train_beats.labels == k), 4, replace=False) for k in present])[:16]
+    x_batch, _ = render_batch(train_beats.windows[idx], IMAGE_SIZE, GRID)
+    y_batch = np.eye(len(contract.CLASSES), dtype="float32")[train_beats.labels[idx]]
+    keras.utils.set_random_seed(SEED)
+    probe = create_baseline_resnet50(SHAPE, len(contract.CLASSES), weights=None)
+    set_batchnorm_momentum(probe, 0.99)  # Keras' default, stated explicitly
+    probe.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy", metrics=["accuracy"])
+    overfit = [probe.train_on_batch(x_batch, y_batch, return_dict=True) for _ in range(40)]
+    overfit = pd.DataFrame(overfit)
+    fig, ax = plt.subplots(figsize=(6, 3))
+    overfit.plot(ax=ax, xlabel="step", title="one batch, 40 steps (training mode)")
+    nb.save_figure(fig, RUN_DIR, NOTEBOOK, "overfit_one_batch")
+    print(f"training-mode accuracy on the batch after 40 steps: {overfit['accuracy'].iloc[-1]:.2f}")
+    assert overfit["accuracy"].iloc[-5:].max() >= 0.9, "the network cannot memorise one batch: check the setup"
+    """),
+    ("md", """
+    ## 4. The BatchNorm trap of short runs
+
+    The network above is right on its batch *in training mode*, where BatchNorm normalises with the
+    statistics of the batch itself. In inference mode (validation, test, `predict`) it uses moving
+    averages updated with momentum 0.99: after 40 steps they still hold 0.99**40 = 67 % of their
+    initial values (mean 0, variance 1), so every layer sees mis-normalised activations. Watch the
+    prediction on the very same batch:
+    """),
+    ("code", """
+    labels = train_beats.labels[idx]
+    before = np.asarray(probe(x_batch, training=False)).argmax(axis=1)
+    set_batchnorm_momentum(probe, 0.0)  # the next training-mode call replaces the averages by this batch's statistics
+    probe(x_batch, training=True)
+    after = np.asarray(probe(x_batch, training=False)).argmax(axis=1)
+    bn_lesson = {"inference_accuracy_momentum_0.99": float((before == labels).mean()),
+                 "predicted_classes_momentum_0.99": sorted({contract.CLASSES[k] for k in before}),
+                 "inference_accuracy_after_reestimate": float((after == labels).mean())}
+    print(bn_lesson)
+    assert bn_lesson["inference_accuracy_after_reestimate"] >= bn_lesson["inference_accuracy_momentum_0.99"]
+    """),
+    ("md", """
+    The measured collapse is the one every short CPU run from random weights hits: validation
+    and test see one or two predicted classes however well training goes. `train()` therefore
+    sets the momentum from the epoch length for every run (`BN_MOMENTUM: 0`): the moving averages
+    cover about the last fifth of an epoch.
+    """),
+    ("code", "nb.show_source(auto_bn_momentum)"),
     ("code", """
     train_counts = counts["train"]
     steps = STEPS_PER_EPOCH or math.ceil(sum(train_counts.values()) / BATCH_SIZE)
+    print(f"{steps} steps per epoch -> BatchNorm momentum {BN_MOMENTUM or auto_bn_momentum(steps):.3f}")
+    """),
+    ("md", """
+    ## 5. Loss, optimizer and schedule, before training
+
+    `get_training_config` returns the optimizer (AdamW, no decay on biases and batch-norm
+    parameters), the loss (categorical focal loss; alpha from the training class counts with
+    `CLASS_BALANCE: alpha`, uniform with balanced `sampling`) and the metrics (accuracy, macro
+    precision/recall/F1/specificity, AUC).
+    """),
+    ("code", "nb.show_source(training_config.get_training_config)"),
+    ("code", """
     alpha = training_config.class_alpha(train_counts, len(contract.CLASSES))
     schedule = widgets.lr_schedule_curve(LEARNING_RATE, EPOCHS, steps, WARMUP_EPOCHS)
     focal = {g: widgets.focal_loss_curve(g, 1.0) for g in (0.0, FOCAL_GAMMA)}
@@ -96,54 +163,74 @@ DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XL
     assert np.isclose(schedule["lr"].max(), LEARNING_RATE, rtol=1e-3)
     """),
     ("md", """
-    ## 4. Train
+    ## 6. Train the baseline: a plain ResNet50 with the same head
 
     `ecgkit.train.train` builds the model inside the strategy scope, compiles it with the
-    configuration above, and fits with: the best checkpoint by **validation** macro-F1,
-    `BackupAndRestore` (re-running the cell after an interruption resumes), a CSV log, TensorBoard
-    logs (`tensorboard --logdir RUN_DIR/20_training/run/tensorboard`) and early stopping. For a
-    run of only a few steps (the smoke profile) it runs eagerly: tracing a ResNet50 training step
-    into a graph takes longer than a few eager steps.
+    configuration above and fits with: the best checkpoint by **validation** macro-F1,
+    `BackupAndRestore` (re-running the cell after an interruption resumes), a CSV log,
+    TensorBoard logs and early stopping. The baseline comes first: every enhancement must beat
+    it, trained with the same data, recipe and budget (notebook 32 compares them on the test
+    patients).
     """),
     ("code", "nb.show_source(train)"),
     ("code", """
-    result = train(PARAMS, beats=beats, run_dir=OUT / "run", progress=False, run_eagerly=EAGER)
-    history = result.history
-    print(f"{len(history['loss'])} epoch(s) in {result.info['seconds']} s; best: {result.info['best']}")
-    assert len(history["loss"]) >= 1 and np.isfinite(history["loss"]).all()
-    pd.DataFrame(history).round(4)
+    runs = {}
+    runs["baseline"] = train(PARAMS, beats=beats, run_dir=OUT / "baseline", progress=False, run_eagerly=EAGER,
+                             model=lambda: create_baseline_resnet50(SHAPE, len(contract.CLASSES), weights=None if WEIGHTS == "none" else WEIGHTS, dropout=DROPOUT))
+    print(f"baseline: {runs['baseline'].info['seconds']} s, best {runs['baseline'].info['best']}")
+    """),
+    ("md", "## 7. Train the enhanced ResNet50 with the same recipe"),
+    ("code", """
+    runs["enhanced"] = train(PARAMS, beats=beats, run_dir=OUT / "enhanced", progress=False, run_eagerly=EAGER)
+    print(f"enhanced: {runs['enhanced'].info['seconds']} s, best {runs['enhanced'].info['best']}")
     """),
     ("code", """
-    fig = plot_history(history)
-    nb.save_figure(fig, RUN_DIR, NOTEBOOK, "history")
-    fig
+    for name, r in runs.items():
+        assert len(r.history["loss"]) >= 1 and np.isfinite(r.history["loss"]).all()
+        fig = plot_history(r.history, title=f"{name}: training history")
+        nb.save_figure(fig, RUN_DIR, NOTEBOOK, f"history_{name}")
+    val = pd.DataFrame({name: {"best epoch": (r.info["best"] or {}).get("epoch"),
+                               "val macro-F1 (best)": (r.info["best"] or {}).get("best"),
+                               "val accuracy (weighted)": r.info["final_metrics"]["accuracy"],
+                               "seconds": r.info["seconds"]} for name, r in runs.items()}).T
+    val
     """),
-    ("md", "## 5. Save the model for evaluation (30) and error analysis (31)"),
+    ("md", """
+    These are validation figures, from patients that chose the epoch: they are optimistic. The
+    test patients are scored in 30 (against simple baselines) and 32 (baseline against enhanced).
+
+    ## 8. Save both models for evaluation (30), error analysis (31) and the ablation (32)
+    """),
     ("code", """
-    MODEL_OUT.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(result.paths["model"], MODEL_OUT)  # the best-validation weights, as train() left them
-    print(MODEL_OUT, f"{MODEL_OUT.stat().st_size / 1e6:.0f} MB")
-    print("written by the run:", {k: str(v) for k, v in result.paths.items()})
+    MODELS.mkdir(parents=True, exist_ok=True)
+    for name, r in runs.items():
+        shutil.copyfile(r.paths["model"], MODELS / f"{name}.keras")  # the best-validation weights
+        print(MODELS / f"{name}.keras", f"{(MODELS / f'{name}.keras').stat().st_size / 1e6:.0f} MB")
     nb.record_figures(RUN_DIR, NOTEBOOK, {
-        "epochs_run": len(history["loss"]), "steps_per_epoch": steps, "hardware": hw,
-        "strategy": type(strategy).__name__, "train_counts": train_counts, "val_counts": counts["val"],
-        "final": {k: float(v[-1]) for k, v in history.items() if k != "epoch"},
-        "best": result.info.get("best"), "seconds": result.info.get("seconds"), "model_path": str(MODEL_OUT),
+        "overfit_accuracy": float(overfit["accuracy"].iloc[-1]), "bn_lesson": bn_lesson,
+        "steps_per_epoch": steps, "hardware": hw, "strategy": type(strategy).__name__,
+        "train_counts": train_counts, "val_counts": counts["val"],
+        "runs": {name: {"epochs_run": len(r.history["loss"]), "best": r.info.get("best"),
+                        "batchnorm": r.info.get("batchnorm"), "seconds": r.info.get("seconds"),
+                        "val_final": r.info["final_metrics"]} for name, r in runs.items()},
+        "models": {name: str(MODELS / f"{name}.keras") for name in runs},
     })
     """),
     ("md", """
     ## Summary
 
-    - The same code runs on CPU and GPU; the hardware switches on mixed precision, XLA and a
-      distribution strategy.
-    - Focal loss + class alpha, AdamW and warm-up cosine are configured in one place
-      (`get_training_config`) and plotted before any training.
-    - Checkpoints are chosen on validation patients; test patients are not touched until 30.
+    - A one-batch overfit is the cheapest test of a training setup; it passed above.
+    - Short runs from random weights need BatchNorm statistics that follow the data: with Keras'
+      default momentum the network predicted one class in inference mode.
+    - The baseline and the enhanced model are trained with one recipe; the epoch is chosen on
+      validation patients, never on test patients.
 
     ## Exercises
 
-    1. Set `CLASS_BALANCE = "sampling"` and compare the validation macro-F1 curve with `alpha`.
-    2. Interrupt training (Kernel > Interrupt) and run the training cell again: where does it resume?
-    3. Open TensorBoard on `RUN_DIR/20_training/run/tensorboard` and find the learning-rate curve.
+    1. Set `BN_MOMENTUM = 0.99` and rerun sections 6-7: what happens to the validation macro-F1 in
+       the first epochs?
+    2. Set `CLASS_BALANCE = "alpha"` (natural class frequencies, focal alpha) and compare the
+       validation curves with `sampling`.
+    3. Interrupt training (Kernel > Interrupt) and run the training cell again: where does it resume?
     """),
 ]

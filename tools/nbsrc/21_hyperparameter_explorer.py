@@ -16,17 +16,21 @@ CELLS = [
     ## Parameters
 
     The explorer starts from these values; the short runs use the same data, seed and budget
-    (`EPOCHS` x `STEPS_PER_EPOCH` batches) so that only the settings you change differ.
+    (one epoch of `EXPLORER_STEPS` batches) so that only the settings you change differ.
     """),
     ("params", """
     DATA_DIR: str = ""  # WFDB folder; empty: the embedded 15-record subset in data/mitdb
+    SPLIT: str = "inter-patient"  # split protocol: inter-patient, inter-patient-strict, or beat-random-LEAKS-PATIENTS
     LEAD: str = "MLII"  # ECG lead, chosen by name
     IMAGE_SIZE: int = 96  # side of the square ECG image in pixels
+    GRID: bool = True  # draw the ECG-paper grid behind the trace
     MAX_BEATS_PER_RECORD: int = 40  # cap of beats per record and class (0: all)
     VAL_FRACTION: float = 0.2  # share of training patients held out for validation
     WEIGHTS: str = "none"  # backbone weights: imagenet, none, or a weights file
-    EPOCHS: int = 2  # epochs per short run
+    EPOCHS: int = 2  # training epochs (the schedule plot's starting value)
     STEPS_PER_EPOCH: int = 10  # batches per epoch (0: one pass over the training data)
+    EXPLORER_STEPS: int = 10  # batches of one short run (one epoch) started from the Train button
+    CLASS_BALANCE: str = "alpha"  # alpha, class_weight, sampling or none
     BATCH_SIZE: int = 16  # images per batch
     LEARNING_RATE: float = 0.0003  # peak learning rate after warm-up (AdamW)
     WARMUP_EPOCHS: float = 1.0  # linear warm-up length in epochs
@@ -46,11 +50,12 @@ CELLS = [
     NOTEBOOK = "21_hyperparameter_explorer"
     OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
     STEPS_FOR_SCHEDULE = STEPS_PER_EPOCH or 100  # the schedule plot needs a step count
-    EAGER = 0 < EPOCHS * STEPS_PER_EPOCH <= 8  # a few steps: tracing the graph costs more than it saves
-    BASE = {"DATA_DIR": DATA_DIR, "LEAD": LEAD, "IMAGE_SIZE": IMAGE_SIZE, "MAX_BEATS_PER_RECORD": MAX_BEATS_PER_RECORD,
-            "VAL_FRACTION": VAL_FRACTION, "WEIGHTS": WEIGHTS, "EPOCHS": EPOCHS, "STEPS_PER_EPOCH": STEPS_PER_EPOCH,
-            "BATCH_SIZE": BATCH_SIZE, "LEARNING_RATE": LEARNING_RATE, "WARMUP_EPOCHS": WARMUP_EPOCHS,
-            "FOCAL_GAMMA": FOCAL_GAMMA, "AUGMENT_STRENGTH": AUGMENT_STRENGTH,
+    EAGER = EXPLORER_STEPS <= 8  # a few steps: tracing the graph costs more than it saves
+    BASE = {"DATA_DIR": DATA_DIR, "SPLIT": SPLIT, "LEAD": LEAD, "IMAGE_SIZE": IMAGE_SIZE, "GRID": GRID,
+            "MAX_BEATS_PER_RECORD": MAX_BEATS_PER_RECORD, "VAL_FRACTION": VAL_FRACTION, "WEIGHTS": WEIGHTS,
+            "EPOCHS": 1, "STEPS_PER_EPOCH": EXPLORER_STEPS, "BATCH_SIZE": BATCH_SIZE,
+            "LEARNING_RATE": LEARNING_RATE, "WARMUP_EPOCHS": 0.5, "FOCAL_GAMMA": FOCAL_GAMMA,
+            "CLASS_BALANCE": CLASS_BALANCE, "AUGMENT_STRENGTH": AUGMENT_STRENGTH,
             "MIXED_PRECISION": MIXED_PRECISION, "SEED": SEED, "RUN_DIR": RUN_DIR}
     """),
     ("md", """
@@ -98,7 +103,7 @@ CELLS = [
     The same images as notebook 03, at the strength you choose:
     """),
     ("code", """
-    beats = load_beats(DATA_DIR or None, lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
+    beats = load_beats(DATA_DIR or None, split=SPLIT, lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
                        val_fraction=VAL_FRACTION, seed=SEED, progress=False)
     rng = np.random.default_rng(SEED)
     idx = [int(rng.choice(np.flatnonzero(beats.labels == k))) for k in (0, 2) if (beats.labels == k).any()]
@@ -110,7 +115,7 @@ CELLS = [
     ## 4. Short training runs, side by side
 
     Choose a learning rate, a focal gamma and an augmentation strength, then press **Train**. Each
-    run trains the enhanced ResNet50 from scratch for `EPOCHS` x `STEPS_PER_EPOCH` batches on the
+    run trains the enhanced ResNet50 from scratch for one epoch of `EXPLORER_STEPS` batches on the
     training patients (`ecgkit.train.train`) and adds its curves (training loss, validation loss,
     validation macro-F1) to the plot. Short runs are noisy: compare trends, and repeat a run
     before believing a small difference.

@@ -2,7 +2,7 @@
 
 DATA = """
 DATA_DIR: str = ""  # WFDB folder; empty: the embedded 15-record subset in data/mitdb
-SPLIT: str = "inter-patient"  # split protocol: inter-patient, or beat-random-LEAKS-PATIENTS for comparison
+SPLIT: str = "inter-patient"  # split protocol: inter-patient, inter-patient-strict (paced out), or beat-random-LEAKS-PATIENTS
 LEAD: str = "MLII"  # ECG lead, chosen by name
 IMAGE_SIZE: int = 96  # side of the square ECG image in pixels
 GRID: bool = True  # draw the ECG-paper grid behind the trace
