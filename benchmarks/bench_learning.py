@@ -32,7 +32,7 @@ SPLIT = "inter-patient-strict"
 CLASS_SET = ("N", "S", "V", "F")
 
 COMMON = {"SPLIT": SPLIT, "MAX_BEATS_PER_RECORD": CAP, "WEIGHTS": "none", "EPOCHS": 4,
-          "WARMUP_EPOCHS": 0.5, "MIXED_PRECISION": "off", "SEED": 42}
+          "WARMUP_EPOCHS": 0.5, "MIXED_PRECISION": "auto", "SEED": 42}
 RECIPES: dict[str, dict] = {
     # name: parameter overrides (ecgkit.params names); "model": baseline or enhanced
     "enhanced-64-sampling": {"model": "enhanced", "IMAGE_SIZE": 64, "GRID": False,

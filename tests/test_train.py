@@ -47,10 +47,16 @@ class TestHelpers:
         assert w[3] == 0.0
 
     def test_cpu_hardware_settings(self):
+        from ecgkit.train import cpu_has_bf16
+
         hw = hardware_settings("auto", deterministic=False)
         if not hw["gpus"]:
-            assert hw == {"gpus": [], "mixed_precision": False, "jit_compile": False}
+            bf16 = cpu_has_bf16()
+            assert hw == {"gpus": [], "mixed_precision": bf16,
+                          "policy": "mixed_bfloat16" if bf16 else None, "jit_compile": False}
+            assert hardware_settings("on")["policy"] == "mixed_bfloat16"  # never float16 on CPU
         assert hardware_settings("on")["mixed_precision"] is True
+        assert hardware_settings("off")["policy"] is None
         with pytest.raises(ValueError, match="MIXED_PRECISION"):
             hardware_settings("maybe")
 
@@ -149,7 +155,8 @@ class TestTrain:
                      "AUGMENT_STRENGTH": 0.0}, beats=beats, model=tiny_model,
                     run_dir=tmp_path, progress=False)
         assert res.info["hardware"]["mixed_precision"] is True
-        assert res.model.layers[2].compute_dtype == "float16"
+        want = "float16" if res.info["hardware"]["gpus"] else "bfloat16"
+        assert res.model.layers[2].compute_dtype == want
         assert keras.mixed_precision.global_policy().name == "float32"
 
     def test_balanced_sampling_draws_classes_equally(self, beats):
