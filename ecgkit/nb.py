@@ -120,6 +120,24 @@ def model_path(run_dir: str | Path, value: str | Path | None) -> Path:
     return project_path(value) if value else project_path(run_dir) / "models" / "enhanced.keras"
 
 
+def trained_model(run_dir: str | Path, name: str = "enhanced"):
+    """The model notebook 20 saved as ``RUN_DIR/models/<name>.keras``, or None if there is none.
+
+    The architecture notebooks (11-13) run before training in the workbook's order; when a run
+    folder already holds a trained model (a second run, or 20 run by hand), they show its maps
+    next to the untrained ones.
+    """
+    path = project_path(run_dir) / "models" / f"{name}.keras"
+    if not path.is_file():
+        print(f"no trained model at {path}: run 20_training with this RUN_DIR, then this cell again")
+        return None
+    from ecgkit.predict import load_model
+
+    model = load_model(path)
+    print(f"trained model: {path} ({int(model.input_shape[1])} px)")
+    return model
+
+
 # --- Recorded figures ----------------------------------------------------------------------------
 def _jsonable(value: Any) -> Any:
     """Numbers, strings, lists and dicts only; numpy scalars and arrays converted; NaN -> None."""
@@ -216,35 +234,62 @@ def _cpu_count() -> int:
 
 # --- Exercises -----------------------------------------------------------------------------------
 def compare_blocks(mine: Callable, reference: Callable, input_shape: tuple[int, ...],
-                   **kwargs: Any) -> dict[str, Any]:
+                   seed: int = 0, **kwargs: Any) -> dict[str, Any]:
     """Builds a learner's block and the library's on the same input and compares them.
 
-    Both are called as ``block(x, **kwargs)`` on ``keras.Input(input_shape)``; the comparison is
-    the output shape and the number of parameters.
+    Both are called as ``block(x, **kwargs)`` on ``keras.Input(input_shape)``. Compared: the
+    output shape, the number of parameters and, when the weights have the same shapes, the
+    **outputs**: the library's weights are copied into the learner's block (each weight to the
+    first unused library weight of the same shape, in creation order) and both run on the same
+    seeded random input in inference mode. A block with the right shape and size but different
+    math (a missing activation, a swapped kernel) fails there.
 
     Args:
         mine: the learner's block function.
         reference: the library's block function.
         input_shape: shape of one example (no batch axis).
+        seed: seed of the random input batch (2 examples).
         **kwargs: passed to both blocks (e.g. ``filters=64``).
 
     Returns:
-        ``{"mine": {...}, "reference": {...}, "same_shape": bool, "same_params": bool}``.
+        ``{"mine": {...}, "reference": {...}, "same_shape": bool, "same_params": bool,
+        "same_output": bool | None (None when the weights could not be matched),
+        "max_abs_diff": float | None}``.
     """
     import keras
+    import numpy as np
 
-    def measure(block: Callable, tag: str) -> dict[str, Any]:
+    def build(block: Callable, tag: str):
         inp = keras.Input(input_shape)
         kw = dict(kwargs)
         if "name" not in kw:
             kw["name"] = tag
-        out = block(inp, **kw)
-        model = keras.Model(inp, out)
-        return {"output_shape": tuple(out.shape), "params": int(model.count_params())}
+        return keras.Model(inp, block(inp, **kw))
 
-    a, b = measure(mine, "mine"), measure(reference, "reference")
-    return {"mine": a, "reference": b, "same_shape": a["output_shape"] == b["output_shape"],
-            "same_params": a["params"] == b["params"]}
+    models = {"mine": build(mine, "mine"), "reference": build(reference, "reference")}
+    a, b = ({"output_shape": tuple(m.output.shape), "params": int(m.count_params())}
+            for m in models.values())
+    result = {"mine": a, "reference": b, "same_shape": a["output_shape"] == b["output_shape"],
+              "same_params": a["params"] == b["params"], "same_output": None,
+              "max_abs_diff": None}
+    ref_weights = models["reference"].get_weights()
+    used, matched = set(), []
+    for w in models["mine"].get_weights():
+        j = next((j for j, r in enumerate(ref_weights) if j not in used and r.shape == w.shape),
+                 None)
+        if j is None:
+            return result
+        used.add(j)
+        matched.append(ref_weights[j])
+    if not (result["same_shape"] and len(used) == len(ref_weights)):
+        return result
+    models["mine"].set_weights(matched)
+    x = np.random.default_rng(seed).normal(size=(2, *input_shape)).astype("float32")
+    out_a, out_b = (np.asarray(m(x, training=False), dtype=np.float64) for m in models.values())
+    diff = float(np.abs(out_a - out_b).max())
+    scale = float(np.abs(out_b).max()) or 1.0
+    result.update(same_output=diff <= 1e-4 * scale + 1e-5, max_abs_diff=diff)
+    return result
 
 
 def check_block(mine: Callable, reference: Callable, input_shape: tuple[int, ...],
@@ -257,6 +302,13 @@ def check_block(mine: Callable, reference: Callable, input_shape: tuple[int, ...
         problems.append(f"output shape {a['output_shape']} != library {b['output_shape']}")
     if not result["same_params"]:
         problems.append(f"{a['params']:,} parameters != library {b['params']:,}")
+    if result["same_output"] is None and not problems:
+        problems.append("the weights do not match the library's in shape, so the outputs "
+                        "cannot be compared")
+    elif result["same_output"] is False:
+        problems.append(f"with the library's weights and the same input, the outputs differ "
+                        f"(max |difference| {result['max_abs_diff']:.3g}): check the layers' "
+                        "order, activations and kernel sizes")
     if problems:
         raise AssertionError("Your block differs from the library's: " + "; ".join(problems))
     return result

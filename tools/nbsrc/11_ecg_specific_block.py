@@ -1,4 +1,4 @@
-from _arch_common import PARAMS, REAL_IMAGES, derived
+from _arch_common import PARAMS, REAL_IMAGES, TRAINED, derived
 
 TITLE = "11 · The ECG-specific multi-scale block"
 DESCRIPTION = ("Builds the multi-scale ECG block on its own, checks its shapes, and looks at "
@@ -7,7 +7,7 @@ LEARN = [
     "why ECG features live at several time scales (QRS tens of ms, P/T waves, RR intervals)",
     "how parallel 3/5/9/15 branches (factorised as 1xk then kx1) cover them cheaply",
     "where the block taps the backbone (stride 4) and how its output joins the model",
-    "how to check your own block against the library's (shape and parameter count)",
+    "how to check your own block against the library's (shape, parameter count, and outputs with the same weights)",
 ]
 PREREQUISITES = ["10_resnet50_backbone"]
 
@@ -77,6 +77,26 @@ CELLS = [
     })
     """),
     ("md", """
+    ### The same block after training
+
+    When `RUN_DIR/models/enhanced.keras` exists (notebook 20 has run with this `RUN_DIR`), the
+    trained model's ECG block is read on the same beats: the mean activation of each branch shows
+    which scales the trained network relies on for each class. On a fresh run folder this cell
+    says there is no trained model yet.
+    """),
+    ("code", TRAINED),
+    ("code", """
+    if trained is not None:
+        branch_names = [f"ecg_block_{k}x{k}_relu" for k in (3, 5, 9, 15)]
+        reader = keras.Model(trained.inputs, [trained.get_layer(n).output for n in branch_names])
+        acts = reader.predict(trained_images, verbose=0)
+        branch_use = pd.DataFrame({n.split("_")[2]: [float(np.mean(a[i])) for i in range(len(pick))]
+                                   for n, a in zip(branch_names, acts)}, index=pick_names)
+        nb.record_figures(RUN_DIR, NOTEBOOK, {"trained_branch_activation": branch_use})
+        display(branch_use.round(4))
+    nb.record_figures(RUN_DIR, NOTEBOOK, {"trained_maps": trained is not None})
+    """),
+    ("md", """
     ## Summary
 
     - ECG evidence spans scales; parallel branches with 3/5/9/15 kernels see all of them at once.
@@ -88,7 +108,8 @@ CELLS = [
     1. Write `my_ecg_block(x, filters, name)`: a 1x1 reduction to `filters // 2`, four branches
        (3, 5, 9, 15; each a 1xk then kx1 convolution with `filters // 4` channels, batch norm, ReLU),
        concatenation, and a 1x1 fusion to `filters` with batch norm and ReLU. The cell below checks
-       it against the library's block: same output shape, same number of parameters.
+       it against the library's block: same output shape, same number of parameters, and the same
+       outputs once it holds the library's weights.
     2. Which branch costs the most parameters? Compute it from `block.get_layer(...).count_params()`.
     """),
     ("code", """
@@ -97,7 +118,7 @@ CELLS = [
 
     try:
         result = nb.check_block(my_ecg_block, ecg_multiscale_block, (56, 56, 256), filters=128)
-        print("same output shape and parameter count as the library:", result["reference"])
+        print("same output shape, parameter count and outputs as the library:", result["reference"])
     except NotImplementedError as todo:
         print("not written yet:", todo)
     """),

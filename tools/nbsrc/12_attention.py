@@ -1,4 +1,4 @@
-from _arch_common import PARAMS, REAL_IMAGES, derived
+from _arch_common import PARAMS, REAL_IMAGES, TRAINED, derived
 
 TITLE = "12 · Channel and spatial attention"
 DESCRIPTION = ("Builds the attention block on its own, checks its shapes, and shows its two "
@@ -69,6 +69,23 @@ CELLS = [
     })
     """),
     ("md", """
+    ### The same maps after training
+
+    When `RUN_DIR/models/enhanced.keras` exists (notebook 20 has run with this `RUN_DIR`), the
+    trained model's attention maps are read on the same beats. On a fresh run folder this cell
+    says there is no trained model yet.
+    """),
+    ("code", TRAINED),
+    ("code", """
+    if trained is not None:
+        tmaps = attention_maps(trained, trained_images)
+        t_channel, t_spatial = tmaps["attention_channel_weights"], tmaps["attention_spatial_map"]
+        fig = plot_attention_maps(trained_images, t_spatial[..., 0], t_channel.reshape(len(pick), -1), titles=pick_names)
+        nb.save_figure(fig, RUN_DIR, NOTEBOOK, "attention_maps_trained")
+        display(fig)
+    nb.record_figures(RUN_DIR, NOTEBOOK, {"trained_maps": trained is not None})
+    """),
+    ("md", """
     ## Summary
 
     - Channel attention reweights *what* (2048 weights); spatial attention reweights *where*
@@ -82,7 +99,8 @@ CELLS = [
     1. Write `my_attention(x, reduction, name)`: channel attention (GAP and GMP through a shared
        Dense(C // reduction, relu) -> Dense(C), added, sigmoid, multiplied) followed by spatial
        attention (channel mean and max concatenated, Conv2D(1, 7, sigmoid), multiplied). The cell
-       below compares it with the library: same output shape and parameter count.
+       below compares it with the library: same output shape, parameter count, and outputs with
+       the library's weights.
     2. Set `reduction=4` and `reduction=32`: how does the parameter count change?
     """),
     ("code", """
@@ -91,7 +109,7 @@ CELLS = [
 
     try:
         result = nb.check_block(my_attention, ecg_attention, (7, 7, 2048), reduction=16)
-        print("same output shape and parameter count as the library:", result["reference"])
+        print("same output shape, parameter count and outputs as the library:", result["reference"])
     except NotImplementedError as todo:
         print("not written yet:", todo)
     """),

@@ -1,4 +1,4 @@
-from _arch_common import PARAMS, REAL_IMAGES, derived
+from _arch_common import PARAMS, REAL_IMAGES, TRAINED, derived
 
 TITLE = "13 · Feature calibration"
 DESCRIPTION = ("Builds the feature-calibration module on its own, checks its shapes, and looks "
@@ -71,6 +71,31 @@ CELLS = [
     })
     """),
     ("md", """
+    ### The same detectors after training
+
+    When `RUN_DIR/models/enhanced.keras` exists (notebook 20 has run with this `RUN_DIR`), the
+    trained model's detector maps are read on the same beats: whether the four detectors have
+    specialised is something training decides, not their names. On a fresh run folder this cell
+    says there is no trained model yet.
+    """),
+    ("code", TRAINED),
+    ("code", """
+    if trained is not None:
+        t_det = attention_maps(trained, trained_images)["calibration_detector_maps"]
+        fig, axes = plt.subplots(len(pick), 5, figsize=(11, 2.2 * len(pick)), squeeze=False)
+        for i in range(len(pick)):
+            axes[i, 0].imshow(trained_images[i])
+            axes[i, 0].set_title(pick_names[i], fontsize=9)
+            for j, comp in enumerate(calibration.COMPONENT_NAMES, 1):
+                axes[i, j].imshow(t_det[i, :, :, j - 1], cmap="inferno")
+                axes[i, j].set_title(comp, fontsize=8)
+        for ax in axes.ravel():
+            ax.set_axis_off()
+        nb.save_figure(fig, RUN_DIR, NOTEBOOK, "detector_maps_trained")
+        display(fig)
+    nb.record_figures(RUN_DIR, NOTEBOOK, {"trained_maps": trained is not None})
+    """),
+    ("md", """
     ## Summary
 
     - Detectors -> softmax maps -> component descriptors -> channel gates -> recalibrated features.
@@ -80,7 +105,8 @@ CELLS = [
     ## Exercises
 
     1. Write `my_calibration(x, n_components, name)` following the docstring's five steps. The cell
-       below compares it with the library: same output shape and parameter count.
+       below compares it with the library: same output shape, parameter count, and outputs with
+       the library's weights.
     2. Build the module with `n_components=8`: how many parameters does that add?
     """),
     ("code", """
@@ -89,7 +115,7 @@ CELLS = [
 
     try:
         result = nb.check_block(my_calibration, calibration.feature_calibration, (7, 7, 2048), n_components=4)
-        print("same output shape and parameter count as the library:", result["reference"])
+        print("same output shape, parameter count and outputs as the library:", result["reference"])
     except NotImplementedError as todo:
         print("not written yet:", todo)
     """),

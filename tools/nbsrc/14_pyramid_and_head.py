@@ -110,7 +110,7 @@ CELLS = [
 
     try:
         result = nb.check_block(my_head, classification_head, (512,), num_classes=5)
-        print("same output shape and parameter count as the library:", result["reference"])
+        print("same output shape, parameter count and outputs as the library:", result["reference"])
     except NotImplementedError as todo:
         print("not written yet:", todo)
     """),

@@ -4,6 +4,7 @@ PARAMS = """
 DATA_DIR: str = ""  # WFDB folder; empty: the embedded 15-record subset in data/mitdb
 LEAD: str = "MLII"  # ECG lead, chosen by name
 IMAGE_SIZE: int = 224  # side of the square ECG image in pixels
+GRID: bool = True  # draw the ECG-paper grid behind the trace (as the trained model saw it)
 WEIGHTS: str = "none"  # backbone weights: imagenet, none, or a weights file
 MAX_BEATS_PER_RECORD: int = 40  # cap of beats per record and class (0: all)
 SEED: int = 42  # random seed for sampling and initialisation
@@ -15,7 +16,7 @@ beats = load_beats(DATA_DIR or None, lead=LEAD, max_beats_per_record=MAX_BEATS_P
 rng = np.random.default_rng(SEED)
 pick = [int(rng.choice(np.flatnonzero(beats.labels == k))) for k in range(len(contract.CLASSES)) if (beats.labels == k).any()]
 pick_names = [contract.CLASSES[beats.labels[i]] for i in pick]
-images, _ = render_batch(beats.windows[pick], IMAGE_SIZE)
+images, _ = render_batch(beats.windows[pick], IMAGE_SIZE, GRID)
 keras.utils.set_random_seed(SEED)
 print(images.shape, pick_names)
 """
@@ -37,3 +38,9 @@ OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
 WEIGHTS_ARG = None if WEIGHTS in ("", "none") else WEIGHTS  # what the builders take
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 3)
 '''
+
+TRAINED = """
+trained = nb.trained_model(RUN_DIR)  # RUN_DIR/models/enhanced.keras from 20_training, if present
+if trained is not None:
+    trained_images, _ = render_batch(beats.windows[pick], int(trained.input_shape[1]), GRID)
+"""
