@@ -487,6 +487,37 @@ def restrict(y_true, y_prob, class_set: Sequence[str], classes: Sequence[str] = 
     return new_index[y_true[keep]], p, keep
 
 
+def class_coverage(y_true, y_prob, class_set: Sequence[str] | None = None,
+                   classes: Sequence[str] = CLASSES) -> dict[str, list[str]]:
+    """Which classes occur, which a model predicts, and which present ones it never predicts.
+
+    A model that never predicts a class that occurs cannot detect it, whatever its accuracy:
+    a short CPU run from random weights often predicts one or two classes only.
+
+    Args:
+        y_true: class indices (n,) or one-hot (n, k) over ``classes``.
+        y_prob: probabilities (n, k).
+        class_set: optional subset: beats of other true classes are dropped and the
+            prediction is the argmax over the set (:func:`restrict`).
+        classes: class names of the columns.
+
+    Returns:
+        ``{"present": [...], "predicted": [...], "never_predicted": [...]}`` (class names,
+        in class order; ``never_predicted`` are present but never predicted).
+    """
+    classes = tuple(classes)
+    if class_set is not None:
+        y, p, _ = restrict(y_true, y_prob, class_set, classes)
+        classes = tuple(c for c in classes if c in set(class_set))
+    else:
+        p = np.asarray(y_prob, dtype=np.float64)
+        y = _as_labels(y_true, len(classes))
+    present = [classes[k] for k in np.unique(y)]
+    predicted = [classes[k] for k in np.unique(p.argmax(axis=1))] if len(p) else []
+    return {"present": present, "predicted": predicted,
+            "never_predicted": [c for c in present if c not in predicted]}
+
+
 def evaluate_predictions(y_true, y_prob, patients=None, n_boot: int = 200, seed: int = 42,
                          records=None, classes: Sequence[str] = CLASSES, n_bins: int = 10,
                          weights=None, class_set: Sequence[str] | None = None) -> Report:

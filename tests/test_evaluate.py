@@ -10,6 +10,7 @@ from ecgkit.contract import CLASSES
 from ecgkit.evaluate import (
     bootstrap_ci,
     calibration_bins,
+    class_coverage,
     confusion_matrix,
     evaluate_predictions,
     format_summary,
@@ -223,6 +224,18 @@ class TestPairedBootstrap:
                 "prob_b": _probs([0, 0, 0, 0]), "patients": list("aabb"), **kwargs}
         with pytest.raises(ValueError, match=match):
             paired_bootstrap(**args)
+
+
+class TestClassCoverage:
+    def test_present_predicted_and_never(self):
+        y = np.array([0, 1, 2, 3, 4, 0])
+        pred = np.array([0, 0, 2, 4, 4, 0])  # S and F never predicted; the F beat goes to Q
+        c = class_coverage(y, _probs(pred))
+        assert c == {"present": list("NSVFQ"), "predicted": ["N", "V", "Q"],
+                     "never_predicted": ["S", "F"]}
+        # over N/S/V/F, the Q column is gone: the F beat's argmax falls back within the set
+        c4 = class_coverage(y, _probs(pred), class_set=("N", "S", "V", "F"))
+        assert c4["present"] == list("NSVF") and "Q" not in c4["predicted"]
 
 
 class TestRestrict:
