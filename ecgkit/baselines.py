@@ -355,7 +355,8 @@ def _sure(v: Mapping) -> str:
 
 
 def verdict(table: pd.DataFrame, model: str = "network",
-            class_set: Sequence[str] = DEFAULT_CLASS_SET, versus: Mapping[str, Mapping] | None = None,
+            class_set: Sequence[str] = DEFAULT_CLASS_SET,
+            versus: Mapping[str, Mapping] | None = None,
             coverage: Mapping[str, Sequence[str]] | None = None) -> str:
     """The comparison in words, computed from the figures: what the run shows, either way.
 
@@ -390,7 +391,7 @@ def verdict(table: pd.DataFrame, model: str = "network",
 
     parts = [f"{side(row['macro_f1'], table.loc[n, 'macro_f1'])} {name(n)} "
              f"({table.loc[n, 'macro_f1']:.3f})" for n in others]
-    listed = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] if parts else ""
+    listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)
     text = (f"On {int(row['n_beats']):,} test beats (weighted {row['n_weighted']:,.0f}), the "
             f"{model}'s macro-F1 over {'/'.join(class_set)} is {row['macro_f1']:.3f}"
             + (f": {listed}." if listed else "."))
