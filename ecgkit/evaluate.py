@@ -27,8 +27,8 @@ Class sets. Published results use different AAMI class sets (N/S/V, N/S/V/F or a
 is outside the set and predicts by the argmax over the set's columns only, so a row computed
 here matches a literature row's protocol (:mod:`ecgkit.literature`).
 
-Comparing two models. :func:`paired_bootstrap` (introduced in notebooks/32_ablation.ipynb)
-scores two models on the same beats with the same weights and resamples patients once for both,
+Comparing two models. :func:`paired_bootstrap` (introduced in notebooks/30_evaluation.ipynb,
+the network against each baseline; the verdict of notebooks/32_ablation.ipynb) scores two models on the same beats with the same weights and resamples patients once for both,
 giving an interval for the macro-F1 difference and the share of resamples in which it is > 0.
 """
 
