@@ -28,8 +28,9 @@ is outside the set and predicts by the argmax over the set's columns only, so a 
 here matches a literature row's protocol (:mod:`ecgkit.literature`).
 
 Comparing two models. :func:`paired_bootstrap` (introduced in notebooks/30_evaluation.ipynb,
-the network against each baseline; the verdict of notebooks/32_ablation.ipynb) scores two models on the same beats with the same weights and resamples patients once for both,
-giving an interval for the macro-F1 difference and the share of resamples in which it is > 0.
+the network against each baseline; the verdict of notebooks/32_ablation.ipynb) scores two
+models on the same beats with the same weights and resamples patients once for both, giving an
+interval for the macro-F1 difference and the share of resamples in which it is > 0.
 """
 
 from __future__ import annotations
