@@ -102,7 +102,6 @@ _EXPORTS = {
     "rr_logistic_regression": "baselines",
     "run_baselines": "baselines",
     "comparison_table": "baselines",
-    "verdict": "baselines",
     "grad_cam": "error_analysis",
     # notebooks
     "show_source": "nb",
