@@ -94,6 +94,8 @@ _EXPORTS = {
     "literature_table": "literature",
     "LITERATURE": "literature",
     "restrict": "evaluate",
+    "paired_bootstrap": "evaluate",
+    "class_coverage": "evaluate",
     "rr_features": "rr",
     "always_n": "baselines",
     "nearest_neighbour": "baselines",

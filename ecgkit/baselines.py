@@ -23,6 +23,11 @@ test records): macro-F1 over N/S/V/F was 0.47 for 1-NN with ``rr_weight`` 2 (0.3
 features (the raw intervals fit the training patients' heart rates: S sensitivity 0.20
 instead of 0.64). ``features="all"`` gives the seven-feature LR.
 
+The verdict. :func:`verdict` turns a comparison table (optionally with paired patient-bootstrap
+results, :func:`ecgkit.evaluate.paired_bootstrap`, and the network's
+:func:`ecgkit.evaluate.class_coverage`) into sentences computed from the figures, so a notebook
+or the demo states what the run shows instead of asserting that the network is better.
+
 Training weights. ``nearest_neighbour`` ignores them (a nearest neighbour has no weights; a
 capped training set changes which beats it can match). ``rr_logistic_regression`` balances the
 classes by their *weighted* totals, so within a class a capped record counts as much as its
@@ -337,3 +342,71 @@ def comparison_table(results: Mapping[str, np.ndarray], test_beats,
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "model"
     return table
+
+
+LABELS = {"always_n": "always-N", "nearest_neighbour": "1-NN", "rr_logistic_regression": "RR-LR"}
+"""Short names of the baselines in sentences."""
+
+
+def _sure(v: Mapping) -> str:
+    if v["lo"] > 0:
+        return "better than"
+    return "worse than" if v["hi"] < 0 else "not distinguishable from"
+
+
+def verdict(table: pd.DataFrame, model: str = "network",
+            class_set: Sequence[str] = DEFAULT_CLASS_SET,
+            versus: Mapping[str, Mapping] | None = None,
+            coverage: Mapping[str, Sequence[str]] | None = None) -> str:
+    """The comparison in words, computed from the figures: what the run shows, either way.
+
+    Args:
+        table: a :func:`comparison_table` with a row ``model`` and the others to compare with.
+        model: the row the sentence is about.
+        class_set: the class set ``table`` was computed on (named in the sentence).
+        versus: optional ``{row name: ecgkit.evaluate.paired_bootstrap(model, row)}``: adds
+            whether each difference is sure at the bootstrap's level (interval above or below 0)
+            or not distinguishable (interval contains 0).
+        coverage: optional ``ecgkit.evaluate.class_coverage`` of the model: adds which of the
+            classes present it predicts.
+
+    Returns:
+        One or more sentences, e.g. "On 840 test beats (weighted 25,013), the network's
+        macro-F1 over N/S/V/F is 0.412: above always-N (0.243), below 1-NN (0.551) and above
+        RR-LR (0.380). ..."
+
+    Raises:
+        ValueError: ``model`` is not a row of ``table``.
+    """
+    if model not in table.index:
+        raise ValueError(f"{model!r} is not a row of the table. Received rows: {list(table.index)}")
+    row = table.loc[model]
+    others = [n for n in table.index if n != model]
+
+    def side(a: float, b: float) -> str:
+        return "above" if a > b else "below" if a < b else "equal to"
+
+    def name(n: str) -> str:
+        return LABELS.get(n, n)
+
+    parts = [f"{side(row['macro_f1'], table.loc[n, 'macro_f1'])} {name(n)} "
+             f"({table.loc[n, 'macro_f1']:.3f})" for n in others]
+    listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)
+    text = (f"On {int(row['n_beats']):,} test beats (weighted {row['n_weighted']:,.0f}), the "
+            f"{model}'s macro-F1 over {'/'.join(class_set)} is {row['macro_f1']:.3f}"
+            + (f": {listed}." if listed else "."))
+    if versus:
+        first = next(iter(versus.values()))
+        text += (f" Paired patient bootstrap ({first['level']:.0%} interval, {first['n_boot']} "
+                 "resamples): " + "; ".join(
+                     f"{_sure(v)} {name(n)} (difference {v['difference']:+.3f} "
+                     f"[{v['lo']:+.3f}, {v['hi']:+.3f}], > 0 in {v['share_above_zero']:.0%} of "
+                     "resamples)" for n, v in versus.items()) + ".")
+    if coverage is not None:
+        present, never = list(coverage["present"]), list(coverage["never_predicted"])
+        if never:
+            text += (f" It never predicts {', '.join(never)} of the classes present "
+                     f"({', '.join(present)}).")
+        else:
+            text += f" It predicts every class present ({', '.join(present)})."
+    return text

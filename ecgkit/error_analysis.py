@@ -60,10 +60,15 @@ def misclassified_table(y_true, y_prob, meta: pd.DataFrame,
 
 
 def errors_by(y_true, y_pred, meta: pd.DataFrame, key: str = "record",
-              classes: Sequence[str] = CLASSES) -> pd.DataFrame:
+              classes: Sequence[str] = CLASSES, weights=None) -> pd.DataFrame:
     """Beats, errors and error rate per record (``key="record"``) or patient, worst first.
 
-    Also counts the errors within each true class (``errors_N`` ... ``errors_Q``).
+    Also counts the errors within each true class (``errors_N`` ... ``errors_Q``). With
+    ``weights`` (the cap weights ``meta["weight"]`` of a capped ``BeatSet``) three more columns
+    estimate the figures over every beat of the record: ``weighted_beats``,
+    ``weighted_errors`` and ``weighted_error_rate``; rows are then sorted by
+    ``weighted_errors`` (a capped sample over-represents the rare classes, and with them the
+    errors, so the unweighted ``error_rate`` is that of the sample, not of the record).
     """
     y_true = _labels(y_true, len(classes))
     y_pred = _labels(y_pred, len(classes))
@@ -78,32 +83,45 @@ def errors_by(y_true, y_pred, meta: pd.DataFrame, key: str = "record",
     for c in out.columns:
         if c != "error_rate":
             out[c] = out[c].astype(int)
-    return out.sort_values(["errors", "error_rate"], ascending=False)
+    if weights is None:
+        return out.sort_values(["errors", "error_rate"], ascending=False)
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (len(y_true),) or not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError(f"weights must be finite, >= 0 and one per beat ({len(y_true)}). "
+                         f"Received: shape={w.shape}")
+    df["w"], df["w_wrong"] = w, w * df["wrong"]
+    sums = df.groupby(key)[["w", "w_wrong"]].sum()
+    out["weighted_beats"] = sums["w"]
+    out["weighted_errors"] = sums["w_wrong"]
+    out["weighted_error_rate"] = (sums["w_wrong"] / sums["w"].where(sums["w"] > 0)).fillna(0.0)
+    return out.sort_values(["weighted_errors", "errors"], ascending=False)
 
 
-def errors_per_record(y_true, y_pred, meta, classes=CLASSES) -> pd.DataFrame:
+def errors_per_record(y_true, y_pred, meta, classes=CLASSES, weights=None) -> pd.DataFrame:
     """``errors_by(..., key="record")``."""
-    return errors_by(y_true, y_pred, meta, "record", classes)
+    return errors_by(y_true, y_pred, meta, "record", classes, weights)
 
 
-def errors_per_patient(y_true, y_pred, meta, classes=CLASSES) -> pd.DataFrame:
+def errors_per_patient(y_true, y_pred, meta, classes=CLASSES, weights=None) -> pd.DataFrame:
     """``errors_by(..., key="patient")``."""
-    return errors_by(y_true, y_pred, meta, "patient", classes)
+    return errors_by(y_true, y_pred, meta, "patient", classes, weights)
 
 
 def confused_pairs(cm, classes: Sequence[str] = CLASSES, top: int | None = None) -> pd.DataFrame:
     """Off-diagonal cells of a confusion matrix, most frequent first.
 
     Columns: ``true``, ``pred``, ``count``, ``share_of_true`` (the fraction of the true class
-    that went to ``pred``). Zero cells are left out.
+    that went to ``pred``). Zero cells are left out. A matrix of weighted counts (float) gives
+    float ``count`` values: estimated beats, not beats evaluated.
     """
     cm = np.asarray(cm)
+    as_count = int if np.issubdtype(cm.dtype, np.integer) else float
     rows = []
     for i, a in enumerate(classes):
         total = cm[i].sum()
         for j, b in enumerate(classes):
             if i != j and cm[i, j] > 0:
-                rows.append({"true": a, "pred": b, "count": int(cm[i, j]),
+                rows.append({"true": a, "pred": b, "count": as_count(cm[i, j]),
                              "share_of_true": float(cm[i, j] / total)})
     t = pd.DataFrame(rows, columns=["true", "pred", "count", "share_of_true"])
     t = t.sort_values(["count", "share_of_true"], ascending=False).reset_index(drop=True)

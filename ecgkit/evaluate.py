@@ -26,6 +26,11 @@ Class sets. Published results use different AAMI class sets (N/S/V, N/S/V/F or a
 :func:`restrict` (or ``evaluate_predictions(..., class_set=...)``) drops beats whose true class
 is outside the set and predicts by the argmax over the set's columns only, so a row computed
 here matches a literature row's protocol (:mod:`ecgkit.literature`).
+
+Comparing two models. :func:`paired_bootstrap` (introduced in notebooks/30_evaluation.ipynb,
+the network against each baseline; the verdict of notebooks/32_ablation.ipynb) scores two
+models on the same beats with the same weights and resamples patients once for both, giving an
+interval for the macro-F1 difference and the share of resamples in which it is > 0.
 """
 
 from __future__ import annotations
@@ -333,6 +338,111 @@ def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray | No
     return pd.DataFrame({"metric": names, "estimate": est, "lo": lo, "hi": hi})
 
 
+def _macro_f1_many(cms: np.ndarray) -> np.ndarray:
+    """Macro-F1 of each confusion matrix in ``cms`` (b, k, k), as :func:`_summaries` computes it.
+
+    F1 = 2TP / (2TP + FP + FN) = 2TP / (support + predicted), averaged over the classes present
+    (support > 0) in that matrix; NaN for a matrix with no beats.
+    """
+    tp = np.diagonal(cms, axis1=1, axis2=2)
+    support, predicted = cms.sum(axis=2), cms.sum(axis=1)
+    present = support > 0
+    f1 = _safe_div(2 * tp, support + predicted)
+    f1 = np.where(present, f1, 0.0)
+    n = present.sum(axis=1)
+    return _safe_div(f1.sum(axis=1), n)
+
+
+def paired_bootstrap(y_true, prob_a, prob_b, patients, weights=None,
+                     class_set: Sequence[str] = ("N", "S", "V", "F"), n_boot: int = 1000,
+                     seed: int = 42, level: float = 0.95, classes: Sequence[str] = CLASSES
+                     ) -> dict[str, Any]:
+    """Paired patient bootstrap of a macro-F1 difference: model A minus model B.
+
+    Both models are scored on the same beats with the same weights. Each resample draws the
+    test **patients** with replacement (a patient's beats always move together, because beats
+    of one patient are not independent) and recomputes both models' weighted macro-F1 over
+    ``class_set`` on that same resample, so the patient-to-patient variation that both models
+    share cancels out of the difference. Beats whose true class is outside ``class_set`` are
+    dropped and each model predicts by the argmax over the set (:func:`restrict`). Macro-F1 is
+    the mean over the classes present in the (resampled) data, as in :func:`evaluate_predictions`;
+    a resample without any beat of a class averages over the others, for both models alike.
+
+    Args:
+        y_true: class indices (n,) or one-hot (n, k) over ``classes``.
+        prob_a: probabilities (n, k) of model A (e.g. the enhanced model).
+        prob_b: probabilities (n, k) of model B (e.g. the baseline).
+        patients: patient id per beat: the resampling unit.
+        weights: optional weight per beat (the cap weights ``BeatSet.meta["weight"]``).
+        class_set: classes the macro-F1 runs over (default N, S, V, F).
+        n_boot: resamples.
+        seed: resampling seed.
+        level: coverage of the percentile interval.
+        classes: class names of the columns.
+
+    Returns:
+        A dict: ``a`` and ``b`` (each model's macro-F1 on all the beats), ``difference``
+        (``a - b``), ``lo`` and ``hi`` (percentile interval of the resampled differences),
+        ``share_above_zero`` (share of resamples where the difference is > 0),
+        ``share_below_zero``, ``samples`` (the resampled differences, float64 (n_boot,)),
+        and ``class_set``, ``level``, ``n_boot``, ``n_patients``, ``n_beats``, ``n_weighted``.
+
+    Raises:
+        ValueError: mismatched lengths or shapes, bad weights, an unknown class in
+            ``class_set``, no beat of the set, ``n_boot < 1`` or ``level`` outside (0, 1).
+    """
+    classes = tuple(classes)
+    y = _as_labels(y_true, len(classes))
+    if patients is None or len(patients) != len(y):
+        raise ValueError(f"patients must give one patient per beat ({len(y)}). "
+                         f"Received: {None if patients is None else len(patients)} entries")
+    if int(n_boot) < 1 or not 0 < level < 1:
+        raise ValueError(f"need n_boot >= 1 and 0 < level < 1. Received: n_boot={n_boot}, "
+                         f"level={level}")
+    w = _as_weights(weights, len(y))
+    probs = []
+    for name, p in (("prob_a", prob_a), ("prob_b", prob_b)):
+        p = np.asarray(p, dtype=np.float64)
+        if p.shape != (len(y), len(classes)):
+            raise ValueError(f"{name} must have shape ({len(y)}, {len(classes)}). "
+                             f"Received: shape={p.shape}")
+        yt, ps, keep = restrict(y, p, class_set, classes)
+        probs.append(ps)
+    if not keep.any():
+        raise ValueError(f"no beat of the classes {tuple(class_set)} to compare on")
+    k = probs[0].shape[1]
+    w = np.ones(int(keep.sum())) if w is None else w[keep]
+    groups = np.asarray(patients).astype(str)[keep]
+    uniq, inverse = np.unique(groups, return_inverse=True)
+    # One weighted confusion matrix per patient and model; a resample is a weighted sum of them
+    # with each patient's multiplicity (how often it was drawn).
+    per_patient = np.zeros((2, len(uniq), k, k), dtype=np.float64)
+    for m, ps in enumerate(probs):  # yt and keep depend on y_true only: the same for A and B
+        np.add.at(per_patient[m], (inverse, yt, ps.argmax(axis=1)), w)
+    full = per_patient.sum(axis=1)
+    a, b = _macro_f1_many(full)
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(uniq), size=(int(n_boot), len(uniq)))
+    mult = np.zeros((int(n_boot), len(uniq)))
+    np.add.at(mult, (np.arange(int(n_boot))[:, None], pick), 1.0)
+    flat = per_patient.reshape(2, len(uniq), k * k)
+    f1_a = _macro_f1_many((mult @ flat[0]).reshape(-1, k, k))
+    f1_b = _macro_f1_many((mult @ flat[1]).reshape(-1, k, k))
+    diff = f1_a - f1_b  # NaN only for a resample whose beats all weigh 0
+    ok = diff[~np.isnan(diff)]
+    alpha = (1 - level) / 2
+    return {
+        "metric": "macro_f1", "class_set": [c for c in classes if c in set(class_set)],
+        "a": float(a), "b": float(b), "difference": float(a - b),
+        "lo": float(np.quantile(ok, alpha)) if ok.size else float("nan"),
+        "hi": float(np.quantile(ok, 1 - alpha)) if ok.size else float("nan"),
+        "share_above_zero": float((ok > 0).mean()) if ok.size else float("nan"),
+        "share_below_zero": float((ok < 0).mean()) if ok.size else float("nan"),
+        "level": float(level), "n_boot": int(n_boot), "n_patients": int(len(uniq)),
+        "n_beats": int(keep.sum()), "n_weighted": float(w.sum()), "samples": diff,
+    }
+
+
 def restrict(y_true, y_prob, class_set: Sequence[str], classes: Sequence[str] = CLASSES
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Evaluates on a subset of the classes, as a literature row with that class set does.
@@ -376,6 +486,37 @@ def restrict(y_true, y_prob, class_set: Sequence[str], classes: Sequence[str] = 
     total = p.sum(axis=1, keepdims=True)
     p = np.divide(p, total, out=np.full_like(p, 1.0 / len(cols)), where=total > 0)
     return new_index[y_true[keep]], p, keep
+
+
+def class_coverage(y_true, y_prob, class_set: Sequence[str] | None = None,
+                   classes: Sequence[str] = CLASSES) -> dict[str, list[str]]:
+    """Which classes occur, which a model predicts, and which present ones it never predicts.
+
+    A model that never predicts a class that occurs cannot detect it, whatever its accuracy:
+    a short CPU run from random weights often predicts one or two classes only.
+
+    Args:
+        y_true: class indices (n,) or one-hot (n, k) over ``classes``.
+        y_prob: probabilities (n, k).
+        class_set: optional subset: beats of other true classes are dropped and the
+            prediction is the argmax over the set (:func:`restrict`).
+        classes: class names of the columns.
+
+    Returns:
+        ``{"present": [...], "predicted": [...], "never_predicted": [...]}`` (class names,
+        in class order; ``never_predicted`` are present but never predicted).
+    """
+    classes = tuple(classes)
+    if class_set is not None:
+        y, p, _ = restrict(y_true, y_prob, class_set, classes)
+        classes = tuple(c for c in classes if c in set(class_set))
+    else:
+        p = np.asarray(y_prob, dtype=np.float64)
+        y = _as_labels(y_true, len(classes))
+    present = [classes[k] for k in np.unique(y)]
+    predicted = [classes[k] for k in np.unique(p.argmax(axis=1))] if len(p) else []
+    return {"present": present, "predicted": predicted,
+            "never_predicted": [c for c in present if c not in predicted]}
 
 
 def evaluate_predictions(y_true, y_prob, patients=None, n_boot: int = 200, seed: int = 42,

@@ -1,6 +1,6 @@
 """Published inter-patient MIT-BIH results, and our result computed the way each was computed.
 
-Introduced in: notebooks/30_evaluation.ipynb (section 7, beside the literature).
+Introduced in: notebooks/30_evaluation.ipynb (section 8, beside the literature).
 
 A published figure is comparable with ours only under the same protocol: the same test records
 (DS2 of de Chazal et al. 2004, without the paced records) and the same class set. Papers differ

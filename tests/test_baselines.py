@@ -153,3 +153,45 @@ class TestBadInput:
             comparison_table(results, test, records=["999"])
         with pytest.raises(ValueError, match="one value per test beat"):
             comparison_table(results, test, weights=[1.0])
+
+
+class TestVerdict:
+    """The verdict is computed from the table: it follows the figures either way."""
+
+    @staticmethod
+    def _table(net):
+        import pandas as pd
+
+        return pd.DataFrame({"macro_f1": [net, 0.25, 0.5, 0.45], "n_beats": [840] * 4,
+                             "n_weighted": [25013.4] * 4},
+                            index=["network", "always_n", "nearest_neighbour",
+                                   "rr_logistic_regression"])
+
+    def test_sentence_follows_the_numbers(self):
+        from ecgkit.baselines import verdict
+
+        up = verdict(self._table(0.6))
+        assert up.startswith("On 840 test beats (weighted 25,013), the network's macro-F1 over "
+                             "N/S/V/F is 0.600: above always-N (0.250), above 1-NN (0.500) and "
+                             "above RR-LR (0.450).")
+        down = verdict(self._table(0.3))
+        assert "above always-N (0.250), below 1-NN (0.500) and below RR-LR (0.450)" in down
+
+    def test_bootstrap_and_coverage(self):
+        from ecgkit.baselines import verdict
+
+        def boot(d, lo, hi):
+            return {"difference": d, "lo": lo, "hi": hi, "share_above_zero": 0.5,
+                    "level": 0.95, "n_boot": 200}
+
+        text = verdict(self._table(0.4), versus={
+            "always_n": boot(0.15, 0.05, 0.3), "nearest_neighbour": boot(-0.1, -0.2, -0.01),
+            "rr_logistic_regression": boot(-0.05, -0.2, 0.1)},
+            coverage={"present": ["N", "S", "V", "F"], "never_predicted": ["F"]})
+        assert "(95% interval, 200 resamples): better than always-N (difference +0.150" in text
+        assert "worse than 1-NN" in text and "not distinguishable from RR-LR" in text
+        assert text.endswith("It never predicts F of the classes present (N, S, V, F).")
+        every = verdict(self._table(0.4), coverage={"present": ["N", "S"], "never_predicted": []})
+        assert every.endswith("It predicts every class present (N, S).")
+        with pytest.raises(ValueError, match="not a row"):
+            verdict(self._table(0.4), model="enhanced")

@@ -9,14 +9,21 @@ import pytest
 from ecgkit.contract import PROJECT_ROOT
 
 
-class TestDemo:
-    def test_ci_sized_demo(self, tmp_path):
-        from ecgkit.demo import CI, run_demo
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """One CI-sized demo run: (its folder, the summary it returned)."""
+    from ecgkit.demo import CI, run_demo
 
-        summary = run_demo(tmp_path, CI, progress=False)
+    out = tmp_path_factory.mktemp("demo")
+    return out, run_demo(out, CI, progress=False)
+
+
+class TestDemo:
+    def test_ci_sized_demo(self, demo):
+        tmp_path, summary = demo
         for name in ("enhanced_resnet50.keras", "confusion_matrix.png", "training_history.png",
-                     "metrics.json", "evaluation/metrics.json", "evaluation/literature.csv",
-                     "train/run.json"):
+                     "baselines.csv", "metrics.json", "evaluation/metrics.json",
+                     "evaluation/literature.csv", "train/run.json"):
             assert (tmp_path / name).is_file(), name
         data = json.loads((tmp_path / "metrics.json").read_text())
         t = data["test"]
@@ -31,6 +38,26 @@ class TestDemo:
         assert summary["test"]["n"] < summary["test"]["n_weighted"]
         ours = data["literature"][0]
         assert ours["kind"] == "this run" and "subset of DS2" in ours["note"]
+        # trained and evaluated under one protocol and one rendering
+        trained = json.loads((tmp_path / "train" / "run.json").read_text())["params"]
+        assert trained["SPLIT"] == data["settings"]["split"] == "inter-patient-strict"
+        assert trained["GRID"] is data["settings"]["grid"] is False
+
+    def test_ci_sized_demo_puts_the_baselines_beside_the_network(self, demo):
+        tmp_path, data = demo
+        table = data["baselines"]["table"]
+        assert set(table) == {"network", "always_n", "nearest_neighbour", "rr_logistic_regression"}
+        assert table["always_n"]["N_Se"] == 1.0 and table["always_n"]["S_Se"] == 0.0
+        assert len({row["n_weighted"] for row in table.values()}) == 1  # the same test beats
+        assert table["network"]["n_weighted"] <= data["test"]["n_weighted"]  # Q beats left out
+        net, always_n = table["network"]["macro_f1"], table["always_n"]["macro_f1"]
+        assert data["beats_always_n"] is (net > always_n)
+        assert data["predicts_every_class_present"] is (not data["coverage"]["never_predicted"])
+        text = data["verdict"]
+        assert f"macro-F1 over N/S/V/F is {net:.3f}" in text and f"always-N ({always_n:.3f})" in text
+        assert ("predicts every class present" in text) is data["predicts_every_class_present"]
+        csv = (tmp_path / "baselines.csv").read_text().splitlines()
+        assert csv[0].startswith("model,N_Se") and len(csv) == 5
 
     def test_top_level_script_help(self):
         out = subprocess.run([sys.executable, str(PROJECT_ROOT / "enhanced_resnet50_demo.py"),

@@ -51,6 +51,25 @@ class TestTables:
         assert set(p.index) == {"100", "208", "201"}
         assert p.loc["201", "errors"] == 0
 
+    def test_weighted_errors_estimate_the_whole_record(self, case):
+        y, prob, meta = case
+        pred = prob.argmax(1)
+        w = np.array([10.0, 1.0, 1.0, 1.0, 1.0, 5.0])  # record 100: the right N beat stands for 10
+        r = errors_per_record(y, pred, meta, weights=w)
+        assert r.loc["100", ["beats", "errors"]].tolist() == [3, 2]  # beat counts unchanged
+        assert r.loc["100", "weighted_beats"] == 12.0 and r.loc["100", "weighted_errors"] == 2.0
+        assert r.loc["100", "weighted_error_rate"] == pytest.approx(2 / 12)
+        assert r.loc["208", "weighted_error_rate"] == pytest.approx(0.5)
+        assert r.index.tolist() == ["100", "208", "202"]  # by weighted errors
+        with pytest.raises(ValueError, match="one per beat"):
+            errors_per_record(y, pred, meta, weights=w[:3])
+
+    def test_confused_pairs_of_weighted_counts_stay_float(self):
+        cm = np.zeros((5, 5))
+        cm[0, 0], cm[1, 0], cm[0, 1] = 50.0, 2.5, 0.4
+        t = confused_pairs(cm)
+        assert t["count"].tolist() == [2.5, 0.4]
+
     def test_confused_pairs(self):
         cm = np.zeros((5, 5), int)
         cm[0, 0], cm[1, 0], cm[2, 0], cm[2, 2], cm[0, 1] = 50, 8, 3, 9, 2

@@ -10,9 +10,11 @@ from ecgkit.contract import CLASSES
 from ecgkit.evaluate import (
     bootstrap_ci,
     calibration_bins,
+    class_coverage,
     confusion_matrix,
     evaluate_predictions,
     format_summary,
+    paired_bootstrap,
     per_class_metrics,
     restrict,
     write_report,
@@ -150,6 +152,90 @@ class TestBootstrap:
         a = evaluate_predictions(y, p, patients=pats, n_boot=30, seed=5).ci
         b = evaluate_predictions(y, p, patients=pats, n_boot=30, seed=5).ci
         assert a.equals(b)
+
+
+class TestPairedBootstrap:
+    """The macro-F1 difference of two models, patients resampled once for both."""
+
+    @staticmethod
+    def _case(n_patients=10, beats=40, seed=0):
+        rng = np.random.default_rng(seed)
+        y = rng.integers(0, 4, n_patients * beats)  # N, S, V, F
+        patients = np.repeat([f"p{i}" for i in range(n_patients)], beats)
+        return rng, y, patients
+
+    def test_clearly_better_model_gives_an_interval_above_zero(self):
+        rng, y, patients = self._case()
+        good = np.where(rng.random(len(y)) < 0.95, y, rng.integers(0, 4, len(y)))
+        poor = np.where(rng.random(len(y)) < 0.5, y, rng.integers(0, 4, len(y)))
+        r = paired_bootstrap(y, _probs(good), _probs(poor), patients, n_boot=300, seed=1)
+        assert r["difference"] == pytest.approx(r["a"] - r["b"])
+        assert r["difference"] > 0.3
+        assert 0 < r["lo"] <= r["difference"] <= r["hi"]
+        assert r["share_above_zero"] == 1.0 and r["share_below_zero"] == 0.0
+        swapped = paired_bootstrap(y, _probs(poor), _probs(good), patients, n_boot=300, seed=1)
+        assert swapped["difference"] == -r["difference"] and swapped["hi"] < 0
+        assert r["n_patients"] == 10 and r["n_beats"] == len(y) and len(r["samples"]) == 300
+
+    def test_identical_predictions_give_exactly_zero(self):
+        rng, y, patients = self._case()
+        p = rng.dirichlet(np.ones(5), len(y))
+        r = paired_bootstrap(y, p, p.copy(), patients, weights=rng.random(len(y)) + 0.5,
+                             n_boot=200)
+        assert r["difference"] == 0.0 and r["lo"] == 0.0 and r["hi"] == 0.0
+        assert r["share_above_zero"] == 0.0 and r["share_below_zero"] == 0.0
+        assert not np.any(r["samples"])
+
+    def test_patients_not_beats_are_resampled(self):
+        # A is perfect everywhere; B errs only on patient p0's beats. Resampling patients, the
+        # difference is exactly 0 whenever p0 is not drawn: (1 - 1/5)^5 = 33 % of resamples.
+        # Resampling single beats it would almost never be 0 (p0 has 100 of them).
+        rng, y, patients = self._case(n_patients=5, beats=100)
+        wrong = np.where(patients == "p0", (y + 1) % 4, y)
+        r = paired_bootstrap(y, _probs(y), _probs(wrong), patients, n_boot=4000, seed=2)
+        never_p0 = (1 - 1 / 5) ** 5
+        assert np.mean(r["samples"] == 0.0) == pytest.approx(never_p0, abs=0.03)
+        assert r["share_above_zero"] == pytest.approx(1 - never_p0, abs=0.03)
+        assert r["lo"] == 0.0 and r["hi"] > 0
+
+    def test_estimates_match_evaluate_predictions_with_class_set_and_weights(self):
+        rng, y5, patients = self._case(n_patients=6, beats=50, seed=3)
+        y5 = np.where(rng.random(len(y5)) < 0.1, 4, y5)  # some Q beats: outside N/S/V/F
+        pa, pb = rng.dirichlet(np.ones(5), len(y5)), rng.dirichlet(np.ones(5), len(y5))
+        w = rng.integers(1, 5, len(y5)).astype(float)
+        r = paired_bootstrap(y5, pa, pb, patients, weights=w, n_boot=50, seed=4)
+        for key, p in (("a", pa), ("b", pb)):
+            ref = evaluate_predictions(y5, p, weights=w, class_set=("N", "S", "V", "F"), n_boot=0)
+            assert r[key] == pytest.approx(ref.macro["f1"], abs=1e-12)
+        assert r["n_beats"] == int((y5 != 4).sum()) and r["n_weighted"] == w[y5 != 4].sum()
+        assert r["class_set"] == ["N", "S", "V", "F"]
+        again = paired_bootstrap(y5, pa, pb, patients, weights=w, n_boot=50, seed=4)
+        np.testing.assert_array_equal(r["samples"], again["samples"])  # seeded
+
+    @pytest.mark.parametrize("kwargs, match", [
+        ({"patients": ["a"]}, "one patient per beat"),
+        ({"prob_b": np.ones((4, 3)) / 3}, "prob_b must have shape"),
+        ({"class_set": ("N", "X")}, "class_set"),
+        ({"n_boot": 0}, "n_boot"),
+        ({"class_set": ("F",)}, "no beat"),
+    ])
+    def test_bad_inputs_raise(self, kwargs, match):
+        args = {"y_true": [0, 1, 2, 0], "prob_a": _probs([0, 1, 2, 0]),
+                "prob_b": _probs([0, 0, 0, 0]), "patients": list("aabb"), **kwargs}
+        with pytest.raises(ValueError, match=match):
+            paired_bootstrap(**args)
+
+
+class TestClassCoverage:
+    def test_present_predicted_and_never(self):
+        y = np.array([0, 1, 2, 3, 4, 0])
+        pred = np.array([0, 0, 2, 4, 4, 0])  # S and F never predicted; the F beat goes to Q
+        c = class_coverage(y, _probs(pred))
+        assert c == {"present": list("NSVFQ"), "predicted": ["N", "V", "Q"],
+                     "never_predicted": ["S", "F"]}
+        # over N/S/V/F, the Q column is gone: the F beat's argmax falls back within the set
+        c4 = class_coverage(y, _probs(pred), class_set=("N", "S", "V", "F"))
+        assert c4["present"] == list("NSVF") and "Q" not in c4["predicted"]
 
 
 class TestRestrict:

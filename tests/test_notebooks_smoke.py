@@ -111,19 +111,58 @@ class TestWorkbookRun:
         f = figs(run, "30_evaluation")
         assert f["test_beats"] > 0 and between(f["accuracy"]) and between(f["macro"]["f1"])
         assert between(f["ece"]) and f["ci_unit"] == "patient"
-        lo, hi = f["ci"]["accuracy"]["lo"], f["ci"]["accuracy"]["hi"]
-        assert lo <= f["accuracy"] + 1e-9 or hi >= f["accuracy"] - 1e-9
+        # capped test beats carry weights N/n: the weighted size is every test beat
+        assert f["test_weighted"] == pytest.approx(f["weight_sum"])
+        assert f["confusion_sum"] == pytest.approx(f["weight_sum"])
+        assert f["test_weighted"] >= f["test_beats"]
+        for metric in ("accuracy", "macro_f1"):
+            ci = f["ci"][metric]
+            assert ci["lo"] <= ci["estimate"] <= ci["hi"], metric
+        assert f["ci"]["accuracy"]["estimate"] == pytest.approx(f["accuracy"])
+        # the three baselines beside the network, on the same beats with the same weights
+        comp = f["comparison"]
+        assert set(comp) == {"network", "always_n", "nearest_neighbour", "rr_logistic_regression"}
+        assert comp["always_n"]["N_Se"] == 1.0 and comp["always_n"]["S_Se"] == 0.0
+        assert comp["always_n"]["V_Se"] == 0.0 and comp["always_n"]["F_Se"] == 0.0
+        assert len({row["n_weighted"] for row in comp.values()}) == 1
+        assert all(between(row["macro_f1"]) for row in comp.values())
+        for name, v in f["versus_baselines"].items():
+            diff = comp["network"]["macro_f1"] - comp[name]["macro_f1"]
+            assert v["difference"] == pytest.approx(diff)
+            assert v["lo"] <= v["hi"] and between(v["share_above_zero"])
+        assert f"is {comp['network']['macro_f1']:.3f}" in f["verdict"]
+        assert set(f["coverage"]["never_predicted"]) <= set(f["coverage"]["present"])
+        ours = f["literature_ours"]
+        assert set(ours) == {"N/S/V", "N/S/V/F"}
+        assert ours["N/S/V/F"]["macro_f1"] == pytest.approx(comp["network"]["macro_f1"])
 
     def test_31_error_analysis(self, run):
         f = figs(run, "31_error_analysis")
         assert 0 <= f["misclassified"] <= f["test_beats"] and between(f["error_rate"])
+        assert f["sample_error_rate"] == pytest.approx(f["misclassified"] / f["test_beats"])
         assert sum(f["errors_per_record"].values()) == f["misclassified"]
+        assert f["error_rate"] == pytest.approx(1 - f["weighted_accuracy"])
+        assert sum(f["weighted_errors_per_record"].values()) == pytest.approx(
+            f["error_rate"] * f["test_weighted"])
+        # the same model on the same weighted test beats as notebook 30
+        f30 = figs(run, "30_evaluation")
+        assert f["test_weighted"] == pytest.approx(f30["test_weighted"])
+        assert f["weighted_accuracy"] == pytest.approx(f30["accuracy"], abs=1e-6)
         assert f["gradcam_shape"][0] > 0
 
     def test_32_ablation(self, run):
         f = figs(run, "32_ablation")
-        assert len(f["variants"]) == 6 and f["epochs"] == 1
-        for name, score in f["macro_f1"].items():
-            ci = f["macro_f1_ci"][name]
-            assert between(score) and ci["macro_f1_lo"] <= ci["macro_f1_hi"]
-        assert set(f["verdict"]) == set(f["variants"]) - {"baseline"}
+        assert f["models"][:2] == ["baseline", "enhanced"]
+        assert f["parameters"]["enhanced"] > f["parameters"]["baseline"]
+        p = f["paired"]["enhanced"]
+        assert p["n_boot"] == run.params["BOOTSTRAP"] and p["n_patients"] >= 2
+        assert p["difference"] == pytest.approx(p["a"] - p["b"])
+        assert p["a"] == pytest.approx(f["comparison"]["enhanced"]["macro_f1"])
+        assert p["b"] == pytest.approx(f["comparison"]["baseline"]["macro_f1"])
+        assert p["lo"] <= p["difference"] <= p["hi"]
+        assert between(p["share_above_zero"])
+        assert p["share_above_zero"] + p["share_below_zero"] <= 1 + 1e-9
+        expected = ("better than the baseline" if p["lo"] > 0 else "worse than the baseline"
+                    if p["hi"] < 0 else "not distinguishable from the baseline")
+        assert f["decision"]["enhanced"] == expected
+        assert f"difference {p['difference']:+.3f}" in f["verdict"] and expected in f["verdict"]

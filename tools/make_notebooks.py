@@ -42,7 +42,8 @@ RUNTIMES: dict[str, tuple[str, str]] = {
     "21": ("2.4 min (one button-press run)", "about 1 min + runs"),
     "30": ("42 s", "about 5 min"),
     "31": ("58 s", "about 3 min"),
-    "32": ("11.5 min", "about 6-10 h (6 models x ABLATION_EPOCHS)"),
+    "32": ("33 s on a smoke-sized run; the cpu profile not yet",
+           "about 5 min (2 models predict DS2; no training)"),
 }
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}

@@ -1,4 +1,4 @@
-from _eval_common import LOAD, PARAMS
+from _eval_common import LOAD, MODEL, PARAMS_NO_TRAINING
 
 TITLE = "31 · Error analysis"
 DESCRIPTION = ("Looks at what the trained model gets wrong: a gallery of misclassified beats, "
@@ -13,14 +13,14 @@ PREREQUISITES = ["30_evaluation"]
 
 CELLS = [
     ("md", "## Parameters"),
-    ("params", PARAMS),
+    ("params", PARAMS_NO_TRAINING + MODEL),
     ("code", """
     import numpy as np
     import pandas as pd
 
     from ecgkit import contract, error_analysis as ea, nb, plots
-    from ecgkit.datasets import load_beats, signal_dataset
-    from ecgkit.evaluate import evaluate_predictions, predict_dataset
+    from ecgkit.datasets import load_beats
+    from ecgkit.evaluate import evaluate_predictions, predict_beats
     from ecgkit.factory import gradcam_layer_name
     from ecgkit.predict import load_model
     from ecgkit.render import render_batch
@@ -31,12 +31,21 @@ CELLS = [
     """),
     ("code", LOAD),
     ("code", """
-    ds = signal_dataset(test, image_size=IMAGE_SIZE_OF_MODEL, grid=GRID, batch_size=BATCH_SIZE)
-    y_true, y_prob = predict_dataset(model, ds)
+    y_true, y_prob = predict_beats(model, test, grid=GRID, batch_size=BATCH_SIZE)
     y_pred = y_prob.argmax(axis=1)
-    report = evaluate_predictions(y_true, y_prob, patients=test.meta["patient"].to_numpy(), n_boot=0)
-    print(f"{(y_pred != y_true).sum()} of {len(y_true)} test beats misclassified")
-    assert len(y_true) == len(test)
+    wrong = y_pred != y_true
+    report = evaluate_predictions(y_true, y_prob, patients=test.meta["patient"].to_numpy(),
+                                  records=test.meta["record"].to_numpy(), weights=weights, n_boot=0)
+    error_rate = 1 - report.accuracy  # weighted: estimated over every test beat
+    print(f"{wrong.sum()} of {len(y_true)} sampled test beats misclassified; "
+          f"estimated error rate over every test beat (weighted) {error_rate:.3f}")
+    assert len(y_true) == len(test) and np.isclose((weights * wrong).sum() / weights.sum(), error_rate)
+    """),
+    ("md", """
+    Two numbers, two questions. The count of misclassified *sampled* beats is what the gallery and
+    the tables below show, beat by beat. The error rate is weighted: with the test cap, rare
+    classes (and with them most mistakes) are over-represented in the sample, so only the
+    weighted rate estimates how often the model errs on the patients' real beats.
     """),
     ("md", """
     ## 1. The most confident mistakes
@@ -46,6 +55,7 @@ CELLS = [
     """),
     ("code", """
     table = ea.misclassified_table(y_true, y_prob, test.meta)
+    table["weight"] = weights[table["index"].to_numpy()]  # how many test beats each one stands for
     table.head(10)
     """),
     ("code", """
@@ -59,16 +69,28 @@ CELLS = [
     else:
         print("no misclassified beats")
     """),
-    ("md", "## 2. Errors per record and per patient"),
-    ("code", """
-    per_record = ea.errors_per_record(y_true, y_pred, test.meta)
-    assert per_record["errors"].sum() == (y_pred != y_true).sum()
-    per_record
+    ("md", """
+    ## 2. Errors per record and per patient
+
+    `errors` counts the sampled beats; `weighted_errors` and `weighted_error_rate` estimate the
+    errors over every beat of the record (rows sorted by them).
     """),
-    ("code", "ea.errors_per_patient(y_true, y_pred, test.meta)"),
+    ("code", "nb.show_source(ea.errors_by)"),
     ("code", """
-    pairs = ea.confused_pairs(report.confusion, top=6)
-    pairs
+    per_record = ea.errors_per_record(y_true, y_pred, test.meta, weights=weights)
+    assert per_record["errors"].sum() == wrong.sum()
+    assert np.isclose(per_record["weighted_errors"].sum(), (weights * wrong).sum())
+    per_record.round(3)
+    """),
+    ("code", "ea.errors_per_patient(y_true, y_pred, test.meta, weights=weights).round(3)"),
+    ("md", """
+    Which classes are confused with which: from the weighted confusion matrix, so `count` is an
+    estimated number of test beats (not the sampled beats) and `share_of_true` the share of that
+    true class.
+    """),
+    ("code", """
+    pairs = ea.confused_pairs(report.confusion, report.classes, top=6)
+    pairs.round(3)
     """),
     ("md", """
     ## 3. Grad-CAM
@@ -81,7 +103,7 @@ CELLS = [
     ("code", "nb.show_source(ea.grad_cam)"),
     ("code", """
     order = np.concatenate([table["index"].to_numpy()[:SHOW // 2],
-                            np.flatnonzero(y_pred == y_true)[:SHOW // 2]]).astype(int)[:6]
+                            np.flatnonzero(~wrong)[:SHOW // 2]]).astype(int)[:6]
     imgs, _ = render_batch(test.windows[order], IMAGE_SIZE_OF_MODEL, grid=GRID)
     layer = gradcam_layer_name(model)
     heat = ea.grad_cam(model, imgs, layer_name=layer)
@@ -107,18 +129,22 @@ CELLS = [
     """),
     ("code", """
     nb.record_figures(RUN_DIR, NOTEBOOK, {
-        "test_beats": int(len(y_true)), "misclassified": int((y_pred != y_true).sum()),
-        "error_rate": float((y_pred != y_true).mean()), "gradcam_layer": layer,
+        "split": SPLIT, "test_beats": int(len(y_true)), "test_weighted": report.n_weighted,
+        "misclassified": int(wrong.sum()), "sample_error_rate": float(wrong.mean()),
+        "error_rate": error_rate, "weighted_accuracy": report.accuracy, "gradcam_layer": layer,
         "gradcam_shape": list(heat.shape), "maps": {k: list(v.shape) for k, v in maps.items()},
         "top_confused": pairs.head(3).to_dict(orient="records"),
         "records_with_errors": int((per_record["errors"] > 0).sum()),
         "errors_per_record": per_record["errors"].to_dict(),
+        "weighted_errors_per_record": per_record["weighted_errors"].to_dict(),
     })
     """),
     ("md", """
     ## Summary
 
     - Look at the most confident mistakes first; they reveal label noise and systematic gaps.
+    - Count mistakes in the sample, but estimate rates with the weights: a capped sample
+      over-represents the rare classes, where most mistakes are.
     - Errors cluster by record: a few patients with unusual morphology dominate, which is why
       intervals are bootstrapped by patient.
     - Grad-CAM and attention maps are hypotheses about what the model used, not proof.

@@ -1,142 +1,167 @@
-from _train_common import DATA, TRAINING
+from _eval_common import PARAMS_NO_TRAINING, TEST_BEATS
 
-TITLE = "32 · Ablation: does each enhancement help?"
-DESCRIPTION = ("Trains the baseline, the full enhanced model and each enhancement alone on the same "
-               "data, seed and budget, and compares them on the test patients with confidence intervals.")
+TITLE = "32 · Ablation: do the enhancements help?"
+DESCRIPTION = ("Decides whether the enhanced ResNet50 beats the plain baseline that notebook 20 "
+               "trained with the same data, recipe and seed, with a paired patient bootstrap of "
+               "the macro-F1 difference on the test patients.")
 LEARN = [
-    "how to run a fair ablation: same data, seed, schedule and number of steps for every variant",
-    "how to report differences with bootstrap confidence intervals (by patient)",
+    "how to run a fair comparison: same training data, seed, recipe and budget; only the enhancements differ",
+    "the paired patient bootstrap: both models scored on every resample of the test patients",
+    "how to read its result: the difference, its 95% interval and the share of resamples above 0",
     "how to decide whether an enhancement helps *here*, and when the evidence is too weak to say",
 ]
-PREREQUISITES = ["20_training", "30_evaluation"]
+PREREQUISITES = ["20_training (RUN_DIR/models/baseline.keras and enhanced.keras)", "30_evaluation"]
 
 CELLS = [
     ("md", "## Parameters"),
-    ("params", DATA + """
-ABLATION_EPOCHS: int = 1  # epochs per model in the ablation study
-BOOTSTRAP: int = 200  # bootstrap resamples (by patient) for confidence intervals
-""" + TRAINING),
+    ("params", PARAMS_NO_TRAINING),
     ("code", """
-    import shutil
-
     import matplotlib.pyplot as plt
     import numpy as np
     import pandas as pd
 
-    from ecgkit import nb
+    from ecgkit import baselines, nb
     from ecgkit.cost import count_params
     from ecgkit.datasets import load_beats
-    from ecgkit.evaluate import evaluate_model
-    from ecgkit.factory import ENHANCEMENTS, create_enhanced_resnet50
-    from ecgkit.params import PARAMS as KNOWN
-    from ecgkit.train import train
+    from ecgkit.evaluate import class_coverage, paired_bootstrap, predict_beats
+    from ecgkit.predict import load_model
 
     NOTEBOOK = "32_ablation"
     OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
-    BASE = {k: v for k, v in globals().items() if k.isupper() and k in KNOWN and k != "ABLATION_EPOCHS"}
-    BASE["EPOCHS"] = ABLATION_EPOCHS
-    VARIANTS = {"baseline": dict.fromkeys(ENHANCEMENTS, False), "enhanced": dict.fromkeys(ENHANCEMENTS, True)}
-    VARIANTS.update({f"{e} only": {k: k == e for k in ENHANCEMENTS} for e in ENHANCEMENTS})
-    EAGER = 0 < ABLATION_EPOCHS * STEPS_PER_EPOCH <= 10  # a few steps per variant: tracing costs more than it saves
-    SWITCH = {"ecg_block": "ECG_BLOCK", "attention": "ATTENTION", "calibration": "CALIBRATION", "pyramid": "PYRAMID"}
-    print(f"{len(VARIANTS)} variants x {ABLATION_EPOCHS} epoch(s) x {STEPS_PER_EPOCH or 'all'} steps")
+    MODELS = nb.model_path(RUN_DIR, "").parent  # RUN_DIR/models, written by 20
+    CLASS_SET = ("N", "S", "V", "F")  # fixed before looking at any result
     """),
     ("md", """
-    ## 1. Same data, seed and budget
+    ## 1. The models: trained in 20 with one recipe
 
-    The beats are loaded once and every variant trains on them with the same seed, schedule and
-    number of steps; only the four switches differ. Each model is chosen on validation patients
-    and evaluated once on the test patients. Big files (checkpoints, the model) are deleted after
-    evaluation; `run.json` and the history stay.
+    Notebook 20 trained the plain ResNet50 (`baseline.keras`) and the enhanced ResNet50
+    (`enhanced.keras`) on the same training patients and beats, with the same seed, loss,
+    schedule, number of steps and epoch choice on validation patients; only the four
+    enhancements differ. Nothing is trained here. Any other `.keras` file in `RUN_DIR/models`
+    (a variant with one enhancement switched off, say; see the exercises) is compared with the
+    baseline the same way.
+    """),
+    ("code", """
+    missing = [n for n in ("baseline", "enhanced") if not (MODELS / f"{n}.keras").is_file()]
+    if missing:
+        raise FileNotFoundError(f"{MODELS}: no {', '.join(m + '.keras' for m in missing)}. "
+                                "Run 20_training first with the same RUN_DIR.")
+    names = ["baseline", "enhanced"] + sorted(p.stem for p in MODELS.glob("*.keras") if p.stem not in ("baseline", "enhanced"))
+    models = {n: load_model(MODELS / f"{n}.keras") for n in names}
+    sizes = {n: int(m.input_shape[1]) for n, m in models.items()}
+    assert len(set(sizes.values())) == 1, f"models of different image sizes cannot share one test set: {sizes}"
+    cost = pd.DataFrame({"parameters": {n: count_params(m) for n, m in models.items()}, "image size": sizes})
+    cost
     """),
     ("md", """
-    The four switches of the one generic builder are the only thing that changes between variants;
-    with every switch off it is the baseline:
+    ## 2. The same test beats, the same weights
+
+    Every model classifies the same test beats, rendered the same way; the cap weights `N / n`
+    make each figure an estimate over every test beat (notebook 30, section 1).
     """),
-    ("code", "nb.show_source(create_enhanced_resnet50)"),
+    ("code", TEST_BEATS),
     ("code", """
-    beats = load_beats(DATA_DIR or None, split=SPLIT, lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
-                       val_fraction=VAL_FRACTION, seed=SEED, progress=False)
-    test = beats.subset("test")
-    print({s: len(beats.subset(s)) for s in beats.splits})
-    """),
-    ("code", """
-    rows, cis = [], {}
-    for name, switches in VARIANTS.items():
-        params = {**BASE, **{SWITCH[k]: v for k, v in switches.items()}}
-        run_dir = OUT / name.replace(" ", "_")
-        result = train(params, beats=beats, run_dir=run_dir, progress=False, run_eagerly=EAGER)
-        report = evaluate_model(result.model, test, grid=GRID, batch_size=BATCH_SIZE, n_boot=BOOTSTRAP, seed=SEED)
-        ci = report.ci.set_index("metric")
-        cis[name] = ci
-        rows.append({"variant": name, "parameters": count_params(result.model), "accuracy": report.accuracy,
-                     "macro_f1": report.macro["f1"], "macro_f1_lo": ci.loc["macro_f1", "lo"],
-                     "macro_f1_hi": ci.loc["macro_f1", "hi"], "val_macro_f1": max(result.history.get("val_macro_f1", [np.nan])),
-                     "seconds": result.info.get("seconds")})
-        for big in ("checkpoints", "model.keras", "backup"):
-            target = run_dir / big
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-        print(f"{name:18s} macro-F1 {report.macro['f1']:.3f} [{ci.loc['macro_f1', 'lo']:.3f}, {ci.loc['macro_f1', 'hi']:.3f}]")
-    table = pd.DataFrame(rows).set_index("variant")
-    assert len(table) == 6 and table["macro_f1"].between(0, 1).all()
+    probs = {}
+    for n, m in models.items():
+        y_true, probs[n] = predict_beats(m, test, grid=GRID, batch_size=BATCH_SIZE)
+    assert (y_true == test.labels).all()
+    table = baselines.comparison_table(probs, test, class_set=CLASS_SET)
     table.round(3)
     """),
     ("md", """
-    ## 2. With confidence intervals
+    ## 3. The paired patient bootstrap
 
-    Intervals come from resampling test **patients**. Two variants differ convincingly only when
-    the difference is larger than this patient-to-patient variation.
+    One macro-F1 per model is not a verdict: with a handful of test patients, a different handful
+    could reverse the order. Unpaired intervals (one per model) overlap easily, because most of
+    their width is patient-to-patient variation that both models share. The paired bootstrap
+    resamples the test **patients** with replacement and scores *both* models on each resample,
+    so that shared variation cancels in the difference. Its outputs: the difference on all test
+    beats, the 95% percentile interval of the resampled differences, and the share of resamples in
+    which the enhanced model is ahead. The class set (N/S/V/F), the weights and the number of
+    resamples are fixed before looking at the result.
+    """),
+    ("code", "nb.show_source(paired_bootstrap)"),
+    ("code", """
+    patients = test.meta["patient"].to_numpy()
+    paired = {n: paired_bootstrap(test.labels, probs[n], probs["baseline"], patients, weights=weights,
+                                  class_set=CLASS_SET, n_boot=BOOTSTRAP, seed=SEED)
+              for n in names if n != "baseline"}
+    main = paired["enhanced"]
+    assert np.isclose(main["a"], table.loc["enhanced", "macro_f1"]) and np.isclose(main["b"], table.loc["baseline", "macro_f1"])
+    summary = pd.DataFrame({n: {k: v[k] for k in ("a", "b", "difference", "lo", "hi", "share_above_zero")}
+                            for n, v in paired.items()}).T.rename(columns={"a": "macro_f1", "b": "baseline_macro_f1"})
+    summary.index.name = "model minus baseline"
+    summary.round(3)
     """),
     ("code", """
-    fig, ax = plt.subplots(figsize=(8, 3.5))
-    y = np.arange(len(table))
-    ax.errorbar(table["macro_f1"], y, xerr=[table["macro_f1"] - table["macro_f1_lo"], table["macro_f1_hi"] - table["macro_f1"]],
-                fmt="o", capsize=4)
-    ax.axvline(table.loc["baseline", "macro_f1"], color="grey", ls="--", label="baseline")
-    ax.set_yticks(y, table.index)
-    ax.set(xlabel="test macro-F1 (95% CI, bootstrap by patient)", title="ablation")
-    ax.legend()
-    nb.save_figure(fig, RUN_DIR, NOTEBOOK, "ablation")
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.hist(main["samples"], bins=30, color="tab:blue", alpha=0.7)
+    ax.axvline(0, color="black", lw=1)
+    ax.axvline(main["difference"], color="tab:red", label=f"on all test beats {main['difference']:+.3f}")
+    ax.axvspan(main["lo"], main["hi"], color="tab:red", alpha=0.12, label="95% interval")
+    ax.set(xlabel="macro-F1 (N/S/V/F), enhanced minus baseline", ylabel="resamples",
+           title=f"paired bootstrap over {main['n_patients']} test patients")
+    ax.legend(fontsize=8)
+    nb.save_figure(fig, RUN_DIR, NOTEBOOK, "paired_bootstrap")
+    """),
+    ("md", """
+    ## 4. The verdict
+
+    Computed from the bootstrap, not written in advance: *better* if the whole 95% interval is
+    above 0, *worse* if it is below, otherwise *not distinguishable here*. That last outcome is an
+    honest result, not a failure: it says these test patients cannot separate the two models.
     """),
     ("code", """
-    base = table.loc["baseline"]
-    verdict = {}
-    for name in table.index.drop("baseline"):
-        r = table.loc[name]
-        if r["macro_f1_lo"] > base["macro_f1_hi"]:
-            verdict[name] = "better than baseline (intervals do not overlap)"
-        elif r["macro_f1_hi"] < base["macro_f1_lo"]:
-            verdict[name] = "worse than baseline (intervals do not overlap)"
-        else:
-            verdict[name] = "not distinguishable from baseline here"
-    table["delta_vs_baseline"] = table["macro_f1"] - base["macro_f1"]
-    table["verdict"] = pd.Series(verdict)
-    table[["macro_f1", "macro_f1_lo", "macro_f1_hi", "delta_vs_baseline", "verdict"]].round(3)
+    def decide(v):
+        if v["lo"] > 0:
+            return "better than the baseline"
+        return "worse than the baseline" if v["hi"] < 0 else "not distinguishable from the baseline"
+    decisions = {n: decide(v) for n, v in paired.items()}
+    coverage = {n: class_coverage(test.labels, p, class_set=CLASS_SET) for n, p in probs.items()}
+    extra = cost.loc["enhanced", "parameters"] / cost.loc["baseline", "parameters"] - 1
+    verdict = (
+        f"On {main['n_beats']} test beats of {main['n_patients']} patients (weighted {main['n_weighted']:,.0f}), "
+        f"the enhanced model's macro-F1 over {'/'.join(CLASS_SET)} is {main['a']:.3f} against the baseline's "
+        f"{main['b']:.3f}: difference {main['difference']:+.3f}, 95% interval [{main['lo']:+.3f}, {main['hi']:+.3f}], "
+        f"enhanced ahead in {main['share_above_zero']:.0%} of {main['n_boot']} patient resamples. "
+        f"Verdict: {decisions['enhanced']} on these test patients, for {extra:+.0%} parameters."
+    )
+    for n in names:
+        if coverage[n]["never_predicted"]:
+            verdict += f" The {n} model never predicts {', '.join(coverage[n]['never_predicted'])}."
+    print(verdict)
     """),
     ("code", """
     nb.record_figures(RUN_DIR, NOTEBOOK, {
-        "variants": list(table.index), "epochs": ABLATION_EPOCHS, "bootstrap": BOOTSTRAP,
-        "macro_f1": table["macro_f1"].to_dict(), "macro_f1_ci": table[["macro_f1_lo", "macro_f1_hi"]].to_dict(orient="index"),
-        "parameters": table["parameters"].to_dict(), "verdict": verdict,
+        "models": names, "class_set": list(CLASS_SET), "bootstrap": BOOTSTRAP, "split": SPLIT,
+        "test_beats": len(test), "test_weighted": float(weights.sum()),
+        "parameters": cost["parameters"].to_dict(),
+        "comparison": table[["macro_f1", "accuracy", "N_Se", "N_PP", "S_Se", "S_PP", "V_Se", "V_PP", "F_Se", "F_PP"]].to_dict(orient="index"),
+        "paired": {n: {k: v for k, v in p.items() if k != "samples"} for n, p in paired.items()},
+        "decision": decisions, "coverage": coverage, "verdict": verdict,
     })
     """),
     ("md", """
     ## Summary
 
-    - A fair ablation changes one thing at a time: same data, seed, schedule and step budget.
-    - Report intervals (by patient), not single numbers; with few test patients and short training
-      most differences are within the noise, and "not distinguishable here" is an honest result.
-    - The verdict is about *this* data and budget; rerun with `params/gpu.yaml` (full DS1/DS2,
-      more epochs) before claiming an enhancement helps.
+    - A fair comparison changes one thing: notebook 20 trained both models with the same data,
+      seed, recipe and budget.
+    - The paired patient bootstrap scores both models on the same resamples of test patients, so
+      the variation they share cancels; report the difference, its interval and the share of
+      resamples above 0.
+    - The verdict above is computed. "Not distinguishable here" is an honest outcome of few test
+      patients and short training; rerun with `params/gpu.yaml` (full DS1/DS2, more epochs) before
+      claiming an enhancement helps or hurts.
 
     ## Exercises
 
-    1. Repeat the ablation with another `SEED`. How many verdicts change?
-    2. Add a variant "enhanced without pyramid" (all switches but `pyramid`). Is the pyramid needed
-       when the ECG block is present?
-    3. Plot `table["parameters"]` against `table["macro_f1"]`: does a bigger model do better here?
+    1. Repeat with another `SEED` (in 20 and here). How often does the verdict change?
+    2. Ablate one enhancement: train a variant with the profile of your run and one switch off,
+       e.g. `ecgkit train --params cpu --set ATTENTION=false --run-dir runs/no_attention`, copy its
+       `model.keras` to `RUN_DIR/models/no_attention.keras` and rerun this notebook. Is the
+       variant distinguishable from the baseline? From the enhanced model (`paired_bootstrap`
+       with `probs["enhanced"]` as B)?
+    3. Compute the unpaired intervals (`evaluate_predictions(..., patients=...)` per model) and
+       compare their overlap with the paired interval. Why is the paired one narrower?
     """),
 ]

@@ -1,14 +1,52 @@
-PARAMS = """
-DATA_DIR: str = ""  # WFDB folder; empty: the embedded 15-record subset in data/mitdb
-LEAD: str = "MLII"  # ECG lead, chosen by name
-GRID: bool = True  # draw the ECG-paper grid behind the trace (as in training)
-MAX_BEATS_PER_RECORD: int = 40  # cap of beats per record and class (0: all)
-VAL_FRACTION: float = 0.2  # share of training patients held out for validation
+"""Parameter lines and the loading cell shared by the evaluation notebooks (30, 31, 32).
+
+The data parameters are copied line by line from ``_train_common.DATA`` (the training notebooks'
+lines), so a name has the same default in every notebook: run 20 and then 30 with the defaults,
+and 30 reads the test patients of the split 20 trained on, drawn the way 20 drew them.
+"""
+
+from _train_common import DATA
+
+
+def data_lines(*names: str) -> str:
+    """The lines of ``_train_common.DATA`` that declare ``names``, in that block's order."""
+    lines = [ln for ln in DATA.strip("\n").splitlines() if ln.split(":", 1)[0] in names]
+    missing = set(names) - {ln.split(":", 1)[0] for ln in lines}
+    if missing:
+        raise KeyError(f"_train_common.DATA declares no {sorted(missing)}")
+    return "\n" + "\n".join(lines) + "\n"
+
+
+TEST = """
+TEST_MAX_BEATS_PER_RECORD: int = 100  # cap of TEST beats per record and class (0: all); weights N/n keep metrics unbiased
+"""
+
+OUTPUTS = """
 BATCH_SIZE: int = 16  # images per batch
 BOOTSTRAP: int = 200  # bootstrap resamples (by patient) for confidence intervals
 SEED: int = 42  # random seed
 RUN_DIR: str = "runs/notebooks"  # folder where notebooks write their outputs
+"""
+
+MODEL = """
 MODEL_PATH: str = ""  # trained .keras model; empty: RUN_DIR/models/enhanced.keras (from 20)
+"""
+
+PARAMS = (data_lines("DATA_DIR", "SPLIT", "LEAD", "GRID", "MAX_BEATS_PER_RECORD", "VAL_FRACTION")
+          + TEST + OUTPUTS + MODEL)
+"""Notebook 30: MAX_BEATS_PER_RECORD is the training cap, for the baselines' training beats."""
+
+PARAMS_NO_TRAINING = data_lines("DATA_DIR", "SPLIT", "LEAD", "GRID", "VAL_FRACTION") + TEST + OUTPUTS
+"""Notebooks 31 (plus MODEL) and 32: they read test beats only."""
+
+TEST_BEATS = """
+beats = load_beats(DATA_DIR or None, split=SPLIT, lead=LEAD, max_beats_per_record=TEST_MAX_BEATS_PER_RECORD,
+                   val_fraction=VAL_FRACTION, seed=SEED, progress=False)
+test = beats.subset("test")
+weights = test.meta["weight"].to_numpy()  # N/n per record and class: the weighted beats are every test beat
+cap = f"at most {TEST_MAX_BEATS_PER_RECORD} per record and class" if TEST_MAX_BEATS_PER_RECORD else "all"
+print(f"{SPLIT}: {len(test)} test beats ({cap}) from records {' '.join(test.records())}; "
+      f"weighted {weights.sum():,.0f} = every test beat of these records")
 """
 
 LOAD = """
@@ -17,9 +55,5 @@ if not path.exists():
     raise FileNotFoundError(f"{path}: no trained model. Run 20_training first (same RUN_DIR), or set MODEL_PATH.")
 model = load_model(path)
 IMAGE_SIZE_OF_MODEL = int(model.input_shape[1])
-beats = load_beats(DATA_DIR or None, lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
-                   val_fraction=VAL_FRACTION, seed=SEED, progress=False)
-test = beats.subset("test")
-print(f"model {path.name}: {model.count_params():,} parameters, {IMAGE_SIZE_OF_MODEL} px; "
-      f"{len(test)} test beats from {len(test.records())} patients-records: {' '.join(test.records())}")
-"""
+print(f"model {path.name}: {model.count_params():,} parameters, {IMAGE_SIZE_OF_MODEL} px")
+""" + TEST_BEATS
