@@ -68,7 +68,6 @@ PARAMS: dict[str, Param] = {
     # Outputs
     "RUN_DIR": Param(str, "runs/notebooks", "folder where notebooks and runs write their outputs"),
     "MODEL_PATH": Param(str, "", "trained .keras model to evaluate; empty = RUN_DIR/models/enhanced.keras"),
-    "ABLATION_EPOCHS": Param(int, 3, "epochs per model in the ablation study"),
     "BOOTSTRAP": Param(int, 200, "bootstrap resamples (by patient) for confidence intervals"),
 }
 
