@@ -26,6 +26,8 @@ from pathlib import Path
 import keras
 from keras import layers, ops
 
+from ecgkit.contract import MIN_IMAGE_SIZE
+
 STAGE_OUTPUTS = ("conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out")
 """Names of the ResNet50 stage outputs (strides 4, 8, 16, 32) that later blocks tap."""
 
@@ -34,7 +36,7 @@ IMAGENET_WEIGHTS_FILE = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 IMAGENET_WEIGHTS_HOST = ("storage.googleapis.com", 443)
 PROBE_TIMEOUT_S = 3.0
-MIN_INPUT_SIZE = 32
+MIN_INPUT_SIZE = MIN_IMAGE_SIZE
 """Smallest image side ResNet50 (five stride-2 stages) accepts; the ECG blocks add no limit."""
 
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)

@@ -549,17 +549,11 @@ def _final_metrics(model, val_ds) -> dict[str, Any]:
 # --- Command line ------------------------------------------------------------------------------------
 
 def _cmd_train(args) -> int:
-    from ecgkit.params import ParamError, load_profile
+    from ecgkit.params import ParamError, load_profile, parse_assignments, resolve
 
     try:
         overrides = load_profile(args.params) if args.params else {}
-        for item in args.set or []:
-            name, _, value = item.partition("=")
-            import yaml
-
-            overrides[name] = yaml.safe_load(value)
-        from ecgkit.params import resolve
-
+        overrides.update(parse_assignments(args.set or []))
         resolve(overrides)
     except ParamError as exc:
         print(f"error: {exc}", file=sys.stderr)

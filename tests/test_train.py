@@ -253,3 +253,46 @@ class TestTrainCommand:
         err = capsys.readouterr().err
         assert "LEARNING_RAT" in err and "LEARNING_RATE" in err
         assert not (tmp_path / "r").exists()
+
+
+class TestTrainCommandChecks:
+    @pytest.mark.parametrize("line,expected", [
+        ("BATCH_SIZE: -4", "BATCH_SIZE must be >= 1, got -4"),
+        ("EPOCHS: 0", "EPOCHS must be >= 1, got 0"),
+        ("LEARNING_RATE: -1", "LEARNING_RATE must be > 0, got -1.0"),
+        ("IMAGE_SIZE: 16", "IMAGE_SIZE must be in [32, 1024], got 16"),
+        ("STEPS_PER_EPOCH: -3", "STEPS_PER_EPOCH must be >= 0, got -3"),
+        ("DROPOUT: 1.5", "DROPOUT must be in [0, 1), got 1.5"),
+        ("VAL_FRACTION: 1.5", "VAL_FRACTION must be in [0, 1), got 1.5"),
+    ])
+    def test_out_of_range_profile_value_is_a_message(self, tmp_path, capsys, monkeypatch, line,
+                                                     expected):
+        from ecgkit.cli import main
+
+        monkeypatch.setattr("ecgkit.train.train", _must_not_train)
+
+        prof = tmp_path / "p.yaml"
+        prof.write_text(f"EPOCHS: 1\n{line}\n")
+        assert main(["train", "--params", str(prof), "--run-dir", str(tmp_path / "r")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {prof}: parameter {expected}")
+        assert "Traceback" not in err and not (tmp_path / "r").exists()
+
+    def test_set_and_yaml_errors_are_messages(self, tmp_path, capsys, monkeypatch):
+        from ecgkit.cli import main
+
+        monkeypatch.setattr("ecgkit.train.train", _must_not_train)
+
+        assert main(["train", "--set", "EPOCHS=0", "--run-dir", str(tmp_path / "r")]) == 2
+        assert "error: --set: parameter EPOCHS must be >= 1, got 0" in capsys.readouterr().err
+        assert main(["train", "--set", "EPOCHS", "--run-dir", str(tmp_path / "r")]) == 2
+        assert "--set EPOCHS: expected NAME=VALUE" in capsys.readouterr().err
+        prof = tmp_path / "p.yaml"
+        prof.write_text("EPOCHS: 1\nSEED: : 2\n")
+        assert main(["train", "--params", str(prof), "--run-dir", str(tmp_path / "r")]) == 2
+        assert f"error: {prof}:2: not valid YAML" in capsys.readouterr().err
+        assert not (tmp_path / "r").exists()
+
+
+def _must_not_train(*args, **kwargs):
+    raise AssertionError("train() must not start with bad parameters")
