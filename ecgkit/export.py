@@ -7,8 +7,10 @@ and ``OUT_DIR/manifest.csv`` (path, record, patient, sample, symbol, label, spli
 Records are processed in parallel (one task per record, all cores by default). Every file is
 written under a temporary name in its folder and renamed (``os.replace``), so a crash never
 leaves a half-written image; a re-run skips the images already there and writes the manifest,
-atomically, at the end. ``OUT_DIR/build.json`` records the options: re-running into the same
-folder with different options is refused, so images of two settings are never mixed.
+atomically, at the end. ``OUT_DIR/build.json`` records the options and whether the build
+finished: re-running into the same folder with different options is refused, so images of two
+settings are never mixed; a run that failed before writing any image does not count.
+Options are checked (with the ranges of ``ecgkit.params``) before anything is written.
 """
 
 from __future__ import annotations
@@ -120,20 +122,91 @@ def _plan(source: Path, split: str, records, lead, fallback_leads, missing_lead,
     return usable, {r: s for s, rs in assign.items() for r in rs}
 
 
+class OutputFolderError(ValueError):
+    """The output folder cannot take this build (other options, another writer, lost images)."""
+
+
+def check_options(image_size, max_beats_per_record, val_fraction, seed, workers,
+                  names: dict[str, str] | None = None) -> None:
+    """Checks the numeric options with the ranges of the matching workbook parameters.
+
+    Args:
+        names: how each option is called where it came from (``{"image_size":
+            "--image-size", ...}`` for the command line); default the keyword names.
+
+    Raises:
+        ecgkit.params.ParamError: naming the option, the parameter, the value and the range.
+        ValueError: ``workers`` below 1.
+    """
+    from ecgkit.params import check
+
+    names = names or {}
+    for key, param, value in (("image_size", "IMAGE_SIZE", image_size),
+                              ("max_beats_per_record", "MAX_BEATS_PER_RECORD",
+                               max_beats_per_record),
+                              ("val_fraction", "VAL_FRACTION", val_fraction),
+                              ("seed", "SEED", seed)):
+        check(param, value, names.get(key, key))
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise ValueError(f"{names.get('workers', 'workers')}: workers must be >= 1 "
+                         f"(or None for all cores), got {workers!r}")
+
+
+def _images_on_disk(out: Path) -> dict[str, dict[str, int]]:
+    """record -> {split: images} of the PNGs under ``out/<split>/<class>/<record>_<n>.png``."""
+    found: dict[str, dict[str, int]] = {}
+    for p in out.glob("*/*/*.png"):
+        record = p.stem.rsplit("_", 1)[0]
+        split = p.parent.parent.name
+        found.setdefault(record, {}).setdefault(split, 0)
+        found[record][split] += 1
+    return found
+
+
+def _write_info(out: Path, options: dict, complete: bool) -> None:
+    info = {**options, "complete": complete}
+    _atomic_write_bytes(out / BUILD_INFO, json.dumps(info, indent=1).encode())
+
+
 def _check_out_dir(out: Path, options: dict) -> None:
+    """Refuses folders holding other data; then marks the build as started in build.json."""
     info = out / BUILD_INFO
+    on_disk = _images_on_disk(out)
+    n_images = sum(n for splits in on_disk.values() for n in splits.values())
     if info.is_file():
-        old = json.loads(info.read_text())
+        try:
+            old = json.loads(info.read_text())
+        except ValueError as exc:
+            raise OutputFolderError(f"{info}: unreadable ({exc}); delete the folder and build "
+                                    "again") from None
         diff = {k: (old.get(k), v) for k, v in options.items() if old.get(k) != v}
-        if diff:
+        finished = old.get("complete", True)  # build.json of older ecgkit: finished builds
+        if diff and (finished or n_images):
             listed = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
-            raise ValueError(f"{out}: already built with other options ({listed}); "
-                             f"use a new output folder or delete this one")
-    elif out.is_dir() and any(out.iterdir()):
-        raise ValueError(f"{out}: folder exists, is not empty and is not an ecgkit dataset "
-                         f"(no {BUILD_INFO}); choose an empty or new folder")
-    out.mkdir(parents=True, exist_ok=True)
-    _atomic_write_bytes(info, json.dumps(options, indent=1).encode())
+            if finished:
+                raise OutputFolderError(f"{out}: already built with other options ({listed}); "
+                                        f"use a new output folder or delete this one")
+            raise OutputFolderError(
+                f"{out}: an earlier build-dataset with other options did not finish and left "
+                f"{n_images} images here ({listed}); run it again with its options to finish "
+                f"it, or delete this folder")
+    elif any(p.name != BUILD_INFO for p in out.iterdir()):
+        raise OutputFolderError(f"{out}: folder exists, is not empty and is not an ecgkit "
+                                f"dataset (no {BUILD_INFO}); choose an empty or new folder")
+    _write_info(out, options, complete=False)
+
+
+def _remove_if_unused(out: Path) -> None:
+    """After a failed run in a folder it created: removes it if no image was written."""
+    if any(out.glob("*/*/*.png")):
+        return
+    for p in sorted(out.rglob("*"), key=lambda q: len(q.parts), reverse=True):
+        if p.is_dir():
+            p.rmdir()
+        else:
+            p.unlink()
+    out.rmdir()
 
 
 def _remove_leftovers(out: Path, keep: set[str]) -> tuple[int, int]:
@@ -188,10 +261,14 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
     Returns:
         The manifest DataFrame (also written to ``OUT_DIR/manifest.csv``); its
         ``attrs["report"]`` holds the counts (written, existing, skips, clipped).
-    """
-    import pandas as pd
 
+    Raises:
+        ecgkit.params.ParamError: an option out of range (before anything is written).
+        OutputFolderError: the folder holds something else (another dataset, other options).
+        ecgkit.records.RecordError: unreadable or unusable records.
+    """
     source, out = Path(source_dir), Path(out_dir)
+    check_options(image_size, max_beats_per_record, val_fraction, seed, workers)
     report = {"skipped_records": {}, "excluded_records": {}, "skipped_windows":
               collections.Counter(), "unknown_symbols": collections.Counter(), "written": 0,
               "existing": 0, "clipped": 0, "capped": 0}
@@ -201,6 +278,24 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
                "max_beats_per_record": int(max_beats_per_record), "lead": lead,
                "fallback_leads": list(fallback_leads), "val_fraction": float(val_fraction),
                "seed": int(seed), "unknown_symbols": unknown_symbols}
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        manifest = _build_into(out, source, names, split_of, options, workers, progress, report)
+    except BaseException:
+        if created:
+            _remove_if_unused(out)
+        raise
+    if progress:
+        print(format_summary(manifest, report, out))
+    return manifest
+
+
+def _build_into(out: Path, source: Path, names: list[str], split_of: dict, options: dict,
+                workers: int | None, progress: bool, report: dict):
+    """The part of :func:`build_dataset` that writes: images, manifest, build.json."""
+    import pandas as pd
+
     _check_out_dir(out, options)
     for s in set(split_of.values()) | ({"train", "val", "test"} if not split_of else set()):
         for c in CLASSES:
@@ -246,9 +341,8 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
     tmp = out / f".{MANIFEST}.{os.getpid()}.tmp"
     manifest.to_csv(tmp, index=False)
     os.replace(tmp, out / MANIFEST)
+    _write_info(out, options, complete=True)
     manifest.attrs["report"] = report
-    if progress:
-        print(format_summary(manifest, report, out))
     return manifest
 
 
@@ -282,6 +376,11 @@ def _cli(args) -> int:
     if args.records:
         records = [r for item in args.records for r in item.split(",") if r]
     try:
+        check_options(args.image_size, args.max_beats_per_record, args.val_fraction, args.seed,
+                      args.workers, names={"image_size": "--image-size", "max_beats_per_record":
+                                           "--max-beats-per-record", "val_fraction":
+                                           "--val-fraction", "seed": "--seed",
+                                           "workers": "--workers"})
         build_dataset(args.source_dir, args.out_dir, records=records, split=args.split,
                       image_size=args.image_size, grid=args.grid,
                       max_beats_per_record=args.max_beats_per_record, workers=args.workers,

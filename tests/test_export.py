@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -104,3 +105,58 @@ class TestDownloadOffline:
         monkeypatch.setattr(dl, "PHYSIONET_PORT", _closed_port())
         assert main(["download", "mitdb", str(tmp_path / "db"), "--timeout", "0.5"]) == 1
         assert "embedded MIT-BIH subset" in capsys.readouterr().err
+
+
+def _build(src, out, **kw):
+    kw = {"max_beats_per_record": 2, "workers": 1, "progress": False, "image_size": 32, **kw}
+    return build_dataset(src, out, **kw)
+
+
+class TestBuildDatasetOptionChecks:
+    @pytest.mark.parametrize("kw,msg", [
+        ({"image_size": 0}, "image_size: parameter IMAGE_SIZE must be in [32, 1024], got 0"),
+        ({"image_size": 100000}, "IMAGE_SIZE must be in [32, 1024], got 100000"),
+        ({"val_fraction": 1.5}, "val_fraction: parameter VAL_FRACTION must be in [0, 1), got 1.5"),
+        ({"max_beats_per_record": -1}, "MAX_BEATS_PER_RECORD must be >= 0, got -1"),
+        ({"seed": -1}, "SEED must be in [0, 4294967295], got -1"),
+        ({"workers": 0}, "workers must be >= 1"),
+    ])
+    def test_refused_before_anything_is_written(self, tmp_path, kw, msg):
+        out = tmp_path / "ds"
+        with pytest.raises(ValueError) as err:
+            _build(_embedded(), out, records=["100"], **kw)
+        assert msg in str(err.value)
+        assert not out.exists()
+
+    def test_corrected_retry_after_a_refused_size(self, tmp_path, capsys):
+        out = tmp_path / "ds"
+        args = ["build-dataset", str(_embedded()), str(out), "--records", "100",
+                "--max-beats-per-record", "1", "--workers", "1", "--quiet"]
+        assert main([*args, "--image-size", "0"]) == 1
+        err = capsys.readouterr().err
+        assert "error: --image-size: parameter IMAGE_SIZE must be in [32, 1024], got 0" in err
+        assert main([*args, "--image-size", "32"]) == 0
+        assert len(list(out.glob("*/*/*.png"))) == 3
+
+    def test_a_failed_run_that_wrote_nothing_does_not_block_other_options(self, copy_records,
+                                                                          tmp_path):
+        src = copy_records("107", "100")
+        dat = src / "107.dat"
+        dat.write_bytes(dat.read_bytes()[:1000])  # truncated: the first record fails
+        out = tmp_path / "ds"
+        with pytest.raises(RecordError, match="107.dat: truncated"):
+            _build(src, out, records=["107", "100"])
+        m = _build(src, out, records=["100"], image_size=48)  # other options: allowed
+        assert len(m) == 5 and json.loads((out / "build.json").read_text())["image_size"] == 48
+
+    def test_a_failed_run_that_wrote_images_keeps_them_apart(self, copy_records, tmp_path):
+        src = copy_records("100", "107")
+        dat = src / "107.dat"
+        dat.write_bytes(dat.read_bytes()[:1000])
+        out = tmp_path / "ds"
+        with pytest.raises(RecordError, match="107.dat: truncated"):
+            _build(src, out, records=["100", "107"])
+        with pytest.raises(ValueError, match="did not finish.*5 images.*image_size: 32 -> 48"):
+            _build(src, out, records=["100"], image_size=48)
+        assert len(_build(src, out, records=["100"])) == 5  # same options: resumes
+
