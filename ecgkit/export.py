@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import json
 import logging
 import multiprocessing
@@ -197,6 +198,33 @@ def _check_out_dir(out: Path, options: dict) -> None:
     _write_info(out, options, complete=False)
 
 
+@contextlib.contextmanager
+def _exclusive(out: Path):
+    """Holds an exclusive lock on the folder for the whole build (``flock`` on the folder, so
+    no lock file is left behind; the kernel releases it when the process ends, even killed).
+
+    Raises:
+        OutputFolderError: another process holds it.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        log.warning(f"{out}: no folder lock on this platform; run one build-dataset at a time")
+        yield
+        return
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputFolderError(
+                f"{out}: another build-dataset is writing into this folder; wait for it to "
+                "finish, or choose another folder") from None
+        yield
+    finally:
+        os.close(fd)
+
+
 def _remove_if_unused(out: Path) -> None:
     """After a failed run in a folder it created: removes it if no image was written."""
     if any(out.glob("*/*/*.png")):
@@ -280,12 +308,14 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
                "seed": int(seed), "unknown_symbols": unknown_symbols}
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    try:
-        manifest = _build_into(out, source, names, split_of, options, workers, progress, report)
-    except BaseException:
-        if created:
-            _remove_if_unused(out)
-        raise
+    with _exclusive(out):
+        try:
+            manifest = _build_into(out, source, names, split_of, options, workers, progress,
+                                   report)
+        except BaseException:
+            if created:
+                _remove_if_unused(out)
+            raise
     if progress:
         print(format_summary(manifest, report, out))
     return manifest

@@ -160,3 +160,20 @@ class TestBuildDatasetOptionChecks:
             _build(src, out, records=["100"], image_size=48)
         assert len(_build(src, out, records=["100"])) == 5  # same options: resumes
 
+
+class TestBuildDatasetFolderSafety:
+    def test_a_second_writer_is_refused(self, tmp_path):
+        import fcntl
+        import os
+
+        out = tmp_path / "ds"
+        out.mkdir()
+        fd = os.open(out, os.O_RDONLY)  # what a running build-dataset holds
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with pytest.raises(ValueError, match="another build-dataset is writing"):
+                _build(_embedded(), out, records=["100"])
+            assert not any(out.iterdir())
+        finally:
+            os.close(fd)
+        assert len(_build(_embedded(), out, records=["100"])) == 5
