@@ -165,13 +165,18 @@ def _images_on_disk(out: Path) -> dict[str, dict[str, int]]:
     return found
 
 
-def _write_info(out: Path, options: dict, complete: bool) -> None:
-    info = {**options, "complete": complete}
+def _write_info(out: Path, options: dict, records: dict, complete: bool) -> None:
+    info = {**options, "records": records, "complete": complete}
     _atomic_write_bytes(out / BUILD_INFO, json.dumps(info, indent=1).encode())
 
 
-def _check_out_dir(out: Path, options: dict) -> None:
-    """Refuses folders holding other data; then marks the build as started in build.json."""
+def _check_out_dir(out: Path, options: dict, records: dict, prune: bool = False) -> None:
+    """Refuses folders holding other data, and images this run would delete unless ``prune``;
+    then marks the build as started in build.json.
+
+    Args:
+        records: record -> split of this run (None for the beat-level split).
+    """
     info = out / BUILD_INFO
     on_disk = _images_on_disk(out)
     n_images = sum(n for splits in on_disk.values() for n in splits.values())
@@ -195,7 +200,23 @@ def _check_out_dir(out: Path, options: dict) -> None:
     elif any(p.name != BUILD_INFO for p in out.iterdir()):
         raise OutputFolderError(f"{out}: folder exists, is not empty and is not an ecgkit "
                                 f"dataset (no {BUILD_INFO}); choose an empty or new folder")
-    _write_info(out, options, complete=False)
+    dropped = {r: sum(n.values()) for r, n in on_disk.items() if r not in records}
+    moved = {r: (sorted(n), records[r]) for r, n in on_disk.items()
+             if records.get(r) is not None and set(n) != {records[r]}}
+    if (dropped or moved) and not prune:
+        problems = []
+        if dropped:
+            listed = ", ".join(f"{r} ({n} images)" for r, n in sorted(dropped.items()))
+            problems.append(f"it holds images of record(s) {listed} that this run leaves out")
+        if moved:
+            problems.append("record(s) " + ", ".join(
+                f"{r} ({'/'.join(a)} -> {b})" for r, (a, b) in sorted(moved.items()))
+                + " change split with this record list (the validation patients are drawn "
+                  "from the training records given)")
+        raise OutputFolderError(
+            f"{out}: {'; '.join(problems)}. Their images would be deleted: pass --prune "
+            "(prune=True) to delete them, or use another folder")
+    _write_info(out, options, records, complete=False)
 
 
 @contextlib.contextmanager
@@ -268,7 +289,7 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
                   max_beats_per_record: int = 0, workers: int | None = None,
                   progress: bool = True, lead: str = LEAD, fallback_leads: Sequence[str] = (),
                   val_fraction: float = 0.2, seed: int = 42, missing_lead: str = "skip",
-                  unknown_symbols: str = "error"):
+                  unknown_symbols: str = "error", prune: bool = False):
     """Exports every beat as a PNG ECG image in ``OUT_DIR/<split>/<class>/`` plus a manifest.
 
     Args:
@@ -285,6 +306,9 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
         lead, fallback_leads, missing_lead, unknown_symbols: as in
             :func:`ecgkit.datasets.load_beats`.
         val_fraction, seed: validation carve and sampling seed.
+        prune: allow deleting the images of records that were built into ``out_dir`` before
+            but are not in this run (or now fall in another split). Without it such a run is
+            refused, so images are never deleted by accident.
 
     Returns:
         The manifest DataFrame (also written to ``OUT_DIR/manifest.csv``); its
@@ -311,7 +335,7 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
     with _exclusive(out):
         try:
             manifest = _build_into(out, source, names, split_of, options, workers, progress,
-                                   report)
+                                   report, prune)
         except BaseException:
             if created:
                 _remove_if_unused(out)
@@ -322,11 +346,12 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
 
 
 def _build_into(out: Path, source: Path, names: list[str], split_of: dict, options: dict,
-                workers: int | None, progress: bool, report: dict):
+                workers: int | None, progress: bool, report: dict, prune: bool):
     """The part of :func:`build_dataset` that writes: images, manifest, build.json."""
     import pandas as pd
 
-    _check_out_dir(out, options)
+    records = {r: split_of.get(r) for r in names}
+    _check_out_dir(out, options, records, prune)
     for s in set(split_of.values()) | ({"train", "val", "test"} if not split_of else set()):
         for c in CLASSES:
             (out / s / c).mkdir(parents=True, exist_ok=True)
@@ -371,7 +396,7 @@ def _build_into(out: Path, source: Path, names: list[str], split_of: dict, optio
     tmp = out / f".{MANIFEST}.{os.getpid()}.tmp"
     manifest.to_csv(tmp, index=False)
     os.replace(tmp, out / MANIFEST)
-    _write_info(out, options, complete=True)
+    _write_info(out, options, records, complete=True)
     manifest.attrs["report"] = report
     return manifest
 
@@ -417,7 +442,8 @@ def _cli(args) -> int:
                       progress=not args.quiet, lead=args.lead,
                       fallback_leads=tuple(args.fallback_lead or ()),
                       val_fraction=args.val_fraction, seed=args.seed,
-                      missing_lead=args.missing_lead, unknown_symbols=args.unknown_symbols)
+                      missing_lead=args.missing_lead, unknown_symbols=args.unknown_symbols,
+                      prune=args.prune)
     except (RecordError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -457,5 +483,8 @@ def register_cli(subparsers) -> None:
     p.add_argument("--val-fraction", type=float, default=0.2,
                    help="validation share of training beats, carved by patient")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--prune", action="store_true",
+                   help="delete the images of records built into OUT_DIR before but not in this "
+                        "run (default: refuse such a run)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=_cli)

@@ -177,3 +177,34 @@ class TestBuildDatasetFolderSafety:
         finally:
             os.close(fd)
         assert len(_build(_embedded(), out, records=["100"])) == 5
+
+    def test_fewer_records_needs_prune(self, tmp_path, capsys):
+        out = tmp_path / "ds"
+        first = _build(_embedded(), out, records=["100", "107"], split="none")
+        info = json.loads((out / "build.json").read_text())
+        assert info["records"] == {"100": "all", "107": "all"} and info["complete"] is True
+        with pytest.raises(ValueError, match=r"record\(s\) 107 \(4 images\).*--prune"):
+            _build(_embedded(), out, records=["100"], split="none")
+        assert sorted(p.name for p in out.glob("*/*/107_*.png")) and len(
+            pd.read_csv(out / "manifest.csv")) == len(first)
+        m = _build(_embedded(), out, records=["100"], split="none", prune=True)
+        assert set(m.record) == {"100"} and m.attrs["report"]["stale_removed"] == 4
+        assert not list(out.glob("*/*/107_*.png"))
+        assert main(["build-dataset", str(_embedded()), str(out), "--records", "100", "107",
+                     "--split", "none", "--max-beats-per-record", "2", "--image-size", "32",
+                     "--workers", "1", "--quiet"]) == 0  # more records: nothing is lost
+        assert main(["build-dataset", str(_embedded()), str(out), "--records", "107",
+                     "--split", "none", "--max-beats-per-record", "2", "--image-size", "32",
+                     "--workers", "1", "--quiet"]) == 1
+        assert "--prune" in capsys.readouterr().err
+
+    def test_records_changing_split_need_prune(self, tmp_path):
+        out = tmp_path / "ds"
+        _build(_embedded(), out, records=["100", "107", "124", "223"])
+        more = ["100", "107", "124", "223", "207", "208", "209"]  # validation becomes 223
+        with pytest.raises(ValueError, match=r"124 \(val -> train\), 223 \(train -> val\) "
+                                             "change split.*--prune"):
+            _build(_embedded(), out, records=more)
+        m = _build(_embedded(), out, records=more, prune=True)
+        assert set(m[m.split == "val"].record) == {"223"}
+        assert not list((out / "val").glob("*/124_*.png"))
