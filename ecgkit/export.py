@@ -93,10 +93,10 @@ def _plan(source: Path, split: str, records, lead, fallback_leads, missing_lead,
     """Records to export and each record's split (headers only: no signal is read here)."""
     from ecgkit.contract import EXCLUDED_FROM_TRAIN, SAME_PATIENT
     from ecgkit.datasets import lead_skip_message, resolve_records
-    from ecgkit.records import LeadNotFoundError, _header, choose_lead
+    from ecgkit.records import LeadNotFoundError, RecordError, _header, choose_lead
     from ecgkit.splits import excluded_records, inter_patient_split
 
-    names = resolve_records(source, split, records)
+    names = asked = resolve_records(source, split, records)
     if split == "inter-patient":
         for r in excluded_records(names):
             partner = [k for k, v in SAME_PATIENT.items() if v == r]
@@ -114,6 +114,10 @@ def _plan(source: Path, split: str, records, lead, fallback_leads, missing_lead,
             report["skipped_records"][name] = lead_skip_message(err)
             continue
         usable.append(name)
+    if not usable:
+        reasons = [*report["skipped_records"].values(), *report["excluded_records"].values()]
+        raise RecordError(f"{source}: no records to export (of {', '.join(asked) or 'none'}"
+                          f"{': ' + '; '.join(reasons) if reasons else ''})")
     if split == "inter-patient":
         assign = inter_patient_split(usable, val_fraction, seed)
     elif split == "none":
@@ -389,7 +393,15 @@ def _build_into(out: Path, source: Path, names: list[str], split_of: dict, optio
         for k in ("written", "existing", "clipped", "capped"):
             report[k] += res[k]
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
-    if not manifest.empty:
+    if manifest.empty:
+        from ecgkit.records import RecordError
+
+        skips = ", ".join(f"{k} {v}" for k, v in sorted(report["skipped_windows"].items()))
+        raise RecordError(f"{source}: no beats to export from record(s) {', '.join(names)}"
+                          + (f" (skipped windows: {skips})" if skips else "")
+                          + (f"; left out: {report['capped']} beats by max_beats_per_record"
+                             if report["capped"] else ""))
+    else:
         manifest = manifest.sort_values(["split", "label", "record", "sample"], kind="stable")
         manifest = manifest.reset_index(drop=True)
     report["tmp_removed"], report["stale_removed"] = _remove_leftovers(out, set(manifest["path"]))

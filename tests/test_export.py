@@ -208,3 +208,23 @@ class TestBuildDatasetFolderSafety:
         m = _build(_embedded(), out, records=more, prune=True)
         assert set(m[m.split == "val"].record) == {"223"}
         assert not list((out / "val").glob("*/124_*.png"))
+
+
+class TestEmptyResult:
+    def test_every_record_skipped_is_an_error(self, copy_records, tmp_path, capsys):
+        src = copy_records("100", "107")
+        for r in ("100", "107"):
+            hea = src / f"{r}.hea"
+            hea.write_bytes(hea.read_bytes().replace(b"MLII", b"V2"))
+        out = tmp_path / "ds"
+        with pytest.raises(RecordError, match=r"no records to export.*skipped record 100.*"
+                                              r"skipped record 107"):
+            _build(src, out, split="none")
+        assert not out.exists()
+        assert main(["build-dataset", str(src), str(out), "--split", "none", "--quiet"]) == 1
+        assert "no records to export" in capsys.readouterr().err
+
+    def test_no_beat_inside_the_records_is_an_error(self, synthetic_record, tmp_path):
+        src = synthetic_record("e01", samples=[100, 200, 300])  # every window cut by the edge
+        with pytest.raises(RecordError, match=r"no beats to export.*edge 3"):
+            _build(src, tmp_path / "ds", split="none")
