@@ -146,7 +146,8 @@ def choose_lead(header, path: Path | str, lead: str = LEAD,
 
 
 def _check_dat(data_dir: Path, header) -> None:
-    """Checks that every signal file exists and is as long as the header says."""
+    """Checks that every signal file exists and is as long as the header says (no shorter:
+    truncated; no longer: the header's sample count would silently drop the rest)."""
     files = collections.OrderedDict()
     for fname, fmt in zip(header.file_name, header.fmt):
         files.setdefault(fname, []).append(str(fmt))
@@ -161,6 +162,14 @@ def _check_dat(data_dir: Path, header) -> None:
             raise RecordError(
                 f"{dat}: truncated signal file: {size} bytes, the header expects {expected} "
                 f"({header.sig_len} samples x {len(fmts)} signals, format {fmts[0]})"
+            )
+        held = int(size // sum(per))
+        if held > header.sig_len:
+            hea = data_dir / f"{header.record_name}.hea"
+            raise RecordError(
+                f"{dat}: {size} bytes hold {held} samples per signal, but {hea} says "
+                f"{header.sig_len} (its first line): the samples after {header.sig_len} and "
+                "their beats would be lost. Correct the sample count in the header"
             )
 
 
@@ -229,6 +238,13 @@ def read_record(data_dir: str | Path, record: str, lead: str = LEAD,
     sig_name = choose_lead(header, hea, lead, fallback_leads)
     _check_dat(d, header)
     samples, symbols, labels, skipped, unknown = read_annotations(d, record, unknown_symbols)
+    late = int((samples >= header.sig_len).sum()) if header.sig_len else 0
+    if late:  # any signal format (also compressed ones, whose size says nothing)
+        raise RecordError(
+            f"{d / record}.atr: {late} beat annotations lie after the last sample "
+            f"({header.sig_len} samples in {hea}): the header's sample count is too small, or "
+            "the annotations belong to another record"
+        )
     try:
         rec = wfdb.rdrecord(str(d / record), channel_names=[sig_name])
     except Exception as exc:

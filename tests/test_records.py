@@ -72,6 +72,31 @@ class TestBadRecords:
         with pytest.raises(RecordError, match=r"100\.dat: truncated signal file"):
             read_record(d, "100")
 
+    def test_header_shorter_than_dat_is_named(self, copy_records, capsys):
+        d = copy_records("100")
+        hea = d / "100.hea"
+        hea.write_bytes(hea.read_bytes().replace(b"100 2 360 650000", b"100 2 360 600000", 1))
+        with pytest.raises(RecordError) as err:
+            read_record(d, "100")
+        msg = str(err.value)
+        assert msg.startswith(f"{d / '100.dat'}: 1950000 bytes hold 650000 samples per signal, "
+                              f"but {hea} says 600000")
+        from ecgkit.cli import main
+
+        assert main(["build-dataset", str(d), str(d.parent / "ds"), "--split", "none",
+                     "--workers", "1", "--quiet"]) == 1
+        assert "says 600000" in capsys.readouterr().err
+
+    def test_beats_after_the_header_end_are_named(self, copy_records):
+        d = copy_records("100")  # header and signal agree on 600000 samples; the beats go on
+        hea = d / "100.hea"
+        hea.write_bytes(hea.read_bytes().replace(b"100 2 360 650000", b"100 2 360 600000", 1))
+        dat = d / "100.dat"
+        dat.write_bytes(dat.read_bytes()[:600000 * 3])
+        with pytest.raises(RecordError, match=r"100\.atr: 180 beat annotations lie after the "
+                                              r"last sample \(600000 samples"):
+            read_record(d, "100")
+
     def test_unknown_symbol_error_or_counted_skip(self, synthetic_record):
         d = synthetic_record("u1", symbols=["N"] * 10 + ["B"] + ["N"] * 8)
         with pytest.raises(RecordError, match=r"u1\.atr: unknown annotation symbol.*'B'"):
