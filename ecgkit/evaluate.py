@@ -544,10 +544,11 @@ def _cmd_evaluate(args) -> int:
     import sys
 
     from ecgkit.datasets import load_beats
-    from ecgkit.predict import ModelLoadError, load_model
+    from ecgkit.predict import ModelLoadError, check_model, load_model
 
     try:
         model = load_model(args.model)
+        check_model(model, args.model)
     except ModelLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -78,6 +78,33 @@ def load_model(path: str | Path, compile: bool = False):
         ) from exc
 
 
+def check_model(model, path: str | Path | None = None, classes: Sequence[str] = CLASSES) -> int:
+    """Checks that a model classifies square RGB images into ``classes``; returns the image side.
+
+    A model trained for another class set would otherwise answer with the first class names
+    (a 3-class model's outputs read as N, S, V), and one with other inputs fails later and
+    obscurely.
+
+    Raises:
+        ModelLoadError: naming the file (or the model), what it has and what is needed.
+    """
+    where = path or f"model {model.name!r}"
+    outputs = model.output_shape
+    k = outputs[-1] if isinstance(outputs, tuple) else None
+    if k != len(classes):
+        what = f"outputs {k} classes" if k is not None else f"has outputs {outputs}"
+        raise ModelLoadError(
+            f"{where}: the model {what}, ecgkit's classes are {len(classes)} "
+            f"({', '.join(classes)}): it was trained for another task or class set. Use a "
+            "model saved by `ecgkit train` (or built with num_classes=5)")
+    shape = model.input_shape
+    if not (isinstance(shape, tuple) and len(shape) == 4 and shape[3] == 3
+            and isinstance(shape[1], int) and shape[1] == shape[2]):
+        raise ModelLoadError(f"{where}: the model takes inputs of shape {shape}; ecgkit's "
+                             "models take square RGB images, (None, size, size, 3)")
+    return int(shape[1])
+
+
 def load_image(path: str | Path, image_size: int | None = None) -> np.ndarray:
     """Reads an image file as uint8 RGB (H, W, 3), resized to ``image_size`` if given.
 
@@ -124,8 +151,12 @@ class Prediction:
 
 def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
                   classes: Sequence[str] = CLASSES) -> list[Prediction]:
-    """Predicts each image file; a bad file gets an error entry, the others are still answered."""
-    size = int(model.input_shape[1])
+    """Predicts each image file; a bad file gets an error entry, the others are still answered.
+
+    Raises:
+        ModelLoadError: the model does not output one probability per class (:func:`check_model`).
+    """
+    size = check_model(model, classes=classes)
     results: list[Prediction] = []
     good: list[tuple[int, np.ndarray]] = []
     for p in paths:
@@ -150,6 +181,7 @@ def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
 def _cmd_predict(args) -> int:
     try:
         model = load_model(args.model)
+        check_model(model, args.model)
     except ModelLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
