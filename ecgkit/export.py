@@ -276,6 +276,71 @@ def _remove_leftovers(out: Path, keep: set[str]) -> tuple[int, int]:
     return tmp, stale
 
 
+def read_manifest(folder, split: str = "all", on_bad: str = "error",
+                  workers: int | None = None):
+    """The manifest rows of one split of a build-dataset folder, every image checked first.
+
+    Each image is decoded once (in threads), so a missing, corrupt or truncated file is named
+    now, with all the others, instead of stopping an evaluation at the first.
+
+    Args:
+        folder: the folder holding ``manifest.csv``.
+        split: ``"train"``, ``"val"``, ``"test"`` or ``"all"``.
+        on_bad: ``"error"`` (default: raise, naming every bad file) or ``"skip"`` (drop them,
+            with a logged warning naming them).
+        workers: decoding threads (default: CPU count).
+
+    Returns:
+        The rows (``record`` and ``patient`` as strings) with a ``file`` column holding each
+        image's full path; ``attrs["bad"]`` lists ``(file, reason)`` of the skipped ones.
+
+    Raises:
+        ecgkit.datasets.ImageFolderError: no or unreadable manifest, no images in ``split``
+            (naming the splits there), or unreadable images with ``on_bad="error"``.
+    """
+    import pandas as pd
+
+    from ecgkit.datasets import BAD_IMAGE_POLICIES, ImageFolderError, _probe
+
+    if on_bad not in BAD_IMAGE_POLICIES:
+        raise ValueError(f"on_bad must be one of {BAD_IMAGE_POLICIES}. Received: on_bad={on_bad!r}")
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise ImageFolderError(f"{folder}: no {MANIFEST} (is it an ecgkit build-dataset folder?)")
+    try:
+        m = pd.read_csv(path, dtype={"record": str, "patient": str})
+    except (ValueError, OSError) as exc:
+        raise ImageFolderError(f"{path}: unreadable manifest ({exc})") from None
+    missing = [c for c in ("path", "label", "split") if c not in m.columns]
+    if missing:
+        raise ImageFolderError(f"{path}: no column(s) {', '.join(missing)}; expected "
+                               f"{', '.join(MANIFEST_COLUMNS)}")
+    if split != "all":
+        present = sorted(set(m["split"]))
+        m = m[m["split"] == split].reset_index(drop=True)
+        if m.empty:
+            raise ImageFolderError(f"{path}: no images in split {split!r} (it has: "
+                                   f"{', '.join(present) or 'no images at all'})")
+    m["file"] = [str(p if Path(p).is_absolute() else folder / p) for p in m["path"]]
+    with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        problems = list(pool.map(_probe, m["file"]))
+    bad = [(f, why) for f, why in zip(m["file"], problems) if why]
+    if bad:
+        listed = "; ".join(f"{f}: {why}" for f, why in bad[:20])
+        more = f" (and {len(bad) - 20} more)" if len(bad) > 20 else ""
+        if on_bad == "error":
+            raise ImageFolderError(f"{path}: {len(bad)} unreadable image(s): {listed}{more}. "
+                                   "Rebuild them with build-dataset (it rewrites missing images), "
+                                   "or leave them out with --bad-images skip (on_bad='skip')")
+        log.warning(f"{path}: skipped {len(bad)} unreadable image(s): {listed}{more}")
+        m = m[[not why for why in problems]].reset_index(drop=True)
+        if m.empty:
+            raise ImageFolderError(f"{path}: no readable images in split {split!r}")
+    m.attrs["bad"] = bad
+    return m
+
+
 def summary_table(manifest) -> str:
     """Beats per split and class as a text table."""
     if manifest.empty:

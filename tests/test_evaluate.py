@@ -244,3 +244,61 @@ def keras_load(path):
     from ecgkit.predict import load_model
 
     return load_model(path)
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    from ecgkit.export import build_dataset
+
+    out = tmp_path / "ds"
+    build_dataset(_embedded(), out, records=["100"], max_beats_per_record=2, workers=1,
+                  progress=False, image_size=64)  # test split only: N2 S2 V1
+    return out
+
+
+def _embedded():
+    from ecgkit.contract import EMBEDDED_DATA_DIR
+
+    return EMBEDDED_DATA_DIR
+
+
+class TestEvaluateBadInput:
+    def test_faulty_wfdb_record_is_a_message(self, model_path, copy_records, tmp_path, capsys):
+        from ecgkit.cli import main
+
+        d = copy_records("100")
+        dat = d / "100.dat"
+        dat.write_bytes(dat.read_bytes()[:3000])
+        rc = main(["evaluate", "--model", str(model_path), "--data", str(d), "--split", "all",
+                   "--out", str(tmp_path / "r"), "--quiet"])
+        assert rc == 1
+        assert capsys.readouterr().err.startswith(f"error: {dat}: truncated signal file")
+
+    def test_every_bad_image_is_named(self, model_path, image_folder, tmp_path, capsys, caplog):
+        import pandas as pd
+
+        from ecgkit.cli import main
+
+        m = pd.read_csv(image_folder / "manifest.csv")
+        corrupt, missing = image_folder / m.path[0], image_folder / m.path[3]
+        corrupt.write_bytes(corrupt.read_bytes()[:50])
+        missing.unlink()
+        args = ["evaluate", "--model", str(model_path), "--data", str(image_folder),
+                "--bootstrap", "0", "--out", str(tmp_path / "r"), "--quiet"]
+        assert main(args) == 1
+        err = capsys.readouterr().err
+        assert "2 unreadable image(s)" in err and str(corrupt) in err and str(missing) in err
+        assert "--bad-images skip" in err and "Traceback" not in err
+        assert main([*args, "--bad-images", "skip"]) == 0
+        assert "skipped 2 unreadable image(s)" in caplog.text
+        assert json.loads((tmp_path / "r" / "metrics.json").read_text())["n"] == len(m) - 2
+
+    def test_missing_split_is_a_message(self, model_path, image_folder, tmp_path, capsys):
+        from ecgkit.cli import main
+
+        rc = main(["evaluate", "--model", str(model_path), "--data", str(image_folder),
+                   "--split", "val", "--out", str(tmp_path / "r"), "--quiet"])
+        assert rc == 1
+        err = capsys.readouterr().err
+        assert f"error: {image_folder / 'manifest.csv'}: no images in split 'val'" in err
+        assert "it has: test" in err
