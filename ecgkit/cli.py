@@ -3,6 +3,11 @@
 Each subcommand lives with the code it runs: a module in ``COMMAND_MODULES`` defines
 ``register_cli(subparsers)``, which adds its parser and sets ``func``. TensorFlow is imported
 only inside the commands that need it, so ``--help`` answers at once.
+
+Bad input is a one-line ``error: ...`` message and a non-zero exit status, never a traceback:
+commands catch the errors they expect, and :func:`main` turns any error of ecgkit's own types
+(``RecordError``, ``ParamError``, ``ImageFolderError``...), and any operating-system error
+naming a file, into such a message. Other exceptions are bugs and keep their traceback.
 """
 
 from __future__ import annotations
@@ -50,6 +55,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if not is_input_error(exc):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def is_input_error(exc: BaseException) -> bool:
+    """True for errors that describe bad input rather than a bug: ecgkit's own error types
+    (each message names the file or value and what to do) and OS errors naming a file."""
+    if type(exc).__module__.split(".")[0] == "ecgkit":
+        return True
+    return isinstance(exc, OSError) and exc.filename is not None
 
 
 if __name__ == "__main__":
