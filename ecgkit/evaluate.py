@@ -554,8 +554,11 @@ def _cmd_evaluate(args) -> int:
                                            n_boot=args.bootstrap, on_bad=args.bad_images)
         else:
             beats = load_beats(args.data, records=args.records or None,
+                               split="none" if args.split == "all" else "inter-patient",
                                max_beats_per_record=args.max_beats_per_record,
-                               progress=not args.quiet)
+                               progress=not args.quiet, lead=args.lead,
+                               fallback_leads=tuple(args.fallback_lead or ()),
+                               unknown_symbols=args.unknown_symbols)
             if args.split != "all":
                 if args.split not in beats.splits:
                     print(f"error: {args.data or 'embedded data'}: no beats in split "
@@ -585,6 +588,11 @@ def register_cli(subparsers) -> None:
                    "(default: the embedded WFDB subset)")
     p.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
     p.add_argument("--records", nargs="*", help="only these records")
+    p.add_argument("--lead", default="MLII", help="lead name (default: MLII)")
+    p.add_argument("--fallback-lead", action="append", metavar="LEAD",
+                   help="lead to use when a record lacks --lead (repeatable)")
+    p.add_argument("--unknown-symbols", choices=("error", "skip"), default="error",
+                   help="annotation symbols that are neither beats nor known non-beats")
     p.add_argument("--max-beats-per-record", type=int, default=0)
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples by patient")
     p.add_argument("--no-grid", action="store_true", help="images without the ECG-paper grid")

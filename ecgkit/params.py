@@ -44,6 +44,10 @@ PARAMS: dict[str, Param] = {
                    "'beat-random-LEAKS-PATIENTS' (a leaky beat-level split, for comparison only)",
                    choices=("inter-patient", "beat-random-LEAKS-PATIENTS", "none")),
     "LEAD": Param(str, "MLII", "ECG lead, chosen by name"),
+    "FALLBACK_LEADS": Param(str, "", "leads to use, in order, for records without LEAD, comma "
+                            "separated (e.g. 'V5,V1'); empty = skip those records"),
+    "UNKNOWN_SYMBOLS": Param(str, "error", "annotation symbols that are neither beats nor known "
+                             "non-beats: 'error' or 'skip' (counted)", choices=("error", "skip")),
     "IMAGE_SIZE": Param(int, 224, "side of the square ECG image in pixels",
                         range=f"[{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIZE}]"),
     "GRID": Param(bool, True, "draw the ECG-paper grid (1 mm / 5 mm) behind the trace"),
@@ -169,6 +173,11 @@ def validate(values: dict[str, Any], source: str = "parameters") -> dict[str, An
             raise ParamError(f"{source}: unknown parameter {name!r}.{hint}")
         out[name] = check(name, value, source)
     return out
+
+
+def lead_list(value: str) -> tuple[str, ...]:
+    """``FALLBACK_LEADS`` as a tuple: ``"V5, V1"`` -> ``("V5", "V1")``."""
+    return tuple(x.strip() for x in value.split(",") if x.strip())
 
 
 def parse_assignments(items: list[str], source: str = "--set") -> dict[str, Any]:

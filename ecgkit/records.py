@@ -125,6 +125,12 @@ def _header(data_dir: Path, record: str):
         raise RecordError(f"{hea}: unreadable header: {exc}") from exc
 
 
+def fallback_hint(lead: str) -> str:
+    """How to include a record without the wanted lead, in each way ecgkit is used."""
+    return (f"pass fallback_leads=({lead!r},) (command line: --fallback-lead {lead}; "
+            f"parameter FALLBACK_LEADS: {lead}) to include it")
+
+
 def choose_lead(header, path: Path | str, lead: str = LEAD,
                 fallback_leads: Sequence[str] = ()) -> str:
     """The lead to read: ``lead`` if the record has it, else the first present fallback.
@@ -137,7 +143,7 @@ def choose_lead(header, path: Path | str, lead: str = LEAD,
         if want in names:
             return want
     record = Path(path).stem
-    hint = (f": pass fallback_leads=({names[0]!r},) to include it" if names else "")
+    hint = f": {fallback_hint(names[0])}" if names else ""
     tried = ", ".join((lead, *fallback_leads))
     raise LeadNotFoundError(
         f"{path}: record {record} has leads {', '.join(names) or 'none'}; no {tried}{hint}",
@@ -203,7 +209,8 @@ def read_annotations(data_dir: str | Path, record: str, unknown_symbols: str = "
         listed = ", ".join(f"{s!r} x{n}" for s, n in sorted(unknown.items()))
         raise RecordError(
             f"{atr}: unknown annotation symbol(s) {listed}: neither a beat (contract.AAMI_MAP) "
-            f"nor a known non-beat annotation; pass unknown_symbols='skip' to count and skip them"
+            "nor a known non-beat annotation; pass unknown_symbols='skip' (command line: "
+            "--unknown-symbols skip; parameter UNKNOWN_SYMBOLS: skip) to count and skip them"
         )
     beat_symbols = symbols[is_beat].astype(str)
     labels = np.array([CLASSES.index(AAMI_MAP[s]) for s in beat_symbols], dtype=np.int8)

@@ -302,3 +302,31 @@ class TestEvaluateBadInput:
         err = capsys.readouterr().err
         assert f"error: {image_folder / 'manifest.csv'}: no images in split 'val'" in err
         assert "it has: test" in err
+
+
+class TestEvaluateRecordOptions:
+    def test_fallback_lead_where_the_message_points(self, model_path, copy_records, tmp_path,
+                                                    caplog):
+        from ecgkit.cli import main
+
+        d = copy_records("100", "107")
+        hea = d / "100.hea"
+        hea.write_bytes(hea.read_bytes().replace(b"MLII", b"V2"))
+        args = ["evaluate", "--model", str(model_path), "--data", str(d), "--split", "all",
+                "--max-beats-per-record", "1", "--bootstrap", "0", "--quiet"]
+        assert main([*args, "--out", str(tmp_path / "a")]) == 0
+        assert "--fallback-lead V2" in caplog.text
+        without = json.loads((tmp_path / "a" / "metrics.json").read_text())["n"]
+        assert main([*args, "--fallback-lead", "V2", "--out", str(tmp_path / "b")]) == 0
+        assert json.loads((tmp_path / "b" / "metrics.json").read_text())["n"] == without + 3
+
+    def test_unknown_symbols_where_the_message_points(self, model_path, synthetic_record,
+                                                      tmp_path, capsys):
+        from ecgkit.cli import main
+
+        d = synthetic_record("u1", symbols=["N"] * 10 + ["B"] + ["N"] * 8)
+        args = ["evaluate", "--model", str(model_path), "--data", str(d), "--split", "all",
+                "--bootstrap", "0", "--out", str(tmp_path / "r"), "--quiet"]
+        assert main(args) == 1
+        assert "--unknown-symbols skip" in capsys.readouterr().err
+        assert main([*args, "--unknown-symbols", "skip"]) == 0

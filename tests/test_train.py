@@ -296,3 +296,29 @@ class TestTrainCommandChecks:
 
 def _must_not_train(*args, **kwargs):
     raise AssertionError("train() must not start with bad parameters")
+
+
+class TestTrainRecordOptions:
+    def test_options_reach_load_beats(self, tmp_path, monkeypatch, capsys):
+        import ecgkit.datasets
+        from ecgkit.cli import main
+
+        seen = {}
+
+        def fake_load_beats(*args, **kwargs):
+            seen.update(kwargs)
+            raise ecgkit.datasets.RecordError("stop here")
+
+        monkeypatch.setattr(ecgkit.datasets, "load_beats", fake_load_beats)
+        rc = main(["train", "--set", "EPOCHS=1", "--fallback-lead", "V5", "--fallback-lead", "V1",
+                   "--unknown-symbols", "skip", "--run-dir", str(tmp_path / "r"), "--quiet"])
+        assert rc == 1 and "error: stop here" in capsys.readouterr().err
+        assert tuple(seen["fallback_leads"]) == ("V5", "V1")
+        assert seen["unknown_symbols"] == "skip"
+
+    def test_parameters(self):
+        from ecgkit.params import ParamError, validate
+
+        assert validate({"FALLBACK_LEADS": "V5, V1", "UNKNOWN_SYMBOLS": "skip"})
+        with pytest.raises(ParamError, match="UNKNOWN_SYMBOLS must be one of 'error', 'skip'"):
+            validate({"UNKNOWN_SYMBOLS": "ignore"})
