@@ -47,6 +47,33 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _end_with_parent(parent_pid: int) -> None:
+    """Worker initializer: the worker ends when the build-dataset process ends, however it ends.
+
+    A killed parent (``kill -9``) runs no clean-up, and its workers would otherwise wait forever
+    for work on a queue whose other end they hold themselves. On Linux the kernel sends the
+    worker SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``); elsewhere a thread checks
+    the parent every half second.
+    """
+    import signal
+    import threading
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
+    else:
+        def watch():
+            while os.getppid() == parent_pid:
+                threading.Event().wait(0.5)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="ecgkit-parent-watch", daemon=True).start()
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)
+
+
 def _export_record(task: dict) -> dict:
     """Worker: reads one record, renders its beats, writes the missing PNGs."""
     import cv2
@@ -441,7 +468,9 @@ def _build_into(out: Path, source: Path, names: list[str], split_of: dict, optio
                     bar.update(1)
         else:
             ctx = multiprocessing.get_context("spawn")  # safe even if TensorFlow is loaded
-            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            with concurrent.futures.ProcessPoolExecutor(
+                    workers, mp_context=ctx, initializer=_end_with_parent,
+                    initargs=(os.getpid(),)) as pool:
                 futures = [pool.submit(_export_record, t) for t in tasks]
                 for f in concurrent.futures.as_completed(futures):
                     results.append(f.result())

@@ -228,3 +228,63 @@ class TestEmptyResult:
         src = synthetic_record("e01", samples=[100, 200, 300])  # every window cut by the edge
         with pytest.raises(RecordError, match=r"no beats to export.*edge 3"):
             _build(src, tmp_path / "ds", split="none")
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    import os
+
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited; only nobody reaped it
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="uses /proc")
+class TestWorkers:
+    def test_workers_end_when_the_parent_is_killed(self, tmp_path):
+        import os
+        import signal
+        import subprocess
+        import sys
+
+        script = (f"from ecgkit.export import build_dataset\n"
+                  f"build_dataset({str(_embedded())!r}, {str(tmp_path / 'ds')!r}, workers=2, "
+                  f"records=['100', '107', '124', '223'], image_size=32, progress=False)\n")
+        parent = subprocess.Popen([sys.executable, "-c", script], cwd=_embedded().parent.parent)
+        workers = []
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and len(workers) < 2:
+                workers = [p for p in _children(parent.pid)
+                           if b"spawn_main" in open(f"/proc/{p}/cmdline", "rb").read()]
+                time.sleep(0.1)
+            assert len(workers) == 2, "the build did not start its two workers"
+            time.sleep(1.0)  # let them start working
+            assert parent.poll() is None, "the build ended before the test could kill it"
+            os.kill(parent.pid, signal.SIGKILL)
+            parent.wait()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and any(_alive(p) for p in workers):
+                time.sleep(0.1)
+            assert not [p for p in workers if _alive(p)], "workers outlived their parent"
+        finally:
+            for p in workers:
+                if _alive(p):
+                    os.kill(p, signal.SIGKILL)
+            if parent.poll() is None:
+                parent.kill()
