@@ -9,7 +9,6 @@ error line and the other files are still answered; the exit status is 1 if any f
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from dataclasses import dataclass, field
@@ -20,10 +19,7 @@ import numpy as np
 
 from ecgkit.contract import CLASSES
 
-CUSTOM_OBJECT_MODULES = ("ecgkit.metrics", "ecgkit.training_config", "ecgkit.attention",
-                         "ecgkit.calibration", "ecgkit.ecg_block", "ecgkit.pyramid",
-                         "ecgkit.head", "ecgkit.backbone", "ecgkit.factory")
-"""Modules whose import registers ecgkit's serializable layers, losses and metrics."""
+from ecgkit.registration import CUSTOM_OBJECT_MODULES, register_custom_objects  # noqa: F401
 
 
 class ModelLoadError(RuntimeError):
@@ -32,19 +28,6 @@ class ModelLoadError(RuntimeError):
 
 class ImageError(ValueError):
     """An image file cannot be used (missing, not an image, corrupt)."""
-
-
-def register_custom_objects() -> list[str]:
-    """Imports the ecgkit modules that register custom Keras objects; returns those found."""
-    found = []
-    for name in CUSTOM_OBJECT_MODULES:
-        try:
-            importlib.import_module(name)
-            found.append(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    return found
 
 
 def load_model(path: str | Path, compile: bool = False):
