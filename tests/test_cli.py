@@ -53,3 +53,32 @@ class TestInputErrors:
         assert is_input_error(FileNotFoundError(2, "No such file", "/x/model.keras"))
         assert not is_input_error(ValueError("a bug"))
         assert not is_input_error(KeyError("a bug"))
+
+
+class TestLibraryOutput:
+    """TensorFlow's C++ start-up lines go to a log file; the terminal shows ecgkit's output."""
+
+    def test_startup_lines_only_with_verbose(self, tmp_path):
+        import os
+
+        import cv2
+        import keras
+        import numpy as np
+
+        inp = keras.Input((32, 32, 3))
+        out = keras.layers.Dense(5, activation="softmax")(keras.layers.GlobalAveragePooling2D()(inp))
+        keras.Model(inp, out).save(tmp_path / "m.keras")
+        cv2.imwrite(str(tmp_path / "beat.png"), np.full((32, 32, 3), 255, np.uint8))
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        cmd = [sys.executable, "-m", "ecgkit", "predict", "--model", str(tmp_path / "m.keras"),
+               str(tmp_path / "beat.png"), "--log-file", str(tmp_path / "tf.log")]
+        quiet = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        assert quiet.returncode == 0, quiet.stderr
+        assert quiet.stdout.startswith(f"{tmp_path / 'beat.png'}: ")
+        logged = [line for line in (tmp_path / "tf.log").read_text().splitlines()
+                  if "I0000" in line or "absl::InitializeLog" in line or "cuda" in line]
+        assert logged, "TensorFlow's start-up lines are not in the log file"
+        assert quiet.stderr == ""
+        loud = subprocess.run([*cmd, "--verbose"], capture_output=True, text=True, env=env,
+                              timeout=300)
+        assert loud.returncode == 0 and "absl::InitializeLog" in loud.stderr
