@@ -196,10 +196,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def is_input_error(exc: BaseException) -> bool:
     """True for errors that describe bad input rather than a bug: ecgkit's own error types
-    (each message names the file or value and what to do) and OS errors naming a file."""
+    (each message names the file or value and what to do), and OS errors about a path."""
     if type(exc).__module__.split(".")[0] == "ecgkit":
         return True
-    return isinstance(exc, OSError) and exc.filename is not None
+    path_errors = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+    return isinstance(exc, path_errors) or (isinstance(exc, OSError) and exc.filename is not None)
 
 
 if __name__ == "__main__":

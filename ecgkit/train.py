@@ -560,7 +560,10 @@ def _cmd_train(args) -> int:
             overrides["FALLBACK_LEADS"] = ",".join(args.fallback_lead)
         if args.unknown_symbols:
             overrides["UNKNOWN_SYMBOLS"] = args.unknown_symbols
-        resolve(overrides)
+        weights = resolve(overrides)["WEIGHTS"]
+        if weights not in ("", "none", "imagenet") and not Path(weights).is_file():
+            raise ParamError(f"parameter WEIGHTS: no such weights file {weights!r} (use "
+                             "'imagenet', 'none' or the path of a .weights.h5 file)")
     except ParamError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -51,6 +51,7 @@ class TestInputErrors:
 
         assert is_input_error(RecordError("x.hea: bad"))
         assert is_input_error(FileNotFoundError(2, "No such file", "/x/model.keras"))
+        assert is_input_error(FileNotFoundError("Weights file not found: 'w.h5'"))
         assert not is_input_error(ValueError("a bug"))
         assert not is_input_error(KeyError("a bug"))
 

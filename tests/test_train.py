@@ -287,6 +287,8 @@ class TestTrainCommandChecks:
         assert "error: --set: parameter EPOCHS must be >= 1, got 0" in capsys.readouterr().err
         assert main(["train", "--set", "EPOCHS", "--run-dir", str(tmp_path / "r")]) == 2
         assert "--set EPOCHS: expected NAME=VALUE" in capsys.readouterr().err
+        assert main(["train", "--set", "WEIGHTS=/no/w.weights.h5"]) == 2
+        assert "WEIGHTS: no such weights file '/no/w.weights.h5'" in capsys.readouterr().err
         prof = tmp_path / "p.yaml"
         prof.write_text("EPOCHS: 1\nSEED: : 2\n")
         assert main(["train", "--params", str(prof), "--run-dir", str(tmp_path / "r")]) == 2
