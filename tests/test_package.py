@@ -83,7 +83,8 @@ class TestPlainKerasLoad:
         import subprocess
         import sys
 
-        res = subprocess.run([sys.executable, "-c", "import sys, ecgkit; "
-                              "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))"],
-                             capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT)
+        script = ("import sys, ecgkit\n"
+                  "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))")
+        res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                             timeout=60, cwd=PROJECT_ROOT)
         assert res.stdout.strip() == "[]"

@@ -80,9 +80,11 @@ class TestRanges:
         assert params.validate(params.defaults()) == params.defaults()
 
     def test_image_size_minimum_is_what_the_model_accepts(self):
-        from ecgkit.backbone import MIN_INPUT_SIZE
+        # ecgkit.backbone.MIN_INPUT_SIZE (what the factory checks) is this constant too
+        from ecgkit.contract import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 
-        assert params.describe_range("IMAGE_SIZE") == f"in [{MIN_INPUT_SIZE}, 1024]"
+        assert (MIN_IMAGE_SIZE, MAX_IMAGE_SIZE) == (32, 1024)
+        assert params.describe_range("IMAGE_SIZE") == "in [32, 1024]"
 
     def test_choices_match_the_code_that_uses_them(self):
         from ecgkit.splits import SPLIT_PROTOCOLS
