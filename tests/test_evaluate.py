@@ -268,11 +268,11 @@ class TestEvaluateBadInput:
 
         d = copy_records("100")
         dat = d / "100.dat"
-        dat.write_bytes(dat.read_bytes()[:3000])
+        dat.unlink()
         rc = main(["evaluate", "--model", str(model_path), "--data", str(d), "--split", "all",
                    "--out", str(tmp_path / "r"), "--quiet"])
         assert rc == 1
-        assert capsys.readouterr().err.startswith(f"error: {dat}: truncated signal file")
+        assert capsys.readouterr().err.startswith(f"error: {dat}: missing signal (.dat) file")
 
     def test_every_bad_image_is_named(self, model_path, image_folder, tmp_path, capsys, caplog):
         import pandas as pd
