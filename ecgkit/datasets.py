@@ -202,7 +202,8 @@ def lead_skip_message(err: LeadNotFoundError) -> str:
     """The standard message for a record skipped because it lacks the lead."""
     leads = ", ".join(err.leads) or "none"
     first = err.leads[0] if err.leads else "..."
-    return f"skipped record {err.record} (leads {leads}; no {err.wanted[0]}): {fallback_hint(first)}"
+    return (f"skipped record {err.record} (leads {leads}; no {err.wanted[0]}): "
+            f"{fallback_hint(first)}")
 
 
 def resolve_records(d: Path, split: str, records: Sequence[str] | None) -> list[str]:
