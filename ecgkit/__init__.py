@@ -2,6 +2,9 @@
 
 The public API is re-exported here and loaded lazily: ``import ecgkit`` is instant, and
 TensorFlow is imported only when a model, a pipeline or training is first touched.
+``import ecgkit`` has one side effect: ecgkit's custom Keras layers and metrics are registered
+as soon as Keras is loaded (``ecgkit.registration``), so a saved model loads with plain
+``keras.models.load_model``.
 Training is ``ecgkit.train.train(...)``: the function is not re-exported, so that the name
 ``ecgkit.train`` always means the module.
 
@@ -134,3 +137,8 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(list(globals()) + __all__)
+
+
+from ecgkit import registration as _registration  # noqa: E402  (needs __getattr__ above)
+
+_registration.install()

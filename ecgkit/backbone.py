@@ -13,6 +13,8 @@ Weights:
 * ``"imagenet"``: the Keras ImageNet weights. If the weights file is not yet in the Keras cache
   and ``storage.googleapis.com`` cannot be reached within a few seconds, building fails at once
   with :class:`WeightsUnavailableError`, which says how to pre-seed the cache. It never hangs.
+  A cached file that fails Keras' checksum (truncated, or an error page saved in its place) is
+  downloaded again by Keras when online; offline the error names the file and how to replace it.
 * a path: either ``*.weights.h5`` saved from a ``ResNet50(include_top=False)`` (or from this
   backbone), or the Keras cache file ``resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5``.
 """
@@ -26,15 +28,23 @@ from pathlib import Path
 import keras
 from keras import layers, ops
 
+from ecgkit.contract import MIN_IMAGE_SIZE
+
 STAGE_OUTPUTS = ("conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out")
 """Names of the ResNet50 stage outputs (strides 4, 8, 16, 32) that later blocks tap."""
 
 IMAGENET_WEIGHTS_FILE = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
 """File name under which Keras caches the ImageNet ResNet50 weights without the top."""
 
+IMAGENET_WEIGHTS_MD5 = "4d473c1dd8becc155b73f8504c6f6626"
+"""Checksum Keras verifies for that file (``keras.src.applications.resnet.WEIGHTS_HASHES``)."""
+
+IMAGENET_WEIGHTS_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
+                        + IMAGENET_WEIGHTS_FILE)
+
 IMAGENET_WEIGHTS_HOST = ("storage.googleapis.com", 443)
 PROBE_TIMEOUT_S = 3.0
-MIN_INPUT_SIZE = 32
+MIN_INPUT_SIZE = MIN_IMAGE_SIZE
 """Smallest image side ResNet50 (five stride-2 stages) accepts; the ECG blocks add no limit."""
 
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -109,6 +119,24 @@ def cached_imagenet_weights() -> Path | None:
     return None
 
 
+_MD5_SEEN: dict[tuple, str] = {}
+
+
+def _md5(path: Path) -> str:
+    """MD5 of a file, remembered per (path, size, modification time): 94 MB take ~0.2 s."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _MD5_SEEN:
+        import hashlib
+
+        h = hashlib.md5()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        _MD5_SEEN[key] = h.hexdigest()
+    return _MD5_SEEN[key]
+
+
 def _can_reach(host: str, port: int, timeout: float) -> bool:
     """True when a TCP connection to ``host:port`` opens within ``timeout`` seconds."""
     try:
@@ -128,18 +156,29 @@ def check_weights(weights):
         The value to pass to ``keras.applications.ResNet50`` (a ``str`` path for files).
 
     Raises:
-        WeightsUnavailableError: ``"imagenet"`` is not cached and the download host is
-            unreachable.
+        WeightsUnavailableError: ``"imagenet"`` is not cached (or the cached file is corrupt)
+            and the download host is unreachable.
         FileNotFoundError: ``weights`` is a path that does not exist.
         ValueError: ``weights`` is something else, or a file with an unsupported suffix.
     """
     if weights is None:
         return None
     if isinstance(weights, str) and weights == "imagenet":
-        if cached_imagenet_weights() is not None:
+        cached = cached_imagenet_weights()
+        if cached is not None and _md5(cached) == IMAGENET_WEIGHTS_MD5:
             return "imagenet"
         host, port = IMAGENET_WEIGHTS_HOST
-        if not _can_reach(host, port, PROBE_TIMEOUT_S):
+        reachable = _can_reach(host, port, PROBE_TIMEOUT_S)
+        if cached is not None and not reachable:
+            raise WeightsUnavailableError(
+                f"{cached}: the cached ResNet50 ImageNet weights file is corrupt or incomplete "
+                f"({cached.stat().st_size} bytes, MD5 {_md5(cached)}; Keras expects MD5 "
+                f"{IMAGENET_WEIGHTS_MD5}), and {host}:{port} is unreachable to download it "
+                "again. Delete it and run once online (Keras downloads it again), or replace it "
+                f"with a good copy of {IMAGENET_WEIGHTS_URL} (check it with `md5sum`), or use "
+                "weights=None (WEIGHTS: none) for random initialisation."
+            )
+        if cached is None and not reachable:
             folder = keras_cache_dirs()[0]
             raise WeightsUnavailableError(
                 "weights='imagenet' needs the ResNet50 ImageNet weights, which are not in the "
@@ -185,5 +224,22 @@ def resnet50_backbone(input_tensor, weights="imagenet"):
     """
     weights = check_weights(weights)
     x = CaffePreprocessing(name="preprocessing")(input_tensor)
-    resnet = keras.applications.ResNet50(include_top=False, weights=weights, input_tensor=x)
+    try:
+        resnet = keras.applications.ResNet50(include_top=False, weights=weights, input_tensor=x)
+    except Exception as exc:  # Keras and h5py raise plain Exception, OSError, ValueError...
+        if weights is None:
+            raise
+        cause = f"{type(exc).__name__}: {exc}"
+        if weights == "imagenet":
+            raise WeightsUnavailableError(
+                f"loading the ResNet50 ImageNet weights failed ({cause}). Keras keeps them in "
+                f"{keras_cache_dirs()[0] / IMAGENET_WEIGHTS_FILE}: copy a good copy of "
+                f"{IMAGENET_WEIGHTS_URL} there (MD5 {IMAGENET_WEIGHTS_MD5}), or use "
+                "weights=None (WEIGHTS: none)."
+            ) from exc
+        raise WeightsUnavailableError(
+            f"{weights}: cannot load ResNet50 weights from this file ({cause}): it is corrupt "
+            "or truncated, or holds the weights of another model. Pass a '.weights.h5' saved "
+            f"from ResNet50(include_top=False) or the Keras cache file {IMAGENET_WEIGHTS_FILE}."
+        ) from exc
     return {name: resnet.get_layer(name).output for name in STAGE_OUTPUTS}

@@ -71,6 +71,13 @@ counted. There is no per-image min-max stretching: amplitude is diagnostic."""
 IMAGE_SIZE = 224
 """Default image side in pixels (images are square, uint8 RGB)."""
 
+MIN_IMAGE_SIZE = 32
+"""Smallest image side a model accepts: ResNet50 downsamples by 32 (five stride-2 stages)."""
+
+MAX_IMAGE_SIZE = 1024
+"""Largest image side accepted: a 1024 px image is 3 MB, a batch of 32 of them 100 MB before
+the first convolution; larger sides only exhaust memory (a 100,000 px image would be 30 GB)."""
+
 # --- Patients and splits ------------------------------------------------------------------------
 DS1 = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124",
        "201", "203", "205", "207", "208", "209", "215", "220", "223", "230")

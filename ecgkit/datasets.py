@@ -39,6 +39,7 @@ from ecgkit.records import (
     LeadNotFoundError,
     RecordError,
     beat_windows,
+    fallback_hint,
     list_records,
     read_record,
 )
@@ -243,7 +244,7 @@ def lead_skip_message(err: LeadNotFoundError) -> str:
     leads = ", ".join(err.leads) or "none"
     first = err.leads[0] if err.leads else "..."
     return (f"skipped record {err.record} (leads {leads}; no {err.wanted[0]}): "
-            f"pass fallback_leads=({first!r},) to include it")
+            f"{fallback_hint(first)}")
 
 
 def resolve_records(d: Path, split: str, records: Sequence[str] | None) -> list[str]:

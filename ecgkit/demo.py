@@ -237,11 +237,19 @@ def _json_safe(v: Any) -> Any:
 
 
 def _cmd_demo(args) -> int:
+    from ecgkit.params import ParamError, check
+
     base = CI if args.ci else DEFAULT
     overrides = {k: v for k, v in {
         "image_size": args.image_size, "epochs": args.epochs,
         "steps_per_epoch": args.steps_per_epoch, "batch_size": args.batch_size,
         "max_beats_per_record": args.max_beats_per_record}.items() if v is not None}
+    try:
+        for key, value in overrides.items():
+            check(key.upper(), value, "--" + key.replace("_", "-"))
+    except ParamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     settings = DemoSettings(**{**asdict(base), **overrides})
     run_demo(args.out, settings, data_dir=args.data, progress=not args.quiet)
     return 0

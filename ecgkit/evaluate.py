@@ -662,7 +662,8 @@ def evaluate_model(model, beats, out_dir: str | Path | None = None, *, image_siz
 
 def evaluate_image_folder(model, folder: str | Path, split: str = "test",
                           out_dir: str | Path | None = None, *, batch_size: int = 32,
-                          n_boot: int = 200, seed: int = 42, figures: bool = True) -> Report:
+                          n_boot: int = 200, seed: int = 42, figures: bool = True,
+                          on_bad: str = "error") -> Report:
     """Evaluates a model on the images of an ``ecgkit build-dataset`` folder (its manifest).
 
     Args:
@@ -671,28 +672,20 @@ def evaluate_image_folder(model, folder: str | Path, split: str = "test",
             label, split).
         split: ``"train"``, ``"val"``, ``"test"`` or ``"all"``.
         out_dir, batch_size, n_boot, seed, figures: as in ``evaluate_model``.
+        on_bad: unreadable or missing images: ``"error"`` (named, all of them) or ``"skip"``.
 
     Raises:
-        FileNotFoundError: no manifest; ValueError: no images in that split.
+        ecgkit.datasets.ImageFolderError (a ValueError): no manifest, no images in that split,
+            unreadable images (see :func:`ecgkit.export.read_manifest`).
     """
     from ecgkit.datasets import read_image
+    from ecgkit.export import read_manifest
 
-    folder = Path(folder)
-    manifest = folder / "manifest.csv"
-    if not manifest.is_file():
-        raise FileNotFoundError(f"{folder}: no manifest.csv (is it an ecgkit build-dataset "
-                                "folder?)")
-    m = pd.read_csv(manifest, dtype={"record": str, "patient": str})
-    if split != "all":
-        m = m[m["split"] == split].reset_index(drop=True)
-    if m.empty:
-        raise ValueError(f"{manifest}: no images in split {split!r}")
+    m = read_manifest(folder, split, on_bad=on_bad)
     size = int(model.input_shape[1])
     probs = []
     for start in range(0, len(m), batch_size):
-        paths = [Path(p) if Path(p).is_absolute() else folder / p
-                 for p in m["path"].iloc[start:start + batch_size]]
-        x = np.stack([read_image(p, size) for p in paths])
+        x = np.stack([read_image(p, size) for p in m["file"].iloc[start:start + batch_size]])
         probs.append(np.asarray(model(x, training=False), dtype=np.float64))
     y_true = m["label"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy()
     weights = m["weight"].to_numpy() if "weight" in m.columns else None
@@ -763,28 +756,40 @@ def format_summary(report: Report) -> str:
 def _cmd_evaluate(args) -> int:
     import sys
 
-    from ecgkit.datasets import load_beats
-    from ecgkit.predict import ModelLoadError, load_model
+    from ecgkit.datasets import ImageFolderError, load_beats
+    from ecgkit.predict import ModelLoadError, check_model, load_model
+    from ecgkit.records import RecordError
+    from ecgkit.splits import SplitError
 
     try:
         model = load_model(args.model)
+        check_model(model, args.model)
     except ModelLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path(args.model).parent / "evaluation"
-    if args.data and (Path(args.data) / "manifest.csv").is_file():  # a build-dataset folder
-        report = evaluate_image_folder(model, args.data, args.split, out, n_boot=args.bootstrap)
-    else:
-        beats = load_beats(args.data, records=args.records or None,
-                           max_beats_per_record=args.max_beats_per_record,
-                           progress=not args.quiet)
-        if args.split != "all":
-            if args.split not in beats.splits:
-                print(f"error: {args.data or 'embedded data'}: no beats in split "
-                      f"{args.split!r} (splits: {beats.splits})", file=sys.stderr)
-                return 1
-            beats = beats.subset(args.split)
-        report = evaluate_model(model, beats, out, n_boot=args.bootstrap, grid=not args.no_grid)
+    try:
+        if args.data and (Path(args.data) / "manifest.csv").is_file():  # a build-dataset folder
+            report = evaluate_image_folder(model, args.data, args.split, out,
+                                           n_boot=args.bootstrap, on_bad=args.bad_images)
+        else:
+            beats = load_beats(args.data, records=args.records or None,
+                               split="none" if args.split == "all" else "inter-patient",
+                               max_beats_per_record=args.max_beats_per_record,
+                               progress=not args.quiet, lead=args.lead,
+                               fallback_leads=tuple(args.fallback_lead or ()),
+                               unknown_symbols=args.unknown_symbols)
+            if args.split != "all":
+                if args.split not in beats.splits:
+                    print(f"error: {args.data or 'embedded data'}: no beats in split "
+                          f"{args.split!r} (splits: {beats.splits})", file=sys.stderr)
+                    return 1
+                beats = beats.subset(args.split)
+            report = evaluate_model(model, beats, out, n_boot=args.bootstrap,
+                                    grid=not args.no_grid)
+    except (RecordError, SplitError, ImageFolderError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(format_summary(report))
     print(f"report written to {out}")
     return 0
@@ -803,9 +808,17 @@ def register_cli(subparsers) -> None:
                    "(default: the embedded WFDB subset)")
     p.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
     p.add_argument("--records", nargs="*", help="only these records")
+    p.add_argument("--lead", default="MLII", help="lead name (default: MLII)")
+    p.add_argument("--fallback-lead", action="append", metavar="LEAD",
+                   help="lead to use when a record lacks --lead (repeatable)")
+    p.add_argument("--unknown-symbols", choices=("error", "skip"), default="error",
+                   help="annotation symbols that are neither beats nor known non-beats")
     p.add_argument("--max-beats-per-record", type=int, default=0)
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples by patient")
     p.add_argument("--no-grid", action="store_true", help="images without the ECG-paper grid")
+    p.add_argument("--bad-images", choices=("error", "skip"), default="error",
+                   help="unreadable or missing images of a build-dataset folder: stop, naming "
+                        "every one (default), or leave them out with a warning")
     p.add_argument("--out", default=None, help="report folder (default: next to the model)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_evaluate)

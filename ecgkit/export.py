@@ -7,14 +7,17 @@ and ``OUT_DIR/manifest.csv`` (path, record, patient, sample, symbol, label, spli
 Records are processed in parallel (one task per record, all cores by default). Every file is
 written under a temporary name in its folder and renamed (``os.replace``), so a crash never
 leaves a half-written image; a re-run skips the images already there and writes the manifest,
-atomically, at the end. ``OUT_DIR/build.json`` records the options: re-running into the same
-folder with different options is refused, so images of two settings are never mixed.
+atomically, at the end. ``OUT_DIR/build.json`` records the options and whether the build
+finished: re-running into the same folder with different options is refused, so images of two
+settings are never mixed; a run that failed before writing any image does not count.
+Options are checked (with the ranges of ``ecgkit.params``) before anything is written.
 """
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import json
 import logging
 import multiprocessing
@@ -42,6 +45,33 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     with open(tmp, "wb") as fh:
         fh.write(data)
     os.replace(tmp, path)
+
+
+def _end_with_parent(parent_pid: int) -> None:
+    """Worker initializer: the worker ends when the build-dataset process ends, however it ends.
+
+    A killed parent (``kill -9``) runs no clean-up, and its workers would otherwise wait forever
+    for work on a queue whose other end they hold themselves. On Linux the kernel sends the
+    worker SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``); elsewhere a thread checks
+    the parent every half second.
+    """
+    import signal
+    import threading
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
+    else:
+        def watch():
+            while os.getppid() == parent_pid:
+                threading.Event().wait(0.5)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="ecgkit-parent-watch", daemon=True).start()
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)
 
 
 def _export_record(task: dict) -> dict:
@@ -89,10 +119,10 @@ def _plan(source: Path, split: str, records, lead, fallback_leads, missing_lead,
           seed, report) -> tuple[list[str], dict[str, str]]:
     """Records to export and each record's split (headers only: no signal is read here)."""
     from ecgkit.datasets import lead_skip_message, resolve_records
-    from ecgkit.records import LeadNotFoundError, _header, choose_lead
+    from ecgkit.records import LeadNotFoundError, RecordError, _header, choose_lead
     from ecgkit.splits import assign_records, exclusion_reasons
 
-    names = resolve_records(source, split, records)
+    names = asked = resolve_records(source, split, records)
     report["excluded_records"].update(exclusion_reasons(names, split))
     names = [r for r in names if r not in report["excluded_records"]]
     usable = []
@@ -105,24 +135,147 @@ def _plan(source: Path, split: str, records, lead, fallback_leads, missing_lead,
             report["skipped_records"][name] = lead_skip_message(err)
             continue
         usable.append(name)
+    if not usable:
+        reasons = [*report["skipped_records"].values(), *report["excluded_records"].values()]
+        raise RecordError(f"{source}: no records to export (of {', '.join(asked) or 'none'}"
+                          f"{': ' + '; '.join(reasons) if reasons else ''})")
     assign = assign_records(usable, split, val_fraction, seed)
     return usable, {r: s for s, rs in assign.items() for r in rs}
 
 
-def _check_out_dir(out: Path, options: dict) -> None:
+class OutputFolderError(ValueError):
+    """The output folder cannot take this build (other options, another writer, lost images)."""
+
+
+def check_options(image_size, max_beats_per_record, val_fraction, seed, workers,
+                  names: dict[str, str] | None = None) -> None:
+    """Checks the numeric options with the ranges of the matching workbook parameters.
+
+    Args:
+        names: how each option is called where it came from (``{"image_size":
+            "--image-size", ...}`` for the command line); default the keyword names.
+
+    Raises:
+        ecgkit.params.ParamError: naming the option, the parameter, the value and the range.
+        ValueError: ``workers`` below 1.
+    """
+    from ecgkit.params import check
+
+    names = names or {}
+    for key, param, value in (("image_size", "IMAGE_SIZE", image_size),
+                              ("max_beats_per_record", "MAX_BEATS_PER_RECORD",
+                               max_beats_per_record),
+                              ("val_fraction", "VAL_FRACTION", val_fraction),
+                              ("seed", "SEED", seed)):
+        check(param, value, names.get(key, key))
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise ValueError(f"{names.get('workers', 'workers')}: workers must be >= 1 "
+                         f"(or None for all cores), got {workers!r}")
+
+
+def _images_on_disk(out: Path) -> dict[str, dict[str, int]]:
+    """record -> {split: images} of the PNGs under ``out/<split>/<class>/<record>_<n>.png``."""
+    found: dict[str, dict[str, int]] = {}
+    for p in out.glob("*/*/*.png"):
+        record = p.stem.rsplit("_", 1)[0]
+        split = p.parent.parent.name
+        found.setdefault(record, {}).setdefault(split, 0)
+        found[record][split] += 1
+    return found
+
+
+def _write_info(out: Path, options: dict, records: dict, complete: bool) -> None:
+    info = {**options, "records": records, "complete": complete}
+    _atomic_write_bytes(out / BUILD_INFO, json.dumps(info, indent=1).encode())
+
+
+def _check_out_dir(out: Path, options: dict, records: dict, prune: bool = False) -> None:
+    """Refuses folders holding other data, and images this run would delete unless ``prune``;
+    then marks the build as started in build.json.
+
+    Args:
+        records: record -> split of this run (None for the beat-level split).
+    """
     info = out / BUILD_INFO
+    on_disk = _images_on_disk(out)
+    n_images = sum(n for splits in on_disk.values() for n in splits.values())
     if info.is_file():
-        old = json.loads(info.read_text())
+        try:
+            old = json.loads(info.read_text())
+        except ValueError as exc:
+            raise OutputFolderError(f"{info}: unreadable ({exc}); delete the folder and build "
+                                    "again") from None
         diff = {k: (old.get(k), v) for k, v in options.items() if old.get(k) != v}
-        if diff:
+        finished = old.get("complete", True)  # build.json of older ecgkit: finished builds
+        if diff and (finished or n_images):
             listed = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
-            raise ValueError(f"{out}: already built with other options ({listed}); "
-                             f"use a new output folder or delete this one")
-    elif out.is_dir() and any(out.iterdir()):
-        raise ValueError(f"{out}: folder exists, is not empty and is not an ecgkit dataset "
-                         f"(no {BUILD_INFO}); choose an empty or new folder")
-    out.mkdir(parents=True, exist_ok=True)
-    _atomic_write_bytes(info, json.dumps(options, indent=1).encode())
+            if finished:
+                raise OutputFolderError(f"{out}: already built with other options ({listed}); "
+                                        f"use a new output folder or delete this one")
+            raise OutputFolderError(
+                f"{out}: an earlier build-dataset with other options did not finish and left "
+                f"{n_images} images here ({listed}); run it again with its options to finish "
+                f"it, or delete this folder")
+    elif any(p.name != BUILD_INFO for p in out.iterdir()):
+        raise OutputFolderError(f"{out}: folder exists, is not empty and is not an ecgkit "
+                                f"dataset (no {BUILD_INFO}); choose an empty or new folder")
+    dropped = {r: sum(n.values()) for r, n in on_disk.items() if r not in records}
+    moved = {r: (sorted(n), records[r]) for r, n in on_disk.items()
+             if records.get(r) is not None and set(n) != {records[r]}}
+    if (dropped or moved) and not prune:
+        problems = []
+        if dropped:
+            listed = ", ".join(f"{r} ({n} images)" for r, n in sorted(dropped.items()))
+            problems.append(f"it holds images of record(s) {listed} that this run leaves out")
+        if moved:
+            problems.append("record(s) " + ", ".join(
+                f"{r} ({'/'.join(a)} -> {b})" for r, (a, b) in sorted(moved.items()))
+                + " change split with this record list (the validation patients are drawn "
+                  "from the training records given)")
+        raise OutputFolderError(
+            f"{out}: {'; '.join(problems)}. Their images would be deleted: pass --prune "
+            "(prune=True) to delete them, or use another folder")
+    _write_info(out, options, records, complete=False)
+
+
+@contextlib.contextmanager
+def _exclusive(out: Path):
+    """Holds an exclusive lock on the folder for the whole build (``flock`` on the folder, so
+    no lock file is left behind; the kernel releases it when the process ends, even killed).
+
+    Raises:
+        OutputFolderError: another process holds it.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        log.warning(f"{out}: no folder lock on this platform; run one build-dataset at a time")
+        yield
+        return
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputFolderError(
+                f"{out}: another build-dataset is writing into this folder; wait for it to "
+                "finish, or choose another folder") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _remove_if_unused(out: Path) -> None:
+    """After a failed run in a folder it created: removes it if no image was written."""
+    if any(out.glob("*/*/*.png")):
+        return
+    for p in sorted(out.rglob("*"), key=lambda q: len(q.parts), reverse=True):
+        if p.is_dir():
+            p.rmdir()
+        else:
+            p.unlink()
+    out.rmdir()
 
 
 def _remove_leftovers(out: Path, keep: set[str]) -> tuple[int, int]:
@@ -137,6 +290,71 @@ def _remove_leftovers(out: Path, keep: set[str]) -> tuple[int, int]:
             p.unlink()
             stale += 1
     return tmp, stale
+
+
+def read_manifest(folder, split: str = "all", on_bad: str = "error",
+                  workers: int | None = None):
+    """The manifest rows of one split of a build-dataset folder, every image checked first.
+
+    Each image is decoded once (in threads), so a missing, corrupt or truncated file is named
+    now, with all the others, instead of stopping an evaluation at the first.
+
+    Args:
+        folder: the folder holding ``manifest.csv``.
+        split: ``"train"``, ``"val"``, ``"test"`` or ``"all"``.
+        on_bad: ``"error"`` (default: raise, naming every bad file) or ``"skip"`` (drop them,
+            with a logged warning naming them).
+        workers: decoding threads (default: CPU count).
+
+    Returns:
+        The rows (``record`` and ``patient`` as strings) with a ``file`` column holding each
+        image's full path; ``attrs["bad"]`` lists ``(file, reason)`` of the skipped ones.
+
+    Raises:
+        ecgkit.datasets.ImageFolderError: no or unreadable manifest, no images in ``split``
+            (naming the splits there), or unreadable images with ``on_bad="error"``.
+    """
+    import pandas as pd
+
+    from ecgkit.datasets import BAD_IMAGE_POLICIES, ImageFolderError, _probe
+
+    if on_bad not in BAD_IMAGE_POLICIES:
+        raise ValueError(f"on_bad must be one of {BAD_IMAGE_POLICIES}. Received: on_bad={on_bad!r}")
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise ImageFolderError(f"{folder}: no {MANIFEST} (is it an ecgkit build-dataset folder?)")
+    try:
+        m = pd.read_csv(path, dtype={"record": str, "patient": str})
+    except (ValueError, OSError) as exc:
+        raise ImageFolderError(f"{path}: unreadable manifest ({exc})") from None
+    missing = [c for c in ("path", "label", "split") if c not in m.columns]
+    if missing:
+        raise ImageFolderError(f"{path}: no column(s) {', '.join(missing)}; expected "
+                               f"{', '.join(MANIFEST_COLUMNS)}")
+    if split != "all":
+        present = sorted(set(m["split"]))
+        m = m[m["split"] == split].reset_index(drop=True)
+        if m.empty:
+            raise ImageFolderError(f"{path}: no images in split {split!r} (it has: "
+                                   f"{', '.join(present) or 'no images at all'})")
+    m["file"] = [str(p if Path(p).is_absolute() else folder / p) for p in m["path"]]
+    with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        problems = list(pool.map(_probe, m["file"]))
+    bad = [(f, why) for f, why in zip(m["file"], problems) if why]
+    if bad:
+        listed = "; ".join(f"{f}: {why}" for f, why in bad[:20])
+        more = f" (and {len(bad) - 20} more)" if len(bad) > 20 else ""
+        if on_bad == "error":
+            raise ImageFolderError(f"{path}: {len(bad)} unreadable image(s): {listed}{more}. "
+                                   "Rebuild them with build-dataset (it rewrites missing images), "
+                                   "or leave them out with --bad-images skip (on_bad='skip')")
+        log.warning(f"{path}: skipped {len(bad)} unreadable image(s): {listed}{more}")
+        m = m[[not why for why in problems]].reset_index(drop=True)
+        if m.empty:
+            raise ImageFolderError(f"{path}: no readable images in split {split!r}")
+    m.attrs["bad"] = bad
+    return m
 
 
 def summary_table(manifest) -> str:
@@ -156,7 +374,7 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
                   max_beats_per_record: int = 0, workers: int | None = None,
                   progress: bool = True, lead: str = LEAD, fallback_leads: Sequence[str] = (),
                   val_fraction: float = 0.2, seed: int = 42, missing_lead: str = "skip",
-                  unknown_symbols: str = "error"):
+                  unknown_symbols: str = "error", prune: bool = False):
     """Exports every beat as a PNG ECG image in ``OUT_DIR/<split>/<class>/`` plus a manifest.
 
     Args:
@@ -173,14 +391,21 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
         lead, fallback_leads, missing_lead, unknown_symbols: as in
             :func:`ecgkit.datasets.load_beats`.
         val_fraction, seed: validation carve and sampling seed.
+        prune: allow deleting the images of records that were built into ``out_dir`` before
+            but are not in this run (or now fall in another split). Without it such a run is
+            refused, so images are never deleted by accident.
 
     Returns:
         The manifest DataFrame (also written to ``OUT_DIR/manifest.csv``); its
         ``attrs["report"]`` holds the counts (written, existing, skips, clipped).
-    """
-    import pandas as pd
 
+    Raises:
+        ecgkit.params.ParamError: an option out of range (before anything is written).
+        OutputFolderError: the folder holds something else (another dataset, other options).
+        ecgkit.records.RecordError: unreadable or unusable records.
+    """
     source, out = Path(source_dir), Path(out_dir)
+    check_options(image_size, max_beats_per_record, val_fraction, seed, workers)
     report = {"skipped_records": {}, "excluded_records": {}, "skipped_windows":
               collections.Counter(), "unknown_symbols": collections.Counter(), "written": 0,
               "existing": 0, "clipped": 0, "capped": 0}
@@ -190,7 +415,28 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
                "max_beats_per_record": int(max_beats_per_record), "lead": lead,
                "fallback_leads": list(fallback_leads), "val_fraction": float(val_fraction),
                "seed": int(seed), "unknown_symbols": unknown_symbols}
-    _check_out_dir(out, options)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    with _exclusive(out):
+        try:
+            manifest = _build_into(out, source, names, split_of, options, workers, progress,
+                                   report, prune)
+        except BaseException:
+            if created:
+                _remove_if_unused(out)
+            raise
+    if progress:
+        print(format_summary(manifest, report, out))
+    return manifest
+
+
+def _build_into(out: Path, source: Path, names: list[str], split_of: dict, options: dict,
+                workers: int | None, progress: bool, report: dict, prune: bool):
+    """The part of :func:`build_dataset` that writes: images, manifest, build.json."""
+    import pandas as pd
+
+    records = {r: split_of.get(r) for r in names}
+    _check_out_dir(out, options, records, prune)
     for s in set(split_of.values()) | ({"train", "val", "test"} if not split_of else set()):
         for c in CLASSES:
             (out / s / c).mkdir(parents=True, exist_ok=True)
@@ -211,7 +457,9 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
                     bar.update(1)
         else:
             ctx = multiprocessing.get_context("spawn")  # safe even if TensorFlow is loaded
-            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            with concurrent.futures.ProcessPoolExecutor(
+                    workers, mp_context=ctx, initializer=_end_with_parent,
+                    initargs=(os.getpid(),)) as pool:
                 futures = [pool.submit(_export_record, t) for t in tasks]
                 for f in concurrent.futures.as_completed(futures):
                     results.append(f.result())
@@ -228,16 +476,23 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
         for k in ("written", "existing", "clipped", "capped"):
             report[k] += res[k]
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
-    if not manifest.empty:
+    if manifest.empty:
+        from ecgkit.records import RecordError
+
+        skips = ", ".join(f"{k} {v}" for k, v in sorted(report["skipped_windows"].items()))
+        raise RecordError(f"{source}: no beats to export from record(s) {', '.join(names)}"
+                          + (f" (skipped windows: {skips})" if skips else "")
+                          + (f"; left out: {report['capped']} beats by max_beats_per_record"
+                             if report["capped"] else ""))
+    else:
         manifest = manifest.sort_values(["split", "label", "record", "sample"], kind="stable")
         manifest = manifest.reset_index(drop=True)
     report["tmp_removed"], report["stale_removed"] = _remove_leftovers(out, set(manifest["path"]))
     tmp = out / f".{MANIFEST}.{os.getpid()}.tmp"
     manifest.to_csv(tmp, index=False)
     os.replace(tmp, out / MANIFEST)
+    _write_info(out, options, records, complete=True)
     manifest.attrs["report"] = report
-    if progress:
-        print(format_summary(manifest, report, out))
     return manifest
 
 
@@ -271,13 +526,19 @@ def _cli(args) -> int:
     if args.records:
         records = [r for item in args.records for r in item.split(",") if r]
     try:
+        check_options(args.image_size, args.max_beats_per_record, args.val_fraction, args.seed,
+                      args.workers, names={"image_size": "--image-size", "max_beats_per_record":
+                                           "--max-beats-per-record", "val_fraction":
+                                           "--val-fraction", "seed": "--seed",
+                                           "workers": "--workers"})
         build_dataset(args.source_dir, args.out_dir, records=records, split=args.split,
                       image_size=args.image_size, grid=args.grid,
                       max_beats_per_record=args.max_beats_per_record, workers=args.workers,
                       progress=not args.quiet, lead=args.lead,
                       fallback_leads=tuple(args.fallback_lead or ()),
                       val_fraction=args.val_fraction, seed=args.seed,
-                      missing_lead=args.missing_lead, unknown_symbols=args.unknown_symbols)
+                      missing_lead=args.missing_lead, unknown_symbols=args.unknown_symbols,
+                      prune=args.prune)
     except (RecordError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -317,5 +578,8 @@ def register_cli(subparsers) -> None:
     p.add_argument("--val-fraction", type=float, default=0.2,
                    help="validation share of training beats, carved by patient")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--prune", action="store_true",
+                   help="delete the images of records built into OUT_DIR before but not in this "
+                        "run (default: refuse such a run)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=_cli)

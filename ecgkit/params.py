@@ -10,20 +10,31 @@ An unknown name is an error, never a warning: a typo must not silently run the d
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ecgkit.contract import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
+
 
 @dataclass(frozen=True)
 class Param:
-    """One workbook parameter: its type, default and meaning."""
+    """One workbook parameter: its type, default, meaning and allowed values.
+
+    Attributes:
+        range: allowed interval for numbers, written as in mathematics: ``"[0, 1)"`` includes
+            0 and excludes 1, ``"(0, inf)"`` is any positive finite number. Empty = any.
+        choices: allowed values for strings. Empty = any.
+    """
 
     type: type
     default: Any
     help: str
+    range: str = ""
+    choices: tuple[str, ...] = ()
 
 
 PARAMS: dict[str, Param] = {
@@ -31,54 +42,90 @@ PARAMS: dict[str, Param] = {
     "DATA_DIR": Param(str, "", "WFDB folder to read; empty = the embedded subset in data/mitdb"),
     "SPLIT": Param(str, "inter-patient", "split protocol: 'inter-patient' (default), "
                    "'inter-patient-strict' (paced records out: the literature's protocol) or "
-                   "'beat-random-LEAKS-PATIENTS' (a leaky beat-level split, for comparison only)"),
+                   "'beat-random-LEAKS-PATIENTS' (a leaky beat-level split, for comparison only)",
+                   choices=("inter-patient", "inter-patient-strict", "beat-random-LEAKS-PATIENTS",
+                            "none")),
     "LEAD": Param(str, "MLII", "ECG lead, chosen by name"),
-    "IMAGE_SIZE": Param(int, 224, "side of the square ECG image in pixels"),
+    "FALLBACK_LEADS": Param(str, "", "leads to use, in order, for records without LEAD, comma "
+                            "separated (e.g. 'V5,V1'); empty = skip those records"),
+    "UNKNOWN_SYMBOLS": Param(str, "error", "annotation symbols that are neither beats nor known "
+                             "non-beats: 'error' or 'skip' (counted)", choices=("error", "skip")),
+    "IMAGE_SIZE": Param(int, 224, "side of the square ECG image in pixels",
+                        range=f"[{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIZE}]"),
     "GRID": Param(bool, True, "draw the ECG-paper grid (1 mm / 5 mm) behind the trace"),
-    "MAX_BEATS_PER_RECORD": Param(int, 0, "cap of beats per record and class (0 = no cap)"),
+    "MAX_BEATS_PER_RECORD": Param(int, 0, "cap of beats per record and class (0 = no cap)",
+                                  range="[0, inf)"),
     "TEST_MAX_BEATS_PER_RECORD": Param(int, 0, "cap of test beats per record and class (0 = "
                                        "every test beat); capped beats carry weights N/n so "
-                                       "metrics estimate the full test set"),
-    "VAL_FRACTION": Param(float, 0.2, "share of training patients held out for validation"),
+                                       "metrics estimate the full test set", range="[0, inf)"),
+    "VAL_FRACTION": Param(float, 0.2, "share of training patients held out for validation",
+                          range="[0, 1)"),
     # Model
     "WEIGHTS": Param(str, "none", "backbone weights: 'imagenet', 'none', or a weights file path"),
     "ECG_BLOCK": Param(bool, True, "use the multi-scale ECG-specific block"),
     "ATTENTION": Param(bool, True, "use channel + spatial attention"),
     "CALIBRATION": Param(bool, True, "use the feature calibration module"),
     "PYRAMID": Param(bool, True, "use feature-pyramid / multi-path fusion"),
-    "DROPOUT": Param(float, 0.5, "dropout rate in the classification head"),
+    "DROPOUT": Param(float, 0.5, "dropout rate in the classification head", range="[0, 1)"),
     "BN_MOMENTUM": Param(float, 0.0, "BatchNorm moving-average momentum; 0 = from the epoch "
-                         "length (ecgkit.train.auto_bn_momentum)"),
+                         "length (ecgkit.train.auto_bn_momentum)", range="[0, 1)"),
     # Training
-    "EPOCHS": Param(int, 10, "training epochs"),
-    "STEPS_PER_EPOCH": Param(int, 0, "batches per epoch (0 = one pass over the training data)"),
-    "BATCH_SIZE": Param(int, 32, "images per batch"),
-    "LEARNING_RATE": Param(float, 3e-4, "peak learning rate after warm-up (AdamW)"),
-    "WEIGHT_DECAY": Param(float, 1e-4, "AdamW decoupled weight decay"),
-    "WARMUP_EPOCHS": Param(float, 1.0, "linear warm-up length in epochs"),
-    "FOCAL_GAMMA": Param(float, 2.0, "focal-loss focusing parameter gamma"),
+    "EPOCHS": Param(int, 10, "training epochs", range="[1, inf)"),
+    "STEPS_PER_EPOCH": Param(int, 0, "batches per epoch (0 = one pass over the training data)",
+                             range="[0, inf)"),
+    "BATCH_SIZE": Param(int, 32, "images per batch", range="[1, inf)"),
+    "LEARNING_RATE": Param(float, 3e-4, "peak learning rate after warm-up (AdamW)",
+                           range="(0, inf)"),
+    "WEIGHT_DECAY": Param(float, 1e-4, "AdamW decoupled weight decay", range="[0, inf)"),
+    "WARMUP_EPOCHS": Param(float, 1.0, "linear warm-up length in epochs", range="[0, inf)"),
+    "FOCAL_GAMMA": Param(float, 2.0, "focal-loss focusing parameter gamma", range="[0, inf)"),
     "CLASS_BALANCE": Param(str, "alpha", "'alpha' (focal alpha from counts), 'class_weight', "
-                           "'sampling' (balanced batches) or 'none'"),
+                           "'sampling' (balanced batches) or 'none'",
+                           choices=("alpha", "class_weight", "sampling", "none")),
     "EXPLORER_STEPS": Param(int, 10, "batches of one short run started from the explorer's "
-                            "Train button (notebook 21; one epoch)"),
-    "AUGMENT_STRENGTH": Param(float, 1.0, "ECG-safe augmentation strength (0 = off, 1 = default)"),
-    "MIXED_PRECISION": Param(str, "auto", "'auto' (on for GPU), 'on' or 'off'"),
+                            "Train button (notebook 21; one epoch)", range="[1, inf)"),
+    "AUGMENT_STRENGTH": Param(float, 1.0, "ECG-safe augmentation strength (0 = off, 1 = default)",
+                              range="[0, 3]"),
+    "MIXED_PRECISION": Param(str, "auto", "'auto' (on for a GPU, and bfloat16 on a CPU that "
+                             "computes it natively), 'on' or 'off'",
+                             choices=("auto", "on", "off")),
     "DETERMINISTIC": Param(bool, False, "op-deterministic training (slower; Keras turns XLA off)"),
-    "SEED": Param(int, 42, "random seed for splits, sampling, augmentation and initialisation"),
+    "SEED": Param(int, 42, "random seed for splits, sampling, augmentation and initialisation",
+                  range=f"[0, {2**32 - 1}]"),
     # Outputs
     "RUN_DIR": Param(str, "runs/notebooks", "folder where notebooks and runs write their outputs"),
     "MODEL_PATH": Param(str, "", "trained .keras model to evaluate; empty = RUN_DIR/models/enhanced.keras"),
-    "BOOTSTRAP": Param(int, 200, "bootstrap resamples (by patient) for confidence intervals"),
+    "BOOTSTRAP": Param(int, 200, "bootstrap resamples (by patient) for confidence intervals",
+                       range="[0, inf)"),
 }
 
 
 class ParamError(ValueError):
-    """A profile names an unknown parameter or gives a value of the wrong type."""
+    """A parameter is unknown, of the wrong type or out of range, or a profile is unreadable."""
 
 
 def defaults() -> dict[str, Any]:
     """Every parameter with its default value."""
     return {name: p.default for name, p in PARAMS.items()}
+
+
+def _interval(spec: str) -> tuple[float, float, bool, bool]:
+    """``"[0, 1)"`` -> (0.0, 1.0, lower included, upper excluded)."""
+    lo, hi = (float(x) for x in spec[1:-1].split(","))
+    return lo, hi, spec[0] == "[", spec[-1] == "]"
+
+
+def describe_range(name: str) -> str:
+    """The allowed values of a parameter in words (``"in [0, 1)"``, ``">= 1"``), or ``""``."""
+    p = PARAMS[name]
+    if p.choices:
+        return "one of " + ", ".join(repr(c) for c in p.choices)
+    if not p.range:
+        return ""
+    lo, hi, lo_in, _ = _interval(p.range)
+    if math.isinf(hi):
+        return f"{'>=' if lo_in else '>'} {lo:g}"
+    return f"in {p.range}"
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
@@ -95,11 +142,35 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     return value
 
 
-def validate(values: dict[str, Any], source: str = "parameters") -> dict[str, Any]:
-    """Checks names and types; returns a copy with ints widened to floats where needed.
+def check(name: str, value: Any, source: str = "parameters") -> Any:
+    """Checks one value's type and range; returns it (ints widened to floats where needed).
+
+    Command-line options that mean a parameter (``--image-size`` is ``IMAGE_SIZE``) are checked
+    here too, with the option as ``source``, so every way in gives the same message.
 
     Raises:
-        ParamError: on an unknown name (with the closest known names) or a wrong type.
+        ParamError: naming the source, the parameter, the value and what is allowed.
+    """
+    value = _coerce(name, value, source)
+    p = PARAMS[name]
+    ok = True
+    if p.choices:
+        ok = value in p.choices
+    elif p.range:
+        lo, hi, lo_in, hi_in = _interval(p.range)
+        ok = (lo <= value if lo_in else lo < value) and (value <= hi if hi_in else value < hi)
+    if not ok:
+        raise ParamError(f"{source}: parameter {name} must be {describe_range(name)}, "
+                         f"got {value!r}")
+    return value
+
+
+def validate(values: dict[str, Any], source: str = "parameters") -> dict[str, Any]:
+    """Checks names, types and ranges; returns a copy with ints widened to floats where needed.
+
+    Raises:
+        ParamError: on an unknown name (with the closest known names), a wrong type or a value
+            out of range (naming the source, the parameter, the value and the allowed range).
     """
     import difflib
 
@@ -109,8 +180,33 @@ def validate(values: dict[str, Any], source: str = "parameters") -> dict[str, An
             close = difflib.get_close_matches(name, PARAMS, n=3)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
             raise ParamError(f"{source}: unknown parameter {name!r}.{hint}")
-        out[name] = _coerce(name, value, source)
+        out[name] = check(name, value, source)
     return out
+
+
+def lead_list(value: str) -> tuple[str, ...]:
+    """``FALLBACK_LEADS`` as a tuple: ``"V5, V1"`` -> ``("V5", "V1")``."""
+    return tuple(x.strip() for x in value.split(",") if x.strip())
+
+
+def parse_assignments(items: list[str], source: str = "--set") -> dict[str, Any]:
+    """``["EPOCHS=2", "WEIGHTS=none"]`` -> validated ``{"EPOCHS": 2, "WEIGHTS": "none"}``.
+
+    Each value is read as YAML (``2`` is an int, ``0.5`` a float, ``true`` a bool).
+
+    Raises:
+        ParamError: an item without ``=``, a value that is not YAML, or a bad parameter.
+    """
+    values = {}
+    for item in items:
+        name, eq, text = item.partition("=")
+        if not eq or not name:
+            raise ParamError(f"{source} {item}: expected NAME=VALUE")
+        try:
+            values[name.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ParamError(f"{source} {item}: the value is not valid YAML ({exc})") from None
+    return validate(values, source=source)
 
 
 def load_profile(path: str | Path) -> dict[str, Any]:
@@ -130,7 +226,14 @@ def load_profile(path: str | Path) -> dict[str, Any]:
         p = PROJECT_ROOT / "params" / f"{path}.yaml"
     if not p.is_file():
         raise ParamError(f"{p}: profile not found")
-    data = yaml.safe_load(p.read_text()) or {}
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{p}:{mark.line + 1}" if mark is not None else str(p)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ParamError(f"{where}: not valid YAML ({problem}); a profile is lines of "
+                         "NAME: value") from None
     if not isinstance(data, dict):
         raise ParamError(f"{p}: a profile must be a mapping of NAME: value")
     return validate(data, source=str(p))

@@ -9,7 +9,6 @@ error line and the other files are still answered; the exit status is 1 if any f
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from dataclasses import dataclass, field
@@ -20,10 +19,7 @@ import numpy as np
 
 from ecgkit.contract import CLASSES
 
-CUSTOM_OBJECT_MODULES = ("ecgkit.metrics", "ecgkit.training_config", "ecgkit.attention",
-                         "ecgkit.calibration", "ecgkit.ecg_block", "ecgkit.pyramid",
-                         "ecgkit.head", "ecgkit.backbone", "ecgkit.factory")
-"""Modules whose import registers ecgkit's serializable layers, losses and metrics."""
+from ecgkit.registration import CUSTOM_OBJECT_MODULES, register_custom_objects  # noqa: F401
 
 
 class ModelLoadError(RuntimeError):
@@ -32,19 +28,6 @@ class ModelLoadError(RuntimeError):
 
 class ImageError(ValueError):
     """An image file cannot be used (missing, not an image, corrupt)."""
-
-
-def register_custom_objects() -> list[str]:
-    """Imports the ecgkit modules that register custom Keras objects; returns those found."""
-    found = []
-    for name in CUSTOM_OBJECT_MODULES:
-        try:
-            importlib.import_module(name)
-            found.append(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    return found
 
 
 def load_model(path: str | Path, compile: bool = False):
@@ -76,6 +59,33 @@ def load_model(path: str | Path, compile: bool = False):
             "ecgkit.predict.load_model (which imports ecgkit's layers) in the ecgkit version "
             "that saved it, or retrain it with `ecgkit train`."
         ) from exc
+
+
+def check_model(model, path: str | Path | None = None, classes: Sequence[str] = CLASSES) -> int:
+    """Checks that a model classifies square RGB images into ``classes``; returns the image side.
+
+    A model trained for another class set would otherwise answer with the first class names
+    (a 3-class model's outputs read as N, S, V), and one with other inputs fails later and
+    obscurely.
+
+    Raises:
+        ModelLoadError: naming the file (or the model), what it has and what is needed.
+    """
+    where = path or f"model {model.name!r}"
+    outputs = model.output_shape
+    k = outputs[-1] if isinstance(outputs, tuple) else None
+    if k != len(classes):
+        what = f"outputs {k} classes" if k is not None else f"has outputs {outputs}"
+        raise ModelLoadError(
+            f"{where}: the model {what}, ecgkit's classes are {len(classes)} "
+            f"({', '.join(classes)}): it was trained for another task or class set. Use a "
+            "model saved by `ecgkit train` (or built with num_classes=5)")
+    shape = model.input_shape
+    if not (isinstance(shape, tuple) and len(shape) == 4 and shape[3] == 3
+            and isinstance(shape[1], int) and shape[1] == shape[2]):
+        raise ModelLoadError(f"{where}: the model takes inputs of shape {shape}; ecgkit's "
+                             "models take square RGB images, (None, size, size, 3)")
+    return int(shape[1])
 
 
 def load_image(path: str | Path, image_size: int | None = None) -> np.ndarray:
@@ -124,8 +134,12 @@ class Prediction:
 
 def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
                   classes: Sequence[str] = CLASSES) -> list[Prediction]:
-    """Predicts each image file; a bad file gets an error entry, the others are still answered."""
-    size = int(model.input_shape[1])
+    """Predicts each image file; a bad file gets an error entry, the others are still answered.
+
+    Raises:
+        ModelLoadError: the model does not output one probability per class (:func:`check_model`).
+    """
+    size = check_model(model, classes=classes)
     results: list[Prediction] = []
     good: list[tuple[int, np.ndarray]] = []
     for p in paths:
@@ -150,6 +164,7 @@ def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
 def _cmd_predict(args) -> int:
     try:
         model = load_model(args.model)
+        check_model(model, args.model)
     except ModelLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -125,6 +125,12 @@ def _header(data_dir: Path, record: str):
         raise RecordError(f"{hea}: unreadable header: {exc}") from exc
 
 
+def fallback_hint(lead: str) -> str:
+    """How to include a record without the wanted lead, in each way ecgkit is used."""
+    return (f"pass fallback_leads=({lead!r},) (command line: --fallback-lead {lead}; "
+            f"parameter FALLBACK_LEADS: {lead}) to include it")
+
+
 def choose_lead(header, path: Path | str, lead: str = LEAD,
                 fallback_leads: Sequence[str] = ()) -> str:
     """The lead to read: ``lead`` if the record has it, else the first present fallback.
@@ -137,7 +143,7 @@ def choose_lead(header, path: Path | str, lead: str = LEAD,
         if want in names:
             return want
     record = Path(path).stem
-    hint = (f": pass fallback_leads=({names[0]!r},) to include it" if names else "")
+    hint = f": {fallback_hint(names[0])}" if names else ""
     tried = ", ".join((lead, *fallback_leads))
     raise LeadNotFoundError(
         f"{path}: record {record} has leads {', '.join(names) or 'none'}; no {tried}{hint}",
@@ -146,7 +152,8 @@ def choose_lead(header, path: Path | str, lead: str = LEAD,
 
 
 def _check_dat(data_dir: Path, header) -> None:
-    """Checks that every signal file exists and is as long as the header says."""
+    """Checks that every signal file exists and is as long as the header says (no shorter:
+    truncated; no longer: the header's sample count would silently drop the rest)."""
     files = collections.OrderedDict()
     for fname, fmt in zip(header.file_name, header.fmt):
         files.setdefault(fname, []).append(str(fmt))
@@ -161,6 +168,14 @@ def _check_dat(data_dir: Path, header) -> None:
             raise RecordError(
                 f"{dat}: truncated signal file: {size} bytes, the header expects {expected} "
                 f"({header.sig_len} samples x {len(fmts)} signals, format {fmts[0]})"
+            )
+        held = int(size // sum(per))
+        if held > header.sig_len:
+            hea = data_dir / f"{header.record_name}.hea"
+            raise RecordError(
+                f"{dat}: {size} bytes hold {held} samples per signal, but {hea} says "
+                f"{header.sig_len} (its first line): the samples after {header.sig_len} and "
+                "their beats would be lost. Correct the sample count in the header"
             )
 
 
@@ -194,7 +209,8 @@ def read_annotations(data_dir: str | Path, record: str, unknown_symbols: str = "
         listed = ", ".join(f"{s!r} x{n}" for s, n in sorted(unknown.items()))
         raise RecordError(
             f"{atr}: unknown annotation symbol(s) {listed}: neither a beat (contract.AAMI_MAP) "
-            f"nor a known non-beat annotation; pass unknown_symbols='skip' to count and skip them"
+            "nor a known non-beat annotation; pass unknown_symbols='skip' (command line: "
+            "--unknown-symbols skip; parameter UNKNOWN_SYMBOLS: skip) to count and skip them"
         )
     beat_symbols = symbols[is_beat].astype(str)
     labels = np.array([CLASSES.index(AAMI_MAP[s]) for s in beat_symbols], dtype=np.int8)
@@ -229,6 +245,13 @@ def read_record(data_dir: str | Path, record: str, lead: str = LEAD,
     sig_name = choose_lead(header, hea, lead, fallback_leads)
     _check_dat(d, header)
     samples, symbols, labels, skipped, unknown = read_annotations(d, record, unknown_symbols)
+    late = int((samples >= header.sig_len).sum()) if header.sig_len else 0
+    if late:  # any signal format (also compressed ones, whose size says nothing)
+        raise RecordError(
+            f"{d / record}.atr: {late} beat annotations lie after the last sample "
+            f"({header.sig_len} samples in {hea}): the header's sample count is too small, or "
+            "the annotations belong to another record"
+        )
     try:
         rec = wfdb.rdrecord(str(d / record), channel_names=[sig_name])
     except Exception as exc:

@@ -495,7 +495,7 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
     """
     import keras
 
-    from ecgkit.params import resolve
+    from ecgkit.params import lead_list, resolve
     from ecgkit.training_config import get_training_config
 
     p = resolve(params or {})
@@ -519,7 +519,9 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
 
         beats = load_beats(p["DATA_DIR"] or None, split=p["SPLIT"], lead=p["LEAD"],
                            max_beats_per_record=p["MAX_BEATS_PER_RECORD"],
-                           val_fraction=p["VAL_FRACTION"], seed=p["SEED"], progress=progress)
+                           val_fraction=p["VAL_FRACTION"], seed=p["SEED"], progress=progress,
+                           fallback_leads=lead_list(p["FALLBACK_LEADS"]),
+                           unknown_symbols=p["UNKNOWN_SYMBOLS"])
     if "train" not in beats.splits:
         raise ValueError(f"no training beats (splits present: {beats.splits}): check DATA_DIR "
                          "and SPLIT")
@@ -618,18 +620,19 @@ def _final_metrics(model, val_ds, val_beats) -> dict[str, Any]:
 # --- Command line ------------------------------------------------------------------------------------
 
 def _cmd_train(args) -> int:
-    from ecgkit.params import ParamError, load_profile
+    from ecgkit.params import ParamError, load_profile, parse_assignments, resolve
 
     try:
         overrides = load_profile(args.params) if args.params else {}
-        for item in args.set or []:
-            name, _, value = item.partition("=")
-            import yaml
-
-            overrides[name] = yaml.safe_load(value)
-        from ecgkit.params import resolve
-
-        resolve(overrides)
+        overrides.update(parse_assignments(args.set or []))
+        if args.fallback_lead:
+            overrides["FALLBACK_LEADS"] = ",".join(args.fallback_lead)
+        if args.unknown_symbols:
+            overrides["UNKNOWN_SYMBOLS"] = args.unknown_symbols
+        weights = resolve(overrides)["WEIGHTS"]
+        if weights not in ("", "none", "imagenet") and not Path(weights).is_file():
+            raise ParamError(f"parameter WEIGHTS: no such weights file {weights!r} (use "
+                             "'imagenet', 'none' or the path of a .weights.h5 file)")
     except ParamError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -653,5 +656,11 @@ def register_cli(subparsers) -> None:
     p.add_argument("--params", help="YAML profile file, or a profile name (smoke, cpu, gpu)")
     p.add_argument("--set", nargs="*", metavar="NAME=VALUE", help="override single parameters")
     p.add_argument("--run-dir", default=None, help="output folder (default RUN_DIR/train)")
+    p.add_argument("--fallback-lead", action="append", metavar="LEAD",
+                   help="lead to use when a record lacks LEAD (repeatable; parameter "
+                        "FALLBACK_LEADS)")
+    p.add_argument("--unknown-symbols", choices=("error", "skip"), default=None,
+                   help="annotation symbols that are neither beats nor known non-beats "
+                        "(parameter UNKNOWN_SYMBOLS; default error)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_train)

@@ -11,6 +11,20 @@ import pytest
 from ecgkit.contract import EMBEDDED_DATA_DIR, FS, FULL_DATA_DIR
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cli_logs_in_tmp(tmp_path_factory):
+    """Commands run by tests write their library log files under pytest's tmp, not ~/.cache."""
+    import os
+
+    old = os.environ.get("ECGKIT_LOG_DIR")
+    os.environ["ECGKIT_LOG_DIR"] = str(tmp_path_factory.mktemp("cli-logs"))
+    yield
+    if old is None:
+        os.environ.pop("ECGKIT_LOG_DIR", None)
+    else:
+        os.environ["ECGKIT_LOG_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def embedded_dir() -> Path:
     """The real MIT-BIH subset shipped in data/mitdb (15 records)."""

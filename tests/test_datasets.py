@@ -71,8 +71,8 @@ class TestLoadBeats:
         hea.write_bytes(hea.read_bytes().replace(b"MLII", b"V2"))
         with caplog.at_level(logging.WARNING, logger="ecgkit"):
             b = load_beats(d, split="none", progress=False)
-        msg = ("skipped record 100 (leads V2, V5; no MLII): "
-               "pass fallback_leads=('V2',) to include it")
+        msg = ("skipped record 100 (leads V2, V5; no MLII): pass fallback_leads=('V2',) "
+               "(command line: --fallback-lead V2; parameter FALLBACK_LEADS: V2) to include it")
         assert b.report["skipped_records"] == {"100": msg} and msg in caplog.text
         assert b.records() == ["107"]
         with pytest.raises(LeadNotFoundError, match="100.hea"):

@@ -521,3 +521,89 @@ def keras_load(path):
     from ecgkit.predict import load_model
 
     return load_model(path)
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    from ecgkit.export import build_dataset
+
+    out = tmp_path / "ds"
+    build_dataset(_embedded(), out, records=["100"], max_beats_per_record=2, workers=1,
+                  progress=False, image_size=64)  # test split only: N2 S2 V1
+    return out
+
+
+def _embedded():
+    from ecgkit.contract import EMBEDDED_DATA_DIR
+
+    return EMBEDDED_DATA_DIR
+
+
+class TestEvaluateBadInput:
+    def test_faulty_wfdb_record_is_a_message(self, model_path, copy_records, tmp_path, capsys):
+        from ecgkit.cli import main
+
+        d = copy_records("100")
+        dat = d / "100.dat"
+        dat.unlink()
+        rc = main(["evaluate", "--model", str(model_path), "--data", str(d), "--split", "all",
+                   "--out", str(tmp_path / "r"), "--quiet"])
+        assert rc == 1
+        assert capsys.readouterr().err.startswith(f"error: {dat}: missing signal (.dat) file")
+
+    def test_every_bad_image_is_named(self, model_path, image_folder, tmp_path, capsys, caplog):
+        import pandas as pd
+
+        from ecgkit.cli import main
+
+        m = pd.read_csv(image_folder / "manifest.csv")
+        corrupt, missing = image_folder / m.path[0], image_folder / m.path[3]
+        corrupt.write_bytes(corrupt.read_bytes()[:50])
+        missing.unlink()
+        args = ["evaluate", "--model", str(model_path), "--data", str(image_folder),
+                "--bootstrap", "0", "--out", str(tmp_path / "r"), "--quiet"]
+        assert main(args) == 1
+        err = capsys.readouterr().err
+        assert "2 unreadable image(s)" in err and str(corrupt) in err and str(missing) in err
+        assert "--bad-images skip" in err and "Traceback" not in err
+        assert main([*args, "--bad-images", "skip"]) == 0
+        assert "skipped 2 unreadable image(s)" in caplog.text
+        assert json.loads((tmp_path / "r" / "metrics.json").read_text())["n"] == len(m) - 2
+
+    def test_missing_split_is_a_message(self, model_path, image_folder, tmp_path, capsys):
+        from ecgkit.cli import main
+
+        rc = main(["evaluate", "--model", str(model_path), "--data", str(image_folder),
+                   "--split", "val", "--out", str(tmp_path / "r"), "--quiet"])
+        assert rc == 1
+        err = capsys.readouterr().err
+        assert f"error: {image_folder / 'manifest.csv'}: no images in split 'val'" in err
+        assert "it has: test" in err
+
+
+class TestEvaluateRecordOptions:
+    def test_fallback_lead_where_the_message_points(self, model_path, copy_records, tmp_path,
+                                                    caplog):
+        from ecgkit.cli import main
+
+        d = copy_records("100", "107")
+        hea = d / "100.hea"
+        hea.write_bytes(hea.read_bytes().replace(b"MLII", b"V2"))
+        args = ["evaluate", "--model", str(model_path), "--data", str(d), "--split", "all",
+                "--max-beats-per-record", "1", "--bootstrap", "0", "--quiet"]
+        assert main([*args, "--out", str(tmp_path / "a")]) == 0
+        assert "--fallback-lead V2" in caplog.text
+        without = json.loads((tmp_path / "a" / "metrics.json").read_text())["n"]
+        assert main([*args, "--fallback-lead", "V2", "--out", str(tmp_path / "b")]) == 0
+        assert json.loads((tmp_path / "b" / "metrics.json").read_text())["n"] == without + 3
+
+    def test_unknown_symbols_where_the_message_points(self, model_path, synthetic_record,
+                                                      tmp_path, capsys):
+        from ecgkit.cli import main
+
+        d = synthetic_record("u1", symbols=["N"] * 10 + ["B"] + ["N"] * 8)
+        args = ["evaluate", "--model", str(model_path), "--data", str(d), "--split", "all",
+                "--bootstrap", "0", "--out", str(tmp_path / "r"), "--quiet"]
+        assert main(args) == 1
+        assert "--unknown-symbols skip" in capsys.readouterr().err
+        assert main([*args, "--unknown-symbols", "skip"]) == 0

@@ -166,8 +166,12 @@ class TestWeights:
         assert str(tmp_path / "models") in message and "KERAS_HOME" in message
 
     def test_cached_imagenet_file_skips_the_network_probe(self, monkeypatch, tmp_path):
+        import hashlib
+
         (tmp_path / "models").mkdir()
-        (tmp_path / "models" / backbone.IMAGENET_WEIGHTS_FILE).write_bytes(b"")
+        (tmp_path / "models" / backbone.IMAGENET_WEIGHTS_FILE).write_bytes(b"good weights")
+        monkeypatch.setattr(backbone, "IMAGENET_WEIGHTS_MD5",
+                            hashlib.md5(b"good weights").hexdigest())
         monkeypatch.setattr(backbone, "keras_cache_dirs", lambda: [tmp_path / "models"])
 
         def probe(*args):
@@ -175,6 +179,55 @@ class TestWeights:
 
         monkeypatch.setattr(backbone, "_can_reach", probe)
         assert backbone.check_weights("imagenet") == "imagenet"
+
+    def test_corrupt_cached_file_is_named_offline(self, monkeypatch, tmp_path):
+        monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+        cached = tmp_path / "models" / backbone.IMAGENET_WEIGHTS_FILE
+        cached.parent.mkdir()
+        cached.write_bytes(b"<html>captive portal</html>")
+        monkeypatch.setattr(backbone, "_can_reach", lambda host, port, timeout: False)
+        with pytest.raises(backbone.WeightsUnavailableError) as info:
+            backbone.check_weights("imagenet")
+        message = str(info.value)
+        assert message.startswith(f"{cached}: the cached ResNet50 ImageNet weights file is "
+                                  "corrupt or incomplete")
+        assert backbone.IMAGENET_WEIGHTS_MD5 in message and "Delete it" in message
+        assert backbone.IMAGENET_WEIGHTS_URL in message
+
+    def test_corrupt_cached_file_online_is_downloaded_again_by_keras(self, monkeypatch,
+                                                                      tmp_path):
+        monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+        (tmp_path / "models").mkdir()
+        (tmp_path / "models" / backbone.IMAGENET_WEIGHTS_FILE).write_bytes(b"half a file")
+        monkeypatch.setattr(backbone, "_can_reach", lambda host, port, timeout: True)
+        assert backbone.check_weights("imagenet") == "imagenet"
+
+    def test_checksum_is_the_one_keras_checks(self):
+        from keras.src.applications.resnet import BASE_WEIGHTS_PATH, WEIGHTS_HASHES
+
+        assert backbone.IMAGENET_WEIGHTS_MD5 == WEIGHTS_HASHES["resnet50"][1]
+        assert backbone.IMAGENET_WEIGHTS_URL == BASE_WEIGHTS_PATH + backbone.IMAGENET_WEIGHTS_FILE
+
+    def test_keras_failure_to_fetch_names_the_cache_file(self, monkeypatch, tmp_path):
+        monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+        monkeypatch.setattr(backbone, "check_weights", lambda weights: weights)
+
+        def fetch_fails(**kwargs):
+            raise Exception("URL fetch failure on https://storage.googleapis.com/...: None")
+
+        monkeypatch.setattr(keras.applications, "ResNet50", fetch_fails)
+        with pytest.raises(backbone.WeightsUnavailableError) as info:
+            backbone.resnet50_backbone(keras.Input((32, 32, 3)), weights="imagenet")
+        message = str(info.value)
+        assert "URL fetch failure" in message
+        assert str(tmp_path / "models" / backbone.IMAGENET_WEIGHTS_FILE) in message
+
+    def test_corrupt_weights_file_is_named(self, tmp_path):
+        bad = tmp_path / "resnet50_notop.weights.h5"
+        bad.write_bytes(b"not hdf5")
+        with pytest.raises(backbone.WeightsUnavailableError) as info:
+            backbone.resnet50_backbone(keras.Input((32, 32, 3)), weights=str(bad))
+        assert str(info.value).startswith(f"{bad}: cannot load ResNet50 weights from this file")
 
     def test_keras_home_sets_the_cache_folder(self, monkeypatch, tmp_path):
         monkeypatch.setenv("KERAS_HOME", str(tmp_path))

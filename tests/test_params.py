@@ -51,3 +51,57 @@ class TestProfiles:
         values = params.load_profile(name)
         assert values, f"params/{name}.yaml is empty"
         assert set(values) <= set(params.PARAMS)
+
+
+class TestRanges:
+    @pytest.mark.parametrize("name,value,allowed", [
+        ("BATCH_SIZE", -4, ">= 1"), ("EPOCHS", 0, ">= 1"), ("LEARNING_RATE", -1.0, "> 0"),
+        ("IMAGE_SIZE", 16, "in [32, 1024]"), ("IMAGE_SIZE", 100000, "in [32, 1024]"),
+        ("STEPS_PER_EPOCH", -3, ">= 0"), ("DROPOUT", 1.5, "in [0, 1)"),
+        ("VAL_FRACTION", 1.5, "in [0, 1)"), ("VAL_FRACTION", 1.0, "in [0, 1)"),
+        ("LEARNING_RATE", float("inf"), "> 0"), ("DROPOUT", float("nan"), "in [0, 1)"),
+        ("SEED", -1, "in [0, 4294967295]"), ("AUGMENT_STRENGTH", 4.0, "in [0, 3]"),
+        ("CLASS_BALANCE", "balanced", "one of 'alpha'"), ("MIXED_PRECISION", "yes", "one of"),
+    ])
+    def test_out_of_range_names_source_parameter_value_and_range(self, name, value, allowed):
+        with pytest.raises(params.ParamError) as err:
+            params.validate({name: value}, source="my.yaml")
+        msg = str(err.value)
+        assert msg.startswith(f"my.yaml: parameter {name} must be {allowed}")
+        assert f"got {value!r}" in msg
+
+    @pytest.mark.parametrize("name,value", [("VAL_FRACTION", 0.0), ("DROPOUT", 0.0),
+                                            ("IMAGE_SIZE", 32), ("IMAGE_SIZE", 1024),
+                                            ("STEPS_PER_EPOCH", 0), ("AUGMENT_STRENGTH", 3)])
+    def test_edges_inside_the_range_pass(self, name, value):
+        assert params.validate({name: value})[name] == value
+
+    def test_defaults_are_in_range(self):
+        assert params.validate(params.defaults()) == params.defaults()
+
+    def test_image_size_minimum_is_what_the_model_accepts(self):
+        # ecgkit.backbone.MIN_INPUT_SIZE (what the factory checks) is this constant too
+        from ecgkit.contract import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
+
+        assert (MIN_IMAGE_SIZE, MAX_IMAGE_SIZE) == (32, 1024)
+        assert params.describe_range("IMAGE_SIZE") == "in [32, 1024]"
+
+    def test_choices_match_the_code_that_uses_them(self):
+        from ecgkit.splits import SPLIT_PROTOCOLS
+        from ecgkit.train import CLASS_BALANCE_CHOICES
+
+        assert params.PARAMS["SPLIT"].choices == SPLIT_PROTOCOLS
+        assert params.PARAMS["CLASS_BALANCE"].choices == CLASS_BALANCE_CHOICES
+
+    def test_papermill_path_checks_ranges(self, tmp_path):
+        from ecgkit.workbook import run_parameters
+
+        with pytest.raises(params.ParamError, match=r"--set: parameter EPOCHS must be >= 1"):
+            run_parameters("smoke", tmp_path, {"EPOCHS": 0})
+
+    def test_yaml_syntax_error_names_file_and_line(self, tmp_path):
+        bad = tmp_path / "broken.yaml"
+        bad.write_text("EPOCHS: 1\nBATCH_SIZE: [8\nSEED: 1\n")
+        with pytest.raises(params.ParamError) as err:
+            params.load_profile(bad)
+        assert str(err.value).startswith(f"{bad}:3: not valid YAML")

@@ -103,3 +103,47 @@ class TestModelErrors:
 
         assert main(["predict", "--model", str(tmp_path / "x.keras"), "a.png"]) == 2
         assert "model file not found" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def three_class_model_path(tmp_path_factory):
+    import keras
+
+    inp = keras.Input((32, 32, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Rescaling(1 / 255.0)(inp))
+    out = keras.layers.Dense(3, activation="softmax")(x)
+    path = tmp_path_factory.mktemp("model3") / "three.keras"
+    keras.Model(inp, out).save(path)
+    return path
+
+
+class TestModelMismatch:
+    def test_predict_names_the_class_count(self, three_class_model_path, files, capsys):
+        from ecgkit.cli import main
+
+        rc = main(["predict", "--model", str(three_class_model_path), str(files["good"])])
+        captured = capsys.readouterr()
+        assert rc == 2 and captured.out == ""
+        assert (f"error: {three_class_model_path}: the model outputs 3 classes, ecgkit's "
+                "classes are 5 (N, S, V, F, Q)") in captured.err
+        with pytest.raises(ModelLoadError, match="outputs 3 classes"):
+            predict_files(load_model(three_class_model_path), [files["good"]])
+
+    def test_evaluate_names_the_class_count(self, three_class_model_path, tmp_path, capsys):
+        from ecgkit.cli import main
+
+        rc = main(["evaluate", "--model", str(three_class_model_path), "--records", "100",
+                   "--max-beats-per-record", "1", "--bootstrap", "0", "--out", str(tmp_path),
+                   "--quiet"])
+        assert rc == 2 and "the model outputs 3 classes" in capsys.readouterr().err
+        assert not (tmp_path / "metrics.json").exists()
+
+    def test_input_must_be_square_rgb(self, tmp_path):
+        import keras
+
+        from ecgkit.predict import check_model
+
+        inp = keras.Input((None, None, 1))
+        out = keras.layers.Dense(5)(keras.layers.GlobalAveragePooling2D()(inp))
+        with pytest.raises(ModelLoadError, match=r"inputs of shape \(None, None, None, 1\)"):
+            check_model(keras.Model(inp, out), "gray.keras")

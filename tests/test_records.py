@@ -72,6 +72,34 @@ class TestBadRecords:
         with pytest.raises(RecordError, match=r"100\.dat: truncated signal file"):
             read_record(d, "100")
 
+    def test_header_shorter_than_dat_is_named(self, synthetic_record, capsys):
+        d = synthetic_record("h1")  # 7200 samples x 2 signals, format 212 (3 bytes a frame)
+        hea = d / "h1.hea"
+        hea.write_text(hea.read_text().replace(" 7200", " 6000", 1))
+        with pytest.raises(RecordError) as err:
+            read_record(d, "h1")
+        assert str(err.value).startswith(f"{d / 'h1.dat'}: 21600 bytes hold 7200 samples per "
+                                         f"signal, but {hea} says 6000")
+        from ecgkit.cli import main
+
+        assert main(["build-dataset", str(d), str(d.parent / "ds"), "--split", "none",
+                     "--workers", "1", "--quiet"]) == 1
+        assert "says 6000" in capsys.readouterr().err
+
+    def test_beats_after_the_header_end_are_named(self, synthetic_record):
+        import wfdb
+
+        d = synthetic_record("h2")  # header and signal agree on 6000 samples; the beats go on
+        hea = d / "h2.hea"
+        hea.write_text(hea.read_text().replace(" 7200", " 6000", 1))
+        dat = d / "h2.dat"
+        dat.write_bytes(dat.read_bytes()[:6000 * 3])
+        late = int((wfdb.rdann(str(d / "h2"), "atr").sample >= 6000).sum())
+        assert late > 0
+        with pytest.raises(RecordError, match=rf"h2\.atr: {late} beat annotations lie after the "
+                                              r"last sample \(6000 samples"):
+            read_record(d, "h2")
+
     def test_unknown_symbol_error_or_counted_skip(self, synthetic_record):
         d = synthetic_record("u1", symbols=["N"] * 10 + ["B"] + ["N"] * 8)
         with pytest.raises(RecordError, match=r"u1\.atr: unknown annotation symbol.*'B'"):

@@ -296,3 +296,74 @@ class TestLearning:
         assert res.info["batchnorm"]["momentum"] == pytest.approx(0.9)
         always_n = float((one.labels == 0).mean())  # 0.25 on this balanced batch
         assert res.info["final_metrics"]["accuracy"] >= 0.9 > always_n
+
+
+class TestTrainCommandChecks:
+    @pytest.mark.parametrize("line,expected", [
+        ("BATCH_SIZE: -4", "BATCH_SIZE must be >= 1, got -4"),
+        ("EPOCHS: 0", "EPOCHS must be >= 1, got 0"),
+        ("LEARNING_RATE: -1", "LEARNING_RATE must be > 0, got -1.0"),
+        ("IMAGE_SIZE: 16", "IMAGE_SIZE must be in [32, 1024], got 16"),
+        ("STEPS_PER_EPOCH: -3", "STEPS_PER_EPOCH must be >= 0, got -3"),
+        ("DROPOUT: 1.5", "DROPOUT must be in [0, 1), got 1.5"),
+        ("VAL_FRACTION: 1.5", "VAL_FRACTION must be in [0, 1), got 1.5"),
+    ])
+    def test_out_of_range_profile_value_is_a_message(self, tmp_path, capsys, monkeypatch, line,
+                                                     expected):
+        from ecgkit.cli import main
+
+        monkeypatch.setattr("ecgkit.train.train", _must_not_train)
+
+        prof = tmp_path / "p.yaml"
+        prof.write_text(f"EPOCHS: 1\n{line}\n")
+        assert main(["train", "--params", str(prof), "--run-dir", str(tmp_path / "r")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {prof}: parameter {expected}")
+        assert "Traceback" not in err and not (tmp_path / "r").exists()
+
+    def test_set_and_yaml_errors_are_messages(self, tmp_path, capsys, monkeypatch):
+        from ecgkit.cli import main
+
+        monkeypatch.setattr("ecgkit.train.train", _must_not_train)
+
+        assert main(["train", "--set", "EPOCHS=0", "--run-dir", str(tmp_path / "r")]) == 2
+        assert "error: --set: parameter EPOCHS must be >= 1, got 0" in capsys.readouterr().err
+        assert main(["train", "--set", "EPOCHS", "--run-dir", str(tmp_path / "r")]) == 2
+        assert "--set EPOCHS: expected NAME=VALUE" in capsys.readouterr().err
+        assert main(["train", "--set", "WEIGHTS=/no/w.weights.h5"]) == 2
+        assert "WEIGHTS: no such weights file '/no/w.weights.h5'" in capsys.readouterr().err
+        prof = tmp_path / "p.yaml"
+        prof.write_text("EPOCHS: 1\nSEED: : 2\n")
+        assert main(["train", "--params", str(prof), "--run-dir", str(tmp_path / "r")]) == 2
+        assert f"error: {prof}:2: not valid YAML" in capsys.readouterr().err
+        assert not (tmp_path / "r").exists()
+
+
+def _must_not_train(*args, **kwargs):
+    raise AssertionError("train() must not start with bad parameters")
+
+
+class TestTrainRecordOptions:
+    def test_options_reach_load_beats(self, tmp_path, monkeypatch, capsys):
+        import ecgkit.datasets
+        from ecgkit.cli import main
+
+        seen = {}
+
+        def fake_load_beats(*args, **kwargs):
+            seen.update(kwargs)
+            raise ecgkit.datasets.RecordError("stop here")
+
+        monkeypatch.setattr(ecgkit.datasets, "load_beats", fake_load_beats)
+        rc = main(["train", "--set", "EPOCHS=1", "--fallback-lead", "V5", "--fallback-lead", "V1",
+                   "--unknown-symbols", "skip", "--run-dir", str(tmp_path / "r"), "--quiet"])
+        assert rc == 1 and "error: stop here" in capsys.readouterr().err
+        assert tuple(seen["fallback_leads"]) == ("V5", "V1")
+        assert seen["unknown_symbols"] == "skip"
+
+    def test_parameters(self):
+        from ecgkit.params import ParamError, validate
+
+        assert validate({"FALLBACK_LEADS": "V5, V1", "UNKNOWN_SYMBOLS": "skip"})
+        with pytest.raises(ParamError, match="UNKNOWN_SYMBOLS must be one of 'error', 'skip'"):
+            validate({"UNKNOWN_SYMBOLS": "ignore"})
