@@ -44,12 +44,13 @@ def copy_records(tmp_path):
 def synthetic_record(tmp_path):
     """Writes a small synthetic WFDB record (spiky 'ECG', beats every second).
 
-    Call with ``(name, signal=None, symbols=None, samples=None, sig_names=("MLII", "V1"))``.
+    Call with ``(name, signal=None, symbols=None, samples=None, sig_names=("MLII", "V1"),
+    fmt="212")``; ``fmt="516"`` writes a FLAC signal file like those in data/mitdb.
     """
     import wfdb
 
     def make(name: str = "s01", signal: np.ndarray | None = None, symbols=None, samples=None,
-             sig_names=("MLII", "V1"), folder: Path | None = None) -> Path:
+             sig_names=("MLII", "V1"), folder: Path | None = None, fmt: str = "212") -> Path:
         out = folder or tmp_path / "synthetic"
         out.mkdir(parents=True, exist_ok=True)
         n = 20 * FS
@@ -62,10 +63,11 @@ def synthetic_record(tmp_path):
                 signal[max(s - 3, 0):s + 3] += 1.0
         symbols = list(symbols) if symbols is not None else ["N"] * len(samples)
         sig = np.stack([signal] * len(sig_names), axis=1)
-        digital = np.where(np.isnan(sig), -2048, np.round(np.nan_to_num(sig) * 200))
-        k = len(sig_names)  # 200 adu/mV like MIT-BIH; -2048 is format 212's "no sample"
+        no_sample = {"212": -2048, "516": -32768}[fmt]  # each format's "no sample" value
+        digital = np.where(np.isnan(sig), no_sample, np.round(np.nan_to_num(sig) * 200))
+        k = len(sig_names)  # 200 adu/mV like MIT-BIH
         wfdb.wrsamp(name, fs=FS, units=["mV"] * k, sig_name=list(sig_names),
-                    d_signal=digital.astype(np.int64), fmt=["212"] * k, adc_gain=[200.0] * k,
+                    d_signal=digital.astype(np.int64), fmt=[fmt] * k, adc_gain=[200.0] * k,
                     baseline=[0] * k, write_dir=str(out))
         wfdb.wrann(name, "atr", np.asarray(samples), symbol=symbols, write_dir=str(out))
         return out

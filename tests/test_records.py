@@ -65,12 +65,37 @@ class TestBadRecords:
         with pytest.raises(RecordError, match=rf"100\.{ext}: missing {what}"):
             read_record(d, "100")
 
-    def test_truncated_dat(self, copy_records):
-        d = copy_records("100")
-        data = (d / "100.dat").read_bytes()
-        (d / "100.dat").write_bytes(data[: len(data) // 3])
-        with pytest.raises(RecordError, match=r"100\.dat: truncated signal file"):
-            read_record(d, "100")
+    @pytest.mark.parametrize("fmt", ["212", "516"])
+    def test_truncated_dat(self, synthetic_record, fmt):
+        d = synthetic_record("t1", fmt=fmt)
+        assert wfdb.rdheader(str(d / "t1")).fmt == [fmt, fmt]
+        read_record(d, "t1")  # whole: reads
+        data = (d / "t1.dat").read_bytes()
+        (d / "t1.dat").write_bytes(data[: len(data) // 3])
+        with pytest.raises(RecordError, match=r"t1\.dat: truncated"):
+            read_record(d, "t1")
+
+    def test_flac_sample_count_must_match_the_header(self, synthetic_record):
+        d = synthetic_record("f1", fmt="516")  # 20 s = 7,200 samples
+        hea = d / "f1.hea"
+        hea.write_text(hea.read_text().replace("f1 2 360 7200", "f1 2 360 7000", 1))
+        with pytest.raises(RecordError, match=r"f1\.dat: the FLAC stream holds 7200 samples x 2 "
+                                              r"signals, the header expects 7000 x 2"):
+            read_record(d, "f1")
+
+    def test_flac_format_but_not_flac(self, synthetic_record):
+        d = synthetic_record("f2", fmt="516")
+        (d / "f2.dat").write_bytes(b"\x00" * 4096)
+        with pytest.raises(RecordError, match=r"f2\.dat: not a FLAC file.*format 516"):
+            read_record(d, "f2")
+
+    def test_flac_and_212_read_the_same(self, synthetic_record, tmp_path):
+        sig = 0.3 * np.sin(np.arange(20 * 360) / 15.0)
+        a = read_record(synthetic_record("p1", signal=sig.copy(), folder=tmp_path / "a"), "p1")
+        b = read_record(synthetic_record("p1", signal=sig.copy(), folder=tmp_path / "b",
+                                         fmt="516"), "p1")
+        np.testing.assert_array_equal(a.signal, b.signal)
+        np.testing.assert_array_equal(a.samples, b.samples)
 
     def test_unknown_symbol_error_or_counted_skip(self, synthetic_record):
         d = synthetic_record("u1", symbols=["N"] * 10 + ["B"] + ["N"] * 8)
