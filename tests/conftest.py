@@ -8,26 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgkit.contract import EMBEDDED_DATA_DIR, FS, FULL_DATA_DIR
+from ecgkit.contract import EMBEDDED_DATA_DIR, FS
 
 
 @pytest.fixture(scope="session")
 def embedded_dir() -> Path:
-    """The real MIT-BIH subset shipped in data/mitdb (15 records)."""
+    """The whole MIT-BIH database shipped in data/mitdb (48 records, FLAC)."""
     return EMBEDDED_DATA_DIR
-
-
-@pytest.fixture(scope="session")
-def full_db_dir() -> Path:
-    """The full 48-record MIT-BIH database; tests using it skip when it is absent."""
-    if not (FULL_DATA_DIR / "100.hea").is_file():
-        pytest.skip(f"full MIT-BIH database not found at {FULL_DATA_DIR} (CI has it)")
-    return FULL_DATA_DIR
 
 
 @pytest.fixture
 def copy_records(tmp_path):
-    """Copies real records (.hea, .dat, .atr) into a fresh folder; returns that folder."""
+    """Copies real records (.hea, FLAC .dat, .atr) into a fresh folder; returns that folder."""
 
     def copy(*records: str, dest: Path | None = None) -> Path:
         out = dest or tmp_path / "wfdb"
@@ -77,7 +69,7 @@ def synthetic_record(tmp_path):
 
 @pytest.fixture(scope="session")
 def small_beats():
-    """The embedded subset, inter-patient split, at most 20 beats per record and class."""
+    """The embedded database, inter-patient split, at most 20 beats per record and class."""
     from ecgkit.datasets import load_beats
 
     return load_beats(max_beats_per_record=20, progress=False)
