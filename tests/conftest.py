@@ -69,7 +69,10 @@ def synthetic_record(tmp_path):
 
 @pytest.fixture(scope="session")
 def small_beats():
-    """The embedded database, inter-patient split, at most 20 beats per record and class."""
+    """The smoke profile's 14 records of the embedded database (N, S, V, F on every side),
+    inter-patient split, at most 20 beats per record and class."""
     from ecgkit.datasets import load_beats
+    from ecgkit.params import load_profile, record_list
 
-    return load_beats(max_beats_per_record=20, progress=False)
+    records = record_list(load_profile("smoke")["RECORDS"])
+    return load_beats(records=records, max_beats_per_record=20, progress=False)

@@ -60,7 +60,8 @@ CELLS = [
 
     The project ships the whole **real** MIT-BIH Arrhythmia Database (all 48 records, WFDB format,
     signals losslessly compressed as FLAC: 32 MB instead of 94 MB) in `data/mitdb`; it is the
-    default everywhere, so nothing needs downloading. `DATA_DIR` chooses another WFDB folder.
+    default everywhere, so nothing needs downloading. `DATA_DIR` chooses another WFDB folder, and
+    `RECORDS` a few of its records (the smoke profile reads 14, to stay fast).
     """),
     ("code", """
     records = list_records(DATA)
@@ -154,7 +155,8 @@ CELLS = [
     ## Summary
 
     - The environment works if the checks above passed; a GPU is used automatically when present.
-    - Data: the whole MIT-BIH database, embedded, by default; `DATA_DIR` points elsewhere.
+    - Data: the whole MIT-BIH database, embedded, by default; `DATA_DIR` points elsewhere and
+      `RECORDS` picks a few records.
     - One vocabulary of UPPER_CASE parameters drives every notebook; profiles are YAML files of
       those names; unknown names are errors.
     - Run interactively in JupyterLab, one notebook with papermill, or everything with

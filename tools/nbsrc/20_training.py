@@ -31,7 +31,7 @@ DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XL
 
     from ecgkit import contract, nb, training_config, widgets
     from ecgkit.datasets import load_beats
-    from ecgkit.params import PARAMS as KNOWN
+    from ecgkit.params import PARAMS as KNOWN, record_list
     from ecgkit.plots import plot_class_distribution, plot_history
     from ecgkit.train import hardware_settings, select_strategy, train
 
@@ -62,7 +62,7 @@ DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XL
     """),
     ("md", "## 2. The data: training and validation patients only"),
     ("code", """
-    beats = load_beats(DATA_DIR or None, split=SPLIT, lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
+    beats = load_beats(DATA_DIR or None, split=SPLIT, records=record_list(RECORDS), lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
                        val_fraction=VAL_FRACTION, seed=SEED, progress=False)
     counts = {s: beats.subset(s).class_counts() for s in beats.splits}
     assert "train" in counts and "val" in counts

@@ -19,7 +19,8 @@ CELLS = [
     (`EPOCHS` x `STEPS_PER_EPOCH` batches) so that only the settings you change differ.
     """),
     ("params", """
-    DATA_DIR: str = ""  # WFDB folder; empty: the embedded 15-record subset in data/mitdb
+    DATA_DIR: str = ""  # WFDB folder; empty: the embedded MIT-BIH database in data/mitdb (48 records)
+    RECORDS: str = ""  # comma-separated record names to read from DATA_DIR; empty: every record
     LEAD: str = "MLII"  # ECG lead, chosen by name
     IMAGE_SIZE: int = 96  # side of the square ECG image in pixels
     MAX_BEATS_PER_RECORD: int = 40  # cap of beats per record and class (0: all)
@@ -41,13 +42,14 @@ CELLS = [
 
     from ecgkit import contract, nb, render, widgets
     from ecgkit.datasets import load_beats
+    from ecgkit.params import record_list
     from ecgkit.train import train
 
     NOTEBOOK = "21_hyperparameter_explorer"
     OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
     STEPS_FOR_SCHEDULE = STEPS_PER_EPOCH or 100  # the schedule plot needs a step count
     EAGER = 0 < EPOCHS * STEPS_PER_EPOCH <= 8  # a few steps: tracing the graph costs more than it saves
-    BASE = {"DATA_DIR": DATA_DIR, "LEAD": LEAD, "IMAGE_SIZE": IMAGE_SIZE, "MAX_BEATS_PER_RECORD": MAX_BEATS_PER_RECORD,
+    BASE = {"DATA_DIR": DATA_DIR, "RECORDS": RECORDS, "LEAD": LEAD, "IMAGE_SIZE": IMAGE_SIZE, "MAX_BEATS_PER_RECORD": MAX_BEATS_PER_RECORD,
             "VAL_FRACTION": VAL_FRACTION, "WEIGHTS": WEIGHTS, "EPOCHS": EPOCHS, "STEPS_PER_EPOCH": STEPS_PER_EPOCH,
             "BATCH_SIZE": BATCH_SIZE, "LEARNING_RATE": LEARNING_RATE, "WARMUP_EPOCHS": WARMUP_EPOCHS,
             "FOCAL_GAMMA": FOCAL_GAMMA, "AUGMENT_STRENGTH": AUGMENT_STRENGTH,
@@ -98,7 +100,7 @@ CELLS = [
     The same images as notebook 03, at the strength you choose:
     """),
     ("code", """
-    beats = load_beats(DATA_DIR or None, lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
+    beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
                        val_fraction=VAL_FRACTION, seed=SEED, progress=False)
     rng = np.random.default_rng(SEED)
     idx = [int(rng.choice(np.flatnonzero(beats.labels == k))) for k in (0, 2) if (beats.labels == k).any()]

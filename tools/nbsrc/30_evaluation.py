@@ -20,6 +20,7 @@ CELLS = [
 
     from ecgkit import evaluate, nb, plots
     from ecgkit.datasets import load_beats
+    from ecgkit.params import record_list
     from ecgkit.predict import load_model
 
     NOTEBOOK = "30_evaluation"

@@ -28,7 +28,7 @@ BOOTSTRAP: int = 200  # bootstrap resamples (by patient) for confidence interval
     from ecgkit.datasets import load_beats
     from ecgkit.evaluate import evaluate_model
     from ecgkit.factory import ENHANCEMENTS, create_enhanced_resnet50
-    from ecgkit.params import PARAMS as KNOWN
+    from ecgkit.params import PARAMS as KNOWN, record_list
     from ecgkit.train import train
 
     NOTEBOOK = "32_ablation"
@@ -55,7 +55,7 @@ BOOTSTRAP: int = 200  # bootstrap resamples (by patient) for confidence interval
     """),
     ("code", "nb.show_source(create_enhanced_resnet50)"),
     ("code", """
-    beats = load_beats(DATA_DIR or None, split=SPLIT, lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
+    beats = load_beats(DATA_DIR or None, split=SPLIT, records=record_list(RECORDS), lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
                        val_fraction=VAL_FRACTION, seed=SEED, progress=False)
     test = beats.subset("test")
     print({s: len(beats.subset(s)) for s in beats.splits})

@@ -1,5 +1,6 @@
 PARAMS = """
-DATA_DIR: str = ""  # WFDB folder; empty: the embedded 15-record subset in data/mitdb
+DATA_DIR: str = ""  # WFDB folder; empty: the embedded MIT-BIH database in data/mitdb (48 records)
+RECORDS: str = ""  # comma-separated record names to read from DATA_DIR; empty: every record
 LEAD: str = "MLII"  # ECG lead, chosen by name
 GRID: bool = True  # draw the ECG-paper grid behind the trace (as in training)
 MAX_BEATS_PER_RECORD: int = 40  # cap of beats per record and class (0: all)
@@ -17,7 +18,7 @@ if not path.exists():
     raise FileNotFoundError(f"{path}: no trained model. Run 20_training first (same RUN_DIR), or set MODEL_PATH.")
 model = load_model(path)
 IMAGE_SIZE_OF_MODEL = int(model.input_shape[1])
-beats = load_beats(DATA_DIR or None, lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
+beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
                    val_fraction=VAL_FRACTION, seed=SEED, progress=False)
 test = beats.subset("test")
 print(f"model {path.name}: {model.count_params():,} parameters, {IMAGE_SIZE_OF_MODEL} px; "
