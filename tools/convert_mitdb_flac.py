@@ -29,7 +29,10 @@ Verification, for every record: the FLAC copy's ``d_signal`` equals the original
 (same shape, same values); the physical signal (mV) is equal too; the header fields (``fs``,
 ``n_sig``, ``sig_len``, ``sig_name``, ``units``, ``adc_gain``, ``baseline``, ``adc_res``,
 ``adc_zero``, ``init_value``, ``checksum``, ``comments`` with age, sex and medications, ...)
-read back equal; the FLAC stream holds ``sig_len`` frames of ``n_sig`` channels.
+read back equal; the FLAC stream holds ``sig_len`` frames of ``n_sig`` channels; and the decoded
+samples written back in format 212 give the source ``.dat`` byte for byte (so anyone can turn
+``data/mitdb`` back into PhysioNet's files: ``rec = wfdb.rdrecord(path, physical=False);
+rec.fmt = ["212"] * rec.n_sig; rec.wrsamp(write_dir=...)``).
 
 wfdb 4.3.1 quirks met here:
 
@@ -161,6 +164,15 @@ def convert_record(src: Path, tmp: Path, name: str) -> dict:
                               f"{info.channels} channels, expected {orig.sig_len} x {orig.n_sig}")
     if (tmp / f"{name}.atr").read_bytes() != (src / f"{name}.atr").read_bytes():
         raise ConversionError(f"{tmp / name}.atr: not a byte-for-byte copy")
+    roundtrip = tmp / ".roundtrip-212"
+    roundtrip.mkdir(exist_ok=True)
+    back.fmt = [SOURCE_FMT] * back.n_sig
+    back.wrsamp(write_dir=str(roundtrip))
+    same = (roundtrip / dat_name).read_bytes() == (src / dat_name).read_bytes()
+    shutil.rmtree(roundtrip)
+    if not same:
+        raise ConversionError(f"{tmp / dat_name}: written back in format {SOURCE_FMT}, the "
+                              f"samples do not give {src / dat_name} byte for byte")
     return {"record": name, "sig_len": int(orig.sig_len), "n_sig": int(orig.n_sig),
             "sha256": digest, "src_dat": (src / dat_name).stat().st_size,
             "flac_dat": (tmp / dat_name).stat().st_size,
@@ -206,7 +218,8 @@ def print_table(rows: list[dict], out: Path, seconds: float) -> None:
     atr = sum(r["atr"] for r in rows)
     print(f"{'total':>6} {src:>10,} {flac:>10,} {src / flac:>6.2f} {atr:>8,}")
     folder = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
-    print(f"{len(rows)} records, every one bit-identical after decoding; {out}: "
+    print(f"{len(rows)} records, every one bit-identical after decoding (and byte-identical to "
+          f"the source .dat written back in format {SOURCE_FMT}); {out}: "
           f"{folder / 1e6:.1f} MB in {len(list(out.iterdir()))} files "
           f"(signals {flac / 1e6:.1f} MB, was {src / 1e6:.1f} MB in format {SOURCE_FMT}); "
           f"{seconds:.1f} s")
