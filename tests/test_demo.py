@@ -28,7 +28,10 @@ class TestDemo:
         assert data["hardware"]["strategy"]
         assert summary["test"]["n"] == sum(map(sum, t["confusion"]))
         ours = data["literature"][0]
-        assert ours["kind"] == "this run" and "subset of DS2" in ours["note"]
+        # data/mitdb has every DS2 record, so none is missing; paced 217 is left out of the row
+        assert ours["kind"] == "this run" and "subset of DS2" not in ours["note"]
+        assert "paced records excluded: 217" in ours["note"]
+        assert len(data["data"]["test"]["records"]) == 23  # DS2 + 217 (104 has no MLII: skipped)
 
     def test_top_level_script_help(self):
         out = subprocess.run([sys.executable, str(PROJECT_ROOT / "enhanced_resnet50_demo.py"),
