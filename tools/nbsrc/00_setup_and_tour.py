@@ -21,7 +21,7 @@ CELLS = [
     """),
     ("params", """
     RUN_DIR: str = "runs/notebooks"  # folder where notebooks write their outputs
-    DATA_DIR: str = ""  # WFDB folder to read; empty: the embedded subset in data/mitdb
+    DATA_DIR: str = ""  # WFDB folder to read; empty: the embedded MIT-BIH database in data/mitdb
     """),
     ("code", """
     import pandas as pd

@@ -66,7 +66,7 @@ CELLS = [
     ## 7. Beside the literature
 
     Published inter-patient results on DS2 (de Chazal's protocol). Our row uses only standard DS2
-    records present here; the `note` says what is missing. On the embedded subset or with capped
+    records present here; the `note` says what is missing. With a few records (`RECORDS`) or capped
     beats the numbers are **not** directly comparable: they are a sanity check, not a ranking.
     """),
     ("code", """
