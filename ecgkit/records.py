@@ -4,8 +4,9 @@ Introduced in: notebooks/01_data_exploration.ipynb.
 
 A record is read with wfdb (``NNN.hea`` header, ``NNN.dat`` signals, ``NNN.atr`` reference
 annotations). The signal file may be in PhysioNet's format 212 (what ``ecgkit download`` gets)
-or lossless FLAC (format 516, what ``data/mitdb`` ships); both decode to the same samples. The lead is chosen by its name (``sig_name``), never by column: record 114 stores
-MLII second, and records 102 and 104 have no MLII at all. Beats are the annotations whose symbol
+or lossless FLAC (format 516, what ``data/mitdb`` ships); both decode to the same samples. The
+lead is chosen by its name (``sig_name``), never by column: record 114 stores MLII second, and
+records 102 and 104 have no MLII at all. Beats are the annotations whose symbol
 is in :data:`ecgkit.contract.AAMI_MAP`; rhythm, noise and wave annotations
 (:data:`~ecgkit.contract.NON_BEAT_SYMBOLS`) are counted and left out.
 
