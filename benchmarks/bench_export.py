@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python benchmarks/bench_export.py [--workers 2] [--out /tmp/ecgkit-full-export]
 
-Equivalent command: ecgkit build-dataset ../shared/data/mitdb OUT --split none --workers 2
+Equivalent command: ecgkit build-dataset data/mitdb OUT --split none --workers 2
 (``--split none`` so that all 48 records are exported; the inter-patient split leaves out 201
 and would export 47.) The output folder is deleted first, so nothing is resumed.
 """
@@ -18,11 +18,12 @@ from pathlib import Path
 
 
 def main(argv=None) -> int:
-    from ecgkit.contract import FULL_DATA_DIR
+    from ecgkit.contract import EMBEDDED_DATA_DIR
     from ecgkit.export import build_dataset
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--source", default=str(FULL_DATA_DIR))
+    ap.add_argument("--source", default=str(EMBEDDED_DATA_DIR),
+                    help="WFDB folder with all 48 records (default: data/mitdb)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "ecgkit-full-export"))
     ap.add_argument("--keep", action="store_true", help="keep the exported images")

@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python benchmarks/bench_pipeline.py [--batches 150] [--batch-size 64]
 
-Renders on the fly from the in-memory windows of the embedded MIT-BIH subset (training split),
+Renders on the fly from the in-memory windows of the embedded MIT-BIH database (training split),
 224x224 with grid, consuming batches as a training loop would, with no model attached.
 """
 

@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python benchmarks/bench_render.py [--n 4096] [--n-matplotlib 300]
 
-Both draw the same real beat windows (embedded MIT-BIH subset) at 224x224 with an ECG-paper
+Both draw the same real beat windows (the embedded MIT-BIH database) at 224x224 with an ECG-paper
 grid. matplotlib gets its best plain form: one Agg figure reused, the line's data replaced and
 the canvas redrawn per image. Single-threaded (OpenCV threads = 1; BLAS/OpenMP threads = 1).
 """

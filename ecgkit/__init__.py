@@ -24,6 +24,7 @@ _EXPORTS = {
     "AAMI_MAP": "contract",
     "patient_of": "contract",
     "load_profile": "params",
+    "record_list": "params",
     # records, splits, images, pipelines
     "Record": "records",
     "RecordError": "records",

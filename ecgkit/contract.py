@@ -113,7 +113,5 @@ def patient_of(record: str) -> str:
 # --- Where data lives ---------------------------------------------------------------------------
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_DATA_DIR = PROJECT_ROOT / "data" / "mitdb"
-"""The small real MIT-BIH subset shipped with the project: the offline default everywhere."""
-
-FULL_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data" / "mitdb"
-"""Where the full 48-record database is found in this project's workspace (tests, benchmarks)."""
+"""The whole MIT-BIH Arrhythmia Database (48 records, lossless FLAC, format 516) shipped with the
+project: the offline default everywhere (``data/README.md``)."""

@@ -277,7 +277,7 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
     """Loads beat windows of many records and assigns each beat to a split.
 
     Args:
-        data_dir: WFDB folder; None = the embedded subset ``data/mitdb``.
+        data_dir: WFDB folder; None = the embedded database ``data/mitdb`` (48 records).
         split: ``"inter-patient"`` (train/val/test by patient, the default),
             ``"inter-patient-strict"`` (the same with the paced records left out: the strict
             AAMI protocol of the literature),

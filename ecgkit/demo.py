@@ -1,4 +1,4 @@
-"""The end-to-end demo: train the enhanced ResNet50 on the embedded MIT-BIH subset and evaluate it.
+"""The end-to-end demo: train the enhanced ResNet50 on the embedded MIT-BIH data and evaluate it.
 
 Introduced in: notebooks/00_setup_and_tour.ipynb.
 
@@ -59,10 +59,9 @@ CLASS_SET = ("N", "S", "V", "F")
 """Classes the network and the baselines are compared on (most literature rows use them)."""
 
 FULL_SIZE_HINT = """\
-Full-size version (GPU recommended; hours on a CPU):
-  ecgkit download mitdb data/mitdb-full          # the 48 records, once, online
-  ecgkit train --params gpu --set DATA_DIR=data/mitdb-full --run-dir runs/full
-  ecgkit evaluate --model runs/full/model.keras --data data/mitdb-full --split test
+Full-size version (GPU recommended; hours on a CPU), on the same 48 embedded records:
+  ecgkit train --params gpu --run-dir runs/full
+  ecgkit evaluate --model runs/full/model.keras --split test
 (profile params/gpu.yaml: 224x224 images, ImageNet weights, no beat cap, more epochs)"""
 
 
@@ -76,7 +75,7 @@ def run_demo(out_dir: str | Path = "runs/demo", settings: DemoSettings = DEFAULT
             the same test beats), ``enhanced_resnet50.keras``, ``evaluation/`` (all report
             files) and ``train/`` (the training run: logs, checkpoints, run.json).
         settings: sizes (``DEFAULT`` or ``CI``, or your own ``DemoSettings``).
-        data_dir: WFDB folder; None = the embedded subset.
+        data_dir: WFDB folder; None = the embedded database (data/mitdb).
         progress: progress bars and messages.
 
     Returns:
@@ -259,10 +258,11 @@ def register_cli(subparsers) -> None:
     """Adds ``ecgkit demo``."""
     p = subparsers.add_parser(
         "demo", help="train and evaluate the enhanced ResNet50 on the embedded data (minutes)",
-        description="Creates the enhanced ResNet50, trains it on the embedded MIT-BIH subset, "
+        description="Creates the enhanced ResNet50, trains it on the embedded MIT-BIH data, "
                     "evaluates it on the test patients and saves figures, metrics and the model.")
     p.add_argument("--out", default=str(PROJECT_ROOT / "runs" / "demo"), help="output folder")
-    p.add_argument("--data", default=None, help="WFDB folder (default: the embedded subset)")
+    p.add_argument("--data", default=None,
+                   help="WFDB folder (default: the embedded database, data/mitdb)")
     p.add_argument("--ci", action="store_true", help="tiny settings (seconds; for tests)")
     p.add_argument("--image-size", type=int)
     p.add_argument("--epochs", type=int)

@@ -1,10 +1,12 @@
-"""Fetching the full MIT-BIH Arrhythmia Database from PhysioNet: ``ecgkit download mitdb DIR``.
+"""Fetching PhysioNet's original MIT-BIH files: ``ecgkit download mitdb DIR``.
 
 Introduced in: notebooks/01_data_exploration.ipynb.
 
-Nothing in the workbook needs the network: the embedded subset in ``data/mitdb`` is the default
-everywhere. This command is for the full 48 records. Offline it fails within seconds: the host
-is probed with a short socket timeout before wfdb starts downloading.
+Nothing in the workbook needs the network: ``data/mitdb`` ships all 48 records (losslessly
+compressed, WFDB format 516) and is the default everywhere. This command fetches PhysioNet's own
+files (format 212, about 100 MB), e.g. to re-check or redo the conversion
+(``tools/convert_mitdb_flac.py``). Offline it fails within seconds: the host is probed with a
+short socket timeout before wfdb starts downloading.
 """
 
 from __future__ import annotations
@@ -38,15 +40,15 @@ def probe(host: str = PHYSIONET_HOST, port: int = PHYSIONET_PORT,
     except OSError as exc:
         raise DownloadError(
             f"cannot reach {host}:{port} ({exc.__class__.__name__}: {exc}); are you offline? "
-            f"The embedded MIT-BIH subset in {EMBEDDED_DATA_DIR} (15 records) works without "
-            f"network and is the default everywhere; or copy the full database from a machine "
-            f"that is online (https://physionet.org/content/mitdb/1.0.0/)."
+            f"The embedded MIT-BIH database in {EMBEDDED_DATA_DIR} (all 48 records, FLAC) works "
+            f"without network and is the default everywhere; for PhysioNet's original files, "
+            f"copy them from a machine that is online (https://physionet.org/content/mitdb/1.0.0/)."
         ) from exc
 
 
 def download_mitdb(dest, host: str = PHYSIONET_HOST, port: int = PHYSIONET_PORT,
                    timeout: float = PROBE_TIMEOUT_S) -> Path:
-    """Downloads the full MIT-BIH Arrhythmia Database into ``dest`` with ``wfdb.dl_database``.
+    """Downloads PhysioNet's MIT-BIH Arrhythmia Database files into ``dest`` (``wfdb.dl_database``).
 
     Args:
         dest: destination folder (created).
@@ -84,9 +86,12 @@ def _cli(args) -> int:
 
 def register_cli(subparsers) -> None:
     """Adds ``ecgkit download mitdb DIR``."""
-    p = subparsers.add_parser("download", help="download the full MIT-BIH database (online)",
-                              description="Download a PhysioNet database with wfdb. Offline, "
-                                          "use the embedded subset in data/mitdb instead.")
+    p = subparsers.add_parser("download", help="download PhysioNet's original MIT-BIH files "
+                                               "(online; data/mitdb already has all 48 records)",
+                              description="Download a PhysioNet database with wfdb (format 212 "
+                                          "as PhysioNet ships it). Not needed to run anything: "
+                                          "data/mitdb holds all 48 MIT-BIH records, losslessly "
+                                          "compressed.")
     p.add_argument("database", choices=sorted(DATABASES), help="database to fetch")
     p.add_argument("dest", metavar="DIR", help="destination folder")
     p.add_argument("--timeout", type=float, default=PROBE_TIMEOUT_S,

@@ -805,7 +805,7 @@ def register_cli(subparsers) -> None:
                     "figures.")
     p.add_argument("--model", required=True, help="trained .keras model")
     p.add_argument("--data", default=None, help="WFDB folder or build-dataset image folder "
-                   "(default: the embedded WFDB subset)")
+                   "(default: the embedded database, data/mitdb)")
     p.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
     p.add_argument("--records", nargs="*", help="only these records")
     p.add_argument("--lead", default="MLII", help="lead name (default: MLII)")

@@ -109,7 +109,7 @@ def output_dir(run_dir: str | Path, name: str) -> Path:
 
 
 def data_dir(value: str | Path | None) -> Path:
-    """The WFDB folder a ``DATA_DIR`` parameter names (empty = the embedded subset)."""
+    """The WFDB folder a ``DATA_DIR`` parameter names (empty = the embedded data/mitdb)."""
     from ecgkit.contract import EMBEDDED_DATA_DIR
 
     return EMBEDDED_DATA_DIR if not value else project_path(value)

@@ -39,7 +39,10 @@ class Param:
 
 PARAMS: dict[str, Param] = {
     # Data
-    "DATA_DIR": Param(str, "", "WFDB folder to read; empty = the embedded subset in data/mitdb"),
+    "DATA_DIR": Param(str, "", "WFDB folder to read; empty = the embedded database in data/mitdb "
+                      "(all 48 MIT-BIH records)"),
+    "RECORDS": Param(str, "", "comma-separated record names to read from DATA_DIR; empty = every "
+                     "record"),
     "SPLIT": Param(str, "inter-patient", "split protocol: 'inter-patient' (default), "
                    "'inter-patient-strict' (paced records out: the literature's protocol) or "
                    "'beat-random-LEAKS-PATIENTS' (a leaky beat-level split, for comparison only)",
@@ -132,6 +135,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     want = PARAMS[name].type
     if want is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if name == "RECORDS" and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # one record written unquoted (RECORDS: 100) reads as a YAML number
     if want is str and value is None:
         return ""
     if not isinstance(value, want) or (want is int and isinstance(value, bool)):
@@ -237,6 +242,32 @@ def load_profile(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ParamError(f"{p}: a profile must be a mapping of NAME: value")
     return validate(data, source=str(p))
+
+
+def record_list(value: str | int | None) -> list[str] | None:
+    """The ``RECORDS`` parameter as record names, for ``load_beats(records=...)``.
+
+    ``"100, 107,232"`` -> ``["100", "107", "232"]``; ``100`` (one record, as papermill or YAML
+    pass it unquoted) -> ``["100"]``; empty (or only spaces) -> None, meaning every record of
+    ``DATA_DIR``. Whether the names exist is checked where they are read (``load_beats``).
+
+    Raises:
+        ParamError: not a string, an empty item (``"100,,107"``) or a name given twice.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise ParamError(f"RECORDS must be a comma-separated string such as \"100, 107\", got "
+                         f"{type(value).__name__} {value!r}")
+    names = [n.strip() for n in value.split(",")]
+    if "" in names:
+        raise ParamError(f"RECORDS {value!r}: an empty name between commas")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ParamError(f"RECORDS {value!r}: {', '.join(twice)} given twice")
+    return names
 
 
 def resolve(overrides: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -3,8 +3,10 @@
 Introduced in: notebooks/01_data_exploration.ipynb.
 
 A record is read with wfdb (``NNN.hea`` header, ``NNN.dat`` signals, ``NNN.atr`` reference
-annotations). The lead is chosen by its name (``sig_name``), never by column: record 114 stores
-MLII second, and records 102 and 104 have no MLII at all. Beats are the annotations whose symbol
+annotations). The signal file may be in PhysioNet's format 212 (what ``ecgkit download`` gets)
+or lossless FLAC (format 516, what ``data/mitdb`` ships); both decode to the same samples. The
+lead is chosen by its name (``sig_name``), never by column: record 114 stores MLII second, and
+records 102 and 104 have no MLII at all. Beats are the annotations whose symbol
 is in :data:`ecgkit.contract.AAMI_MAP`; rhythm, noise and wave annotations
 (:data:`~ecgkit.contract.NON_BEAT_SYMBOLS`) are counted and left out.
 
@@ -39,6 +41,9 @@ UNKNOWN_SYMBOL_POLICIES = ("error", "skip")
 # bytes per sample for the WFDB signal formats found in practice
 _BYTES_PER_SAMPLE = {"212": 1.5, "16": 2, "61": 2, "80": 1, "160": 2, "24": 3, "32": 4,
                      "310": 4 / 3, "311": 4 / 3, "8": 1}
+# FLAC-compressed formats (8, 16, 24 bits): the file size says nothing about the sample count,
+# so these files are checked through the FLAC stream itself (data/mitdb ships format 516)
+_FLAC_FORMATS = ("508", "516", "524")
 
 
 class RecordError(ValueError):
@@ -151,14 +156,50 @@ def choose_lead(header, path: Path | str, lead: str = LEAD,
     )
 
 
+def _check_flac(dat: Path, header, fmts: list[str], spf: list[int]) -> None:
+    """Checks a FLAC signal file: its stream holds the header's frames and signals, and its
+    last frame can be decoded (a truncated file cannot seek there; this costs about 1 ms)."""
+    import soundfile
+
+    with open(dat, "rb") as f:
+        if f.read(4) != b"fLaC":
+            raise RecordError(f"{dat}: not a FLAC file, but the header says format {fmts[0]}")
+    expected = header.sig_len * spf[0] if header.sig_len else None
+    try:
+        with soundfile.SoundFile(str(dat)) as sf:
+            frames, channels = sf.frames, sf.channels
+            if frames:
+                sf.seek(frames - 1)
+                sf.read(1, dtype="int16")
+    except Exception as exc:  # libsndfile reports a cut stream as a failed seek or lost sync
+        raise RecordError(
+            f"{dat}: truncated or damaged signal file (FLAC, format {fmts[0]}): {exc}"
+        ) from exc
+    if channels != len(fmts) or (expected is not None and frames != expected):
+        raise RecordError(
+            f"{dat}: the FLAC stream holds {frames} samples x {channels} signals, the header "
+            f"expects {expected} x {len(fmts)} (format {fmts[0]})"
+        )
+
+
 def _check_dat(data_dir: Path, header) -> None:
     """Checks that every signal file exists and is as long as the header says (no shorter:
-    truncated; no longer: the header's sample count would silently drop the rest)."""
+    truncated; no longer: the header's sample count would silently drop the rest).
+
+    For byte formats (212, 16, ...) the file size is compared with the sample count; for the
+    FLAC formats (508, 516, 524) the FLAC stream's frame count is, and its last frame decoded.
+    """
     files = collections.OrderedDict()
-    for fname, fmt in zip(header.file_name, header.fmt):
+    spfs = collections.OrderedDict()
+    per_frame = header.samps_per_frame or [1] * len(header.fmt)
+    for fname, fmt, spf in zip(header.file_name, header.fmt, per_frame):
         files.setdefault(fname, []).append(str(fmt))
+        spfs.setdefault(fname, []).append(int(spf or 1))
     for fname, fmts in files.items():
         dat = _need(data_dir / fname, "signal (.dat)")
+        if fmts[0] in _FLAC_FORMATS:
+            _check_flac(dat, header, fmts, spfs[fname])
+            continue
         per = [_BYTES_PER_SAMPLE.get(f) for f in fmts]
         if None in per or not header.sig_len:
             continue

@@ -472,8 +472,9 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
     Args:
         params: UPPER_CASE parameters (``ecgkit.params``); missing ones take their defaults,
             unknown names raise ``ParamError``.
-        beats: a ``BeatSet`` with train/val(/test) splits; None loads ``DATA_DIR`` (default the
-            embedded subset) with ``SPLIT``, ``LEAD``, ``MAX_BEATS_PER_RECORD``, ``VAL_FRACTION``.
+        beats: a ``BeatSet`` with train/val(/test) splits; None loads ``RECORDS`` (default
+            all) of ``DATA_DIR`` (default the embedded database) with ``SPLIT``, ``LEAD``,
+            ``MAX_BEATS_PER_RECORD``, ``VAL_FRACTION``.
         model: a Keras model taking (IMAGE_SIZE, IMAGE_SIZE, 3) 0..255 images, or a
             zero-argument function building one (called inside the strategy's scope, as a
             multi-device strategy requires); None builds ``create_enhanced_resnet50`` from the
@@ -495,7 +496,7 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
     """
     import keras
 
-    from ecgkit.params import lead_list, resolve
+    from ecgkit.params import lead_list, record_list, resolve
     from ecgkit.training_config import get_training_config
 
     p = resolve(params or {})
@@ -517,7 +518,8 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
     if beats is None:
         from ecgkit.datasets import load_beats
 
-        beats = load_beats(p["DATA_DIR"] or None, split=p["SPLIT"], lead=p["LEAD"],
+        beats = load_beats(p["DATA_DIR"] or None, split=p["SPLIT"],
+                           records=record_list(p["RECORDS"]), lead=p["LEAD"],
                            max_beats_per_record=p["MAX_BEATS_PER_RECORD"],
                            val_fraction=p["VAL_FRACTION"], seed=p["SEED"], progress=progress,
                            fallback_leads=lead_list(p["FALLBACK_LEADS"]),

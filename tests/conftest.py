@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgkit.contract import EMBEDDED_DATA_DIR, FS, FULL_DATA_DIR
+from ecgkit.contract import EMBEDDED_DATA_DIR, FS
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,21 +27,13 @@ def cli_logs_in_tmp(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def embedded_dir() -> Path:
-    """The real MIT-BIH subset shipped in data/mitdb (15 records)."""
+    """The whole MIT-BIH database shipped in data/mitdb (48 records, FLAC)."""
     return EMBEDDED_DATA_DIR
-
-
-@pytest.fixture(scope="session")
-def full_db_dir() -> Path:
-    """The full 48-record MIT-BIH database; tests using it skip when it is absent."""
-    if not (FULL_DATA_DIR / "100.hea").is_file():
-        pytest.skip(f"full MIT-BIH database not found at {FULL_DATA_DIR} (CI has it)")
-    return FULL_DATA_DIR
 
 
 @pytest.fixture
 def copy_records(tmp_path):
-    """Copies real records (.hea, .dat, .atr) into a fresh folder; returns that folder."""
+    """Copies real records (.hea, FLAC .dat, .atr) into a fresh folder; returns that folder."""
 
     def copy(*records: str, dest: Path | None = None) -> Path:
         out = dest or tmp_path / "wfdb"
@@ -58,12 +50,13 @@ def copy_records(tmp_path):
 def synthetic_record(tmp_path):
     """Writes a small synthetic WFDB record (spiky 'ECG', beats every second).
 
-    Call with ``(name, signal=None, symbols=None, samples=None, sig_names=("MLII", "V1"))``.
+    Call with ``(name, signal=None, symbols=None, samples=None, sig_names=("MLII", "V1"),
+    fmt="212")``; ``fmt="516"`` writes a FLAC signal file like those in data/mitdb.
     """
     import wfdb
 
     def make(name: str = "s01", signal: np.ndarray | None = None, symbols=None, samples=None,
-             sig_names=("MLII", "V1"), folder: Path | None = None) -> Path:
+             sig_names=("MLII", "V1"), folder: Path | None = None, fmt: str = "212") -> Path:
         out = folder or tmp_path / "synthetic"
         out.mkdir(parents=True, exist_ok=True)
         n = 20 * FS
@@ -76,10 +69,11 @@ def synthetic_record(tmp_path):
                 signal[max(s - 3, 0):s + 3] += 1.0
         symbols = list(symbols) if symbols is not None else ["N"] * len(samples)
         sig = np.stack([signal] * len(sig_names), axis=1)
-        digital = np.where(np.isnan(sig), -2048, np.round(np.nan_to_num(sig) * 200))
-        k = len(sig_names)  # 200 adu/mV like MIT-BIH; -2048 is format 212's "no sample"
+        no_sample = {"212": -2048, "516": -32768}[fmt]  # each format's "no sample" value
+        digital = np.where(np.isnan(sig), no_sample, np.round(np.nan_to_num(sig) * 200))
+        k = len(sig_names)  # 200 adu/mV like MIT-BIH
         wfdb.wrsamp(name, fs=FS, units=["mV"] * k, sig_name=list(sig_names),
-                    d_signal=digital.astype(np.int64), fmt=["212"] * k, adc_gain=[200.0] * k,
+                    d_signal=digital.astype(np.int64), fmt=[fmt] * k, adc_gain=[200.0] * k,
                     baseline=[0] * k, write_dir=str(out))
         wfdb.wrann(name, "atr", np.asarray(samples), symbol=symbols, write_dir=str(out))
         return out
@@ -89,7 +83,10 @@ def synthetic_record(tmp_path):
 
 @pytest.fixture(scope="session")
 def small_beats():
-    """The embedded subset, inter-patient split, at most 20 beats per record and class."""
+    """The smoke profile's 14 records of the embedded database (N, S, V, F on every side),
+    inter-patient split, at most 20 beats per record and class."""
     from ecgkit.datasets import load_beats
+    from ecgkit.params import load_profile, record_list
 
-    return load_beats(max_beats_per_record=20, progress=False)
+    records = record_list(load_profile("smoke")["RECORDS"])
+    return load_beats(records=records, max_beats_per_record=20, progress=False)

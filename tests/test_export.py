@@ -92,7 +92,7 @@ def _closed_port() -> int:
 
 
 class TestDownloadOffline:
-    def test_fails_fast_and_points_to_the_subset(self, tmp_path):
+    def test_fails_fast_and_points_to_the_embedded_data(self, tmp_path):
         start = time.monotonic()
         with pytest.raises(DownloadError, match="cannot reach 127.0.0.1.*data/mitdb"):
             download_mitdb(tmp_path, host="127.0.0.1", port=_closed_port(), timeout=0.5)
@@ -104,7 +104,7 @@ class TestDownloadOffline:
         monkeypatch.setattr(dl, "PHYSIONET_HOST", "127.0.0.1")
         monkeypatch.setattr(dl, "PHYSIONET_PORT", _closed_port())
         assert main(["download", "mitdb", str(tmp_path / "db"), "--timeout", "0.5"]) == 1
-        assert "embedded MIT-BIH subset" in capsys.readouterr().err
+        assert "embedded MIT-BIH database" in capsys.readouterr().err
 
 
 def _build(src, out, **kw):

@@ -105,3 +105,48 @@ class TestRanges:
         with pytest.raises(params.ParamError) as err:
             params.load_profile(bad)
         assert str(err.value).startswith(f"{bad}:3: not valid YAML")
+
+
+class TestRecordList:
+    def test_parses_names_once(self):
+        assert params.record_list("100, 107,232 ") == ["100", "107", "232"]
+        assert params.record_list("208") == ["208"]
+        assert params.record_list(208) == ["208"]  # papermill / YAML pass one record unquoted
+
+    def test_empty_means_every_record(self):
+        assert params.record_list("") is None and params.record_list("  ") is None
+        assert params.record_list(None) is None
+        assert params.PARAMS["RECORDS"].default == ""
+
+    @pytest.mark.parametrize("bad,match", [("100,,107", "empty name"),
+                                           ("100, 107, 100", "100 given twice"),
+                                           (["100"], "comma-separated string")])
+    def test_bad_lists(self, bad, match):
+        with pytest.raises(params.ParamError, match=match):
+            params.record_list(bad)
+
+    def test_one_unquoted_record_in_a_profile(self, tmp_path):
+        p = tmp_path / "one.yaml"
+        p.write_text("RECORDS: 100\n")
+        assert params.load_profile(p) == {"RECORDS": "100"}
+        with pytest.raises(params.ParamError, match="RECORDS must be str"):
+            params.validate({"RECORDS": ["100", "107"]})
+
+
+def test_smoke_records_keep_every_class_on_every_side():
+    from ecgkit.contract import CLASSES
+    from ecgkit.splits import RECORD_CLASS_COUNTS, inter_patient_split
+
+    profile = params.load_profile("smoke")
+    records = params.record_list(profile["RECORDS"])
+    assert records and len(records) <= 16  # small: the point of the smoke profile
+    strict = profile["SPLIT"] == "inter-patient-strict"
+    split = inter_patient_split(records, strict=strict)  # the split the smoke run uses
+
+    def classes(names):
+        return {c for i, c in enumerate(CLASSES) if sum(RECORD_CLASS_COUNTS[r][i] for r in names)}
+
+    for side in ("train", "val", "test"):
+        assert {"N", "S", "V", "F"} <= classes(split[side]), side
+    if not strict:
+        assert "Q" in classes(split["train"]) and "Q" in classes(split["test"])

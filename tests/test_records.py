@@ -49,11 +49,11 @@ class TestReadRecord:
         rec = read_record(d, "100", fallback_leads=("V5",))
         assert rec.sig_name == "V5"
 
-    def test_full_db_records_without_mlii(self, full_db_dir):
+    def test_records_without_mlii(self, embedded_dir):
         for name in ("102", "104"):
             with pytest.raises(LeadNotFoundError, match=rf"{name}\.hea.*V5, V2"):
-                read_record(full_db_dir, name)
-        assert read_record(full_db_dir, "102", fallback_leads=("V5",)).sig_name == "V5"
+                read_record(embedded_dir, name)
+        assert read_record(embedded_dir, "102", fallback_leads=("V5",)).sig_name == "V5"
 
 
 class TestBadRecords:
@@ -65,12 +65,37 @@ class TestBadRecords:
         with pytest.raises(RecordError, match=rf"100\.{ext}: missing {what}"):
             read_record(d, "100")
 
-    def test_truncated_dat(self, copy_records):
-        d = copy_records("100")
-        data = (d / "100.dat").read_bytes()
-        (d / "100.dat").write_bytes(data[: len(data) // 3])
-        with pytest.raises(RecordError, match=r"100\.dat: truncated signal file"):
-            read_record(d, "100")
+    @pytest.mark.parametrize("fmt", ["212", "516"])
+    def test_truncated_dat(self, synthetic_record, fmt):
+        d = synthetic_record("t1", fmt=fmt)
+        assert wfdb.rdheader(str(d / "t1")).fmt == [fmt, fmt]
+        read_record(d, "t1")  # whole: reads
+        data = (d / "t1.dat").read_bytes()
+        (d / "t1.dat").write_bytes(data[: len(data) // 3])
+        with pytest.raises(RecordError, match=r"t1\.dat: truncated"):
+            read_record(d, "t1")
+
+    def test_flac_sample_count_must_match_the_header(self, synthetic_record):
+        d = synthetic_record("f1", fmt="516")  # 20 s = 7,200 samples
+        hea = d / "f1.hea"
+        hea.write_text(hea.read_text().replace("f1 2 360 7200", "f1 2 360 7000", 1))
+        with pytest.raises(RecordError, match=r"f1\.dat: the FLAC stream holds 7200 samples x 2 "
+                                              r"signals, the header expects 7000 x 2"):
+            read_record(d, "f1")
+
+    def test_flac_format_but_not_flac(self, synthetic_record):
+        d = synthetic_record("f2", fmt="516")
+        (d / "f2.dat").write_bytes(b"\x00" * 4096)
+        with pytest.raises(RecordError, match=r"f2\.dat: not a FLAC file.*format 516"):
+            read_record(d, "f2")
+
+    def test_flac_and_212_read_the_same(self, synthetic_record, tmp_path):
+        sig = 0.3 * np.sin(np.arange(20 * 360) / 15.0)
+        a = read_record(synthetic_record("p1", signal=sig.copy(), folder=tmp_path / "a"), "p1")
+        b = read_record(synthetic_record("p1", signal=sig.copy(), folder=tmp_path / "b",
+                                         fmt="516"), "p1")
+        np.testing.assert_array_equal(a.signal, b.signal)
+        np.testing.assert_array_equal(a.samples, b.samples)
 
     def test_header_shorter_than_dat_is_named(self, synthetic_record, capsys):
         d = synthetic_record("h1")  # 7200 samples x 2 signals, format 212 (3 bytes a frame)
@@ -132,7 +157,7 @@ class TestBadRecords:
 
 class TestListAndTable:
     def test_list_records(self, embedded_dir, tmp_path):
-        assert len(list_records(embedded_dir)) == 15 and "114" in list_records(embedded_dir)
+        assert list_records(embedded_dir) == list(MITDB_RECORDS)  # RECORDS: all 48, in order
         with pytest.raises(RecordError, match="no WFDB records"):
             list_records(tmp_path)
 
@@ -141,9 +166,8 @@ class TestListAndTable:
         assert list(t.columns) == ["record", "patient", "sample", "symbol", "label"]
         assert set(t.label) <= set(CLASSES) and (t.record == "107").sum() == 2137
 
-    @pytest.mark.fulldb
-    def test_full_db_reproduces_published_counts(self, full_db_dir):
-        t = beat_table(full_db_dir)
+    def test_reproduces_published_counts(self, embedded_dir):
+        t = beat_table(embedded_dir)
         ds1 = t[t.record.isin(DS1)].label.value_counts().to_dict()
         ds2 = t[t.record.isin(DS2)].label.value_counts().to_dict()
         assert ds1 == {"N": 45866, "S": 944, "V": 3788, "F": 415, "Q": 8}

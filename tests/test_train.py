@@ -40,6 +40,26 @@ def beats():
     return load_beats(max_beats_per_record=2, progress=False)
 
 
+class TestParameters:
+    def test_records_parameter_reaches_load_beats(self, tmp_path, monkeypatch):
+        import ecgkit.datasets
+
+        seen = {}
+
+        def stop(*args, **kwargs):
+            seen.update(kwargs)
+            raise RuntimeError("stop after load_beats")
+
+        monkeypatch.setattr(ecgkit.datasets, "load_beats", stop)
+        with pytest.raises(RuntimeError, match="stop after load_beats"):
+            train({**TINY, "RECORDS": "100, 107"}, model=tiny_model, run_dir=tmp_path,
+                  progress=False)
+        assert seen["records"] == ["100", "107"]
+        with pytest.raises(RuntimeError, match="stop after load_beats"):
+            train(TINY, model=tiny_model, run_dir=tmp_path, progress=False)
+        assert seen["records"] is None  # empty RECORDS: every record of DATA_DIR
+
+
 class TestHelpers:
     def test_class_weights_inverse_frequency(self):
         w = class_weights({"N": 80, "S": 10, "V": 10, "F": 0, "Q": 0})

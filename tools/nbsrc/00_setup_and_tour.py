@@ -3,7 +3,7 @@ DESCRIPTION = ("Checks that the environment works, shows where the ECG data live
                "the three ways to run this workbook.")
 LEARN = [
     "which versions of Python, TensorFlow and Keras you run, and whether a GPU is visible",
-    "where the MIT-BIH records live (the embedded subset and the full database)",
+    "where the MIT-BIH records live (all 48 ship with the project, losslessly compressed)",
     "how one set of UPPER_CASE parameters drives every notebook, the CLI and the profiles",
     "how to run the workbook in JupyterLab, with papermill, and with `ecgkit workbook run`",
 ]
@@ -21,7 +21,7 @@ CELLS = [
     """),
     ("params", """
     RUN_DIR: str = "runs/notebooks"  # folder where notebooks write their outputs
-    DATA_DIR: str = ""  # WFDB folder to read; empty: the embedded subset in data/mitdb
+    DATA_DIR: str = ""  # WFDB folder to read; empty: the embedded MIT-BIH database in data/mitdb
     """),
     ("code", """
     import pandas as pd
@@ -58,18 +58,17 @@ CELLS = [
     ("md", """
     ## 2. Where the data lives
 
-    The project ships a small **real** subset of the MIT-BIH Arrhythmia Database (15 records,
-    WFDB format) in `data/mitdb`; it is the default everywhere, so nothing needs downloading.
-    The full 48-record database is what `params/gpu.yaml` expects (`ecgkit download DEST`
-    fetches it, outside the notebooks). `DATA_DIR` chooses the folder.
+    The project ships the whole **real** MIT-BIH Arrhythmia Database (all 48 records, WFDB format,
+    signals losslessly compressed as FLAC: 32 MB instead of 94 MB) in `data/mitdb`; it is the
+    default everywhere, so nothing needs downloading. `DATA_DIR` chooses another WFDB folder, and
+    `RECORDS` a few of its records (the smoke profile reads 14, to stay fast).
     """),
     ("code", """
     records = list_records(DATA)
     print(f"{DATA}: {len(records)} records")
     print(" ".join(records))
     assert len(records) > 0
-    print("embedded subset:", contract.EMBEDDED_DATA_DIR)
-    print("full database (if downloaded):", contract.FULL_DATA_DIR, "exists:", contract.FULL_DATA_DIR.exists())
+    print("embedded database:", contract.EMBEDDED_DATA_DIR, f"({len(list_records(contract.EMBEDDED_DATA_DIR))} records)")
     """),
     ("md", """
     The fixed choices about signals, beats and images (sampling rate, lead, window, paper scales,
@@ -156,7 +155,8 @@ CELLS = [
     ## Summary
 
     - The environment works if the checks above passed; a GPU is used automatically when present.
-    - Data: the embedded 15-record subset by default; `DATA_DIR` points elsewhere.
+    - Data: the whole MIT-BIH database, embedded, by default; `DATA_DIR` points elsewhere and
+      `RECORDS` picks a few records.
     - One vocabulary of UPPER_CASE parameters drives every notebook; profiles are YAML files of
       those names; unknown names are errors.
     - Run interactively in JupyterLab, one notebook with papermill, or everything with

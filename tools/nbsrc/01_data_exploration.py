@@ -15,7 +15,8 @@ CELLS = [
     ## Parameters
     """),
     ("params", """
-    DATA_DIR: str = ""  # WFDB folder; empty: the embedded 15-record subset in data/mitdb
+    DATA_DIR: str = ""  # WFDB folder; empty: the embedded MIT-BIH database in data/mitdb (48 records)
+    RECORDS: str = ""  # comma-separated record names to read from DATA_DIR; empty: every record
     LEAD: str = "MLII"  # ECG lead, chosen by name
     MAX_BEATS_PER_RECORD: int = 40  # cap of beats per record and class for the split experiment (0: all)
     VAL_FRACTION: float = 0.2  # share of training patients held out for validation
@@ -29,16 +30,18 @@ CELLS = [
 
     from ecgkit import contract, nb, records as rec_mod, splits
     from ecgkit.datasets import load_beats
+    from ecgkit.params import record_list
     from ecgkit.evaluate import evaluate_predictions
     from ecgkit.plots import plot_class_distribution
 
     NOTEBOOK = "01_data_exploration"
     OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
     DATA = nb.data_dir(DATA_DIR)
-    RECORDS = rec_mod.list_records(DATA)
-    EXAMPLE = "208" if "208" in RECORDS else RECORDS[0]  # 208 has N, S, V and F beats
+    CHOSEN = record_list(RECORDS)  # the RECORDS parameter as names; None: every record
+    NAMES = CHOSEN or rec_mod.list_records(DATA)
+    EXAMPLE = "208" if "208" in NAMES else NAMES[0]  # 208 has N, S, V and F beats
     KNN_MAX_BEATS = 3000  # beats per side in the nearest-neighbour experiment (keeps it fast)
-    print(f"{len(RECORDS)} records in {DATA}; example record {EXAMPLE}")
+    print(f"{len(NAMES)} records from {DATA}; example record {EXAMPLE}")
     """),
     ("md", """
     ## 1. One record: signal and reference beats
@@ -90,7 +93,7 @@ CELLS = [
     aami.groupby("class", sort=False).agg(symbols=("symbol", " ".join), meaning=("meaning", "first"))
     """),
     ("code", """
-    beats = rec_mod.beat_table(DATA)  # annotations only: fast, no signal read
+    beats = rec_mod.beat_table(DATA, NAMES)  # annotations only: fast, no signal read
     print(f"{len(beats):,} beats in {beats['record'].nunique()} records")
     symbol_counts = beats.groupby(["label", "symbol"]).size().rename("beats")
     assert set(beats["label"]) <= set(contract.CLASSES)
@@ -167,7 +170,7 @@ CELLS = [
     nb.show_source(splits.inter_patient_split)
     """),
     ("code", """
-    split = splits.inter_patient_split(RECORDS, val_fraction=VAL_FRACTION, seed=SEED)
+    split = splits.inter_patient_split(NAMES, val_fraction=VAL_FRACTION, seed=SEED)
     for name, recs in split.items():
         print(f"{name:5s} {len(recs):2d} records: {' '.join(recs)}")
     overlap = splits.patient_overlap(split["train"] + split["val"], split["test"])
@@ -181,9 +184,9 @@ CELLS = [
     of the most similar training beat. It has no notion of "class"; it only finds look-alikes.
     """),
     ("code", """
-    ip = load_beats(DATA_DIR or None, split="inter-patient", lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
+    ip = load_beats(DATA_DIR or None, split="inter-patient", records=CHOSEN, lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
                     val_fraction=VAL_FRACTION, seed=SEED, progress=False)
-    leaky = load_beats(DATA_DIR or None, split="beat-random-LEAKS-PATIENTS", lead=LEAD,
+    leaky = load_beats(DATA_DIR or None, split="beat-random-LEAKS-PATIENTS", records=CHOSEN, lead=LEAD,
                        max_beats_per_record=MAX_BEATS_PER_RECORD, val_fraction=VAL_FRACTION, seed=SEED,
                        progress=False)
     counts = {s: ip.subset(s).class_counts() for s in ip.splits}
@@ -227,7 +230,7 @@ CELLS = [
     """),
     ("code", """
     nb.record_figures(RUN_DIR, NOTEBOOK, {
-        "records": len(RECORDS), "patients": int(len(per_patient)), "beats": int(len(beats)),
+        "records": len(NAMES), "patients": int(len(per_patient)), "beats": int(len(beats)),
         "class_counts": class_counts.to_dict(),
         "split_records": {k: len(v) for k, v in split.items()},
         "split_class_counts": counts, "patient_overlap": len(overlap),

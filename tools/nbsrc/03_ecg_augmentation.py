@@ -14,7 +14,8 @@ CELLS = [
     ## Parameters
     """),
     ("params", """
-    DATA_DIR: str = ""  # WFDB folder; empty: the embedded 15-record subset in data/mitdb
+    DATA_DIR: str = ""  # WFDB folder; empty: the embedded MIT-BIH database in data/mitdb (48 records)
+    RECORDS: str = ""  # comma-separated record names to read from DATA_DIR; empty: every record
     LEAD: str = "MLII"  # ECG lead, chosen by name
     IMAGE_SIZE: int = 224  # side of the square ECG image in pixels
     GRID: bool = True  # draw the ECG-paper grid behind the trace
@@ -31,6 +32,7 @@ CELLS = [
 
     from ecgkit import augment, contract, nb, render, widgets
     from ecgkit.datasets import load_beats
+    from ecgkit.params import record_list
     from ecgkit.plots import plot_image_grid
 
     NOTEBOOK = "03_ecg_augmentation"
@@ -44,7 +46,7 @@ CELLS = [
     to exactly these images, so differences come from the augmentation only.
     """),
     ("code", """
-    beats = load_beats(DATA_DIR or None, lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD, seed=SEED,
+    beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD, seed=SEED,
                        progress=False)
     rng = np.random.default_rng(SEED)
     idx = [int(rng.choice(np.flatnonzero(beats.labels == k))) for k in range(len(contract.CLASSES))

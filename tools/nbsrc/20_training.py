@@ -35,7 +35,7 @@ DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XL
     from ecgkit import contract, nb, training_config, widgets
     from ecgkit.datasets import load_beats
     from ecgkit.factory import create_baseline_resnet50, create_enhanced_resnet50
-    from ecgkit.params import PARAMS as KNOWN
+    from ecgkit.params import PARAMS as KNOWN, record_list
     from ecgkit.plots import plot_class_distribution, plot_history
     from ecgkit.render import render_batch
     from ecgkit.train import auto_bn_momentum, hardware_settings, select_strategy, set_batchnorm_momentum, train
@@ -71,7 +71,7 @@ DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XL
     beats carry weights (N/n), so validation metrics estimate those of every validation beat.
     """),
     ("code", """
-    beats = load_beats(DATA_DIR or None, split=SPLIT, lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
+    beats = load_beats(DATA_DIR or None, split=SPLIT, records=record_list(RECORDS), lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
                        val_fraction=VAL_FRACTION, seed=SEED, progress=False)
     counts = {s: beats.subset(s).class_counts() for s in ("train", "val")}
     print({s: beats.report["splits"].get(s) for s in ("train", "val")})

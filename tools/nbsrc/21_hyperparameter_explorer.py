@@ -19,7 +19,8 @@ CELLS = [
     (one epoch of `EXPLORER_STEPS` batches) so that only the settings you change differ.
     """),
     ("params", """
-    DATA_DIR: str = ""  # WFDB folder; empty: the embedded 15-record subset in data/mitdb
+    DATA_DIR: str = ""  # WFDB folder; empty: the embedded MIT-BIH database in data/mitdb (48 records)
+    RECORDS: str = ""  # comma-separated record names to read from DATA_DIR; empty: every record
     SPLIT: str = "inter-patient"  # split protocol: inter-patient, inter-patient-strict, or beat-random-LEAKS-PATIENTS
     LEAD: str = "MLII"  # ECG lead, chosen by name
     IMAGE_SIZE: int = 96  # side of the square ECG image in pixels
@@ -45,13 +46,14 @@ CELLS = [
 
     from ecgkit import contract, nb, render, widgets
     from ecgkit.datasets import load_beats
+    from ecgkit.params import record_list
     from ecgkit.train import train
 
     NOTEBOOK = "21_hyperparameter_explorer"
     OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
     STEPS_FOR_SCHEDULE = STEPS_PER_EPOCH or 100  # the schedule plot needs a step count
     EAGER = EXPLORER_STEPS <= 8  # a few steps: tracing the graph costs more than it saves
-    BASE = {"DATA_DIR": DATA_DIR, "SPLIT": SPLIT, "LEAD": LEAD, "IMAGE_SIZE": IMAGE_SIZE, "GRID": GRID,
+    BASE = {"DATA_DIR": DATA_DIR, "RECORDS": RECORDS, "SPLIT": SPLIT, "LEAD": LEAD, "IMAGE_SIZE": IMAGE_SIZE, "GRID": GRID,
             "MAX_BEATS_PER_RECORD": MAX_BEATS_PER_RECORD, "VAL_FRACTION": VAL_FRACTION, "WEIGHTS": WEIGHTS,
             "EPOCHS": 1, "STEPS_PER_EPOCH": EXPLORER_STEPS, "BATCH_SIZE": BATCH_SIZE,
             "LEARNING_RATE": LEARNING_RATE, "WARMUP_EPOCHS": 0.5, "FOCAL_GAMMA": FOCAL_GAMMA,
@@ -103,7 +105,7 @@ CELLS = [
     The same images as notebook 03, at the strength you choose:
     """),
     ("code", """
-    beats = load_beats(DATA_DIR or None, split=SPLIT, lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
+    beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), split=SPLIT, lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
                        val_fraction=VAL_FRACTION, seed=SEED, progress=False)
     rng = np.random.default_rng(SEED)
     idx = [int(rng.choice(np.flatnonzero(beats.labels == k))) for k in (0, 2) if (beats.labels == k).any()]

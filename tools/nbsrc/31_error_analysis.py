@@ -22,6 +22,7 @@ CELLS = [
     from ecgkit.datasets import load_beats
     from ecgkit.evaluate import evaluate_predictions, predict_beats
     from ecgkit.factory import gradcam_layer_name
+    from ecgkit.params import record_list
     from ecgkit.predict import load_model
     from ecgkit.render import render_batch
 

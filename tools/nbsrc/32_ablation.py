@@ -25,6 +25,7 @@ CELLS = [
     from ecgkit.datasets import load_beats
     from ecgkit.evaluate import class_coverage, paired_bootstrap, predict_beats
     from ecgkit.predict import load_model
+    from ecgkit.params import record_list
 
     NOTEBOOK = "32_ablation"
     OUT = nb.output_dir(RUN_DIR, NOTEBOOK)

@@ -1,7 +1,8 @@
 """Cells shared by the architecture notebooks 10-14 (kept here so they stay identical)."""
 
 PARAMS = """
-DATA_DIR: str = ""  # WFDB folder; empty: the embedded 15-record subset in data/mitdb
+DATA_DIR: str = ""  # WFDB folder; empty: the embedded MIT-BIH database in data/mitdb (48 records)
+RECORDS: str = ""  # comma-separated record names to read from DATA_DIR; empty: every record
 LEAD: str = "MLII"  # ECG lead, chosen by name
 IMAGE_SIZE: int = 224  # side of the square ECG image in pixels
 GRID: bool = True  # draw the ECG-paper grid behind the trace (as the trained model saw it)
@@ -12,7 +13,7 @@ RUN_DIR: str = "runs/notebooks"  # folder where notebooks write their outputs
 """
 
 REAL_IMAGES = """
-beats = load_beats(DATA_DIR or None, lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD, seed=SEED, progress=False)
+beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD, seed=SEED, progress=False)
 rng = np.random.default_rng(SEED)
 pick = [int(rng.choice(np.flatnonzero(beats.labels == k))) for k in range(len(contract.CLASSES)) if (beats.labels == k).any()]
 pick_names = [contract.CLASSES[beats.labels[i]] for i in pick]
@@ -31,6 +32,7 @@ import pandas as pd
 
 from ecgkit import contract, nb
 from ecgkit.datasets import load_beats
+from ecgkit.params import record_list
 from ecgkit.render import render_batch
 {extra_imports}
 NOTEBOOK = "{notebook}"

@@ -32,15 +32,15 @@ MODEL = """
 MODEL_PATH: str = ""  # trained .keras model; empty: RUN_DIR/models/enhanced.keras (from 20)
 """
 
-PARAMS = (data_lines("DATA_DIR", "SPLIT", "LEAD", "GRID", "MAX_BEATS_PER_RECORD", "VAL_FRACTION")
+PARAMS = (data_lines("DATA_DIR", "RECORDS", "SPLIT", "LEAD", "GRID", "MAX_BEATS_PER_RECORD", "VAL_FRACTION")
           + TEST + OUTPUTS + MODEL)
-"""Notebook 30: MAX_BEATS_PER_RECORD is the training cap, for the baselines' training beats."""
+"""Notebook 30: MAX_BEATS_PER_RECORD is the network's training cap (named in the text; the baselines get every training beat)."""
 
-PARAMS_NO_TRAINING = data_lines("DATA_DIR", "SPLIT", "LEAD", "GRID", "VAL_FRACTION") + TEST + OUTPUTS
+PARAMS_NO_TRAINING = data_lines("DATA_DIR", "RECORDS", "SPLIT", "LEAD", "GRID", "VAL_FRACTION") + TEST + OUTPUTS
 """Notebooks 31 (plus MODEL) and 32: they read test beats only."""
 
 TEST_BEATS = """
-beats = load_beats(DATA_DIR or None, split=SPLIT, lead=LEAD, max_beats_per_record=TEST_MAX_BEATS_PER_RECORD,
+beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), split=SPLIT, lead=LEAD, max_beats_per_record=TEST_MAX_BEATS_PER_RECORD,
                    val_fraction=VAL_FRACTION, seed=SEED, progress=False)
 test = beats.subset("test")
 weights = test.meta["weight"].to_numpy()  # N/n per record and class: the weighted beats are every test beat

@@ -1,7 +1,8 @@
 """Parameter lines shared by the training notebooks (20, 32)."""
 
 DATA = """
-DATA_DIR: str = ""  # WFDB folder; empty: the embedded 15-record subset in data/mitdb
+DATA_DIR: str = ""  # WFDB folder; empty: the embedded MIT-BIH database in data/mitdb (48 records)
+RECORDS: str = ""  # comma-separated record names to read from DATA_DIR; empty: every record
 SPLIT: str = "inter-patient"  # split protocol: inter-patient, inter-patient-strict (paced out), or beat-random-LEAKS-PATIENTS
 LEAD: str = "MLII"  # ECG lead, chosen by name
 IMAGE_SIZE: int = 96  # side of the square ECG image in pixels
