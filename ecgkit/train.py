@@ -189,9 +189,11 @@ stream (run.json lists them)."""
 
 
 def sampled_classes(labels) -> list[int]:
-    """Classes that balanced sampling draws from: those with at least SAMPLING_MIN_BEATS beats."""
+    """Classes that balanced sampling draws from: those with at least SAMPLING_MIN_BEATS beats
+    (every class present when none has that many: a tiny test set)."""
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(CLASSES))
-    return [k for k in range(len(CLASSES)) if counts[k] >= SAMPLING_MIN_BEATS]
+    big = [k for k in range(len(CLASSES)) if counts[k] >= SAMPLING_MIN_BEATS]
+    return big or [k for k in range(len(CLASSES)) if counts[k] > 0]
 
 
 # --- Data pipelines --------------------------------------------------------------------------------
@@ -333,8 +335,40 @@ def _make_callback_classes() -> dict[str, type]:
                 lr = self.model.optimizer.learning_rate
                 logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
 
+    class ReestimateBatchNorm(keras.callbacks.Callback):
+        """Before every validation, recomputes BatchNorm's moving statistics with the current
+        weights from a few training batches ("precise BN", Wu & Johnson 2021).
+
+        The moving averages lag behind weights that change fast: in a short run from random
+        weights the network can be right in training mode and predict one class in inference
+        mode (notebook 20 measures it). Here batch ``i`` (0-based) is passed in training mode
+        with momentum ``i / (i + 1)``, so the averages become the plain mean of the batches'
+        statistics; the configured momentum is put back afterwards. Costs ``batches`` forward
+        passes per validation. The best checkpoint and the final model carry these statistics.
+        """
+
+        def __init__(self, dataset, batches=BN_REESTIMATE_BATCHES):
+            super().__init__()
+            self.dataset, self.batches = dataset, int(batches)
+
+        def on_test_begin(self, logs=None):
+            layers = [layer for layer in _all_layers(self.model)
+                      if isinstance(layer, keras.layers.BatchNormalization)]
+            if not layers or self.batches < 1:
+                return
+            saved = [layer.momentum for layer in layers]
+            try:
+                for i, batch in enumerate(self.dataset.take(self.batches)):
+                    for layer in layers:
+                        layer.momentum = i / (i + 1)
+                    self.model(batch[0], training=True)
+            finally:
+                for layer, momentum in zip(layers, saved):
+                    layer.momentum = momentum
+
     return {"AtomicBestCheckpoint": AtomicBestCheckpoint,
-            "LearningRateLogger": LearningRateLogger}
+            "LearningRateLogger": LearningRateLogger,
+            "ReestimateBatchNorm": ReestimateBatchNorm}
 
 
 def best_state_path(best: Path) -> Path:
@@ -343,8 +377,12 @@ def best_state_path(best: Path) -> Path:
 
 
 def make_callbacks(run_dir: Path, progress: bool = True, patience: int = EARLY_STOPPING_PATIENCE,
-                   extra=()) -> tuple[list, dict[str, Path]]:
-    """The training callbacks and the paths they write, in the order they must run."""
+                   extra=(), bn_batches=None) -> tuple[list, dict[str, Path]]:
+    """The training callbacks and the paths they write, in the order they must run.
+
+    ``bn_batches``: a data set of training batches for :class:`ReestimateBatchNorm` (None: the
+    BatchNorm statistics are not re-estimated).
+    """
     import keras
 
     paths = {"best": run_dir / "checkpoints" / "best.weights.h5",
@@ -352,6 +390,7 @@ def make_callbacks(run_dir: Path, progress: bool = True, patience: int = EARLY_S
              "csv_log": run_dir / "history.csv",
              "tensorboard": run_dir / "tensorboard"}
     callbacks = [
+        *([_Lazy.get("ReestimateBatchNorm")(bn_batches)] if bn_batches is not None else []),
         _Lazy.get("LearningRateLogger")(),
         _Lazy.get("AtomicBestCheckpoint")(paths["best"], monitor=MONITOR, mode="max",
                                           verbose=int(progress)),
@@ -394,6 +433,9 @@ def _build_model(p: dict[str, Any]):
         calibration=p["CALIBRATION"], pyramid=p["PYRAMID"], dropout=p["DROPOUT"])
 
 
+BN_REESTIMATE_BATCHES = 8
+"""Training batches used to recompute the BatchNorm statistics before each validation."""
+
 BN_MOMENTUM_RANGE = (0.9, 0.99)
 BN_WINDOW_EPOCH_FRACTION = 5
 """With ``BN_MOMENTUM: 0`` the momentum is ``1 - BN_WINDOW_EPOCH_FRACTION / steps_per_epoch``,
@@ -409,6 +451,8 @@ def auto_bn_momentum(steps_per_epoch: int) -> float:
     statistics validation uses would still be mostly the initial ones (0.99**50 = 0.6) and the
     network, in inference mode, predicts one class (notebook 20 shows this collapse). Here the
     window is a fifth of an epoch: 0.9 for 50 steps, 0.95 for 100, 0.99 from 500 steps up.
+    On top of this, ``train`` recomputes the statistics from training batches before every
+    validation (``ReestimateBatchNorm``), which also covers runs of a few dozen steps.
     """
     if steps_per_epoch < 1:
         raise ValueError(f"steps_per_epoch must be >= 1. Received: steps_per_epoch={steps_per_epoch}")
@@ -509,9 +553,6 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
 
     set_seeds(p["SEED"], p["DETERMINISTIC"])
     hw = hardware_settings(p["MIXED_PRECISION"], p["DETERMINISTIC"])
-    previous_policy = keras.mixed_precision.global_policy().name
-    if hw["mixed_precision"]:
-        keras.mixed_precision.set_global_policy(hw["policy"])
     if strategy is None:
         strategy = select_strategy()
 
@@ -539,50 +580,57 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
     schedule_steps = steps or math.ceil(len(train_beats.labels) / batch)
     train_ds, val_ds = make_datasets(train_beats, val_beats, p, steps)
 
-    balance = p["CLASS_BALANCE"]
-    bn_momentum = p["BN_MOMENTUM"] or auto_bn_momentum(steps or schedule_steps)
-    with strategy.scope():
-        if model is None:
-            model = _build_model(p)
-        elif callable(model) and not hasattr(model, "fit"):
-            model = model()
-        n_bn = set_batchnorm_momentum(model, bn_momentum)
-        cfg = get_training_config(
-            model, learning_rate=p["LEARNING_RATE"], weight_decay=p["WEIGHT_DECAY"],
-            epochs=p["EPOCHS"], steps_per_epoch=schedule_steps,
-            warmup_epochs=p["WARMUP_EPOCHS"], focal_gamma=p["FOCAL_GAMMA"],
-            class_counts=counts if balance == "alpha" else None)
-        model.compile(optimizer=cfg["optimizer"], loss=cfg["loss"], metrics=cfg["metrics"],
-                      jit_compile=hw["jit_compile"] and not run_eagerly, run_eagerly=run_eagerly)
-    cw = class_weights(counts) if balance == "class_weight" else None
-
-    cbs, paths = make_callbacks(run_dir, progress=progress, extra=callbacks)
-    done_before = len(read_history(paths["csv_log"]).get("epoch", []))
-    resuming = (paths["backup"] / "training_metadata.json").is_file()
-    if not resuming:  # a fresh run starts a fresh log and a fresh best checkpoint
-        for stale in (paths["csv_log"], paths["best"], best_state_path(paths["best"])):
-            if stale.exists():
-                stale.unlink()
-        done_before = 0
-    paths["run_json"] = run_dir / "run.json"
-    info: dict[str, Any] = {
-        "params": p, "class_balance": {
-            "mode": balance, "train_counts": counts, "class_weight": cw,
-            "sampled_classes": ([CLASSES[k] for k in sampled_classes(train_beats.labels)]
-                                if balance == "sampling" else None)},
-        "versions": versions(),
-        "tensorboard": str(paths["tensorboard"]),
-        "hardware": {**hw, "run_eagerly": run_eagerly, "strategy": type(strategy).__name__,
-                     "replicas": int(strategy.num_replicas_in_sync)},
-        "data": data_summary(beats), "steps_per_epoch": steps or schedule_steps,
-        "batchnorm": {"momentum": bn_momentum, "layers": n_bn,
-                      "auto": not p["BN_MOMENTUM"]},
-        "resumed_after_epochs": done_before if resuming else 0, "status": "running",
-    }
-    write_json(paths["run_json"], info)
-
-    verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
+    # The dtype policy is global in Keras: set it for this model only, and put the previous one
+    # back whatever happens (an error while building, compiling or fitting included).
+    previous_policy = keras.mixed_precision.global_policy().name
+    if hw["mixed_precision"]:
+        keras.mixed_precision.set_global_policy(hw["policy"])
     try:
+        balance = p["CLASS_BALANCE"]
+        bn_momentum = p["BN_MOMENTUM"] or auto_bn_momentum(steps or schedule_steps)
+        with strategy.scope():
+            if model is None:
+                model = _build_model(p)
+            elif callable(model) and not hasattr(model, "fit"):
+                model = model()
+            n_bn = set_batchnorm_momentum(model, bn_momentum)
+            cfg = get_training_config(
+                model, learning_rate=p["LEARNING_RATE"], weight_decay=p["WEIGHT_DECAY"],
+                epochs=p["EPOCHS"], steps_per_epoch=schedule_steps,
+                warmup_epochs=p["WARMUP_EPOCHS"], focal_gamma=p["FOCAL_GAMMA"],
+                class_counts=counts if balance == "alpha" else None)
+            model.compile(optimizer=cfg["optimizer"], loss=cfg["loss"], metrics=cfg["metrics"],
+                          jit_compile=hw["jit_compile"] and not run_eagerly, run_eagerly=run_eagerly)
+        cw = class_weights(counts) if balance == "class_weight" else None
+
+        cbs, paths = make_callbacks(run_dir, progress=progress, extra=callbacks,
+                                    bn_batches=train_ds)
+        done_before = len(read_history(paths["csv_log"]).get("epoch", []))
+        resuming = (paths["backup"] / "training_metadata.json").is_file()
+        if not resuming:  # a fresh run starts a fresh log and a fresh best checkpoint
+            for stale in (paths["csv_log"], paths["best"], best_state_path(paths["best"])):
+                if stale.exists():
+                    stale.unlink()
+            done_before = 0
+        paths["run_json"] = run_dir / "run.json"
+        info: dict[str, Any] = {
+            "params": p, "class_balance": {
+                "mode": balance, "train_counts": counts, "class_weight": cw,
+                "sampled_classes": ([CLASSES[k] for k in sampled_classes(train_beats.labels)]
+                                    if balance == "sampling" else None)},
+            "versions": versions(),
+            "tensorboard": str(paths["tensorboard"]),
+            "hardware": {**hw, "run_eagerly": run_eagerly, "strategy": type(strategy).__name__,
+                         "replicas": int(strategy.num_replicas_in_sync)},
+            "data": data_summary(beats), "steps_per_epoch": steps or schedule_steps,
+            "batchnorm": {"momentum": bn_momentum, "layers": n_bn,
+                          "auto": not p["BN_MOMENTUM"],
+                          "reestimated_from_batches": BN_REESTIMATE_BATCHES},
+            "resumed_after_epochs": done_before if resuming else 0, "status": "running",
+        }
+        write_json(paths["run_json"], info)
+
+        verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
         model.fit(train_ds, validation_data=val_ds, epochs=p["EPOCHS"], steps_per_epoch=steps,
                   class_weight=cw, callbacks=cbs, verbose=verbose, shuffle=False)
     finally:

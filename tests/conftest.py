@@ -83,10 +83,10 @@ def synthetic_record(tmp_path):
 
 @pytest.fixture(scope="session")
 def small_beats():
-    """The smoke profile's 14 records of the embedded database (N, S, V, F on every side),
-    inter-patient split, at most 20 beats per record and class."""
+    """14 records of the embedded database (N, S, V, F on every side, Q via the paced 107 and
+    217 on train and test), default inter-patient split, at most 20 beats per record and class."""
     from ecgkit.datasets import load_beats
-    from ecgkit.params import load_profile, record_list
 
-    records = record_list(load_profile("smoke")["RECORDS"])
+    records = ["100", "106", "107", "118", "119", "200", "207", "208", "209", "213", "217", "223",
+               "232", "233"]
     return load_beats(records=records, max_beats_per_record=20, progress=False)

@@ -38,6 +38,7 @@ DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XL
     from ecgkit.params import PARAMS as KNOWN, record_list
     from ecgkit.plots import plot_class_distribution, plot_history
     from ecgkit.render import render_batch
+    from ecgkit import train as train_module
     from ecgkit.train import auto_bn_momentum, hardware_settings, select_strategy, set_batchnorm_momentum, train
 
     NOTEBOOK = "20_training"
@@ -128,10 +129,13 @@ DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XL
     ("md", """
     The measured collapse is the one every short CPU run from random weights hits: validation
     and test see one or two predicted classes however well training goes. `train()` therefore
-    sets the momentum from the epoch length for every run (`BN_MOMENTUM: 0`): the moving averages
-    cover about the last fifth of an epoch.
+    does two things in every run: it sets the momentum from the epoch length (`BN_MOMENTUM: 0`;
+    the moving averages cover about the last fifth of an epoch), and before every validation it
+    recomputes the statistics from a few training batches with the current weights, exactly what
+    the cell above did by hand ("precise BN").
     """),
     ("code", "nb.show_source(auto_bn_momentum)"),
+    ("code", "nb.show_source(train_module._make_callback_classes)  # ReestimateBatchNorm is the third class"),
     ("code", """
     train_counts = counts["train"]
     steps = STEPS_PER_EPOCH or math.ceil(sum(train_counts.values()) / BATCH_SIZE)
@@ -221,7 +225,8 @@ DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XL
 
     - A one-batch overfit is the cheapest test of a training setup; it passed above.
     - Short runs from random weights need BatchNorm statistics that follow the data: with Keras'
-      default momentum the network predicted one class in inference mode.
+      default momentum the network predicted one class in inference mode; `train()` re-estimates
+      them before every validation.
     - The baseline and the enhanced model are trained with one recipe; the epoch is chosen on
       validation patients, never on test patients.
 
