@@ -291,9 +291,13 @@ def _model_path(out: Path, value: str) -> Path:
 
 
 @contextlib.contextmanager
-def _kernel_environment() -> Iterator[None]:
-    """Quieter kernels: TensorFlow's C++ info logs and the debugger's frozen-module warning off."""
-    quiet = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+def _kernel_environment(out: Path) -> Iterator[None]:
+    """Quieter kernels (TensorFlow's C++ info logs and the debugger's frozen-module warning off)
+    sharing one beat cache: ``ECGKIT_CACHE_DIR`` defaults to ``out/cache``, so the notebooks after
+    the first read the 48 records' windows from ``.npz`` files in a fraction of a second instead
+    of decoding them again (measured 0.3 s against 3-4 s per notebook)."""
+    quiet = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+             "ECGKIT_CACHE_DIR": str(out / "cache")}
     saved = {k: os.environ.get(k) for k in quiet}
     for k, v in quiet.items():
         os.environ.setdefault(k, v)
@@ -372,7 +376,7 @@ def run_workbook(profile: str | Path | dict[str, Any] | None = "cpu", out: str |
         f"(kernel messages: {kernel_log.name})")
     started = time.perf_counter()
     try:
-        with _kernel_environment():
+        with _kernel_environment(out):
             for i, (nb, run) in enumerate(zip(notebooks, runs), 1):
                 inject = {k: values[k] for k in declared[nb.stem] if k in values}
                 say(f"[{i}/{len(notebooks)}] {nb.stem} ...")
