@@ -34,7 +34,7 @@ class DemoSettings:
     with ``benchmarks/bench_learning.py``) for the enhanced model alone: under 10 minutes on a
     2-core CPU. ``CI`` runs in seconds and learns nothing."""
 
-    image_size: int = 64
+    image_size: int = 96
     max_beats_per_record: int = 300
     epochs: int = 4
     steps_per_epoch: int = 100
