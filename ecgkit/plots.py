@@ -291,3 +291,32 @@ def plot_attention_maps(images, spatial_maps, channel_weights=None,
                            ylim=(0, 1.02))
             axes[i, 2].title.set_fontsize(8)
     return fig
+
+
+def plot_detector_maps(images, detector_maps, component_names: Sequence[str],
+                       titles: Sequence[str] | None = None):
+    """Each image beside its feature-calibration detector maps (one panel per component).
+
+    Args:
+        images: (n, H, W, 3) uint8 images.
+        detector_maps: (n, h, w, k) maps, one channel per component.
+        component_names: the k component names (panel titles).
+        titles: per-image titles.
+    """
+    images = np.asarray(images)
+    maps = np.asarray(detector_maps)
+    if maps.ndim != 4 or maps.shape[-1] != len(component_names) or len(maps) != len(images):
+        raise ValueError(f"detector_maps must have shape (n={len(images)}, h, w, "
+                         f"{len(component_names)}). Received: shape={maps.shape}")
+    n, k = len(images), len(component_names)
+    fig = _figure(figsize=(2.2 * (k + 1), 2.2 * n), layout="constrained")
+    axes = fig.subplots(n, k + 1, squeeze=False)
+    for i in range(n):
+        axes[i, 0].imshow(images[i])
+        axes[i, 0].set_title(titles[i] if titles is not None else "image", fontsize=9)
+        for j, comp in enumerate(component_names, 1):
+            axes[i, j].imshow(maps[i, :, :, j - 1], cmap="inferno")
+            axes[i, j].set_title(comp, fontsize=8)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    return fig

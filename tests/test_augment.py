@@ -108,6 +108,20 @@ class TestSignalAugmentation:
         np.testing.assert_array_equal(a, b)
 
 
+def _identical_beats(n):
+    """A BeatSet of n identical synthetic beats (a 1 mV Gaussian R peak at the window centre)."""
+    import pandas as pd
+
+    from ecgkit.contract import BEFORE_SAMPLES, WINDOW_SAMPLES
+    from ecgkit.datasets import BeatSet
+
+    t = np.arange(WINDOW_SAMPLES)
+    windows = np.tile(np.exp(-((t - BEFORE_SAMPLES) / 8.0) ** 2), (n, 1)).astype(np.float32)
+    meta = pd.DataFrame({"record": ["100"] * n, "patient": ["100"] * n, "sample": range(n),
+                         "symbol": ["N"] * n, "label": ["N"] * n, "split": ["train"] * n})
+    return BeatSet(windows=windows, labels=np.zeros(n, int), meta=meta, report={})
+
+
 class TestSignalAugmentBatch:
     def test_batch_rows_get_own_draws(self):
         x = np.zeros((4, 300), np.float32)
@@ -117,17 +131,10 @@ class TestSignalAugmentBatch:
 
     def test_with_signal_dataset(self):
         from ecgkit.augment import make_signal_augment
-        from ecgkit.contract import WINDOW_SAMPLES
-        from ecgkit.datasets import BeatSet, signal_dataset
-
-        import pandas as pd
+        from ecgkit.datasets import signal_dataset
 
         n = 4
-        t = np.arange(WINDOW_SAMPLES)
-        windows = np.tile(np.exp(-((t - 540) / 8.0) ** 2), (n, 1)).astype(np.float32)
-        meta = pd.DataFrame({"record": ["100"] * n, "patient": ["100"] * n, "sample": range(n),
-                             "symbol": ["N"] * n, "label": ["N"] * n, "split": ["train"] * n})
-        beats = BeatSet(windows=windows, labels=np.zeros(n, int), meta=meta, report={})
+        beats = _identical_beats(n)
         plain = next(iter(signal_dataset(beats, image_size=64, batch_size=n)))[0].numpy()
         aug = next(iter(signal_dataset(beats, image_size=64, batch_size=n,
                                        signal_augment=make_signal_augment(1.0))))[0].numpy()
@@ -138,17 +145,10 @@ class TestSignalAugmentBatch:
         # With no repeat, each epoch iterates the dataset anew; the augmentation draws must be
         # new each time (and the same for the same seed), not restart from batch 0.
         from ecgkit.augment import make_signal_augment
-        from ecgkit.contract import WINDOW_SAMPLES
-        from ecgkit.datasets import BeatSet, signal_dataset
-
-        import pandas as pd
+        from ecgkit.datasets import signal_dataset
 
         n = 4
-        t = np.arange(WINDOW_SAMPLES)
-        windows = np.tile(np.exp(-((t - 540) / 8.0) ** 2), (n, 1)).astype(np.float32)
-        meta = pd.DataFrame({"record": ["100"] * n, "patient": ["100"] * n, "sample": range(n),
-                             "symbol": ["N"] * n, "label": ["N"] * n, "split": ["train"] * n})
-        beats = BeatSet(windows=windows, labels=np.zeros(n, int), meta=meta, report={})
+        beats = _identical_beats(n)
 
         def epochs(seed):
             ds = signal_dataset(beats, image_size=64, batch_size=n, seed=seed,

@@ -104,3 +104,20 @@ class TestDataAndImageFigures:
                                         channel_weights=np.random.rand(2, 16))
         assert len(fig.axes) == 6
         assert fig.axes[1].get_title() == "spatial attention"
+
+
+class TestDetectorMaps:
+    def test_one_row_per_image_one_panel_per_component(self):
+        from ecgkit.plots import plot_detector_maps
+
+        images = np.zeros((2, 32, 32, 3), np.uint8)
+        maps = np.random.default_rng(0).random((2, 4, 4, 3))
+        fig = plot_detector_maps(images, maps, ["P", "QRS", "T"], titles=["N", "V"])
+        assert len(fig.axes) == 2 * 4
+        assert [ax.get_title() for ax in fig.axes[:4]] == ["N", "P", "QRS", "T"]
+
+    def test_shape_mismatch_is_named(self):
+        from ecgkit.plots import plot_detector_maps
+
+        with pytest.raises(ValueError, match=r"detector_maps must have shape \(n=2, h, w, 4\)"):
+            plot_detector_maps(np.zeros((2, 8, 8, 3)), np.zeros((2, 4, 4, 3)), "PQRS")

@@ -16,7 +16,8 @@ CELLS = [
     ("code", derived("13_feature_calibration",
                      "from ecgkit import calibration\n"
                      "from ecgkit.attention import attention_maps\n"
-                     "from ecgkit.backbone import resnet50_backbone\n")),
+                     "from ecgkit.backbone import resnet50_backbone\n"
+                     "from ecgkit.plots import plot_detector_maps\n")),
     ("md", """
     ## 1. The module
 
@@ -48,15 +49,7 @@ CELLS = [
     detectors = attention_maps(model, images)["calibration_detector_maps"]
     sums = detectors.sum(axis=(1, 2))
     assert np.allclose(sums, 1.0, atol=1e-3), "each detector map is a softmax over positions"
-    fig, axes = plt.subplots(len(images), 5, figsize=(11, 2.2 * len(images)), squeeze=False)
-    for i in range(len(images)):
-        axes[i, 0].imshow(images[i])
-        axes[i, 0].set_title(pick_names[i], fontsize=9)
-        for j, comp in enumerate(calibration.COMPONENT_NAMES, 1):
-            axes[i, j].imshow(detectors[i, :, :, j - 1], cmap="inferno")
-            axes[i, j].set_title(comp, fontsize=8)
-    for ax in axes.ravel():
-        ax.set_axis_off()
+    fig = plot_detector_maps(images, detectors, calibration.COMPONENT_NAMES, titles=pick_names)
     nb.save_figure(fig, RUN_DIR, NOTEBOOK, "detector_maps")
     """),
     ("code", """
@@ -82,15 +75,7 @@ CELLS = [
     ("code", """
     if trained is not None:
         t_det = attention_maps(trained, trained_images)["calibration_detector_maps"]
-        fig, axes = plt.subplots(len(pick), 5, figsize=(11, 2.2 * len(pick)), squeeze=False)
-        for i in range(len(pick)):
-            axes[i, 0].imshow(trained_images[i])
-            axes[i, 0].set_title(pick_names[i], fontsize=9)
-            for j, comp in enumerate(calibration.COMPONENT_NAMES, 1):
-                axes[i, j].imshow(t_det[i, :, :, j - 1], cmap="inferno")
-                axes[i, j].set_title(comp, fontsize=8)
-        for ax in axes.ravel():
-            ax.set_axis_off()
+        fig = plot_detector_maps(trained_images, t_det, calibration.COMPONENT_NAMES, titles=pick_names)
         nb.save_figure(fig, RUN_DIR, NOTEBOOK, "detector_maps_trained")
         display(fig)
     nb.record_figures(RUN_DIR, NOTEBOOK, {"trained_maps": trained is not None})
