@@ -189,6 +189,12 @@ def validate(values: dict[str, Any], source: str = "parameters") -> dict[str, An
     return out
 
 
+def weights_arg(value: str) -> str | None:
+    """``WEIGHTS`` as the model builders take it: ``"none"`` or empty -> None (random
+    initialisation); ``"imagenet"`` and a weights file path pass through."""
+    return None if value in ("", "none") else value
+
+
 def lead_list(value: str) -> tuple[str, ...]:
     """``FALLBACK_LEADS`` as a tuple: ``"V5, V1"`` -> ``("V5", "V1")``."""
     return tuple(x.strip() for x in value.split(",") if x.strip())

@@ -425,11 +425,11 @@ def read_history(csv_path: Path) -> dict[str, list[float]]:
 
 def _build_model(p: dict[str, Any]):
     from ecgkit.factory import create_enhanced_resnet50
+    from ecgkit.params import weights_arg
 
-    weights = None if p["WEIGHTS"] in ("", "none") else p["WEIGHTS"]
     return create_enhanced_resnet50(
         input_shape=(p["IMAGE_SIZE"], p["IMAGE_SIZE"], 3), num_classes=len(CLASSES),
-        weights=weights, ecg_block=p["ECG_BLOCK"], attention=p["ATTENTION"],
+        weights=weights_arg(p["WEIGHTS"]), ecg_block=p["ECG_BLOCK"], attention=p["ATTENTION"],
         calibration=p["CALIBRATION"], pyramid=p["PYRAMID"], dropout=p["DROPOUT"])
 
 

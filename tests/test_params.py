@@ -150,3 +150,9 @@ def test_smoke_records_keep_every_class_on_every_side():
         assert {"N", "S", "V", "F"} <= classes(split[side]), side
     if not strict:
         assert "Q" in classes(split["train"]) and "Q" in classes(split["test"])
+
+
+def test_weights_none_is_python_none():
+    assert params.weights_arg("none") is None and params.weights_arg("") is None
+    assert params.weights_arg("imagenet") == "imagenet"
+    assert params.weights_arg("w.weights.h5") == "w.weights.h5"

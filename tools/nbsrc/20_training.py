@@ -35,7 +35,7 @@ DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XL
     from ecgkit import contract, nb, training_config, widgets
     from ecgkit.datasets import load_beats
     from ecgkit.factory import create_baseline_resnet50, create_enhanced_resnet50
-    from ecgkit.params import PARAMS as KNOWN, record_list
+    from ecgkit.params import PARAMS as KNOWN, record_list, weights_arg
     from ecgkit.plots import plot_class_distribution, plot_history
     from ecgkit.render import render_batch
     from ecgkit import train as train_module
@@ -180,7 +180,7 @@ DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XL
     ("code", """
     runs = {}
     runs["baseline"] = train(PARAMS, beats=beats, run_dir=OUT / "baseline", progress=False, run_eagerly=EAGER,
-                             model=lambda: create_baseline_resnet50(SHAPE, len(contract.CLASSES), weights=None if WEIGHTS == "none" else WEIGHTS, dropout=DROPOUT))
+                             model=lambda: create_baseline_resnet50(SHAPE, len(contract.CLASSES), weights=weights_arg(WEIGHTS), dropout=DROPOUT))
     print(f"baseline: {runs['baseline'].info['seconds']} s, best {runs['baseline'].info['best']}")
     """),
     ("md", "## 7. Train the enhanced ResNet50 with the same recipe"),

@@ -32,12 +32,12 @@ import pandas as pd
 
 from ecgkit import contract, nb
 from ecgkit.datasets import load_beats
-from ecgkit.params import record_list
+from ecgkit.params import record_list, weights_arg
 from ecgkit.render import render_batch
 {extra_imports}
 NOTEBOOK = "{notebook}"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
-WEIGHTS_ARG = None if WEIGHTS in ("", "none") else WEIGHTS  # what the builders take
+WEIGHTS_ARG = weights_arg(WEIGHTS)  # what the builders take: None for "none"
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 3)
 '''
 
