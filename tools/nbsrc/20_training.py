@@ -24,7 +24,6 @@ BN_MOMENTUM: float = 0.0  # BatchNorm momentum; 0: from the epoch length
 DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XLA off)
 """ + TRAINING),
     ("code", """
-    import math
     import shutil
 
     import keras
@@ -39,7 +38,7 @@ DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XL
     from ecgkit.plots import plot_class_distribution, plot_history
     from ecgkit.render import render_batch
     from ecgkit import train as train_module
-    from ecgkit.train import auto_bn_momentum, hardware_settings, select_strategy, set_batchnorm_momentum, train
+    from ecgkit.train import auto_bn_momentum, epoch_steps, hardware_settings, select_strategy, set_batchnorm_momentum, train
 
     NOTEBOOK = "20_training"
     OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
@@ -138,7 +137,7 @@ DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XL
     ("code", "nb.show_source(train_module._make_callback_classes)  # ReestimateBatchNorm is the third class"),
     ("code", """
     train_counts = counts["train"]
-    steps = STEPS_PER_EPOCH or math.ceil(sum(train_counts.values()) / BATCH_SIZE)
+    steps = epoch_steps(STEPS_PER_EPOCH, sum(train_counts.values()), BATCH_SIZE)  # as train() counts them
     print(f"{steps} steps per epoch -> BatchNorm momentum {BN_MOMENTUM or auto_bn_momentum(steps):.3f}")
     """),
     ("md", """
