@@ -39,9 +39,9 @@ class Param:
 
 PARAMS: dict[str, Param] = {
     # Data
-    "DATA_DIR": Param(str, "", "WFDB folder to read; empty = the embedded database in data/mitdb "
+    "DATA_DIR": Param(str, "", "WFDB folder to read; empty: the embedded database in data/mitdb "
                       "(all 48 MIT-BIH records)"),
-    "RECORDS": Param(str, "", "comma-separated record names to read from DATA_DIR; empty = every "
+    "RECORDS": Param(str, "", "comma-separated record names to read from DATA_DIR; empty: every "
                      "record"),
     "SPLIT": Param(str, "inter-patient", "split protocol: 'inter-patient' (default), "
                    "'inter-patient-strict' (paced records out: the literature's protocol) or "
@@ -50,15 +50,16 @@ PARAMS: dict[str, Param] = {
                             "none")),
     "LEAD": Param(str, "MLII", "ECG lead, chosen by name"),
     "FALLBACK_LEADS": Param(str, "", "leads to use, in order, for records without LEAD, comma "
-                            "separated (e.g. 'V5,V1'); empty = skip those records"),
+                            "separated (e.g. 'V5,V1'); empty: skip those records"),
     "UNKNOWN_SYMBOLS": Param(str, "error", "annotation symbols that are neither beats nor known "
                              "non-beats: 'error' or 'skip' (counted)", choices=("error", "skip")),
-    "IMAGE_SIZE": Param(int, 224, "side of the square ECG image in pixels",
+    "IMAGE_SIZE": Param(int, 224, "side of the square ECG image in pixels (224: ResNet50's "
+                        "ImageNet size); the profiles set it: smoke 64, cpu and demo 96, gpu 224",
                         range=f"[{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIZE}]"),
     "GRID": Param(bool, True, "draw the ECG-paper grid (1 mm / 5 mm) behind the trace"),
-    "MAX_BEATS_PER_RECORD": Param(int, 0, "cap of beats per record and class (0 = no cap)",
+    "MAX_BEATS_PER_RECORD": Param(int, 0, "cap of beats per record and class (0: no cap)",
                                   range="[0, inf)"),
-    "TEST_MAX_BEATS_PER_RECORD": Param(int, 0, "cap of test beats per record and class (0 = "
+    "TEST_MAX_BEATS_PER_RECORD": Param(int, 0, "cap of test beats per record and class (0: "
                                        "every test beat); capped beats carry weights N/n so "
                                        "metrics estimate the full test set", range="[0, inf)"),
     "VAL_FRACTION": Param(float, 0.2, "share of training patients held out for validation",
@@ -70,11 +71,11 @@ PARAMS: dict[str, Param] = {
     "CALIBRATION": Param(bool, True, "use the feature calibration module"),
     "PYRAMID": Param(bool, True, "use feature-pyramid / multi-path fusion"),
     "DROPOUT": Param(float, 0.5, "dropout rate in the classification head", range="[0, 1)"),
-    "BN_MOMENTUM": Param(float, 0.0, "BatchNorm moving-average momentum; 0 = from the epoch "
+    "BN_MOMENTUM": Param(float, 0.0, "BatchNorm moving-average momentum; 0: from the epoch "
                          "length (ecgkit.train.auto_bn_momentum)", range="[0, 1)"),
     # Training
     "EPOCHS": Param(int, 10, "training epochs", range="[1, inf)"),
-    "STEPS_PER_EPOCH": Param(int, 0, "batches per epoch (0 = one pass over the training data)",
+    "STEPS_PER_EPOCH": Param(int, 0, "batches per epoch (0: one pass over the training data)",
                              range="[0, inf)"),
     "BATCH_SIZE": Param(int, 32, "images per batch", range="[1, inf)"),
     "LEARNING_RATE": Param(float, 3e-4, "peak learning rate after warm-up (AdamW)",
@@ -87,7 +88,7 @@ PARAMS: dict[str, Param] = {
                            choices=("alpha", "class_weight", "sampling", "none")),
     "EXPLORER_STEPS": Param(int, 10, "batches of one short run started from the explorer's "
                             "Train button (notebook 21; one epoch)", range="[1, inf)"),
-    "AUGMENT_STRENGTH": Param(float, 1.0, "ECG-safe augmentation strength (0 = off, 1 = default)",
+    "AUGMENT_STRENGTH": Param(float, 1.0, "ECG-safe augmentation strength (0: off, 1: default)",
                               range="[0, 3]"),
     "MIXED_PRECISION": Param(str, "auto", "'auto' (on for a GPU, and bfloat16 on a CPU that "
                              "computes it natively), 'on' or 'off'",
@@ -97,7 +98,8 @@ PARAMS: dict[str, Param] = {
                   range=f"[0, {2**32 - 1}]"),
     # Outputs
     "RUN_DIR": Param(str, "runs/notebooks", "folder where notebooks and runs write their outputs"),
-    "MODEL_PATH": Param(str, "", "trained .keras model to evaluate; empty = RUN_DIR/models/enhanced.keras"),
+    "MODEL_PATH": Param(str, "", "trained .keras model to evaluate; empty: "
+                         "RUN_DIR/models/enhanced.keras"),
     "BOOTSTRAP": Param(int, 200, "bootstrap resamples (by patient) for confidence intervals",
                        range="[0, inf)"),
 }

@@ -11,7 +11,8 @@ import pytest
 
 from ecgkit.contract import PROJECT_ROOT
 from ecgkit.params import PARAMS, load_profile
-from ecgkit.workbook import NOTEBOOKS_DIR, lint_notebook, list_notebooks, notebook_parameters
+from ecgkit.workbook import (NOTEBOOKS_DIR, lint_notebook, list_notebooks, notebook_parameters,
+                             parameters_cell)
 
 EXPECTED = [
     "00_setup_and_tour", "01_data_exploration", "02_signals_to_images", "03_ecg_augmentation",
@@ -43,6 +44,12 @@ class TestNotebookRules:
         for p in notebook_parameters(path):
             want = PARAMS[p.name].type
             assert isinstance(p.value, want) or (want is float and type(p.value) is int), p
+
+    def test_parameters_cell_is_written_from_the_table(self, path):
+        nb = nbformat.read(path, as_version=4)
+        (cell,) = [c.source for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        ours = notebook_parameters(path)
+        assert cell == parameters_cell([p.name for p in ours], {p.name: p.value for p in ours})
 
     def test_teaches_with_the_library(self, path):
         nb = nbformat.read(path, as_version=4)

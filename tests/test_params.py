@@ -76,6 +76,10 @@ class TestRanges:
     def test_edges_inside_the_range_pass(self, name, value):
         assert params.validate({name: value})[name] == value
 
+    def test_help_fits_a_papermill_comment(self):
+        # notebooks carry the help as the comment of a one-'=' line (ecgkit.workbook)
+        assert [name for name, p in params.PARAMS.items() if "=" in p.help] == []
+
     def test_defaults_are_in_range(self):
         assert params.validate(params.defaults()) == params.defaults()
 

@@ -14,15 +14,8 @@ PREREQUISITES = ["03_ecg_augmentation", "14_pyramid_and_head"]
 
 CELLS = [
     ("md", "## Parameters"),
-    ("params", DATA + """
-ECG_BLOCK: bool = True  # use the multi-scale ECG-specific block
-ATTENTION: bool = True  # use channel + spatial attention
-CALIBRATION: bool = True  # use the feature calibration module
-PYRAMID: bool = True  # use feature-pyramid fusion
-EPOCHS: int = 4  # training epochs
-BN_MOMENTUM: float = 0.0  # BatchNorm momentum; 0: from the epoch length
-DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XLA off)
-""" + TRAINING),
+    ("params", DATA + ["ECG_BLOCK", "ATTENTION", "CALIBRATION", "PYRAMID", "EPOCHS=4", "BN_MOMENTUM",
+                       "DETERMINISTIC"] + TRAINING),
     ("code", """
     import shutil
 
