@@ -2,10 +2,13 @@
 
 Introduced in: notebooks/00_setup_and_tour.ipynb.
 
-A profile (``params/smoke.yaml``, ``params/cpu.yaml``, ``params/gpu.yaml``) is a flat YAML
-mapping of these UPPER_CASE names. The same name means the same thing in every notebook, so one
-profile drives the whole workbook (papermill injects the values) and ``ecgkit train --params``.
-An unknown name is an error, never a warning: a typo must not silently run the default.
+``PARAMS`` is the one table of them: their types, defaults, meanings and allowed values. The
+notebooks' ``parameters`` cells are written from it (``tools/make_notebooks.py``). A profile
+(``params/smoke.yaml``, ``cpu.yaml``, ``gpu.yaml``, and ``demo.yaml`` for ``ecgkit demo``) is a
+flat YAML mapping of these UPPER_CASE names that overrides the defaults. The same name means the
+same thing in every notebook, so one profile drives the whole workbook (papermill injects the
+values) and ``ecgkit train --params``. An unknown name is an error, never a warning: a typo must
+not silently run the default.
 """
 
 from __future__ import annotations
@@ -226,7 +229,7 @@ def load_profile(path: str | Path) -> dict[str, Any]:
     """Reads a YAML profile and validates it. Values not in the file keep their defaults.
 
     Args:
-        path: a YAML file, or a profile name (``smoke``, ``cpu``, ``gpu``) looked up in
+        path: a YAML file, or a profile name (``smoke``, ``cpu``, ``gpu``, ``demo``) looked up in
             ``params/`` at the project root.
 
     Returns:

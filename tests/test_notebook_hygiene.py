@@ -67,7 +67,7 @@ class TestNotebookRules:
         assert "markdown" in kinds[:first_code]
 
 
-@pytest.mark.parametrize("profile", ["smoke", "cpu", "gpu"])
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "gpu", "demo"])
 def test_profiles_use_known_names(profile):
     values = load_profile(profile)
     assert values and set(values) <= set(PARAMS)

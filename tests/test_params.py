@@ -46,7 +46,7 @@ class TestProfiles:
         with pytest.raises(params.ParamError, match="not found"):
             params.load_profile(tmp_path / "nope.yaml")
 
-    @pytest.mark.parametrize("name", ["smoke", "cpu", "gpu"])
+    @pytest.mark.parametrize("name", ["smoke", "cpu", "gpu", "demo"])
     def test_shipped_profiles_use_known_names(self, name):
         values = params.load_profile(name)
         assert values, f"params/{name}.yaml is empty"

@@ -105,12 +105,13 @@ CELLS = [
         raise AssertionError("a misspelt parameter must be rejected")
     """),
     ("md", """
-    A **profile** is a YAML file of these names. Three ship with the project: `smoke` (tests,
-    seconds per notebook), `cpu` (the main job, `make run`, about 20 minutes on 2 cores) and
-    `gpu` (the full study).
+    A **profile** is a YAML file of these names. Four ship with the project: `smoke` (tests,
+    seconds per notebook), `cpu` (the main job, `make run`, about 20 minutes on 2 cores), `gpu`
+    (the full study) and `demo` (`ecgkit demo`: the enhanced model alone, trained and evaluated
+    in minutes).
     """),
     ("code", """
-    profiles = {name: params.load_profile(name) for name in ("smoke", "cpu", "gpu")}
+    profiles = {name: params.load_profile(name) for name in ("smoke", "cpu", "gpu", "demo")}
     pd.DataFrame(profiles).fillna("(default)")
     """),
     ("md", """
