@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from ecgkit.contract import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
+from ecgkit.contract import IMAGE_SIZE, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,9 @@ PARAMS: dict[str, Param] = {
                             "separated (e.g. 'V5,V1'); empty: skip those records"),
     "UNKNOWN_SYMBOLS": Param(str, "error", "annotation symbols that are neither beats nor known "
                              "non-beats: 'error' or 'skip' (counted)", choices=("error", "skip")),
-    "IMAGE_SIZE": Param(int, 224, "side of the square ECG image in pixels (224: ResNet50's "
-                        "ImageNet size); the profiles set it: smoke 64, cpu and demo 96, gpu 224",
+    "IMAGE_SIZE": Param(int, IMAGE_SIZE, f"side of the square ECG image in pixels ({IMAGE_SIZE}: "
+                        "the data contract's, ResNet50's ImageNet size); the profiles set it: "
+                        "smoke 64, cpu 96, demo 96, gpu 224",
                         range=f"[{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIZE}]"),
     "GRID": Param(bool, True, "draw the ECG-paper grid (1 mm / 5 mm) behind the trace"),
     "MAX_BEATS_PER_RECORD": Param(int, 0, "cap of beats per record and class (0: no cap)",

@@ -52,6 +52,11 @@ class TestProfiles:
         assert values, f"params/{name}.yaml is empty"
         assert set(values) <= set(params.PARAMS)
 
+    @pytest.mark.parametrize("name", ["smoke", "cpu", "gpu", "demo"])
+    def test_profile_sets_the_image_size_its_help_names(self, name):
+        size = params.load_profile(name)["IMAGE_SIZE"]  # explicit in every profile
+        assert f"{name} {size}" in params.PARAMS["IMAGE_SIZE"].help
+
 
 class TestRanges:
     @pytest.mark.parametrize("name,value,allowed", [
