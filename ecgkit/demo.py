@@ -9,10 +9,11 @@ and macro precision, recall, F1 and specificity, weighted so that they estimate 
 beat), scores the three baselines of :mod:`ecgkit.baselines` on the same test beats, and saves
 the confusion matrix and the training history figures, the comparison table and the trained
 model. The closing lines say, computed from the figures, whether the network predicts every
-class present and whether it beats always-N (:func:`ecgkit.baselines.verdict`). The default
-settings are sized to finish in minutes on a 2-core CPU: small images, a per-record cap of beats
-per class, a few short epochs. They are far from what the model needs to be good; the closing
-message says how to run the full-size version.
+class present and whether it beats always-N (:func:`ecgkit.baselines.verdict`). The settings are
+the workbook parameters of the ``demo`` profile (``params/demo.yaml``), sized to finish in
+minutes on a 2-core CPU: small images, a per-record cap of beats per class, a few short epochs.
+They are far from what the model needs to be good; the closing message says how to run the
+full-size version.
 """
 
 from __future__ import annotations
@@ -21,39 +22,30 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ecgkit.contract import PROJECT_ROOT
 
 
-@dataclass(frozen=True)
-class DemoSettings:
-    """Sizes of a demo run. ``DEFAULT`` is the cpu profile's recipe (``params/cpu.yaml``, chosen
-    with ``benchmarks/bench_learning.py``) for the enhanced model alone: under 10 minutes on a
-    2-core CPU. ``CI`` runs in seconds and learns nothing."""
+PROFILE = "demo"
+"""The demo's recipe: ``params/demo.yaml`` (the cpu profile's, for the enhanced model alone)."""
 
-    image_size: int = 96
-    max_beats_per_record: int = 300
-    epochs: int = 4
-    steps_per_epoch: int = 100
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    augment_strength: float = 1.0
-    class_balance: str = "sampling"
-    bn_momentum: float = 0.0  # 0: from the epoch length (ecgkit.train.auto_bn_momentum)
-    test_max_beats_per_record: int = 100
-    split: str = "inter-patient-strict"  # the literature's protocol: paced records out
-    grid: bool = False  # ECG-paper grid, the same in training and evaluation (off, as on CPU)
-    bootstrap: int = 100
-    seed: int = 42
-    eager: bool = False  # skip graph tracing: faster only for a handful of steps
+CI = {"IMAGE_SIZE": 64, "MAX_BEATS_PER_RECORD": 2, "TEST_MAX_BEATS_PER_RECORD": 2, "EPOCHS": 1,
+      "STEPS_PER_EPOCH": 2, "BATCH_SIZE": 8, "BOOTSTRAP": 10}
+"""Overrides of the demo profile for tests (``ecgkit demo --ci``): seconds, and it learns nothing."""
 
 
-DEFAULT = DemoSettings()
-CI = DemoSettings(image_size=64, max_beats_per_record=2, epochs=1, steps_per_epoch=2,
-                  batch_size=8, test_max_beats_per_record=2, bootstrap=10, eager=True)
+def demo_params(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The demo's parameters: the defaults, then the demo profile, then ``overrides``, validated.
+
+    Raises:
+        ecgkit.params.ParamError: an unknown name, a wrong type or a value out of range.
+    """
+    from ecgkit.params import load_profile, resolve
+
+    return resolve({**load_profile(PROFILE), **(overrides or {})})
+
 
 CLASS_SET = ("N", "S", "V", "F")
 """Classes the network and the baselines are compared on (most literature rows use them)."""
@@ -65,7 +57,7 @@ Full-size version (GPU recommended; hours on a CPU), on the same 48 embedded rec
 (profile params/gpu.yaml: 224x224 images, ImageNet weights, no beat cap, more epochs)"""
 
 
-def run_demo(out_dir: str | Path = "runs/demo", settings: DemoSettings = DEFAULT,
+def run_demo(out_dir: str | Path = "runs/demo", overrides: dict[str, Any] | None = None,
              data_dir: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
     """Trains and evaluates the enhanced ResNet50 on the embedded data; writes a report.
 
@@ -74,12 +66,12 @@ def run_demo(out_dir: str | Path = "runs/demo", settings: DemoSettings = DEFAULT
             ``training_history.png``, ``baselines.csv`` (network and baselines over N/S/V/F on
             the same test beats), ``enhanced_resnet50.keras``, ``evaluation/`` (all report
             files) and ``train/`` (the training run: logs, checkpoints, run.json).
-        settings: sizes (``DEFAULT`` or ``CI``, or your own ``DemoSettings``).
+        overrides: parameters over the demo profile (``CI``, or your own ``{"EPOCHS": 2}``).
         data_dir: WFDB folder; None = the embedded database (data/mitdb).
         progress: progress bars and messages.
 
     Returns:
-        The content of ``metrics.json`` (settings, timings, test metrics, paths).
+        The content of ``metrics.json`` (parameters, timings, test metrics, paths).
     """
     import matplotlib
 
@@ -102,42 +94,35 @@ def run_demo(out_dir: str | Path = "runs/demo", settings: DemoSettings = DEFAULT
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    s = settings
+    p = demo_params(overrides)
+    p["WARMUP_EPOCHS"] = min(p["WARMUP_EPOCHS"], p["EPOCHS"] / 2)  # at most half of a short run
+    p.update(RUN_DIR=str(out), DATA_DIR=str(data_dir or p["DATA_DIR"]))
+    data_dir = p["DATA_DIR"] or None
+    size, batch, seed = p["IMAGE_SIZE"], p["BATCH_SIZE"], p["SEED"]
     t0 = time.time()
     say = print if progress else (lambda *a, **k: None)
 
-    say(f"[1/5] loading beats ({s.split}; cap {s.max_beats_per_record} per record and class)")
-    beats = load_beats(data_dir, split=s.split, max_beats_per_record=s.max_beats_per_record,
-                       seed=s.seed, progress=progress)
-    params = {"IMAGE_SIZE": s.image_size, "EPOCHS": s.epochs, "STEPS_PER_EPOCH": s.steps_per_epoch,
-              "BATCH_SIZE": s.batch_size, "MAX_BEATS_PER_RECORD": s.max_beats_per_record,
-              "SEED": s.seed, "WEIGHTS": "none", "LEARNING_RATE": s.learning_rate,
-              "AUGMENT_STRENGTH": s.augment_strength, "WARMUP_EPOCHS": min(1.0, s.epochs / 2),
-              "BN_MOMENTUM": s.bn_momentum, "SPLIT": s.split, "GRID": s.grid,
-              "CLASS_BALANCE": s.class_balance, "MIXED_PRECISION": "auto",
-              "RUN_DIR": str(out), "DATA_DIR": str(data_dir or "")}
-    say(f"[2/5] training the enhanced ResNet50 ({s.image_size}x{s.image_size}, {s.epochs} "
-        f"epochs x {s.steps_per_epoch} steps x {s.batch_size} images)")
+    say(f"[1/5] loading beats ({p['SPLIT']}; cap {p['MAX_BEATS_PER_RECORD']} per record and class)")
+    beats = load_beats(data_dir, split=p["SPLIT"], max_beats_per_record=p["MAX_BEATS_PER_RECORD"],
+                       seed=seed, progress=progress)
+    say(f"[2/5] training the enhanced ResNet50 ({size}x{size}, {p['EPOCHS']} "
+        f"epochs x {p['STEPS_PER_EPOCH']} steps x {batch} images)")
     t_train = time.time()
-    def build():
-        from ecgkit.factory import create_enhanced_resnet50
-
-        return create_enhanced_resnet50((s.image_size, s.image_size, 3), 5, weights=None)
-
-    result = train(params, beats=beats, model=build, run_dir=out / "train", progress=progress,
-                   run_eagerly=s.eager)
+    eager = 0 < p["EPOCHS"] * p["STEPS_PER_EPOCH"] <= 8  # tracing a few steps costs more than it saves
+    result = train(p, beats=beats, run_dir=out / "train", progress=progress, run_eagerly=eager)
     train_s = time.time() - t_train
 
-    say(f"[3/5] evaluating on the test patients (cap {s.test_max_beats_per_record} per record "
-        "and class)")
+    say(f"[3/5] evaluating on the test patients (cap {p['TEST_MAX_BEATS_PER_RECORD']} per "
+        "record and class)")
     test = beats
-    if s.test_max_beats_per_record != s.max_beats_per_record:
-        test = load_beats(data_dir, split=s.split, max_beats_per_record=s.test_max_beats_per_record,
-                          seed=s.seed, progress=progress)
+    if p["TEST_MAX_BEATS_PER_RECORD"] != p["MAX_BEATS_PER_RECORD"]:
+        test = load_beats(data_dir, split=p["SPLIT"],
+                          max_beats_per_record=p["TEST_MAX_BEATS_PER_RECORD"], seed=seed,
+                          progress=progress)
     test = test.subset("test")
     t_eval = time.time()
-    report = evaluate_model(result.model, test, out / "evaluation", image_size=s.image_size,
-                            grid=s.grid, batch_size=s.batch_size, n_boot=s.bootstrap, seed=s.seed)
+    report = evaluate_model(result.model, test, out / "evaluation", image_size=size,
+                            grid=p["GRID"], batch_size=batch, n_boot=p["BOOTSTRAP"], seed=seed)
     eval_s = time.time() - t_eval
 
     say(f"[4/5] the baselines on the same test beats (fitted on the "
@@ -148,7 +133,7 @@ def run_demo(out_dir: str | Path = "runs/demo", settings: DemoSettings = DEFAULT
     weights = test.meta["weight"].to_numpy()
     versus = {name: paired_bootstrap(test.labels, report.y_prob, results[name],
                                      test.meta["patient"].to_numpy(), weights=weights,
-                                     class_set=CLASS_SET, n_boot=max(1, s.bootstrap), seed=s.seed)
+                                     class_set=CLASS_SET, n_boot=max(1, p["BOOTSTRAP"]), seed=seed)
               for name in results if name != "network"}
     coverage = class_coverage(test.labels, report.y_prob, class_set=CLASS_SET)
     text = verdict(table, "network", CLASS_SET, versus=versus, coverage=coverage)
@@ -174,7 +159,7 @@ def run_demo(out_dir: str | Path = "runs/demo", settings: DemoSettings = DEFAULT
     summary = {
         "command": " ".join(["ecgkit demo", *sys.argv[2:]]) if sys.argv[1:2] == ["demo"]
         else " ".join(sys.argv),
-        "settings": asdict(s), "data_dir": str(data_dir or "embedded data/mitdb"),
+        "params": p, "data_dir": str(data_dir or "embedded data/mitdb"),
         "data": result.info["data"], "hardware": result.info["hardware"],
         "versions": result.info["versions"],
         "seconds": {"total": round(time.time() - t0, 1), "train": round(train_s, 1),
@@ -214,7 +199,7 @@ def run_demo(out_dir: str | Path = "runs/demo", settings: DemoSettings = DEFAULT
         say(f"\nThe network beside the baselines ({'/'.join(CLASS_SET)}, the same weighted test "
             f"beats):\n{table.round(3).to_string()}")
     say(f"\n{text}")
-    say(f"\nWritten to {out}: {', '.join(p.name for p in paths.values())}")
+    say(f"\nWritten to {out}: {', '.join(f.name for f in paths.values())}")
     say(f"Time: {summary['seconds']['total']:.0f} s (training {train_s:.0f} s)\n")
     say(FULL_SIZE_HINT)
     return summary
@@ -238,19 +223,18 @@ def _json_safe(v: Any) -> Any:
 def _cmd_demo(args) -> int:
     from ecgkit.params import ParamError, check
 
-    base = CI if args.ci else DEFAULT
-    overrides = {k: v for k, v in {
-        "image_size": args.image_size, "epochs": args.epochs,
-        "steps_per_epoch": args.steps_per_epoch, "batch_size": args.batch_size,
-        "max_beats_per_record": args.max_beats_per_record}.items() if v is not None}
+    overrides = dict(CI) if args.ci else {}
+    options = {"IMAGE_SIZE": args.image_size, "EPOCHS": args.epochs,
+               "STEPS_PER_EPOCH": args.steps_per_epoch, "BATCH_SIZE": args.batch_size,
+               "MAX_BEATS_PER_RECORD": args.max_beats_per_record}
     try:
-        for key, value in overrides.items():
-            check(key.upper(), value, "--" + key.replace("_", "-"))
+        for name, value in options.items():
+            if value is not None:
+                overrides[name] = check(name, value, "--" + name.lower().replace("_", "-"))
     except ParamError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    settings = DemoSettings(**{**asdict(base), **overrides})
-    run_demo(args.out, settings, data_dir=args.data, progress=not args.quiet)
+    run_demo(args.out, overrides, data_dir=args.data, progress=not args.quiet)
     return 0
 
 

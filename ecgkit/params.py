@@ -2,10 +2,13 @@
 
 Introduced in: notebooks/00_setup_and_tour.ipynb.
 
-A profile (``params/smoke.yaml``, ``params/cpu.yaml``, ``params/gpu.yaml``) is a flat YAML
-mapping of these UPPER_CASE names. The same name means the same thing in every notebook, so one
-profile drives the whole workbook (papermill injects the values) and ``ecgkit train --params``.
-An unknown name is an error, never a warning: a typo must not silently run the default.
+``PARAMS`` is the one table of them: their types, defaults, meanings and allowed values. The
+notebooks' ``parameters`` cells are written from it (``tools/make_notebooks.py``). A profile
+(``params/smoke.yaml``, ``cpu.yaml``, ``gpu.yaml``, and ``demo.yaml`` for ``ecgkit demo``) is a
+flat YAML mapping of these UPPER_CASE names that overrides the defaults. The same name means the
+same thing in every notebook, so one profile drives the whole workbook (papermill injects the
+values) and ``ecgkit train --params``. An unknown name is an error, never a warning: a typo must
+not silently run the default.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from ecgkit.contract import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
+from ecgkit.contract import IMAGE_SIZE, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,9 @@ class Param:
 
 PARAMS: dict[str, Param] = {
     # Data
-    "DATA_DIR": Param(str, "", "WFDB folder to read; empty = the embedded database in data/mitdb "
+    "DATA_DIR": Param(str, "", "WFDB folder to read; empty: the embedded database in data/mitdb "
                       "(all 48 MIT-BIH records)"),
-    "RECORDS": Param(str, "", "comma-separated record names to read from DATA_DIR; empty = every "
+    "RECORDS": Param(str, "", "comma-separated record names to read from DATA_DIR; empty: every "
                      "record"),
     "SPLIT": Param(str, "inter-patient", "split protocol: 'inter-patient' (default), "
                    "'inter-patient-strict' (paced records out: the literature's protocol) or "
@@ -50,15 +53,17 @@ PARAMS: dict[str, Param] = {
                             "none")),
     "LEAD": Param(str, "MLII", "ECG lead, chosen by name"),
     "FALLBACK_LEADS": Param(str, "", "leads to use, in order, for records without LEAD, comma "
-                            "separated (e.g. 'V5,V1'); empty = skip those records"),
+                            "separated (e.g. 'V5,V1'); empty: skip those records"),
     "UNKNOWN_SYMBOLS": Param(str, "error", "annotation symbols that are neither beats nor known "
                              "non-beats: 'error' or 'skip' (counted)", choices=("error", "skip")),
-    "IMAGE_SIZE": Param(int, 224, "side of the square ECG image in pixels",
+    "IMAGE_SIZE": Param(int, IMAGE_SIZE, f"side of the square ECG image in pixels ({IMAGE_SIZE}: "
+                        "the data contract's, ResNet50's ImageNet size); the profiles set it: "
+                        "smoke 64, cpu 96, demo 96, gpu 224",
                         range=f"[{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIZE}]"),
     "GRID": Param(bool, True, "draw the ECG-paper grid (1 mm / 5 mm) behind the trace"),
-    "MAX_BEATS_PER_RECORD": Param(int, 0, "cap of beats per record and class (0 = no cap)",
+    "MAX_BEATS_PER_RECORD": Param(int, 0, "cap of beats per record and class (0: no cap)",
                                   range="[0, inf)"),
-    "TEST_MAX_BEATS_PER_RECORD": Param(int, 0, "cap of test beats per record and class (0 = "
+    "TEST_MAX_BEATS_PER_RECORD": Param(int, 0, "cap of test beats per record and class (0: "
                                        "every test beat); capped beats carry weights N/n so "
                                        "metrics estimate the full test set", range="[0, inf)"),
     "VAL_FRACTION": Param(float, 0.2, "share of training patients held out for validation",
@@ -70,11 +75,11 @@ PARAMS: dict[str, Param] = {
     "CALIBRATION": Param(bool, True, "use the feature calibration module"),
     "PYRAMID": Param(bool, True, "use feature-pyramid / multi-path fusion"),
     "DROPOUT": Param(float, 0.5, "dropout rate in the classification head", range="[0, 1)"),
-    "BN_MOMENTUM": Param(float, 0.0, "BatchNorm moving-average momentum; 0 = from the epoch "
+    "BN_MOMENTUM": Param(float, 0.0, "BatchNorm moving-average momentum; 0: from the epoch "
                          "length (ecgkit.train.auto_bn_momentum)", range="[0, 1)"),
     # Training
     "EPOCHS": Param(int, 10, "training epochs", range="[1, inf)"),
-    "STEPS_PER_EPOCH": Param(int, 0, "batches per epoch (0 = one pass over the training data)",
+    "STEPS_PER_EPOCH": Param(int, 0, "batches per epoch (0: one pass over the training data)",
                              range="[0, inf)"),
     "BATCH_SIZE": Param(int, 32, "images per batch", range="[1, inf)"),
     "LEARNING_RATE": Param(float, 3e-4, "peak learning rate after warm-up (AdamW)",
@@ -87,7 +92,7 @@ PARAMS: dict[str, Param] = {
                            choices=("alpha", "class_weight", "sampling", "none")),
     "EXPLORER_STEPS": Param(int, 10, "batches of one short run started from the explorer's "
                             "Train button (notebook 21; one epoch)", range="[1, inf)"),
-    "AUGMENT_STRENGTH": Param(float, 1.0, "ECG-safe augmentation strength (0 = off, 1 = default)",
+    "AUGMENT_STRENGTH": Param(float, 1.0, "ECG-safe augmentation strength (0: off, 1: default)",
                               range="[0, 3]"),
     "MIXED_PRECISION": Param(str, "auto", "'auto' (on for a GPU, and bfloat16 on a CPU that "
                              "computes it natively), 'on' or 'off'",
@@ -97,7 +102,8 @@ PARAMS: dict[str, Param] = {
                   range=f"[0, {2**32 - 1}]"),
     # Outputs
     "RUN_DIR": Param(str, "runs/notebooks", "folder where notebooks and runs write their outputs"),
-    "MODEL_PATH": Param(str, "", "trained .keras model to evaluate; empty = RUN_DIR/models/enhanced.keras"),
+    "MODEL_PATH": Param(str, "", "trained .keras model to evaluate; empty: "
+                         "RUN_DIR/models/enhanced.keras"),
     "BOOTSTRAP": Param(int, 200, "bootstrap resamples (by patient) for confidence intervals",
                        range="[0, inf)"),
 }
@@ -189,6 +195,12 @@ def validate(values: dict[str, Any], source: str = "parameters") -> dict[str, An
     return out
 
 
+def weights_arg(value: str) -> str | None:
+    """``WEIGHTS`` as the model builders take it: ``"none"`` or empty -> None (random
+    initialisation); ``"imagenet"`` and a weights file path pass through."""
+    return None if value in ("", "none") else value
+
+
 def lead_list(value: str) -> tuple[str, ...]:
     """``FALLBACK_LEADS`` as a tuple: ``"V5, V1"`` -> ``("V5", "V1")``."""
     return tuple(x.strip() for x in value.split(",") if x.strip())
@@ -218,7 +230,7 @@ def load_profile(path: str | Path) -> dict[str, Any]:
     """Reads a YAML profile and validates it. Values not in the file keep their defaults.
 
     Args:
-        path: a YAML file, or a profile name (``smoke``, ``cpu``, ``gpu``) looked up in
+        path: a YAML file, or a profile name (``smoke``, ``cpu``, ``gpu``, ``demo``) looked up in
             ``params/`` at the project root.
 
     Returns:

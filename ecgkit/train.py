@@ -425,11 +425,11 @@ def read_history(csv_path: Path) -> dict[str, list[float]]:
 
 def _build_model(p: dict[str, Any]):
     from ecgkit.factory import create_enhanced_resnet50
+    from ecgkit.params import weights_arg
 
-    weights = None if p["WEIGHTS"] in ("", "none") else p["WEIGHTS"]
     return create_enhanced_resnet50(
         input_shape=(p["IMAGE_SIZE"], p["IMAGE_SIZE"], 3), num_classes=len(CLASSES),
-        weights=weights, ecg_block=p["ECG_BLOCK"], attention=p["ATTENTION"],
+        weights=weights_arg(p["WEIGHTS"]), ecg_block=p["ECG_BLOCK"], attention=p["ATTENTION"],
         calibration=p["CALIBRATION"], pyramid=p["PYRAMID"], dropout=p["DROPOUT"])
 
 
@@ -441,6 +441,13 @@ BN_WINDOW_EPOCH_FRACTION = 5
 """With ``BN_MOMENTUM: 0`` the momentum is ``1 - BN_WINDOW_EPOCH_FRACTION / steps_per_epoch``,
 clipped to ``BN_MOMENTUM_RANGE``: the moving averages then cover about the last fifth of an epoch,
 so the statistics used for validation are those of the current weights."""
+
+
+def epoch_steps(steps_per_epoch: int, n_train: int, batch_size: int) -> int:
+    """Batches in one epoch: ``STEPS_PER_EPOCH``, or, when it is 0, one pass over ``n_train``
+    training beats in batches of ``batch_size`` (the last one partial). The schedule and the
+    BatchNorm momentum are computed from it."""
+    return steps_per_epoch or math.ceil(n_train / batch_size)
 
 
 def auto_bn_momentum(steps_per_epoch: int) -> float:
@@ -574,10 +581,10 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
     train_beats, val_beats = beats.subset("train"), beats.subset("val")
     counts = train_beats.class_counts()
     batch = p["BATCH_SIZE"]
-    steps = p["STEPS_PER_EPOCH"] or None
-    if p["CLASS_BALANCE"] == "sampling" and steps is None:
-        steps = math.ceil(len(train_beats.labels) / batch)  # the stream is endless
-    schedule_steps = steps or math.ceil(len(train_beats.labels) / batch)
+    schedule_steps = epoch_steps(p["STEPS_PER_EPOCH"], len(train_beats.labels), batch)
+    # Keras needs the count only for a repeated stream: STEPS_PER_EPOCH, or balanced sampling
+    # (the stream is endless); None otherwise = one pass over the training data.
+    steps = schedule_steps if p["STEPS_PER_EPOCH"] or p["CLASS_BALANCE"] == "sampling" else None
     train_ds, val_ds = make_datasets(train_beats, val_beats, p, steps)
 
     # The dtype policy is global in Keras: set it for this model only, and put the previous one
@@ -587,7 +594,7 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
         keras.mixed_precision.set_global_policy(hw["policy"])
     try:
         balance = p["CLASS_BALANCE"]
-        bn_momentum = p["BN_MOMENTUM"] or auto_bn_momentum(steps or schedule_steps)
+        bn_momentum = p["BN_MOMENTUM"] or auto_bn_momentum(schedule_steps)
         with strategy.scope():
             if model is None:
                 model = _build_model(p)
@@ -622,7 +629,7 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
             "tensorboard": str(paths["tensorboard"]),
             "hardware": {**hw, "run_eagerly": run_eagerly, "strategy": type(strategy).__name__,
                          "replicas": int(strategy.num_replicas_in_sync)},
-            "data": data_summary(beats), "steps_per_epoch": steps or schedule_steps,
+            "data": data_summary(beats), "steps_per_epoch": schedule_steps,
             "batchnorm": {"momentum": bn_momentum, "layers": n_bn,
                           "auto": not p["BN_MOMENTUM"],
                           "reestimated_from_batches": BN_REESTIMATE_BATCHES},

@@ -151,6 +151,40 @@ def parse_parameters(source: str, where: str = "parameters cell") -> list[Notebo
     return params
 
 
+def parameters_cell(names: list[str], values: dict[str, Any] | None = None) -> str:
+    """A notebook's ``parameters`` cell, generated from ``ecgkit.params.PARAMS``.
+
+    ``tools/make_notebooks.py`` writes every notebook's cell with it: one
+    ``NAME: type = literal  # help`` line per name, in the order given, with the table's type,
+    help and default. ``values`` gives a notebook's own defaults where it needs them (a data cap
+    so that the notebook runs in minutes without a profile); the comment then names the table's
+    default too. ``parse_parameters`` reads the cell back.
+
+    Raises:
+        ecgkit.params.ParamError: an unknown name, a value for a name not in ``names``, or a
+            value of the wrong type or out of range.
+    """
+    from ecgkit import params as P
+
+    values = dict(values or {})
+    stray = sorted(set(values) - set(names))
+    if stray:
+        raise P.ParamError(f"parameters cell: values for {', '.join(stray)}, not among its names")
+    values = P.validate({n: values.get(n, P.PARAMS[n].default if n in P.PARAMS else None)
+                         for n in names}, source="parameters cell")
+    lines = []
+    for name, value in values.items():
+        p = P.PARAMS[name]
+        note = "" if value == p.default else f"; table default {_literal(p.default)}"
+        lines.append(f"{name}: {p.type.__name__} = {_literal(value)}  # {p.help}{note}")
+    return "\n".join(lines)
+
+
+def _literal(value: Any) -> str:
+    """A parameter value as Python source: strings in double quotes (as papermill writes them)."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
+
+
 def notebook_parameters(path: str | Path) -> list[NotebookParam]:
     """The parameters a notebook declares, checked against ``ecgkit.params.PARAMS``.
 

@@ -31,7 +31,7 @@ class TestDemo:
                     "macro_specificity"):
             assert 0.0 <= t[key] <= 1.0, key
         assert set(t["per_class"]) == set("NSVFQ")
-        assert data["settings"]["image_size"] == 64
+        assert data["params"]["IMAGE_SIZE"] == 64  # the demo profile with the CI overrides
         assert data["hardware"]["strategy"]
         # the capped test beats carry cap weights: the confusion holds weighted counts
         assert summary["test"]["n_weighted"] == pytest.approx(sum(map(sum, t["confusion"])))
@@ -42,8 +42,8 @@ class TestDemo:
         assert len(data["data"]["test"]["records"]) == 22  # DS2 (strict: paced records out)
         # trained and evaluated under one protocol and one rendering
         trained = json.loads((tmp_path / "train" / "run.json").read_text())["params"]
-        assert trained["SPLIT"] == data["settings"]["split"] == "inter-patient-strict"
-        assert trained["GRID"] is data["settings"]["grid"] is False
+        assert trained["SPLIT"] == data["params"]["SPLIT"] == "inter-patient-strict"
+        assert trained["GRID"] is data["params"]["GRID"] is False
 
     def test_ci_sized_demo_puts_the_baselines_beside_the_network(self, demo):
         tmp_path, data = demo
@@ -66,3 +66,16 @@ class TestDemo:
                               "--help"], capture_output=True, text=True, timeout=120)
         assert out.returncode == 0
         assert "--ci" in out.stdout and "--epochs" in out.stdout
+
+
+class TestDemoProfile:
+    def test_the_demo_is_a_profile(self):
+        from ecgkit.demo import CI, demo_params
+        from ecgkit.params import load_profile
+
+        profile = load_profile("demo")
+        p = demo_params()
+        assert all(p[name] == value for name, value in profile.items())
+        assert p["IMAGE_SIZE"] == 96 and p["BN_MOMENTUM"] == 0.0
+        small = demo_params(CI)
+        assert small["IMAGE_SIZE"] == 64 and small["SPLIT"] == p["SPLIT"]

@@ -11,7 +11,8 @@ import pytest
 
 from ecgkit.contract import PROJECT_ROOT
 from ecgkit.params import PARAMS, load_profile
-from ecgkit.workbook import NOTEBOOKS_DIR, lint_notebook, list_notebooks, notebook_parameters
+from ecgkit.workbook import (NOTEBOOKS_DIR, lint_notebook, list_notebooks, notebook_parameters,
+                             parameters_cell)
 
 EXPECTED = [
     "00_setup_and_tour", "01_data_exploration", "02_signals_to_images", "03_ecg_augmentation",
@@ -44,6 +45,12 @@ class TestNotebookRules:
             want = PARAMS[p.name].type
             assert isinstance(p.value, want) or (want is float and type(p.value) is int), p
 
+    def test_parameters_cell_is_written_from_the_table(self, path):
+        nb = nbformat.read(path, as_version=4)
+        (cell,) = [c.source for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        ours = notebook_parameters(path)
+        assert cell == parameters_cell([p.name for p in ours], {p.name: p.value for p in ours})
+
     def test_teaches_with_the_library(self, path):
         nb = nbformat.read(path, as_version=4)
         code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
@@ -60,7 +67,7 @@ class TestNotebookRules:
         assert "markdown" in kinds[:first_code]
 
 
-@pytest.mark.parametrize("profile", ["smoke", "cpu", "gpu"])
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "gpu", "demo"])
 def test_profiles_use_known_names(profile):
     values = load_profile(profile)
     assert values and set(values) <= set(PARAMS)

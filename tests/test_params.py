@@ -46,11 +46,16 @@ class TestProfiles:
         with pytest.raises(params.ParamError, match="not found"):
             params.load_profile(tmp_path / "nope.yaml")
 
-    @pytest.mark.parametrize("name", ["smoke", "cpu", "gpu"])
+    @pytest.mark.parametrize("name", ["smoke", "cpu", "gpu", "demo"])
     def test_shipped_profiles_use_known_names(self, name):
         values = params.load_profile(name)
         assert values, f"params/{name}.yaml is empty"
         assert set(values) <= set(params.PARAMS)
+
+    @pytest.mark.parametrize("name", ["smoke", "cpu", "gpu", "demo"])
+    def test_profile_sets_the_image_size_its_help_names(self, name):
+        size = params.load_profile(name)["IMAGE_SIZE"]  # explicit in every profile
+        assert f"{name} {size}" in params.PARAMS["IMAGE_SIZE"].help
 
 
 class TestRanges:
@@ -75,6 +80,10 @@ class TestRanges:
                                             ("STEPS_PER_EPOCH", 0), ("AUGMENT_STRENGTH", 3)])
     def test_edges_inside_the_range_pass(self, name, value):
         assert params.validate({name: value})[name] == value
+
+    def test_help_fits_a_papermill_comment(self):
+        # notebooks carry the help as the comment of a one-'=' line (ecgkit.workbook)
+        assert [name for name, p in params.PARAMS.items() if "=" in p.help] == []
 
     def test_defaults_are_in_range(self):
         assert params.validate(params.defaults()) == params.defaults()
@@ -150,3 +159,9 @@ def test_smoke_records_keep_every_class_on_every_side():
         assert {"N", "S", "V", "F"} <= classes(split[side]), side
     if not strict:
         assert "Q" in classes(split["train"]) and "Q" in classes(split["test"])
+
+
+def test_weights_none_is_python_none():
+    assert params.weights_arg("none") is None and params.weights_arg("") is None
+    assert params.weights_arg("imagenet") == "imagenet"
+    assert params.weights_arg("w.weights.h5") == "w.weights.h5"

@@ -120,6 +120,12 @@ class TestHelpers:
         with pytest.raises(ValueError, match="momentum"):
             set_batchnorm_momentum(model, 1.0)
 
+    def test_epoch_steps_is_the_parameter_or_one_pass(self):
+        from ecgkit.train import epoch_steps
+
+        assert epoch_steps(15, 1000, 16) == 15
+        assert epoch_steps(0, 1000, 16) == 63 and epoch_steps(0, 32, 16) == 2
+
     def test_unknown_parameter_raises(self, tmp_path, beats):
         with pytest.raises(ParamError, match="EPOCS"):
             train({"EPOCS": 1}, beats=beats, model=tiny_model, run_dir=tmp_path)

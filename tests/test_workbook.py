@@ -12,7 +12,7 @@ from ecgkit import workbook
 from ecgkit.nb import read_figures, record_figures, show_source
 from ecgkit.params import ParamError
 from ecgkit.workbook import (WorkbookError, lint_notebook, list_notebooks, notebook_parameters,
-                             parse_parameters, run_workbook)
+                             parameters_cell, parse_parameters, run_workbook)
 
 HEADER = """# 00 Tiny notebook
 A notebook that exists to test the runner.
@@ -73,6 +73,20 @@ class TestParseParameters:
         assert [(p.name, p.annotation, p.value, p.comment) for p in params] == [
             ("A_B", "int", 3, "three"), ("X", "float", -0.5, "neg"), ("S", "str", "", "s"),
             ("F", "bool", False, "flag")]
+
+    def test_parameters_cell_from_the_table_reads_back(self):
+        text = parameters_cell(["EPOCHS", "RUN_DIR", "LEARNING_RATE"], {"EPOCHS": 2})
+        assert text.splitlines()[0] == "EPOCHS: int = 2  # training epochs; table default 10"
+        assert text.splitlines()[1].startswith('RUN_DIR: str = "runs/notebooks"  # folder')
+        assert [(p.name, p.value) for p in parse_parameters(text)] == [
+            ("EPOCHS", 2), ("RUN_DIR", "runs/notebooks"), ("LEARNING_RATE", 3e-4)]
+
+    @pytest.mark.parametrize("names, values, message", [
+        (["EPOCS"], {}, "unknown parameter 'EPOCS'"), (["EPOCHS"], {"EPOCHS": 0}, ">= 1"),
+        (["EPOCHS"], {"SEED": 1}, "SEED, not among its names")])
+    def test_parameters_cell_checks_names_and_values(self, names, values, message):
+        with pytest.raises(ParamError, match=message):
+            parameters_cell(names, values)
 
     @pytest.mark.parametrize("source, message", [
         ("X: int = f(3)  # call", "literal"),

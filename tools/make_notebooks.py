@@ -5,9 +5,12 @@ Usage:
     .venv/bin/python tools/make_notebooks.py --check   # exit 1 if a committed notebook differs
 
 A source module defines ``TITLE``, ``DESCRIPTION``, ``LEARN`` (list), ``PREREQUISITES`` (list)
-and ``CELLS``: a list of ``("md" | "code" | "params", text)``. The header cell is built here from
-those and the measured runtimes in ``RUNTIMES``, so every notebook has the same header parts
-(``ecgkit.workbook.lint_notebook`` checks them). The committed .ipynb files are the product:
+and ``CELLS``: a list of ``("md" | "code", text)`` and one ``("params", names)``. The header cell
+is built here from those and the measured runtimes in ``RUNTIMES``, so every notebook has the same
+header parts (``ecgkit.workbook.lint_notebook`` checks them). ``names`` lists the parameters the
+notebook takes, as ``"SEED"`` or, where the notebook needs its own default, ``"EPOCHS=2"`` (the
+value read as YAML, as ``--set`` reads it); the cell's lines, with types, defaults and help, are
+written from ``ecgkit.params.PARAMS`` (``ecgkit.workbook.parameters_cell``). The committed .ipynb files are the product:
 clean (no outputs), ``python3`` kernelspec, stable cell ids (so regenerating changes nothing).
 """
 
@@ -20,6 +23,9 @@ import textwrap
 from pathlib import Path
 
 import nbformat
+
+from ecgkit.params import parse_assignments
+from ecgkit.workbook import parameters_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = Path(__file__).resolve().parent / "nbsrc"
@@ -69,6 +75,14 @@ def header(src, number: str) -> str:
             f"GPU {gpu}, estimated (`params/gpu.yaml`).")
 
 
+def params_text(names: list[str], where: str) -> str:
+    """The parameters cell for ``["SEED", "EPOCHS=2", ...]``, from ``ecgkit.params.PARAMS``."""
+    if isinstance(names, str):
+        raise TypeError(f"{where}: a list of parameter names, not cell text")
+    values = parse_assignments([n for n in names if "=" in n], source=where)
+    return parameters_cell([n.partition("=")[0] for n in names], values)
+
+
 def build(path: Path) -> nbformat.NotebookNode:
     src = load_source(path)
     number = path.stem.split("_", 1)[0]
@@ -77,6 +91,8 @@ def build(path: Path) -> nbformat.NotebookNode:
                    "language_info": {"name": "python", "pygments_lexer": "ipython3"}}
     cells = [("md", header(src, number))] + list(src.CELLS)
     for i, (kind, text) in enumerate(cells):
+        if kind == "params":
+            text = params_text(text, where=f"{path.name} parameters")
         text = textwrap.dedent(text).strip("\n")
         if kind == "md":
             cell = nbformat.v4.new_markdown_cell(text)

@@ -17,12 +17,12 @@ CELLS = [
     Every notebook starts with one cell tagged `parameters`: plain `NAME: type = value  # meaning`
     lines and nothing else. Papermill runs that cell, then injects a profile's values right after
     it, so anything computed from a parameter lives in the *next* cell. The names are the same in
-    every notebook (they are defined once, in `ecgkit/params.py`).
+    every notebook: they are defined once, in the table `ecgkit.params.PARAMS`, and each cell is
+    written from that table (type, default, and the meaning as the comment). Where a notebook
+    needs its own default, a small data cap so that it runs in minutes without a profile, the
+    comment names the table's default too.
     """),
-    ("params", """
-    RUN_DIR: str = "runs/notebooks"  # folder where notebooks write their outputs
-    DATA_DIR: str = ""  # WFDB folder to read; empty: the embedded MIT-BIH database in data/mitdb
-    """),
+    ("params", ["RUN_DIR", "DATA_DIR"]),
     ("code", """
     import pandas as pd
 
@@ -105,12 +105,13 @@ CELLS = [
         raise AssertionError("a misspelt parameter must be rejected")
     """),
     ("md", """
-    A **profile** is a YAML file of these names. Three ship with the project: `smoke` (tests,
-    seconds per notebook), `cpu` (the main job, `make run`, about 20 minutes on 2 cores) and
-    `gpu` (the full study).
+    A **profile** is a YAML file of these names. Four ship with the project: `smoke` (tests,
+    seconds per notebook), `cpu` (the main job, `make run`, about 20 minutes on 2 cores), `gpu`
+    (the full study) and `demo` (`ecgkit demo`: the enhanced model alone, trained and evaluated
+    in minutes).
     """),
     ("code", """
-    profiles = {name: params.load_profile(name) for name in ("smoke", "cpu", "gpu")}
+    profiles = {name: params.load_profile(name) for name in ("smoke", "cpu", "gpu", "demo")}
     pd.DataFrame(profiles).fillna("(default)")
     """),
     ("md", """
@@ -120,7 +121,7 @@ CELLS = [
        cell and run the cells in order. Outputs go to `RUN_DIR` (relative paths are taken from
        the project root).
     2. **papermill**, one notebook in batch:
-       `.venv/bin/papermill notebooks/01_data_exploration.ipynb out.ipynb -p IMAGE_SIZE 96`
+       `.venv/bin/papermill notebooks/02_signals_to_images.ipynb out.ipynb -p IMAGE_SIZE 96`
        (`-f params/smoke.yaml` passes a whole profile; `--help-notebook` lists a notebook's
        parameters with their comments).
     3. **The CLI**, the whole workbook: `ecgkit workbook run --profile cpu [--out DIR] [--only 01,02]`.

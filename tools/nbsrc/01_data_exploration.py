@@ -14,15 +14,8 @@ CELLS = [
     ("md", """
     ## Parameters
     """),
-    ("params", """
-    DATA_DIR: str = ""  # WFDB folder; empty: the embedded MIT-BIH database in data/mitdb (48 records)
-    RECORDS: str = ""  # comma-separated record names to read from DATA_DIR; empty: every record
-    LEAD: str = "MLII"  # ECG lead, chosen by name
-    MAX_BEATS_PER_RECORD: int = 40  # cap of beats per record and class for the split experiment (0: all)
-    VAL_FRACTION: float = 0.2  # share of training patients held out for validation
-    SEED: int = 42  # random seed for splits and sampling
-    RUN_DIR: str = "runs/notebooks"  # folder where notebooks write their outputs
-    """),
+    ("params", ["DATA_DIR", "RECORDS", "LEAD", "MAX_BEATS_PER_RECORD=40", "VAL_FRACTION", "SEED",
+                "RUN_DIR"]),
     ("code", """
     import matplotlib.pyplot as plt
     import numpy as np

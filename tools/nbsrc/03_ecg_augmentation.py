@@ -13,17 +13,8 @@ CELLS = [
     ("md", """
     ## Parameters
     """),
-    ("params", """
-    DATA_DIR: str = ""  # WFDB folder; empty: the embedded MIT-BIH database in data/mitdb (48 records)
-    RECORDS: str = ""  # comma-separated record names to read from DATA_DIR; empty: every record
-    LEAD: str = "MLII"  # ECG lead, chosen by name
-    IMAGE_SIZE: int = 224  # side of the square ECG image in pixels
-    GRID: bool = True  # draw the ECG-paper grid behind the trace
-    MAX_BEATS_PER_RECORD: int = 40  # cap of beats per record and class (0: all)
-    AUGMENT_STRENGTH: float = 1.0  # ECG-safe augmentation strength (0: off, 1: default)
-    SEED: int = 42  # random seed for sampling and augmentation
-    RUN_DIR: str = "runs/notebooks"  # folder where notebooks write their outputs
-    """),
+    ("params", ["DATA_DIR", "RECORDS", "LEAD", "IMAGE_SIZE", "GRID", "MAX_BEATS_PER_RECORD=40",
+                "AUGMENT_STRENGTH", "SEED", "RUN_DIR"]),
     ("code", """
     import keras
     import matplotlib.pyplot as plt

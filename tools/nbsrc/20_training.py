@@ -14,17 +14,9 @@ PREREQUISITES = ["03_ecg_augmentation", "14_pyramid_and_head"]
 
 CELLS = [
     ("md", "## Parameters"),
-    ("params", DATA + """
-ECG_BLOCK: bool = True  # use the multi-scale ECG-specific block
-ATTENTION: bool = True  # use channel + spatial attention
-CALIBRATION: bool = True  # use the feature calibration module
-PYRAMID: bool = True  # use feature-pyramid fusion
-EPOCHS: int = 4  # training epochs
-BN_MOMENTUM: float = 0.0  # BatchNorm momentum; 0: from the epoch length
-DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XLA off)
-""" + TRAINING),
+    ("params", DATA + ["ECG_BLOCK", "ATTENTION", "CALIBRATION", "PYRAMID", "EPOCHS=4", "BN_MOMENTUM",
+                       "DETERMINISTIC"] + TRAINING),
     ("code", """
-    import math
     import shutil
 
     import keras
@@ -35,11 +27,11 @@ DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XL
     from ecgkit import contract, nb, training_config, widgets
     from ecgkit.datasets import load_beats
     from ecgkit.factory import create_baseline_resnet50, create_enhanced_resnet50
-    from ecgkit.params import PARAMS as KNOWN, record_list
+    from ecgkit.params import PARAMS as KNOWN, record_list, weights_arg
     from ecgkit.plots import plot_class_distribution, plot_history
     from ecgkit.render import render_batch
     from ecgkit import train as train_module
-    from ecgkit.train import auto_bn_momentum, hardware_settings, select_strategy, set_batchnorm_momentum, train
+    from ecgkit.train import auto_bn_momentum, epoch_steps, hardware_settings, select_strategy, set_batchnorm_momentum, train
 
     NOTEBOOK = "20_training"
     OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
@@ -138,7 +130,7 @@ DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XL
     ("code", "nb.show_source(train_module._make_callback_classes)  # ReestimateBatchNorm is the third class"),
     ("code", """
     train_counts = counts["train"]
-    steps = STEPS_PER_EPOCH or math.ceil(sum(train_counts.values()) / BATCH_SIZE)
+    steps = epoch_steps(STEPS_PER_EPOCH, sum(train_counts.values()), BATCH_SIZE)  # as train() counts them
     print(f"{steps} steps per epoch -> BatchNorm momentum {BN_MOMENTUM or auto_bn_momentum(steps):.3f}")
     """),
     ("md", """
@@ -180,7 +172,7 @@ DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XL
     ("code", """
     runs = {}
     runs["baseline"] = train(PARAMS, beats=beats, run_dir=OUT / "baseline", progress=False, run_eagerly=EAGER,
-                             model=lambda: create_baseline_resnet50(SHAPE, len(contract.CLASSES), weights=None if WEIGHTS == "none" else WEIGHTS, dropout=DROPOUT))
+                             model=lambda: create_baseline_resnet50(SHAPE, len(contract.CLASSES), weights=weights_arg(WEIGHTS), dropout=DROPOUT))
     print(f"baseline: {runs['baseline'].info['seconds']} s, best {runs['baseline'].info['best']}")
     """),
     ("md", "## 7. Train the enhanced ResNet50 with the same recipe"),

@@ -18,29 +18,10 @@ CELLS = [
     The explorer starts from these values; the short runs use the same data, seed and budget
     (one epoch of `EXPLORER_STEPS` batches) so that only the settings you change differ.
     """),
-    ("params", """
-    DATA_DIR: str = ""  # WFDB folder; empty: the embedded MIT-BIH database in data/mitdb (48 records)
-    RECORDS: str = ""  # comma-separated record names to read from DATA_DIR; empty: every record
-    SPLIT: str = "inter-patient"  # split protocol: inter-patient, inter-patient-strict, or beat-random-LEAKS-PATIENTS
-    LEAD: str = "MLII"  # ECG lead, chosen by name
-    IMAGE_SIZE: int = 96  # side of the square ECG image in pixels
-    GRID: bool = True  # draw the ECG-paper grid behind the trace
-    MAX_BEATS_PER_RECORD: int = 40  # cap of beats per record and class (0: all)
-    VAL_FRACTION: float = 0.2  # share of training patients held out for validation
-    WEIGHTS: str = "none"  # backbone weights: imagenet, none, or a weights file
-    EPOCHS: int = 2  # training epochs (the schedule plot's starting value)
-    STEPS_PER_EPOCH: int = 10  # batches per epoch (0: one pass over the training data)
-    EXPLORER_STEPS: int = 10  # batches of one short run (one epoch) started from the Train button
-    CLASS_BALANCE: str = "alpha"  # alpha, class_weight, sampling or none
-    BATCH_SIZE: int = 16  # images per batch
-    LEARNING_RATE: float = 0.0003  # peak learning rate after warm-up (AdamW)
-    WARMUP_EPOCHS: float = 1.0  # linear warm-up length in epochs
-    FOCAL_GAMMA: float = 2.0  # focal-loss focusing parameter gamma
-    AUGMENT_STRENGTH: float = 1.0  # ECG-safe augmentation strength (0: off, 1: default)
-    MIXED_PRECISION: str = "auto"  # auto (on for GPU), on or off
-    SEED: int = 42  # random seed for splits, sampling, augmentation and initialisation
-    RUN_DIR: str = "runs/notebooks"  # folder where notebooks write their outputs
-    """),
+    ("params", ["DATA_DIR", "RECORDS", "SPLIT", "LEAD", "IMAGE_SIZE", "GRID", "MAX_BEATS_PER_RECORD=40",
+                "VAL_FRACTION", "WEIGHTS", "EPOCHS=2", "STEPS_PER_EPOCH=10", "EXPLORER_STEPS",
+                "CLASS_BALANCE", "BATCH_SIZE=16", "LEARNING_RATE", "WARMUP_EPOCHS", "FOCAL_GAMMA",
+                "AUGMENT_STRENGTH", "MIXED_PRECISION", "SEED", "RUN_DIR"]),
     ("code", """
     import numpy as np
 

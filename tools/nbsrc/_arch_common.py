@@ -1,16 +1,7 @@
 """Cells shared by the architecture notebooks 10-14 (kept here so they stay identical)."""
 
-PARAMS = """
-DATA_DIR: str = ""  # WFDB folder; empty: the embedded MIT-BIH database in data/mitdb (48 records)
-RECORDS: str = ""  # comma-separated record names to read from DATA_DIR; empty: every record
-LEAD: str = "MLII"  # ECG lead, chosen by name
-IMAGE_SIZE: int = 224  # side of the square ECG image in pixels
-GRID: bool = True  # draw the ECG-paper grid behind the trace (as the trained model saw it)
-WEIGHTS: str = "none"  # backbone weights: imagenet, none, or a weights file
-MAX_BEATS_PER_RECORD: int = 40  # cap of beats per record and class (0: all)
-SEED: int = 42  # random seed for sampling and initialisation
-RUN_DIR: str = "runs/notebooks"  # folder where notebooks write their outputs
-"""
+PARAMS = ["DATA_DIR", "RECORDS", "LEAD", "IMAGE_SIZE", "GRID", "WEIGHTS", "MAX_BEATS_PER_RECORD=40",
+          "SEED", "RUN_DIR"]
 
 REAL_IMAGES = """
 beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD, seed=SEED, progress=False)
@@ -32,12 +23,12 @@ import pandas as pd
 
 from ecgkit import contract, nb
 from ecgkit.datasets import load_beats
-from ecgkit.params import record_list
+from ecgkit.params import record_list, weights_arg
 from ecgkit.render import render_batch
 {extra_imports}
 NOTEBOOK = "{notebook}"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
-WEIGHTS_ARG = None if WEIGHTS in ("", "none") else WEIGHTS  # what the builders take
+WEIGHTS_ARG = weights_arg(WEIGHTS)  # what the builders take: None for "none"
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 3)
 '''
 

@@ -1,42 +1,32 @@
-"""Parameter lines and the loading cell shared by the evaluation notebooks (30, 31, 32).
+"""Parameter names and the loading cell shared by the evaluation notebooks (30, 31, 32).
 
-The data parameters are copied line by line from ``_train_common.DATA`` (the training notebooks'
-lines), so a name has the same default in every notebook: run 20 and then 30 with the defaults,
-and 30 reads the test patients of the split 20 trained on, drawn the way 20 drew them.
+The data parameters are taken from ``_train_common.DATA`` (the training notebooks' names, with
+their notebook defaults), so a name has the same default in every notebook: run 20 and then 30
+with the defaults, and 30 reads the test patients of the split 20 trained on, drawn the way 20
+drew them.
 """
 
 from _train_common import DATA
 
 
-def data_lines(*names: str) -> str:
-    """The lines of ``_train_common.DATA`` that declare ``names``, in that block's order."""
-    lines = [ln for ln in DATA.strip("\n").splitlines() if ln.split(":", 1)[0] in names]
-    missing = set(names) - {ln.split(":", 1)[0] for ln in lines}
+def data_names(*names: str) -> list[str]:
+    """The items of ``_train_common.DATA`` that declare ``names``, in that list's order."""
+    items = [item for item in DATA if item.partition("=")[0] in names]
+    missing = set(names) - {item.partition("=")[0] for item in items}
     if missing:
         raise KeyError(f"_train_common.DATA declares no {sorted(missing)}")
-    return "\n" + "\n".join(lines) + "\n"
+    return items
 
 
-TEST = """
-TEST_MAX_BEATS_PER_RECORD: int = 100  # cap of TEST beats per record and class (0: all); weights N/n keep metrics unbiased
-"""
+TEST = ["TEST_MAX_BEATS_PER_RECORD=100"]
+OUTPUTS = ["BATCH_SIZE=16", "BOOTSTRAP", "SEED", "RUN_DIR"]
+MODEL = ["MODEL_PATH"]
 
-OUTPUTS = """
-BATCH_SIZE: int = 16  # images per batch
-BOOTSTRAP: int = 200  # bootstrap resamples (by patient) for confidence intervals
-SEED: int = 42  # random seed
-RUN_DIR: str = "runs/notebooks"  # folder where notebooks write their outputs
-"""
-
-MODEL = """
-MODEL_PATH: str = ""  # trained .keras model; empty: RUN_DIR/models/enhanced.keras (from 20)
-"""
-
-PARAMS = (data_lines("DATA_DIR", "RECORDS", "SPLIT", "LEAD", "GRID", "MAX_BEATS_PER_RECORD", "VAL_FRACTION")
+PARAMS = (data_names("DATA_DIR", "RECORDS", "SPLIT", "LEAD", "GRID", "MAX_BEATS_PER_RECORD", "VAL_FRACTION")
           + TEST + OUTPUTS + MODEL)
 """Notebook 30: MAX_BEATS_PER_RECORD is the network's training cap (named in the text; the baselines get every training beat)."""
 
-PARAMS_NO_TRAINING = data_lines("DATA_DIR", "RECORDS", "SPLIT", "LEAD", "GRID", "VAL_FRACTION") + TEST + OUTPUTS
+PARAMS_NO_TRAINING = data_names("DATA_DIR", "RECORDS", "SPLIT", "LEAD", "GRID", "VAL_FRACTION") + TEST + OUTPUTS
 """Notebooks 31 (plus MODEL) and 32: they read test beats only."""
 
 TEST_BEATS = """
