@@ -2,8 +2,9 @@
 
 Introduced in: notebooks/02_signals_to_images.ipynb (pipelines: notebooks/20_training.ipynb).
 
-:func:`load_beats` reads records (one lead, by name), cuts the beat-centred windows, assigns each
-beat to a split by patient and keeps everything in a :class:`BeatSet`. Loading is cached in
+:func:`load_beats` reads the records that :func:`ecgkit.splits.plan_split` chose (one lead, by
+name), cuts the beat-centred windows, puts each beat on its record's side of the split and keeps
+everything in a :class:`BeatSet`. Loading is cached in
 memory (per record, keyed by folder, record, lead and the files' size and time) and, when a cache
 folder is given, on disk as ``.npz``, so notebooks and tests re-load in milliseconds.
 
@@ -35,29 +36,13 @@ import numpy as np
 
 from ecgkit import contract
 from ecgkit.contract import CLASSES, EMBEDDED_DATA_DIR, IMAGE_SIZE, LEAD, patient_of
-from ecgkit.records import (
-    LeadNotFoundError,
-    RecordError,
-    beat_windows,
-    fallback_hint,
-    list_records,
-    read_record,
-)
+from ecgkit.records import LeadNotFoundError, RecordError, beat_windows, read_record  # noqa: F401
 from ecgkit.render import render_batch
 from ecgkit.rr import RR_COLUMNS, rr_features
-from ecgkit.splits import (
-    PATIENT_SPLITS,
-    SPLIT_PROTOCOLS,
-    SplitError,
-    assign_records,
-    check_known,
-    exclusion_reasons,
-    leaky_beat_split,
-)
+from ecgkit.splits import leaky_beat_split, plan_split
 
 log = logging.getLogger("ecgkit")
 
-MISSING_LEAD_POLICIES = ("skip", "error")
 LEAKY_TEST_FRACTION = 0.3
 """Share of beats put in "test" by the beat-random-LEAKS-PATIENTS split."""
 CACHE_VERSION = 2
@@ -133,8 +118,21 @@ def _stamp(d: Path, name: str) -> tuple:
     return tuple(out)
 
 
-def _compute_record(d: Path, name: str, lead: str, fallback: tuple, unknown: str) -> dict:
-    rec = read_record(d, name, lead, fallback, unknown)
+def record_beats(data_dir: str | Path, name: str, lead: str = LEAD,
+                 fallback_leads: Sequence[str] = (), unknown_symbols: str = "error") -> dict:
+    """Reads one record and cuts its beat windows: the per-record step of loading and export.
+
+    Returns:
+        A dict of per-beat arrays, one row per kept beat: ``windows`` (float32, mV),
+        ``samples``, ``symbols``, ``labels`` and the RR features (:data:`~ecgkit.rr.RR_COLUMNS`,
+        computed from all beats before any window is skipped); and ``sig_name`` (the lead
+        read), ``skips`` (skipped windows per reason), ``non_beat`` and ``unknown`` (symbol
+        counts).
+
+    Raises:
+        RecordError, LeadNotFoundError: as :func:`ecgkit.records.read_record`.
+    """
+    rec = read_record(data_dir, name, lead, fallback_leads, unknown_symbols)
     rr = rr_features(rec.samples, rec.fs)  # all beats: before edge/NaN/flat windows are skipped
     windows, kept, skips = beat_windows(rec)
     return {"windows": windows, "samples": rec.samples[kept], "symbols": rec.symbols[kept],
@@ -158,7 +156,7 @@ def _load_record(d: str, name: str, lead: str, fallback: tuple, unknown: str, st
                 extra = json.loads(str(z["extra"]))
             data.update(extra)
             return _freeze(data)
-    data = _compute_record(Path(d), name, lead, fallback, unknown)
+    data = record_beats(d, name, lead, fallback, unknown)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
@@ -239,36 +237,6 @@ def select_beats(name: str, labels: np.ndarray, split: str, split_name: str | No
     return idx, np.asarray(where, dtype=object)
 
 
-def lead_skip_message(err: LeadNotFoundError) -> str:
-    """The standard message for a record skipped because it lacks the lead."""
-    leads = ", ".join(err.leads) or "none"
-    first = err.leads[0] if err.leads else "..."
-    return (f"skipped record {err.record} (leads {leads}; no {err.wanted[0]}): "
-            f"{fallback_hint(first)}")
-
-
-def resolve_records(d: Path, split: str, records: Sequence[str] | None) -> list[str]:
-    """Records to use: the folder's, or the given ones (checked to exist, and to be known
-    MIT-BIH names under the inter-patient protocol).
-
-    Raises:
-        SplitError: unknown record names for the inter-patient split (all listed).
-        RecordError: records not in the folder (all listed).
-    """
-    if split not in SPLIT_PROTOCOLS:
-        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_PROTOCOLS)}")
-    available = list_records(d)
-    names = list(available) if records is None else [str(r) for r in records]
-    if split in PATIENT_SPLITS:
-        check_known(names)
-    if records is not None:
-        missing = [r for r in names if r not in available and not (d / f"{r}.hea").exists()]
-        if missing:
-            raise RecordError(f"{d}: record(s) {', '.join(missing)} not in this folder "
-                              f"(it has {', '.join(available)})")
-    return names
-
-
 def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[str] | None = None,
                lead: str = LEAD, fallback_leads: Sequence[str] = (), max_beats_per_record: int = 0,
                val_fraction: float = 0.2, seed: int = 42, progress: bool = True,
@@ -309,14 +277,13 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
     """
     import pandas as pd
 
-    if missing_lead not in MISSING_LEAD_POLICIES:
-        raise ValueError(f"missing_lead must be one of {MISSING_LEAD_POLICIES}. "
-                         f"Received: missing_lead={missing_lead!r}")
-    d = Path(data_dir) if data_dir else EMBEDDED_DATA_DIR
-    names = resolve_records(d, split, records)
+    plan = plan_split(data_dir or EMBEDDED_DATA_DIR, split, records, lead, fallback_leads,
+                      missing_lead, val_fraction, seed)
+    d = plan.data_dir
     cache_dir = cache_dir or os.environ.get("ECGKIT_CACHE_DIR") or None
     report: dict = {"data_dir": str(d), "split": split, "lead": lead, "records": [],
-                    "skipped_records": {}, "excluded_records": {},
+                    "skipped_records": dict(plan.skipped),
+                    "excluded_records": dict(plan.excluded),
                     "skipped_windows": collections.Counter(),
                     "non_beat_annotations": collections.Counter(),
                     "unknown_symbols": collections.Counter(), "capped": 0, "splits": {},
@@ -326,29 +293,17 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
         report["messages"].append(msg)
         log.warning(msg)
 
-    report["excluded_records"] = exclusion_reasons(names, split)
-    names = [r for r in names if r not in report["excluded_records"]]
-
+    for msg in plan.skipped.values():
+        note(msg)
     loaded: dict[str, dict] = {}
-    it = names
+    it = plan.records
     if progress:
         from tqdm.auto import tqdm
 
-        it = tqdm(names, desc="records", unit="rec")
+        it = tqdm(plan.records, desc="records", unit="rec")
     for name in it:
-        try:
-            data = _load_record(str(d), name, lead, tuple(fallback_leads), unknown_symbols,
-                                _stamp(d, name), str(cache_dir) if cache_dir else None)
-        except LeadNotFoundError as err:
-            if missing_lead == "error":
-                raise
-            report["skipped_records"][name] = lead_skip_message(err)
-            note(report["skipped_records"][name])
-            continue
-        loaded[name] = data
-
-    assign = assign_records(list(loaded), split, val_fraction, seed)
-    split_of = {r: s for s, rs in assign.items() for r in rs}
+        loaded[name] = _load_record(str(d), name, lead, tuple(fallback_leads), unknown_symbols,
+                                    _stamp(d, name), str(cache_dir) if cache_dir else None)
 
     windows, labels, metas = [], [], []
     for name, data in loaded.items():
@@ -356,7 +311,7 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
         report["non_beat_annotations"].update(data["non_beat"])
         report["unknown_symbols"].update(data["unknown"])
         lab = data["labels"]
-        idx, where = select_beats(name, lab, split, split_of.get(name), max_beats_per_record,
+        idx, where = select_beats(name, lab, split, plan.side_of(name), max_beats_per_record,
                                   val_fraction, seed)
         report["capped"] += int(lab.shape[0] - idx.size)
         weight = cap_weights(lab, idx)
@@ -370,9 +325,10 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
             "weight": weight,
         }))
         report["records"].append(name)
+    sides = plan.sides
     if split == "beat-random-LEAKS-PATIENTS":
-        assign = {s: list(report["records"]) for s in ("train", "val", "test")}
-    report["splits"] = {s: sorted(rs) for s, rs in assign.items()}
+        sides = {s: list(report["records"]) for s in ("train", "val", "test")}
+    report["splits"] = {s: sorted(rs) for s, rs in sides.items()}
     skipped_w = report["skipped_windows"]
     if skipped_w:
         note("skipped beat windows: " + ", ".join(f"{k} {v}" for k, v in sorted(skipped_w.items()))
@@ -380,10 +336,6 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
     if report["unknown_symbols"]:
         note("skipped unknown annotation symbols: " + ", ".join(
             f"{k!r} x{v}" for k, v in sorted(report["unknown_symbols"].items())))
-    if not windows:
-        raise RecordError(f"{d}: no beats loaded from records {', '.join(names) or '(none)'}"
-                          + ("; " + "; ".join(report["skipped_records"].values())
-                             if report["skipped_records"] else ""))
     return BeatSet(windows=np.concatenate(windows), labels=np.concatenate(labels),
                    meta=pd.concat(metas, ignore_index=True)[META_COLUMNS], report=report)
 
