@@ -435,6 +435,22 @@ class ImageFolderError(ValueError):
     """A folder of images cannot be used; the message names the folder or files."""
 
 
+class ImageError(ValueError):
+    """An image file cannot be read (missing, empty, not an image, corrupt or truncated).
+
+    Attributes:
+        path: the file.
+        problem: what is wrong with it; the message is ``"{path}: {problem}"``.
+    """
+
+    def __init__(self, path, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path, self.problem = str(path), problem
+
+    def __reduce__(self):  # pickles with its two arguments (e.g. across processes)
+        return type(self), (self.path, self.problem)
+
+
 @dataclass
 class FolderReport:
     """What :func:`scan_image_folder` found.
@@ -461,23 +477,32 @@ class FolderReport:
 
 
 def read_image(path, image_size: int = IMAGE_SIZE) -> np.ndarray:
-    """Reads any image OpenCV can decode as uint8 RGB (size, size, 3).
+    """Reads an image file as uint8 RGB (size, size, 3): ecgkit's one image reader.
 
-    Grayscale, RGBA and 16-bit images are converted; other sizes are resized (area
-    interpolation when shrinking, linear when enlarging; the aspect ratio is not kept).
+    Any image OpenCV can decode. Grayscale, RGBA and 16-bit images are converted; other sizes
+    are resized (area interpolation when shrinking, linear when enlarging; the aspect ratio is
+    not kept). The image-folder pipeline, the manifest of ``build-dataset``, ``evaluate`` and
+    ``predict`` all read images with it.
 
     Raises:
-        ImageFolderError: the file cannot be read or decoded (naming it).
+        ImageError: the file is missing, empty, unreadable or not a decodable image (naming
+            the file and the problem).
     """
     import cv2
 
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(path, "not a file" if path.exists() else "file not found")
     try:
-        data = np.fromfile(str(path), dtype=np.uint8)
+        data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
-        raise ImageFolderError(f"{path}: unreadable: {exc}") from exc
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        raise ImageError(path, f"unreadable: {exc}") from exc
+    if data.size == 0:
+        raise ImageError(path, "empty file")
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise ImageFolderError(f"{path}: not a decodable image (corrupt or truncated)")
+        raise ImageError(path, "not a readable image (corrupt, truncated, or not an image "
+                               "format: PNG, JPEG, BMP...)")
     if img.dtype == np.uint16:
         img = ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
     elif img.dtype != np.uint8:
@@ -501,12 +526,44 @@ def read_image(path, image_size: int = IMAGE_SIZE) -> np.ndarray:
     return img
 
 
-def _probe(path: str) -> str | None:
-    try:
-        read_image(path, 16)
-    except ImageFolderError as exc:
-        return str(exc).split(": ", 1)[-1]
-    return None
+def check_images(files, where, on_bad: str = "skip",
+                 workers: int | None = None, advice: str = "") -> list[tuple[str, str]]:
+    """Decodes every image once (in threads); returns ``(file, problem)`` of the bad ones.
+
+    So a corrupt or missing file is named now, with all the others, rather than stopping
+    training or an evaluation at the first.
+
+    Args:
+        files: image paths.
+        where: the folder or manifest they come from (it starts the messages).
+        on_bad: ``"skip"`` (log a warning naming them) or ``"error"``.
+        workers: decoding threads (default: CPU count).
+        advice: what to do, appended to the error message.
+
+    Raises:
+        ImageFolderError: bad images with ``on_bad="error"`` (the first 20 named).
+    """
+    if on_bad not in BAD_IMAGE_POLICIES:
+        raise ValueError(f"on_bad must be one of {BAD_IMAGE_POLICIES}. Received: on_bad={on_bad!r}")
+
+    def problem(path: str) -> str | None:
+        try:
+            read_image(path, 16)
+        except ImageError as exc:
+            return exc.problem
+        return None
+
+    files = [str(f) for f in files]
+    with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        bad = [(f, why) for f, why in zip(files, pool.map(problem, files)) if why]
+    if bad:
+        listed = "; ".join(f"{f}: {why}" for f, why in bad[:20])
+        more = f" (and {len(bad) - 20} more)" if len(bad) > 20 else ""
+        if on_bad == "error":
+            raise ImageFolderError(f"{where}: {len(bad)} unreadable image(s): {listed}{more}"
+                                   f"{advice}")
+        log.warning(f"{where}: skipped {len(bad)} unreadable image(s): {listed}{more}")
+    return bad
 
 
 def scan_image_folder(folder, on_bad: str = "skip", workers: int | None = None) -> FolderReport:
@@ -527,8 +584,6 @@ def scan_image_folder(folder, on_bad: str = "skip", workers: int | None = None) 
         ImageFolderError: missing folder, sub-folders that are not class names, no images at
             all, or unreadable images with ``on_bad="error"``.
     """
-    if on_bad not in BAD_IMAGE_POLICIES:
-        raise ValueError(f"on_bad must be one of {BAD_IMAGE_POLICIES}. Received: on_bad={on_bad!r}")
     root = Path(folder)
     if not root.is_dir():
         raise ImageFolderError(f"{root}: no such folder")
@@ -554,16 +609,9 @@ def scan_image_folder(folder, on_bad: str = "skip", workers: int | None = None) 
                 labels.append(CLASSES.index(sub.name))
             else:
                 ignored += 1
-    with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
-        problems = list(pool.map(_probe, candidates))
-    bad = [(p, why) for p, why in zip(candidates, problems) if why]
-    good = [(p, lab) for p, lab, why in zip(candidates, labels, problems) if not why]
-    if bad:
-        listed = "; ".join(f"{p}: {why}" for p, why in bad[:20])
-        more = f" (and {len(bad) - 20} more)" if len(bad) > 20 else ""
-        if on_bad == "error":
-            raise ImageFolderError(f"{root}: {len(bad)} unreadable image(s): {listed}{more}")
-        log.warning(f"{root}: skipped {len(bad)} unreadable image(s): {listed}{more}")
+    bad = check_images(candidates, root, on_bad, workers)
+    skip = {p for p, _ in bad}
+    good = [(p, lab) for p, lab in zip(candidates, labels) if p not in skip]
     if not good:
         raise ImageFolderError(
             f"{root}: no readable images in the class folders "
@@ -575,22 +623,27 @@ def scan_image_folder(folder, on_bad: str = "skip", workers: int | None = None) 
     return report
 
 
-def image_folder_dataset(folder, image_size: int = IMAGE_SIZE, batch_size: int = 32,
-                         on_bad: str = "skip", shuffle: bool = False, seed: int = 42,
-                         repeat: bool = False):
-    """A tf.data pipeline over a folder of ECG images with one sub-folder per class.
+def image_files_dataset(files: Sequence, labels: Sequence[int], image_size: int = IMAGE_SIZE,
+                        batch_size: int = 32, shuffle: bool = False, seed: int = 42,
+                        repeat: bool = False):
+    """A tf.data pipeline reading image files (:func:`read_image`), in order unless shuffled.
 
-    The folder is scanned first (:func:`scan_image_folder`), so bad files are reported (and
-    skipped, or raised with ``on_bad="error"``) before any training step.
+    Args:
+        files: image paths (check them first: :func:`check_images`).
+        labels: class index of each file.
+        image_size: image side in pixels.
+        batch_size: images per batch.
+        shuffle: reshuffle the files every epoch (seeded).
+        seed: shuffle seed.
+        repeat: repeat forever (use with ``steps_per_epoch``).
 
     Returns:
-        ``(tf.data.Dataset of (uint8 (b, H, W, 3), float32 one-hot (b, 5)), FolderReport)``.
+        ``tf.data.Dataset`` of ``(uint8 (b, H, W, 3), float32 one-hot (b, 5))``.
     """
     import tensorflow as tf
 
-    report = scan_image_folder(folder, on_bad=on_bad)
-    paths = np.asarray(report.files)
-    targets = one_hot(np.asarray(report.labels))
+    paths = np.asarray([str(f) for f in files])
+    targets = one_hot(np.asarray(labels))
     size = int(image_size)
 
     def load(idx):
@@ -611,4 +664,21 @@ def image_folder_dataset(folder, image_size: int = IMAGE_SIZE, batch_size: int =
     if repeat:
         ds = ds.repeat()
     ds = ds.batch(batch_size).map(tf_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE), report
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def image_folder_dataset(folder, image_size: int = IMAGE_SIZE, batch_size: int = 32,
+                         on_bad: str = "skip", shuffle: bool = False, seed: int = 42,
+                         repeat: bool = False):
+    """A tf.data pipeline over a folder of ECG images with one sub-folder per class.
+
+    The folder is scanned first (:func:`scan_image_folder`), so bad files are reported (and
+    skipped, or raised with ``on_bad="error"``) before any training step.
+
+    Returns:
+        ``(tf.data.Dataset of (uint8 (b, H, W, 3), float32 one-hot (b, 5)), FolderReport)``.
+    """
+    report = scan_image_folder(folder, on_bad=on_bad)
+    ds = image_files_dataset(report.files, report.labels, image_size, batch_size, shuffle, seed,
+                             repeat)
+    return ds, report

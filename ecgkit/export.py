@@ -290,10 +290,8 @@ def read_manifest(folder, split: str = "all", on_bad: str = "error",
     """
     import pandas as pd
 
-    from ecgkit.datasets import BAD_IMAGE_POLICIES, ImageFolderError, _probe
+    from ecgkit.datasets import ImageFolderError, check_images
 
-    if on_bad not in BAD_IMAGE_POLICIES:
-        raise ValueError(f"on_bad must be one of {BAD_IMAGE_POLICIES}. Received: on_bad={on_bad!r}")
     folder = Path(folder)
     path = folder / MANIFEST
     if not path.is_file():
@@ -313,18 +311,11 @@ def read_manifest(folder, split: str = "all", on_bad: str = "error",
             raise ImageFolderError(f"{path}: no images in split {split!r} (it has: "
                                    f"{', '.join(present) or 'no images at all'})")
     m["file"] = [str(p if Path(p).is_absolute() else folder / p) for p in m["path"]]
-    with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
-        problems = list(pool.map(_probe, m["file"]))
-    bad = [(f, why) for f, why in zip(m["file"], problems) if why]
+    bad = check_images(m["file"], path, on_bad, workers,
+                       advice=". Rebuild them with build-dataset (it rewrites missing images), "
+                              "or leave them out with --bad-images skip (on_bad='skip')")
     if bad:
-        listed = "; ".join(f"{f}: {why}" for f, why in bad[:20])
-        more = f" (and {len(bad) - 20} more)" if len(bad) > 20 else ""
-        if on_bad == "error":
-            raise ImageFolderError(f"{path}: {len(bad)} unreadable image(s): {listed}{more}. "
-                                   "Rebuild them with build-dataset (it rewrites missing images), "
-                                   "or leave them out with --bad-images skip (on_bad='skip')")
-        log.warning(f"{path}: skipped {len(bad)} unreadable image(s): {listed}{more}")
-        m = m[[not why for why in problems]].reset_index(drop=True)
+        m = m[~m["file"].isin([f for f, _ in bad])].reset_index(drop=True)
         if m.empty:
             raise ImageFolderError(f"{path}: no readable images in split {split!r}")
     m.attrs["bad"] = bad
