@@ -754,13 +754,12 @@ def _cmd_evaluate(args) -> int:
     import sys
 
     from ecgkit.datasets import ImageFolderError, load_beats
-    from ecgkit.predict import ModelLoadError, check_model, load_model
+    from ecgkit.predict import ModelLoadError, load_classifier
     from ecgkit.records import RecordError
     from ecgkit.splits import SplitError
 
     try:
-        model = load_model(args.model)
-        check_model(model, args.model)
+        model = load_classifier(args.model)
     except ModelLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

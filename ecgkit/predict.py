@@ -85,6 +85,20 @@ def check_model(model, path: str | Path | None = None, classes: Sequence[str] = 
     return int(shape[1])
 
 
+def load_classifier(path: str | Path):
+    """Loads a ``.keras`` model and checks that it classifies ECG images into ecgkit's classes.
+
+    :func:`load_model` then :func:`check_model`: what ``ecgkit predict`` and ``ecgkit evaluate``
+    need before reading any data.
+
+    Raises:
+        ModelLoadError: naming the file, the problem and what to do.
+    """
+    model = load_model(path)
+    check_model(model, path)
+    return model
+
+
 @dataclass
 class Prediction:
     """The answer for one file: the class and probabilities, or the error."""
@@ -135,8 +149,7 @@ def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
 
 def _cmd_predict(args) -> int:
     try:
-        model = load_model(args.model)
-        check_model(model, args.model)
+        model = load_classifier(args.model)
     except ModelLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
