@@ -4,9 +4,9 @@ Introduced in: notebooks/02_signals_to_images.ipynb (pipelines: notebooks/20_tra
 
 :func:`load_beats` reads the records that :func:`ecgkit.splits.plan_split` chose (one lead, by
 name), cuts the beat-centred windows, puts each beat on its record's side of the split and keeps
-everything in a :class:`BeatSet`. Loading is cached in
-memory (per record, keyed by folder, record, lead and the files' size and time) and, when a cache
-folder is given, on disk as ``.npz``, so notebooks and tests re-load in milliseconds.
+everything in a :class:`BeatSet`. Loading is cached in memory (per record, keyed by folder,
+record, lead and the files' size and time) and, when a cache folder is given, on disk as
+``.npz``, so notebooks and tests re-load in milliseconds.
 
 Two ways to feed a model, both yielding ``(uint8 images (b, H, W, 3), float32 one-hot (b, 5))``:
 
