@@ -265,8 +265,7 @@ class SplitPlan:
     Attributes:
         data_dir: the WFDB folder.
         split: the split protocol (one of :data:`SPLIT_PROTOCOLS`).
-        asked: the records asked for (those given, or the folder's), in that order.
-        records: the records to read, in the same order.
+        records: the records to read, in the order asked (those given, or the folder's).
         sides: split name -> records: ``train``, ``val`` and ``test`` under a patient split,
             ``all`` under ``none``, nothing under the beat-level split (it splits beats).
         excluded: record -> why the protocol leaves it out (201; strict: the paced records).
@@ -275,7 +274,6 @@ class SplitPlan:
 
     data_dir: Path
     split: str
-    asked: list[str]
     records: list[str]
     sides: dict[str, list[str]]
     excluded: dict[str, str] = field(default_factory=dict)
@@ -359,7 +357,7 @@ def plan_split(data_dir, split: str = "inter-patient", records: Sequence[str] | 
         reasons = [*skipped.values(), *excluded.values()]
         raise RecordError(f"{d}: no records to read (of {', '.join(asked) or 'none'}"
                           f"{': ' + '; '.join(reasons) if reasons else ''})")
-    return SplitPlan(d, split, asked, usable, assign_records(usable, split, val_fraction, seed),
+    return SplitPlan(d, split, usable, assign_records(usable, split, val_fraction, seed),
                      excluded, skipped)
 
 
