@@ -2,10 +2,11 @@
 
 Introduced in: notebooks/02_signals_to_images.ipynb (pipelines: notebooks/20_training.ipynb).
 
-:func:`load_beats` reads records (one lead, by name), cuts the beat-centred windows, assigns each
-beat to a split by patient and keeps everything in a :class:`BeatSet`. Loading is cached in
-memory (per record, keyed by folder, record, lead and the files' size and time) and, when a cache
-folder is given, on disk as ``.npz``, so notebooks and tests re-load in milliseconds.
+:func:`load_beats` reads the records that :func:`ecgkit.splits.plan_split` chose (one lead, by
+name), cuts the beat-centred windows, puts each beat on its record's side of the split and keeps
+everything in a :class:`BeatSet`. Loading is cached in memory (per record, keyed by folder,
+record, lead and the files' size and time) and, when a cache folder is given, on disk as
+``.npz``, so notebooks and tests re-load in milliseconds.
 
 Two ways to feed a model, both yielding ``(uint8 images (b, H, W, 3), float32 one-hot (b, 5))``:
 
@@ -35,29 +36,13 @@ import numpy as np
 
 from ecgkit import contract
 from ecgkit.contract import CLASSES, EMBEDDED_DATA_DIR, IMAGE_SIZE, LEAD, patient_of
-from ecgkit.records import (
-    LeadNotFoundError,
-    RecordError,
-    beat_windows,
-    fallback_hint,
-    list_records,
-    read_record,
-)
+from ecgkit.records import LeadNotFoundError, RecordError, beat_windows, read_record  # noqa: F401
 from ecgkit.render import render_batch
 from ecgkit.rr import RR_COLUMNS, rr_features
-from ecgkit.splits import (
-    PATIENT_SPLITS,
-    SPLIT_PROTOCOLS,
-    SplitError,
-    assign_records,
-    check_known,
-    exclusion_reasons,
-    leaky_beat_split,
-)
+from ecgkit.splits import leaky_beat_split, plan_split
 
 log = logging.getLogger("ecgkit")
 
-MISSING_LEAD_POLICIES = ("skip", "error")
 LEAKY_TEST_FRACTION = 0.3
 """Share of beats put in "test" by the beat-random-LEAKS-PATIENTS split."""
 CACHE_VERSION = 2
@@ -133,8 +118,21 @@ def _stamp(d: Path, name: str) -> tuple:
     return tuple(out)
 
 
-def _compute_record(d: Path, name: str, lead: str, fallback: tuple, unknown: str) -> dict:
-    rec = read_record(d, name, lead, fallback, unknown)
+def record_beats(data_dir: str | Path, name: str, lead: str = LEAD,
+                 fallback_leads: Sequence[str] = (), unknown_symbols: str = "error") -> dict:
+    """Reads one record and cuts its beat windows: the per-record step of loading and export.
+
+    Returns:
+        A dict of per-beat arrays, one row per kept beat: ``windows`` (float32, mV),
+        ``samples``, ``symbols``, ``labels`` and the RR features (:data:`~ecgkit.rr.RR_COLUMNS`,
+        computed from all beats before any window is skipped); and ``sig_name`` (the lead
+        read), ``skips`` (skipped windows per reason), ``non_beat`` and ``unknown`` (symbol
+        counts).
+
+    Raises:
+        RecordError, LeadNotFoundError: as :func:`ecgkit.records.read_record`.
+    """
+    rec = read_record(data_dir, name, lead, fallback_leads, unknown_symbols)
     rr = rr_features(rec.samples, rec.fs)  # all beats: before edge/NaN/flat windows are skipped
     windows, kept, skips = beat_windows(rec)
     return {"windows": windows, "samples": rec.samples[kept], "symbols": rec.symbols[kept],
@@ -158,7 +156,7 @@ def _load_record(d: str, name: str, lead: str, fallback: tuple, unknown: str, st
                 extra = json.loads(str(z["extra"]))
             data.update(extra)
             return _freeze(data)
-    data = _compute_record(Path(d), name, lead, fallback, unknown)
+    data = record_beats(d, name, lead, fallback, unknown)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
@@ -239,36 +237,6 @@ def select_beats(name: str, labels: np.ndarray, split: str, split_name: str | No
     return idx, np.asarray(where, dtype=object)
 
 
-def lead_skip_message(err: LeadNotFoundError) -> str:
-    """The standard message for a record skipped because it lacks the lead."""
-    leads = ", ".join(err.leads) or "none"
-    first = err.leads[0] if err.leads else "..."
-    return (f"skipped record {err.record} (leads {leads}; no {err.wanted[0]}): "
-            f"{fallback_hint(first)}")
-
-
-def resolve_records(d: Path, split: str, records: Sequence[str] | None) -> list[str]:
-    """Records to use: the folder's, or the given ones (checked to exist, and to be known
-    MIT-BIH names under the inter-patient protocol).
-
-    Raises:
-        SplitError: unknown record names for the inter-patient split (all listed).
-        RecordError: records not in the folder (all listed).
-    """
-    if split not in SPLIT_PROTOCOLS:
-        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_PROTOCOLS)}")
-    available = list_records(d)
-    names = list(available) if records is None else [str(r) for r in records]
-    if split in PATIENT_SPLITS:
-        check_known(names)
-    if records is not None:
-        missing = [r for r in names if r not in available and not (d / f"{r}.hea").exists()]
-        if missing:
-            raise RecordError(f"{d}: record(s) {', '.join(missing)} not in this folder "
-                              f"(it has {', '.join(available)})")
-    return names
-
-
 def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[str] | None = None,
                lead: str = LEAD, fallback_leads: Sequence[str] = (), max_beats_per_record: int = 0,
                val_fraction: float = 0.2, seed: int = 42, progress: bool = True,
@@ -309,14 +277,13 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
     """
     import pandas as pd
 
-    if missing_lead not in MISSING_LEAD_POLICIES:
-        raise ValueError(f"missing_lead must be one of {MISSING_LEAD_POLICIES}. "
-                         f"Received: missing_lead={missing_lead!r}")
-    d = Path(data_dir) if data_dir else EMBEDDED_DATA_DIR
-    names = resolve_records(d, split, records)
+    plan = plan_split(data_dir or EMBEDDED_DATA_DIR, split, records, lead, fallback_leads,
+                      missing_lead, val_fraction, seed)
+    d = plan.data_dir
     cache_dir = cache_dir or os.environ.get("ECGKIT_CACHE_DIR") or None
     report: dict = {"data_dir": str(d), "split": split, "lead": lead, "records": [],
-                    "skipped_records": {}, "excluded_records": {},
+                    "skipped_records": dict(plan.skipped),
+                    "excluded_records": dict(plan.excluded),
                     "skipped_windows": collections.Counter(),
                     "non_beat_annotations": collections.Counter(),
                     "unknown_symbols": collections.Counter(), "capped": 0, "splits": {},
@@ -326,29 +293,17 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
         report["messages"].append(msg)
         log.warning(msg)
 
-    report["excluded_records"] = exclusion_reasons(names, split)
-    names = [r for r in names if r not in report["excluded_records"]]
-
+    for msg in plan.skipped.values():
+        note(msg)
     loaded: dict[str, dict] = {}
-    it = names
+    it = plan.records
     if progress:
         from tqdm.auto import tqdm
 
-        it = tqdm(names, desc="records", unit="rec")
+        it = tqdm(plan.records, desc="records", unit="rec")
     for name in it:
-        try:
-            data = _load_record(str(d), name, lead, tuple(fallback_leads), unknown_symbols,
-                                _stamp(d, name), str(cache_dir) if cache_dir else None)
-        except LeadNotFoundError as err:
-            if missing_lead == "error":
-                raise
-            report["skipped_records"][name] = lead_skip_message(err)
-            note(report["skipped_records"][name])
-            continue
-        loaded[name] = data
-
-    assign = assign_records(list(loaded), split, val_fraction, seed)
-    split_of = {r: s for s, rs in assign.items() for r in rs}
+        loaded[name] = _load_record(str(d), name, lead, tuple(fallback_leads), unknown_symbols,
+                                    _stamp(d, name), str(cache_dir) if cache_dir else None)
 
     windows, labels, metas = [], [], []
     for name, data in loaded.items():
@@ -356,7 +311,7 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
         report["non_beat_annotations"].update(data["non_beat"])
         report["unknown_symbols"].update(data["unknown"])
         lab = data["labels"]
-        idx, where = select_beats(name, lab, split, split_of.get(name), max_beats_per_record,
+        idx, where = select_beats(name, lab, split, plan.side_of(name), max_beats_per_record,
                                   val_fraction, seed)
         report["capped"] += int(lab.shape[0] - idx.size)
         weight = cap_weights(lab, idx)
@@ -370,9 +325,10 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
             "weight": weight,
         }))
         report["records"].append(name)
+    sides = plan.sides
     if split == "beat-random-LEAKS-PATIENTS":
-        assign = {s: list(report["records"]) for s in ("train", "val", "test")}
-    report["splits"] = {s: sorted(rs) for s, rs in assign.items()}
+        sides = {s: list(report["records"]) for s in ("train", "val", "test")}
+    report["splits"] = {s: sorted(rs) for s, rs in sides.items()}
     skipped_w = report["skipped_windows"]
     if skipped_w:
         note("skipped beat windows: " + ", ".join(f"{k} {v}" for k, v in sorted(skipped_w.items()))
@@ -380,10 +336,6 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
     if report["unknown_symbols"]:
         note("skipped unknown annotation symbols: " + ", ".join(
             f"{k!r} x{v}" for k, v in sorted(report["unknown_symbols"].items())))
-    if not windows:
-        raise RecordError(f"{d}: no beats loaded from records {', '.join(names) or '(none)'}"
-                          + ("; " + "; ".join(report["skipped_records"].values())
-                             if report["skipped_records"] else ""))
     return BeatSet(windows=np.concatenate(windows), labels=np.concatenate(labels),
                    meta=pd.concat(metas, ignore_index=True)[META_COLUMNS], report=report)
 
@@ -483,6 +435,22 @@ class ImageFolderError(ValueError):
     """A folder of images cannot be used; the message names the folder or files."""
 
 
+class ImageError(ValueError):
+    """An image file cannot be read (missing, empty, not an image, corrupt or truncated).
+
+    Attributes:
+        path: the file.
+        problem: what is wrong with it; the message is ``"{path}: {problem}"``.
+    """
+
+    def __init__(self, path, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path, self.problem = str(path), problem
+
+    def __reduce__(self):  # pickles with its two arguments (e.g. across processes)
+        return type(self), (self.path, self.problem)
+
+
 @dataclass
 class FolderReport:
     """What :func:`scan_image_folder` found.
@@ -509,23 +477,32 @@ class FolderReport:
 
 
 def read_image(path, image_size: int = IMAGE_SIZE) -> np.ndarray:
-    """Reads any image OpenCV can decode as uint8 RGB (size, size, 3).
+    """Reads an image file as uint8 RGB (size, size, 3): ecgkit's one image reader.
 
-    Grayscale, RGBA and 16-bit images are converted; other sizes are resized (area
-    interpolation when shrinking, linear when enlarging; the aspect ratio is not kept).
+    Any image OpenCV can decode. Grayscale, RGBA and 16-bit images are converted; other sizes
+    are resized (area interpolation when shrinking, linear when enlarging; the aspect ratio is
+    not kept). The image-folder pipeline, the manifest of ``build-dataset``, ``evaluate`` and
+    ``predict`` all read images with it.
 
     Raises:
-        ImageFolderError: the file cannot be read or decoded (naming it).
+        ImageError: the file is missing, empty, unreadable or not a decodable image (naming
+            the file and the problem).
     """
     import cv2
 
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(path, "not a file" if path.exists() else "file not found")
     try:
-        data = np.fromfile(str(path), dtype=np.uint8)
+        data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
-        raise ImageFolderError(f"{path}: unreadable: {exc}") from exc
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        raise ImageError(path, f"unreadable: {exc}") from exc
+    if data.size == 0:
+        raise ImageError(path, "empty file")
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise ImageFolderError(f"{path}: not a decodable image (corrupt or truncated)")
+        raise ImageError(path, "not a readable image (corrupt, truncated, or not an image "
+                               "format: PNG, JPEG, BMP...)")
     if img.dtype == np.uint16:
         img = ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
     elif img.dtype != np.uint8:
@@ -549,12 +526,44 @@ def read_image(path, image_size: int = IMAGE_SIZE) -> np.ndarray:
     return img
 
 
-def _probe(path: str) -> str | None:
-    try:
-        read_image(path, 16)
-    except ImageFolderError as exc:
-        return str(exc).split(": ", 1)[-1]
-    return None
+def check_images(files, where, on_bad: str = "skip",
+                 workers: int | None = None, advice: str = "") -> list[tuple[str, str]]:
+    """Decodes every image once (in threads); returns ``(file, problem)`` of the bad ones.
+
+    So a corrupt or missing file is named now, with all the others, rather than stopping
+    training or an evaluation at the first.
+
+    Args:
+        files: image paths.
+        where: the folder or manifest they come from (it starts the messages).
+        on_bad: ``"skip"`` (log a warning naming them) or ``"error"``.
+        workers: decoding threads (default: CPU count).
+        advice: what to do, appended to the error message.
+
+    Raises:
+        ImageFolderError: bad images with ``on_bad="error"`` (the first 20 named).
+    """
+    if on_bad not in BAD_IMAGE_POLICIES:
+        raise ValueError(f"on_bad must be one of {BAD_IMAGE_POLICIES}. Received: on_bad={on_bad!r}")
+
+    def problem(path: str) -> str | None:
+        try:
+            read_image(path, 16)
+        except ImageError as exc:
+            return exc.problem
+        return None
+
+    files = [str(f) for f in files]
+    with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        bad = [(f, why) for f, why in zip(files, pool.map(problem, files)) if why]
+    if bad:
+        listed = "; ".join(f"{f}: {why}" for f, why in bad[:20])
+        more = f" (and {len(bad) - 20} more)" if len(bad) > 20 else ""
+        if on_bad == "error":
+            raise ImageFolderError(f"{where}: {len(bad)} unreadable image(s): {listed}{more}"
+                                   f"{advice}")
+        log.warning(f"{where}: skipped {len(bad)} unreadable image(s): {listed}{more}")
+    return bad
 
 
 def scan_image_folder(folder, on_bad: str = "skip", workers: int | None = None) -> FolderReport:
@@ -575,8 +584,6 @@ def scan_image_folder(folder, on_bad: str = "skip", workers: int | None = None) 
         ImageFolderError: missing folder, sub-folders that are not class names, no images at
             all, or unreadable images with ``on_bad="error"``.
     """
-    if on_bad not in BAD_IMAGE_POLICIES:
-        raise ValueError(f"on_bad must be one of {BAD_IMAGE_POLICIES}. Received: on_bad={on_bad!r}")
     root = Path(folder)
     if not root.is_dir():
         raise ImageFolderError(f"{root}: no such folder")
@@ -602,16 +609,9 @@ def scan_image_folder(folder, on_bad: str = "skip", workers: int | None = None) 
                 labels.append(CLASSES.index(sub.name))
             else:
                 ignored += 1
-    with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
-        problems = list(pool.map(_probe, candidates))
-    bad = [(p, why) for p, why in zip(candidates, problems) if why]
-    good = [(p, lab) for p, lab, why in zip(candidates, labels, problems) if not why]
-    if bad:
-        listed = "; ".join(f"{p}: {why}" for p, why in bad[:20])
-        more = f" (and {len(bad) - 20} more)" if len(bad) > 20 else ""
-        if on_bad == "error":
-            raise ImageFolderError(f"{root}: {len(bad)} unreadable image(s): {listed}{more}")
-        log.warning(f"{root}: skipped {len(bad)} unreadable image(s): {listed}{more}")
+    bad = check_images(candidates, root, on_bad, workers)
+    skip = {p for p, _ in bad}
+    good = [(p, lab) for p, lab in zip(candidates, labels) if p not in skip]
     if not good:
         raise ImageFolderError(
             f"{root}: no readable images in the class folders "
@@ -623,22 +623,27 @@ def scan_image_folder(folder, on_bad: str = "skip", workers: int | None = None) 
     return report
 
 
-def image_folder_dataset(folder, image_size: int = IMAGE_SIZE, batch_size: int = 32,
-                         on_bad: str = "skip", shuffle: bool = False, seed: int = 42,
-                         repeat: bool = False):
-    """A tf.data pipeline over a folder of ECG images with one sub-folder per class.
+def image_files_dataset(files: Sequence, labels: Sequence[int], image_size: int = IMAGE_SIZE,
+                        batch_size: int = 32, shuffle: bool = False, seed: int = 42,
+                        repeat: bool = False):
+    """A tf.data pipeline reading image files (:func:`read_image`), in order unless shuffled.
 
-    The folder is scanned first (:func:`scan_image_folder`), so bad files are reported (and
-    skipped, or raised with ``on_bad="error"``) before any training step.
+    Args:
+        files: image paths (check them first: :func:`check_images`).
+        labels: class index of each file.
+        image_size: image side in pixels.
+        batch_size: images per batch.
+        shuffle: reshuffle the files every epoch (seeded).
+        seed: shuffle seed.
+        repeat: repeat forever (use with ``steps_per_epoch``).
 
     Returns:
-        ``(tf.data.Dataset of (uint8 (b, H, W, 3), float32 one-hot (b, 5)), FolderReport)``.
+        ``tf.data.Dataset`` of ``(uint8 (b, H, W, 3), float32 one-hot (b, 5))``.
     """
     import tensorflow as tf
 
-    report = scan_image_folder(folder, on_bad=on_bad)
-    paths = np.asarray(report.files)
-    targets = one_hot(np.asarray(report.labels))
+    paths = np.asarray([str(f) for f in files])
+    targets = one_hot(np.asarray(labels))
     size = int(image_size)
 
     def load(idx):
@@ -659,4 +664,21 @@ def image_folder_dataset(folder, image_size: int = IMAGE_SIZE, batch_size: int =
     if repeat:
         ds = ds.repeat()
     ds = ds.batch(batch_size).map(tf_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE), report
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def image_folder_dataset(folder, image_size: int = IMAGE_SIZE, batch_size: int = 32,
+                         on_bad: str = "skip", shuffle: bool = False, seed: int = 42,
+                         repeat: bool = False):
+    """A tf.data pipeline over a folder of ECG images with one sub-folder per class.
+
+    The folder is scanned first (:func:`scan_image_folder`), so bad files are reported (and
+    skipped, or raised with ``on_bad="error"``) before any training step.
+
+    Returns:
+        ``(tf.data.Dataset of (uint8 (b, H, W, 3), float32 one-hot (b, 5)), FolderReport)``.
+    """
+    report = scan_image_folder(folder, on_bad=on_bad)
+    ds = image_files_dataset(report.files, report.labels, image_size, batch_size, shuffle, seed,
+                             repeat)
+    return ds, report

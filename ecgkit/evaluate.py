@@ -678,18 +678,15 @@ def evaluate_image_folder(model, folder: str | Path, split: str = "test",
         ecgkit.datasets.ImageFolderError (a ValueError): no manifest, no images in that split,
             unreadable images (see :func:`ecgkit.export.read_manifest`).
     """
-    from ecgkit.datasets import read_image
+    from ecgkit.datasets import image_files_dataset
     from ecgkit.export import read_manifest
 
     m = read_manifest(folder, split, on_bad=on_bad)
-    size = int(model.input_shape[1])
-    probs = []
-    for start in range(0, len(m), batch_size):
-        x = np.stack([read_image(p, size) for p in m["file"].iloc[start:start + batch_size]])
-        probs.append(np.asarray(model(x, training=False), dtype=np.float64))
-    y_true = m["label"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy()
+    labels = m["label"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy()
+    ds = image_files_dataset(m["file"], labels, int(model.input_shape[1]), batch_size)
+    y_true, y_prob = predict_dataset(model, ds)
     weights = m["weight"].to_numpy() if "weight" in m.columns else None
-    report = evaluate_predictions(y_true, np.concatenate(probs), patients=m["patient"].to_numpy(),
+    report = evaluate_predictions(y_true, y_prob, patients=m["patient"].to_numpy(),
                                   records=m["record"].to_numpy(), n_boot=n_boot, seed=seed,
                                   weights=weights)
     if out_dir is not None:
@@ -757,13 +754,12 @@ def _cmd_evaluate(args) -> int:
     import sys
 
     from ecgkit.datasets import ImageFolderError, load_beats
-    from ecgkit.predict import ModelLoadError, check_model, load_model
+    from ecgkit.predict import ModelLoadError, load_classifier
     from ecgkit.records import RecordError
     from ecgkit.splits import SplitError
 
     try:
-        model = load_model(args.model)
-        check_model(model, args.model)
+        model = load_classifier(args.model)
     except ModelLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -4,7 +4,9 @@ Introduced in: notebooks/02_signals_to_images.ipynb.
 
 ``build_dataset(SOURCE_DIR, OUT_DIR)`` writes ``OUT_DIR/<split>/<class>/<record>_<sample>.png``
 and ``OUT_DIR/manifest.csv`` (path, record, patient, sample, symbol, label, split, sig_name).
-Records are processed in parallel (one task per record, all cores by default). Every file is
+The records and their sides come from :func:`ecgkit.splits.plan_split`, as for
+:func:`ecgkit.datasets.load_beats`. Records are processed in parallel (one task per record, all
+cores by default). Every file is
 written under a temporary name in its folder and renamed (``os.replace``), so a crash never
 leaves a half-written image; a re-run skips the images already there and writes the manifest,
 atomically, at the end. ``OUT_DIR/build.json`` records the options and whether the build
@@ -26,8 +28,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-
 from ecgkit.contract import CLASSES, IMAGE_SIZE, LEAD, patient_of
+from ecgkit.splits import SPLIT_PROTOCOLS, SplitPlan, plan_split
 
 log = logging.getLogger("ecgkit")
 
@@ -78,13 +80,13 @@ def _export_record(task: dict) -> dict:
     """Worker: reads one record, renders its beats, writes the missing PNGs."""
     import cv2
 
-    from ecgkit.datasets import _compute_record, select_beats
+    from ecgkit.datasets import record_beats, select_beats
     from ecgkit.render import render_batch
 
     cv2.setNumThreads(1)
     name, out = task["record"], Path(task["out_dir"])
-    data = _compute_record(Path(task["source_dir"]), name, task["lead"],
-                           tuple(task["fallback_leads"]), task["unknown_symbols"])
+    data = record_beats(task["source_dir"], name, task["lead"], task["fallback_leads"],
+                        task["unknown_symbols"])
     labels = data["labels"]
     idx, where = select_beats(name, labels, task["split"], task["split_name"],
                               task["max_beats_per_record"], task["val_fraction"], task["seed"])
@@ -113,34 +115,6 @@ def _export_record(task: dict) -> dict:
     return {"record": name, "rows": rows, "written": len(todo),
             "existing": len(rows) - len(todo), "clipped": clipped, "skips": data["skips"],
             "capped": int(labels.shape[0] - idx.size), "unknown": data["unknown"]}
-
-
-def _plan(source: Path, split: str, records, lead, fallback_leads, missing_lead, val_fraction,
-          seed, report) -> tuple[list[str], dict[str, str]]:
-    """Records to export and each record's split (headers only: no signal is read here)."""
-    from ecgkit.datasets import lead_skip_message, resolve_records
-    from ecgkit.records import LeadNotFoundError, RecordError, _header, choose_lead
-    from ecgkit.splits import assign_records, exclusion_reasons
-
-    names = asked = resolve_records(source, split, records)
-    report["excluded_records"].update(exclusion_reasons(names, split))
-    names = [r for r in names if r not in report["excluded_records"]]
-    usable = []
-    for name in names:
-        try:
-            choose_lead(_header(source, name), source / f"{name}.hea", lead, fallback_leads)
-        except LeadNotFoundError as err:
-            if missing_lead == "error":
-                raise
-            report["skipped_records"][name] = lead_skip_message(err)
-            continue
-        usable.append(name)
-    if not usable:
-        reasons = [*report["skipped_records"].values(), *report["excluded_records"].values()]
-        raise RecordError(f"{source}: no records to export (of {', '.join(asked) or 'none'}"
-                          f"{': ' + '; '.join(reasons) if reasons else ''})")
-    assign = assign_records(usable, split, val_fraction, seed)
-    return usable, {r: s for s, rs in assign.items() for r in rs}
 
 
 class OutputFolderError(ValueError):
@@ -316,10 +290,8 @@ def read_manifest(folder, split: str = "all", on_bad: str = "error",
     """
     import pandas as pd
 
-    from ecgkit.datasets import BAD_IMAGE_POLICIES, ImageFolderError, _probe
+    from ecgkit.datasets import ImageFolderError, check_images
 
-    if on_bad not in BAD_IMAGE_POLICIES:
-        raise ValueError(f"on_bad must be one of {BAD_IMAGE_POLICIES}. Received: on_bad={on_bad!r}")
     folder = Path(folder)
     path = folder / MANIFEST
     if not path.is_file():
@@ -339,18 +311,11 @@ def read_manifest(folder, split: str = "all", on_bad: str = "error",
             raise ImageFolderError(f"{path}: no images in split {split!r} (it has: "
                                    f"{', '.join(present) or 'no images at all'})")
     m["file"] = [str(p if Path(p).is_absolute() else folder / p) for p in m["path"]]
-    with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
-        problems = list(pool.map(_probe, m["file"]))
-    bad = [(f, why) for f, why in zip(m["file"], problems) if why]
+    bad = check_images(m["file"], path, on_bad, workers,
+                       advice=". Rebuild them with build-dataset (it rewrites missing images), "
+                              "or leave them out with --bad-images skip (on_bad='skip')")
     if bad:
-        listed = "; ".join(f"{f}: {why}" for f, why in bad[:20])
-        more = f" (and {len(bad) - 20} more)" if len(bad) > 20 else ""
-        if on_bad == "error":
-            raise ImageFolderError(f"{path}: {len(bad)} unreadable image(s): {listed}{more}. "
-                                   "Rebuild them with build-dataset (it rewrites missing images), "
-                                   "or leave them out with --bad-images skip (on_bad='skip')")
-        log.warning(f"{path}: skipped {len(bad)} unreadable image(s): {listed}{more}")
-        m = m[[not why for why in problems]].reset_index(drop=True)
+        m = m[~m["file"].isin([f for f, _ in bad])].reset_index(drop=True)
         if m.empty:
             raise ImageFolderError(f"{path}: no readable images in split {split!r}")
     m.attrs["bad"] = bad
@@ -404,13 +369,13 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
         OutputFolderError: the folder holds something else (another dataset, other options).
         ecgkit.records.RecordError: unreadable or unusable records.
     """
-    source, out = Path(source_dir), Path(out_dir)
+    out = Path(out_dir)
     check_options(image_size, max_beats_per_record, val_fraction, seed, workers)
-    report = {"skipped_records": {}, "excluded_records": {}, "skipped_windows":
-              collections.Counter(), "unknown_symbols": collections.Counter(), "written": 0,
-              "existing": 0, "clipped": 0, "capped": 0}
-    names, split_of = _plan(source, split, records, lead, tuple(fallback_leads), missing_lead,
-                            val_fraction, seed, report)
+    plan = plan_split(source_dir, split, records, lead, fallback_leads, missing_lead,
+                      val_fraction, seed)
+    report = {"skipped_records": dict(plan.skipped), "excluded_records": dict(plan.excluded),
+              "skipped_windows": collections.Counter(), "unknown_symbols": collections.Counter(),
+              "written": 0, "existing": 0, "clipped": 0, "capped": 0}
     options = {"split": split, "image_size": int(image_size), "grid": bool(grid),
                "max_beats_per_record": int(max_beats_per_record), "lead": lead,
                "fallback_leads": list(fallback_leads), "val_fraction": float(val_fraction),
@@ -419,8 +384,7 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
     out.mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
         try:
-            manifest = _build_into(out, source, names, split_of, options, workers, progress,
-                                   report, prune)
+            manifest = _build_into(out, plan, options, workers, progress, report, prune)
         except BaseException:
             if created:
                 _remove_if_unused(out)
@@ -430,18 +394,18 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
     return manifest
 
 
-def _build_into(out: Path, source: Path, names: list[str], split_of: dict, options: dict,
-                workers: int | None, progress: bool, report: dict, prune: bool):
+def _build_into(out: Path, plan: SplitPlan, options: dict, workers: int | None, progress: bool,
+                report: dict, prune: bool):
     """The part of :func:`build_dataset` that writes: images, manifest, build.json."""
     import pandas as pd
 
-    records = {r: split_of.get(r) for r in names}
+    records = {r: plan.side_of(r) for r in plan.records}
     _check_out_dir(out, options, records, prune)
-    for s in set(split_of.values()) | ({"train", "val", "test"} if not split_of else set()):
+    for s in [s for s, rs in plan.sides.items() if rs] or ["train", "val", "test"]:
         for c in CLASSES:
             (out / s / c).mkdir(parents=True, exist_ok=True)
-    tasks = [dict(options, record=r, source_dir=str(source), out_dir=str(out),
-                  split_name=split_of.get(r)) for r in names]
+    tasks = [dict(options, record=r, source_dir=str(plan.data_dir), out_dir=str(out),
+                  split_name=records[r]) for r in plan.records]
     workers = max(1, min(int(workers or os.cpu_count() or 1), len(tasks) or 1))
     bar = None
     if progress:
@@ -480,7 +444,8 @@ def _build_into(out: Path, source: Path, names: list[str], split_of: dict, optio
         from ecgkit.records import RecordError
 
         skips = ", ".join(f"{k} {v}" for k, v in sorted(report["skipped_windows"].items()))
-        raise RecordError(f"{source}: no beats to export from record(s) {', '.join(names)}"
+        raise RecordError(f"{plan.data_dir}: no beats to export from record(s) "
+                          f"{', '.join(plan.records)}"
                           + (f" (skipped windows: {skips})" if skips else "")
                           + (f"; left out: {report['capped']} beats by max_beats_per_record"
                              if report["capped"] else ""))
@@ -548,8 +513,6 @@ def _cli(args) -> int:
 def register_cli(subparsers) -> None:
     """Adds ``ecgkit build-dataset SOURCE_DIR OUT_DIR``."""
     import argparse
-
-    from ecgkit.splits import SPLIT_PROTOCOLS
 
     p = subparsers.add_parser(
         "build-dataset", help="export beats as ECG images (OUT_DIR/<split>/<class>/*.png)",

@@ -18,16 +18,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from ecgkit.contract import CLASSES
+from ecgkit.datasets import ImageError, read_image
 
 from ecgkit.registration import CUSTOM_OBJECT_MODULES, register_custom_objects  # noqa: F401
 
 
 class ModelLoadError(RuntimeError):
     """A model file cannot be loaded (missing, another version, or unknown custom layers)."""
-
-
-class ImageError(ValueError):
-    """An image file cannot be used (missing, not an image, corrupt)."""
 
 
 def load_model(path: str | Path, compile: bool = False):
@@ -88,29 +85,18 @@ def check_model(model, path: str | Path | None = None, classes: Sequence[str] = 
     return int(shape[1])
 
 
-def load_image(path: str | Path, image_size: int | None = None) -> np.ndarray:
-    """Reads an image file as uint8 RGB (H, W, 3), resized to ``image_size`` if given.
+def load_classifier(path: str | Path):
+    """Loads a ``.keras`` model and checks that it classifies ECG images into ecgkit's classes.
+
+    :func:`load_model` then :func:`check_model`: what ``ecgkit predict`` and ``ecgkit evaluate``
+    need before reading any data.
 
     Raises:
-        ImageError: the file is missing, empty, not an image or corrupt.
+        ModelLoadError: naming the file, the problem and what to do.
     """
-    import cv2
-
-    path = Path(path)
-    if not path.exists():
-        raise ImageError(f"{path}: file not found")
-    if not path.is_file():
-        raise ImageError(f"{path}: not a file")
-    data = np.fromfile(path, dtype=np.uint8)
-    if data.size == 0:
-        raise ImageError(f"{path}: empty file")
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if img is None:
-        raise ImageError(f"{path}: not a readable image (corrupt, or not PNG/JPEG/BMP/...)")
-    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    if image_size is not None and img.shape[:2] != (image_size, image_size):
-        img = cv2.resize(img, (image_size, image_size), interpolation=cv2.INTER_AREA)
-    return img
+    model = load_model(path)
+    check_model(model, path)
+    return model
 
 
 @dataclass
@@ -144,7 +130,7 @@ def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
     good: list[tuple[int, np.ndarray]] = []
     for p in paths:
         try:
-            img = load_image(p, size)
+            img = read_image(p, size)
             good.append((len(results), img))
             results.append(Prediction(path=str(p)))
         except ImageError as exc:
@@ -163,8 +149,7 @@ def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
 
 def _cmd_predict(args) -> int:
     try:
-        model = load_model(args.model)
-        check_model(model, args.model)
+        model = load_classifier(args.model)
     except ModelLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

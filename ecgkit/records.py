@@ -120,9 +120,18 @@ def _need(path: Path, what: str) -> Path:
     return path
 
 
-def _header(data_dir: Path, record: str):
+def read_header(data_dir: str | Path, record: str):
+    """Reads the header (``.hea``) of a WFDB record, without its signal.
+
+    Returns:
+        A ``wfdb.Record`` holding the header fields (``sig_name``, ``fs``, ``sig_len``...).
+
+    Raises:
+        RecordError: the header is missing or unreadable (naming the file).
+    """
     import wfdb
 
+    data_dir = Path(data_dir)
     hea = _need(data_dir / f"{record}.hea", "header (.hea)")
     try:
         return wfdb.rdheader(str(data_dir / record))
@@ -281,7 +290,7 @@ def read_record(data_dir: str | Path, record: str, lead: str = LEAD,
 
     d = Path(data_dir)
     record = str(record)
-    header = _header(d, record)
+    header = read_header(d, record)
     hea = d / f"{record}.hea"
     sig_name = choose_lead(header, hea, lead, fallback_leads)
     _check_dat(d, header)
@@ -370,7 +379,7 @@ def beat_table(data_dir: str | Path, records: Iterable[str] | None = None,
     parts = []
     for name in names:
         if lead is not None:
-            choose_lead(_header(d, name), d / f"{name}.hea", lead)
+            choose_lead(read_header(d, name), d / f"{name}.hea", lead)
         samples, symbols, labels, _, _ = read_annotations(d, name, unknown_symbols)
         parts.append(pd.DataFrame({
             "record": name, "patient": patient_of(name), "sample": samples,

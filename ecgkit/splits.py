@@ -10,6 +10,10 @@ out of training because its patient is also record 202, which is in DS2
 (:data:`~ecgkit.contract.EXCLUDED_FROM_TRAIN`). A validation split is carved from the training
 patients only; test patients never choose an epoch, a threshold or a model.
 
+:func:`plan_split` is the one place that decides which records of a folder a split reads, where
+each goes and why the others are left out (a :class:`SplitPlan`, from the headers alone):
+:func:`ecgkit.datasets.load_beats` and ``ecgkit build-dataset`` both follow it.
+
 ``beat-random-LEAKS-PATIENTS`` splits beats at random: beats of one patient land in training and
 test, which inflates every test metric. It exists only to show that effect.
 
@@ -21,6 +25,8 @@ References:
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -30,12 +36,21 @@ from ecgkit.contract import (
     DS1,
     DS2,
     EXCLUDED_FROM_TRAIN,
+    LEAD,
     MITDB_RECORDS,
     PACED,
     PACED_TEST,
     PACED_TRAIN,
     SAME_PATIENT,
     patient_of,
+)
+from ecgkit.records import (
+    LeadNotFoundError,
+    RecordError,
+    choose_lead,
+    fallback_hint,
+    list_records,
+    read_header,
 )
 
 SPLIT_PROTOCOLS = ("inter-patient", "inter-patient-strict", "beat-random-LEAKS-PATIENTS", "none")
@@ -233,6 +248,117 @@ def assign_records(records: Sequence[str], split: str = "inter-patient", val_fra
     if split == "none":
         return {"all": list(records)}
     return {}
+
+
+MISSING_LEAD_POLICIES = ("skip", "error")
+"""What to do with a record that lacks the lead: skip it with a message, or raise."""
+
+
+@dataclass
+class SplitPlan:
+    """Which records a split uses, where each one goes, and why the others are left out.
+
+    Made by :func:`plan_split` from the headers alone, and followed by both
+    :func:`ecgkit.datasets.load_beats` and :func:`ecgkit.export.build_dataset`, so the two read
+    the same records, put them on the same side and give the same reasons.
+
+    Attributes:
+        data_dir: the WFDB folder.
+        split: the split protocol (one of :data:`SPLIT_PROTOCOLS`).
+        records: the records to read, in the order asked (those given, or the folder's).
+        sides: split name -> records: ``train``, ``val`` and ``test`` under a patient split,
+            ``all`` under ``none``, nothing under the beat-level split (it splits beats).
+        excluded: record -> why the protocol leaves it out (201; strict: the paced records).
+        skipped: record -> why it is skipped (it lacks the lead and ``missing_lead="skip"``).
+    """
+
+    data_dir: Path
+    split: str
+    records: list[str]
+    sides: dict[str, list[str]]
+    excluded: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def side_of(self, record: str) -> str | None:
+        """The split a record goes to (None under the beat-level split)."""
+        return next((s for s, rs in self.sides.items() if record in rs), None)
+
+
+def _skip_message(err: LeadNotFoundError) -> str:
+    leads = ", ".join(err.leads) or "none"
+    first = err.leads[0] if err.leads else "..."
+    return (f"skipped record {err.record} (leads {leads}; no {err.wanted[0]}): "
+            f"{fallback_hint(first)}")
+
+
+def _asked_records(d: Path, split: str, records: Sequence[str] | None) -> list[str]:
+    """The folder's records, or the given ones checked to exist (and to be MIT-BIH names
+    under a patient split)."""
+    if split not in SPLIT_PROTOCOLS:
+        raise SplitError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_PROTOCOLS)}")
+    available = list_records(d)
+    names = list(available) if records is None else [str(r) for r in records]
+    if split in PATIENT_SPLITS:
+        check_known(names)
+    if records is not None:
+        missing = [r for r in names if r not in available and not (d / f"{r}.hea").exists()]
+        if missing:
+            raise RecordError(f"{d}: record(s) {', '.join(missing)} not in this folder "
+                              f"(it has {', '.join(available)})")
+    return names
+
+
+def plan_split(data_dir, split: str = "inter-patient", records: Sequence[str] | None = None,
+               lead: str = LEAD, fallback_leads: Sequence[str] = (), missing_lead: str = "skip",
+               val_fraction: float = 0.2, seed: int = 42) -> SplitPlan:
+    """Decides which records to read and where each goes, from the headers (no signal read).
+
+    Records the protocol leaves out (:func:`exclusion_reasons`) and records without ``lead``
+    or a fallback lead are set aside with a message; the others are assigned by
+    :func:`assign_records`.
+
+    Args:
+        data_dir: WFDB folder.
+        split: one of :data:`SPLIT_PROTOCOLS`.
+        records: record names (default: every record in the folder).
+        lead, fallback_leads: the lead to read, and the leads to use when a record lacks it.
+        missing_lead: ``"skip"`` (a record without the lead is skipped, with a message) or
+            ``"error"``.
+        val_fraction, seed: the validation carve (:func:`inter_patient_split`).
+
+    Returns:
+        A :class:`SplitPlan`.
+
+    Raises:
+        SplitError: an unknown split, or names that are not MIT-BIH records under a patient
+            split (all listed).
+        RecordError: records not in the folder (all listed), or no record left to read.
+        LeadNotFoundError: a record without the lead, with ``missing_lead="error"``.
+    """
+    if missing_lead not in MISSING_LEAD_POLICIES:
+        raise ValueError(f"missing_lead must be one of {MISSING_LEAD_POLICIES}. "
+                         f"Received: missing_lead={missing_lead!r}")
+    d = Path(data_dir)
+    asked = _asked_records(d, split, records)
+    excluded = exclusion_reasons(asked, split)
+    usable, skipped = [], {}
+    for name in asked:
+        if name in excluded:
+            continue
+        try:
+            choose_lead(read_header(d, name), d / f"{name}.hea", lead, fallback_leads)
+        except LeadNotFoundError as err:
+            if missing_lead == "error":
+                raise
+            skipped[name] = _skip_message(err)
+            continue
+        usable.append(name)
+    if not usable:
+        reasons = [*skipped.values(), *excluded.values()]
+        raise RecordError(f"{d}: no records to read (of {', '.join(asked) or 'none'}"
+                          f"{': ' + '; '.join(reasons) if reasons else ''})")
+    return SplitPlan(d, split, usable, assign_records(usable, split, val_fraction, seed),
+                     excluded, skipped)
 
 
 def leaky_beat_split(labels: Sequence[int], val_fraction: float = 0.2, test_fraction: float = 0.3,

@@ -215,12 +215,12 @@ class TestEmptyResult:
             hea = src / f"{r}.hea"
             hea.write_bytes(hea.read_bytes().replace(b"MLII", b"V2"))
         out = tmp_path / "ds"
-        with pytest.raises(RecordError, match=r"no records to export.*skipped record 100.*"
+        with pytest.raises(RecordError, match=r"no records to read.*skipped record 100.*"
                                               r"skipped record 107"):
             _build(src, out, split="none")
         assert not out.exists()
         assert main(["build-dataset", str(src), str(out), "--split", "none", "--quiet"]) == 1
-        assert "no records to export" in capsys.readouterr().err
+        assert "no records to read" in capsys.readouterr().err
 
     def test_no_beat_inside_the_records_is_an_error(self, synthetic_record, tmp_path):
         src = synthetic_record("e01", samples=[100, 200, 300])  # every window cut by the edge

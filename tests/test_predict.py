@@ -6,7 +6,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from ecgkit.predict import ImageError, ModelLoadError, load_image, load_model, predict_files
+from ecgkit.datasets import ImageError, read_image
+from ecgkit.predict import ModelLoadError, load_model, predict_files
 
 
 @pytest.fixture(scope="module")
@@ -34,20 +35,23 @@ def files(tmp_path):
     corrupt.write_bytes(good.read_bytes()[:40])
     text = tmp_path / "notes.txt"
     text.write_text("not an image")
-    return {"good": good, "corrupt": corrupt, "text": text, "missing": tmp_path / "nope.png"}
+    empty = tmp_path / "empty.png"
+    empty.touch()
+    return {"good": good, "corrupt": corrupt, "text": text, "empty": empty,
+            "missing": tmp_path / "nope.png"}
 
 
 class TestImages:
     def test_load_and_resize(self, files):
-        img = load_image(files["good"], 32)
+        img = read_image(files["good"], 32)
         assert img.shape == (32, 32, 3) and img.dtype == np.uint8
 
     @pytest.mark.parametrize("key,msg", [("missing", "not found"), ("corrupt", "not a readable"),
-                                         ("text", "not a readable")])
+                                         ("text", "not a readable"), ("empty", "empty file")])
     def test_bad_files_named(self, files, key, msg):
         with pytest.raises(ImageError, match=msg) as err:
-            load_image(files[key])
-        assert str(files[key]) in str(err.value)
+            read_image(files[key])
+        assert str(err.value) == f"{files[key]}: {err.value.problem}"
 
 
 class TestPredict:

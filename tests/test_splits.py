@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pytest
 
 from ecgkit.contract import CLASSES, DS1, DS2, MITDB_RECORDS
-from ecgkit.records import list_records
+from ecgkit.records import RecordError, list_records
 from ecgkit.splits import (
     MIN_VAL_BEATS,
     RECORD_CLASS_COUNTS,
@@ -19,6 +20,7 @@ from ecgkit.splits import (
     inter_patient_split,
     leaky_beat_split,
     patient_overlap,
+    plan_split,
     validation_coverage,
 )
 
@@ -101,6 +103,42 @@ class TestInterPatient:
 
     def test_overlap_helper_sees_201_and_202(self):
         assert patient_overlap(["201", "100"], ["202"]) == {"201"}
+
+
+class TestSplitPlan:
+    def test_load_beats_and_build_dataset_follow_one_plan(self, copy_records, tmp_path):
+        from ecgkit.datasets import load_beats
+        from ecgkit.export import build_dataset
+
+        d = copy_records("100", "101", "106", "118", "201", "202", "232")
+        hea = d / "100.hea"
+        hea.write_bytes(hea.read_bytes().replace(b"MLII", b"V2"))  # 100 lacks the lead
+        plan = plan_split(d)
+        assert plan.records == ["101", "106", "118", "202", "232"]
+        assert list(plan.skipped) == ["100"] and "no MLII" in plan.skipped["100"]
+        assert list(plan.excluded) == ["201"] and "202" in plan.excluded["201"]
+        assert plan.sides["test"] == ["202", "232"] and plan.side_of("232") == "test"
+
+        beats = load_beats(d, max_beats_per_record=2, progress=False)
+        m = build_dataset(d, tmp_path / "ds", max_beats_per_record=2, image_size=32, workers=1,
+                          progress=False)
+        for report in (beats.report, m.attrs["report"]):
+            assert report["skipped_records"] == plan.skipped
+            assert report["excluded_records"] == plan.excluded
+        assert beats.report["splits"] == plan.sides
+        built = json.loads((tmp_path / "ds" / "build.json").read_text())["records"]
+        assert built == {r: plan.side_of(r) for r in plan.records}
+        cols = ["record", "sample", "split"]
+        assert (beats.meta[cols].sort_values(cols).values.tolist()
+                == m[cols].sort_values(cols).values.tolist())  # the same beats on the same sides
+
+    def test_nothing_left_to_read_names_every_reason(self, copy_records):
+        d = copy_records("100", "201")
+        hea = d / "100.hea"
+        hea.write_bytes(hea.read_bytes().replace(b"MLII", b"V2"))
+        with pytest.raises(RecordError, match=r"no records to read \(of 100, 201: skipped record "
+                                              r"100 .*; record 201 left out: its patient"):
+            plan_split(d)
 
 
 class TestLeakyBeatSplit:
