@@ -341,7 +341,8 @@ def _add_train(sub) -> None:
 
 
 def _cmd_train(args) -> int:
-    from ecgkit.train import MONITOR, train
+    from ecgkit.callbacks import MONITOR
+    from ecgkit.train import train
 
     try:
         overrides = load_profile(args.params) if args.params else {}
