@@ -43,8 +43,13 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
 from ecgkit.contract import CLASSES
+from ecgkit.datasets import read_image, signal_dataset
+from ecgkit.export import read_manifest
+# The literature comparison lives in ecgkit.literature; these names stay importable from here.
+from ecgkit.literature import LITERATURE, LITERATURE_COLUMNS, literature_table  # noqa: F401
 
 @dataclass
 class Report:
@@ -275,8 +280,6 @@ def calibration_bins(y_true: np.ndarray, y_prob: np.ndarray, n_bins: int = 10,
 
 def _curves(y_true: np.ndarray, y_prob: np.ndarray, classes: Sequence[str],
             weights: np.ndarray | None = None):
-    from sklearn.metrics import auc, precision_recall_curve, roc_curve
-
     roc, pr, roc_auc, pr_auc = {}, {}, [], []
     for k, c in enumerate(classes):
         pos = y_true == k
@@ -620,8 +623,6 @@ def predict_beats(model, beats, *, image_size: int | None = None, grid: bool = T
         grid: draw the ECG-paper grid (must match training).
         batch_size: images per batch.
     """
-    from ecgkit.datasets import signal_dataset
-
     if image_size is None:
         image_size = int(model.input_shape[1])
     ds = signal_dataset(beats, image_size=image_size, grid=grid, batch_size=batch_size,
@@ -678,9 +679,6 @@ def evaluate_image_folder(model, folder: str | Path, split: str = "test",
         ecgkit.datasets.ImageFolderError (a ValueError): no manifest, no images in that split,
             unreadable images (see :func:`ecgkit.export.read_manifest`).
     """
-    from ecgkit.datasets import read_image
-    from ecgkit.export import read_manifest
-
     m = read_manifest(folder, split, on_bad=on_bad)
     size = int(model.input_shape[1])
     probs = []
@@ -709,8 +707,6 @@ def write_report(report: Report, out_dir: str | Path, figures: bool = True,
     paths["metrics"].write_text(json.dumps(payload, indent=2))
     report.table().to_csv(paths["per_class"])
     if report.records is not None:
-        from ecgkit.literature import literature_table
-
         paths["literature"] = out / "literature.csv"
         literature_table(report).to_csv(paths["literature"], index=False)
     if figures:
@@ -750,6 +746,3 @@ def format_summary(report: Report) -> str:
                      "(metrics NaN, not zero)")
     return "\n".join(lines)
 
-
-# The literature comparison lives in ecgkit.literature; these names stay importable from here.
-from ecgkit.literature import LITERATURE, LITERATURE_COLUMNS, literature_table  # noqa: E402,F401

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+import keras
 import numpy as np
 
 from ecgkit.contract import CLASSES
@@ -38,8 +39,6 @@ def load_model(path: str | Path, compile: bool = False):
     Raises:
         ModelLoadError: naming the file, the cause and what to do.
     """
-    import keras
-
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"{path}: model file not found")
