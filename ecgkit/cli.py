@@ -43,7 +43,6 @@ LOG_MAX_BYTES = 20_000_000
 """A log file larger than this is started afresh; otherwise each run is appended."""
 
 
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecgkit",
