@@ -5,12 +5,12 @@ Usage:
     python enhanced_resnet50_demo.py --ci       # tiny settings (seconds)
     python enhanced_resnet50_demo.py --help     # all options (same as `ecgkit demo`)
 
-The work is done by ecgkit.demo.run_demo; this file only calls it.
+The work is done by ecgkit.demo.run_demo; this file runs `ecgkit demo` with its arguments.
 """
 
 import sys
 
-from ecgkit.demo import main
+from ecgkit.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["demo", *sys.argv[1:]]))

@@ -85,7 +85,7 @@ _EXPORTS = {
     "signal_augment": "augment",
     "make_signal_augment": "augment",
     "TrainResult": "train",
-    "select_strategy": "train",
+    "select_strategy": "hardware",
     "evaluate_predictions": "evaluate",
     "evaluate_model": "evaluate",
     "evaluate_image_folder": "evaluate",

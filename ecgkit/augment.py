@@ -19,7 +19,11 @@ from __future__ import annotations
 
 import functools
 
+import keras
 import numpy as np
+import tensorflow as tf
+
+from ecgkit.contract import FS
 
 MAX_ROTATION_DEG = 3.0
 MAX_TRANSLATION = 0.03  # fraction of the image side
@@ -57,8 +61,6 @@ def ecg_augmentation(strength: float = 1.0, seed: int | None = None, name: str =
     Raises:
         ValueError: if strength is negative or above 3 (beyond that, changes stop being small).
     """
-    import keras
-
     if not 0.0 <= float(strength) <= 3.0:
         raise ValueError(f"strength must be in [0, 3]. Received: strength={strength}")
     s = float(strength)
@@ -104,8 +106,6 @@ def signal_augment(window: np.ndarray, rng: np.random.Generator, strength: float
     Returns:
         A new float32 array of the same shape.
     """
-    from ecgkit.contract import FS
-
     x = np.asarray(window, dtype=np.float32).copy()
     s = float(strength)
     if s <= 0:
@@ -133,8 +133,6 @@ def augment_dataset(dataset, strength: float = 1.0, seed: int | None = None):
     Images come back as uint8 (the augmentation keeps them in 0..255), so a model's own
     preprocessing sees the same input type with and without augmentation.
     """
-    import tensorflow as tf
-
     if strength == 0:
         return dataset
     aug = ecg_augmentation(strength, seed=seed)

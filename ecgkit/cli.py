@@ -1,8 +1,9 @@
 """The ``ecgkit`` command line: ``python -m ecgkit --help`` lists the subcommands.
 
-Each subcommand lives with the code it runs: a module in ``COMMAND_MODULES`` defines
-``register_cli(subparsers)``, which adds its parser and sets ``func``. TensorFlow is imported
-only inside the commands that need it, so ``--help`` answers at once.
+Each subcommand is a parser built here (``_add_*``) and a function that runs it (``_cmd_*``); the
+library modules know nothing about the command line. The light modules the parsers need are
+imported at the top; each command imports the modules that do its work (and load TensorFlow,
+OpenCV or pandas) inside its function, so that ``--help`` answers at once.
 
 Bad input is a one-line ``error: ...`` message and a non-zero exit status, never a traceback:
 commands catch the errors they expect, and :func:`main` turns any error of ecgkit's own types
@@ -20,25 +21,25 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
+import json
 import logging
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
+from ecgkit import download
+from ecgkit.contract import IMAGE_SIZE, LEAD, PROJECT_ROOT
+from ecgkit.params import ParamError, check, load_profile, parse_assignments, resolve
+from ecgkit.splits import SPLIT_PROTOCOLS, SplitError
+from ecgkit.workbook import (NOTEBOOKS_DIR, WorkbookError, lint_notebook, list_notebooks,
+                             notebook_parameters, run_workbook)
+
 LOG_MAX_BYTES = 20_000_000
 """A log file larger than this is started afresh; otherwise each run is appended."""
-
-COMMAND_MODULES = (
-    "ecgkit.export",      # build-dataset
-    "ecgkit.download",    # download
-    "ecgkit.train",       # train
-    "ecgkit.evaluate",    # evaluate
-    "ecgkit.predict",     # predict
-    "ecgkit.demo",        # demo
-    "ecgkit.workbook",    # workbook run
-)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,23 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _output_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    add_parser = sub.add_parser
-
-    def add_parser_with_output_options(name, **kwargs):
-        p = add_parser(name, **kwargs)
-        _output_options(p, suppress=True)  # also accepted after the command
-        return p
-
-    sub.add_parser = add_parser_with_output_options
-    for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:  # a real missing dependency: say so
-                raise
-            continue  # the module is not written yet
-        module.register_cli(sub)
+    _add_build_dataset(sub)
+    _add_download(sub)
+    _add_train(sub)
+    _add_evaluate(sub)
+    _add_predict(sub)
+    _add_demo(sub)
+    _add_workbook(sub)
     return parser
+
+
+def _add_command(sub, name: str, **kwargs) -> argparse.ArgumentParser:
+    """A subcommand's parser, which also accepts ``--verbose`` and ``--log-file``."""
+    p = sub.add_parser(name, **kwargs)
+    _output_options(p, suppress=True)  # also accepted after the command
+    return p
 
 
 def _output_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -129,8 +128,6 @@ def library_output_to(path: Path, title: str = "ecgkit"):
     try:
         log_fd = _open_log(path, title)
     except OSError:
-        import tempfile
-
         user = os.getuid() if hasattr(os, "getuid") else os.getpid()
         path = Path(tempfile.gettempdir()) / f"ecgkit-{user}" / path.name
         log_fd = _open_log(path, title)
@@ -201,6 +198,375 @@ def is_input_error(exc: BaseException) -> bool:
         return True
     path_errors = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
     return isinstance(exc, path_errors) or (isinstance(exc, OSError) and exc.filename is not None)
+
+
+# --- Options shared by several commands ----------------------------------------------------------
+
+def _add_lead_fallback_options(p: argparse.ArgumentParser, parameters: bool = False) -> None:
+    """``--fallback-lead`` and ``--unknown-symbols``; with ``parameters`` they set the parameters
+    FALLBACK_LEADS and UNKNOWN_SYMBOLS (no default here: the profile's value stands)."""
+    if parameters:
+        fallback_help = ("lead to use when a record lacks LEAD (repeatable; parameter "
+                         "FALLBACK_LEADS)")
+        unknown_help = ("annotation symbols that are neither beats nor known non-beats "
+                        "(parameter UNKNOWN_SYMBOLS; default error)")
+    else:
+        fallback_help = "lead to use when a record lacks --lead (repeatable)"
+        unknown_help = "annotation symbols that are neither beats nor known non-beats"
+    p.add_argument("--fallback-lead", action="append", metavar="LEAD", help=fallback_help)
+    p.add_argument("--unknown-symbols", choices=("error", "skip"),
+                   default=None if parameters else "error", help=unknown_help)
+
+
+def _load_checked_model(path: str):
+    """The model saved at ``path``, checked against the class contract; None after printing
+    why it cannot be used (the command then exits with status 2)."""
+    from ecgkit.predict import ModelLoadError, load_classifier
+
+    try:
+        model = load_classifier(path)
+    except ModelLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    return model
+
+
+# --- ecgkit build-dataset ------------------------------------------------------------------------
+
+def _add_build_dataset(sub) -> None:
+    p = _add_command(
+        sub, "build-dataset", help="export beats as ECG images (OUT_DIR/<split>/<class>/*.png)",
+        description="Render every reference beat of a WFDB folder as an ECG-strip PNG, "
+                    "split by patient, with OUT_DIR/manifest.csv. Re-running resumes.")
+    p.add_argument("source_dir", metavar="SOURCE_DIR", help="WFDB folder, e.g. data/mitdb")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="output folder")
+    p.add_argument("--records", nargs="+", metavar="REC",
+                   help="records to export (space or comma separated; default: all)")
+    p.add_argument("--split", choices=SPLIT_PROTOCOLS, default="inter-patient",
+                   help="split protocol (default: inter-patient; "
+                        "beat-random-LEAKS-PATIENTS leaks patients, for comparison only)")
+    p.add_argument("--image-size", type=int, default=IMAGE_SIZE, help="image side in pixels")
+    p.add_argument("--grid", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw the ECG-paper grid (default: on)")
+    p.add_argument("--max-beats-per-record", type=int, default=0, metavar="N",
+                   help="cap per record and class (0 = no cap)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--lead", default=LEAD, help="lead name (default: MLII)")
+    p.add_argument("--missing-lead", choices=("skip", "error"), default="skip",
+                   help="records without the lead: skip with a message (default) or fail")
+    _add_lead_fallback_options(p)
+    p.add_argument("--val-fraction", type=float, default=0.2,
+                   help="validation share of training beats, carved by patient")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--prune", action="store_true",
+                   help="delete the images of records built into OUT_DIR before but not in this "
+                        "run (default: refuse such a run)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=_cmd_build_dataset)
+
+
+def _cmd_build_dataset(args) -> int:
+    from ecgkit.export import build_dataset, check_options
+    from ecgkit.records import RecordError
+
+    records = None
+    if args.records:
+        records = [r for item in args.records for r in item.split(",") if r]
+    try:
+        check_options(args.image_size, args.max_beats_per_record, args.val_fraction, args.seed,
+                      args.workers, names={"image_size": "--image-size", "max_beats_per_record":
+                                           "--max-beats-per-record", "val_fraction":
+                                           "--val-fraction", "seed": "--seed",
+                                           "workers": "--workers"})
+        build_dataset(args.source_dir, args.out_dir, records=records, split=args.split,
+                      image_size=args.image_size, grid=args.grid,
+                      max_beats_per_record=args.max_beats_per_record, workers=args.workers,
+                      progress=not args.quiet, lead=args.lead,
+                      fallback_leads=tuple(args.fallback_lead or ()),
+                      val_fraction=args.val_fraction, seed=args.seed,
+                      missing_lead=args.missing_lead, unknown_symbols=args.unknown_symbols,
+                      prune=args.prune)
+    except (RecordError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# --- ecgkit download -----------------------------------------------------------------------------
+
+def _add_download(sub) -> None:
+    p = _add_command(sub, "download", help="download PhysioNet's original MIT-BIH files "
+                                           "(online; data/mitdb already has all 48 records)",
+                     description="Download a PhysioNet database with wfdb (format 212 "
+                                 "as PhysioNet ships it). Not needed to run anything: "
+                                 "data/mitdb holds all 48 MIT-BIH records, losslessly "
+                                 "compressed.")
+    p.add_argument("database", choices=sorted(download.DATABASES), help="database to fetch")
+    p.add_argument("dest", metavar="DIR", help="destination folder")
+    p.add_argument("--timeout", type=float, default=download.PROBE_TIMEOUT_S,
+                   help="seconds to wait for PhysioNet before giving up")
+    p.set_defaults(func=_cmd_download)
+
+
+def _cmd_download(args) -> int:
+    try:
+        out = download.download_mitdb(args.dest, host=download.PHYSIONET_HOST,
+                                      port=download.PHYSIONET_PORT, timeout=args.timeout)
+    except download.DownloadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.database} downloaded to {out}")
+    return 0
+
+
+# --- ecgkit train --------------------------------------------------------------------------------
+
+def _add_train(sub) -> None:
+    p = _add_command(
+        sub, "train",
+        help="train a model with a parameter profile (resumes after an interruption)",
+        description="Trains the enhanced ResNet50 with the workbook parameters from a YAML "
+                    "profile (names from ecgkit.params; unknown names are errors). Running the "
+                    "same command again after an interruption resumes from the last finished "
+                    "epoch.")
+    p.add_argument("--params", help="YAML profile file, or a profile name (smoke, cpu, gpu)")
+    p.add_argument("--set", nargs="*", metavar="NAME=VALUE", help="override single parameters")
+    p.add_argument("--run-dir", default=None, help="output folder (default RUN_DIR/train)")
+    _add_lead_fallback_options(p, parameters=True)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_train)
+
+
+def _cmd_train(args) -> int:
+    from ecgkit.callbacks import MONITOR
+    from ecgkit.train import train
+
+    try:
+        overrides = load_profile(args.params) if args.params else {}
+        overrides.update(parse_assignments(args.set or []))
+        if args.fallback_lead:
+            overrides["FALLBACK_LEADS"] = ",".join(args.fallback_lead)
+        if args.unknown_symbols:
+            overrides["UNKNOWN_SYMBOLS"] = args.unknown_symbols
+        weights = resolve(overrides)["WEIGHTS"]
+        if weights not in ("", "none", "imagenet") and not Path(weights).is_file():
+            raise ParamError(f"parameter WEIGHTS: no such weights file {weights!r} (use "
+                             "'imagenet', 'none' or the path of a .weights.h5 file)")
+    except ParamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = train(overrides, run_dir=args.run_dir, progress=not args.quiet)
+    best = result.info.get("best") or {}
+    print(f"run folder: {result.run_dir}")
+    print(f"model: {result.paths['model']}")
+    if best:
+        print(f"best {best.get('monitor', MONITOR)} {best['best']:.4f} at epoch {best['epoch']}")
+    return 0
+
+
+# --- ecgkit evaluate -----------------------------------------------------------------------------
+
+def _add_evaluate(sub) -> None:
+    p = _add_command(
+        sub, "evaluate",
+        help="evaluate a trained model (per-class metrics, literature table, figures)",
+        description="Evaluates a .keras model on the beats of a WFDB folder, or on the images "
+                    "of an `ecgkit build-dataset` folder (one with manifest.csv); default split: "
+                    "the test patients. Writes metrics.json, per_class.csv, literature.csv and "
+                    "figures.")
+    p.add_argument("--model", required=True, help="trained .keras model")
+    p.add_argument("--data", default=None, help="WFDB folder or build-dataset image folder "
+                   "(default: the embedded database, data/mitdb)")
+    p.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
+    p.add_argument("--records", nargs="*", help="only these records")
+    p.add_argument("--lead", default="MLII", help="lead name (default: MLII)")
+    _add_lead_fallback_options(p)
+    p.add_argument("--max-beats-per-record", type=int, default=0)
+    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples by patient")
+    p.add_argument("--no-grid", action="store_true", help="images without the ECG-paper grid")
+    p.add_argument("--bad-images", choices=("error", "skip"), default="error",
+                   help="unreadable or missing images of a build-dataset folder: stop, naming "
+                        "every one (default), or leave them out with a warning")
+    p.add_argument("--out", default=None, help="report folder (default: next to the model)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_evaluate)
+
+
+def _cmd_evaluate(args) -> int:
+    from ecgkit.datasets import ImageFolderError, load_beats
+    from ecgkit.evaluate import evaluate_image_folder, evaluate_model, format_summary
+    from ecgkit.records import RecordError
+
+    model = _load_checked_model(args.model)
+    if model is None:
+        return 2
+    out = Path(args.out) if args.out else Path(args.model).parent / "evaluation"
+    try:
+        if args.data and (Path(args.data) / "manifest.csv").is_file():  # a build-dataset folder
+            report = evaluate_image_folder(model, args.data, args.split, out,
+                                           n_boot=args.bootstrap, on_bad=args.bad_images)
+        else:
+            beats = load_beats(args.data, records=args.records or None,
+                               split="none" if args.split == "all" else "inter-patient",
+                               max_beats_per_record=args.max_beats_per_record,
+                               progress=not args.quiet, lead=args.lead,
+                               fallback_leads=tuple(args.fallback_lead or ()),
+                               unknown_symbols=args.unknown_symbols)
+            if args.split != "all":
+                if args.split not in beats.splits:
+                    print(f"error: {args.data or 'embedded data'}: no beats in split "
+                          f"{args.split!r} (splits: {beats.splits})", file=sys.stderr)
+                    return 1
+                beats = beats.subset(args.split)
+            report = evaluate_model(model, beats, out, n_boot=args.bootstrap,
+                                    grid=not args.no_grid)
+    except (RecordError, SplitError, ImageFolderError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(format_summary(report))
+    print(f"report written to {out}")
+    return 0
+
+
+# --- ecgkit predict ------------------------------------------------------------------------------
+
+def _add_predict(sub) -> None:
+    p = _add_command(
+        sub, "predict", help="classify ECG beat images with a trained model",
+        description="Prints the AAMI class and the class probabilities of each image. Bad files "
+                    "get an error line; the exit status is 1 if any file failed.")
+    p.add_argument("--model", required=True, help="trained .keras model")
+    p.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...)")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(func=_cmd_predict)
+
+
+def _cmd_predict(args) -> int:
+    from ecgkit.predict import predict_files
+
+    model = _load_checked_model(args.model)
+    if model is None:
+        return 2
+    results = predict_files(model, args.images)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        for r in results:
+            if r.ok:
+                probs = " ".join(f"{c}={v:.3f}" for c, v in r.probabilities.items())
+                print(f"{r.path}: {r.label} ({r.confidence:.3f})  {probs}")
+            else:
+                print(f"{r.path}: ERROR {r.error}")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        print(f"{len(failed)} of {len(results)} files failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+# --- ecgkit demo ---------------------------------------------------------------------------------
+
+def _add_demo(sub) -> None:
+    p = _add_command(
+        sub, "demo",
+        help="train and evaluate the enhanced ResNet50 on the embedded data (minutes)",
+        description="Creates the enhanced ResNet50, trains it on the embedded MIT-BIH data, "
+                    "evaluates it on the test patients and saves figures, metrics and the model.")
+    p.add_argument("--out", default=str(PROJECT_ROOT / "runs" / "demo"), help="output folder")
+    p.add_argument("--data", default=None,
+                   help="WFDB folder (default: the embedded database, data/mitdb)")
+    p.add_argument("--ci", action="store_true", help="tiny settings (seconds; for tests)")
+    p.add_argument("--image-size", type=int)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--steps-per-epoch", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--max-beats-per-record", type=int)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_demo)
+
+
+def _cmd_demo(args) -> int:
+    from ecgkit.demo import CI, run_demo
+
+    overrides = dict(CI) if args.ci else {}
+    options = {"IMAGE_SIZE": args.image_size, "EPOCHS": args.epochs,
+               "STEPS_PER_EPOCH": args.steps_per_epoch, "BATCH_SIZE": args.batch_size,
+               "MAX_BEATS_PER_RECORD": args.max_beats_per_record}
+    try:
+        for name, value in options.items():
+            if value is not None:
+                overrides[name] = check(name, value, "--" + name.lower().replace("_", "-"))
+    except ParamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    run_demo(args.out, overrides, data_dir=args.data, progress=not args.quiet)
+    return 0
+
+
+# --- ecgkit workbook -----------------------------------------------------------------------------
+
+def _add_workbook(sub) -> None:
+    wb = _add_command(sub, "workbook", help="run or check the notebook workbook",
+                      description="Run or check the notebooks in notebooks/.")
+    actions = wb.add_subparsers(dest="workbook_command", metavar="ACTION")
+    wb.set_defaults(func=lambda _a: (wb.print_help(), 2)[1])
+
+    run = actions.add_parser("run", help="execute the notebooks in order with papermill")
+    run.add_argument("--profile", default="cpu",
+                     help="smoke, cpu, gpu, or a YAML file of parameters (default: cpu)")
+    run.add_argument("--out", default=None, help="run folder (default: runs/workbook-PROFILE)")
+    run.add_argument("--only", default=None, help="comma-separated notebook numbers, e.g. 01,02")
+    run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                     help="override one parameter (repeatable)")
+    run.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell")
+    run.add_argument("--notebooks", default=str(NOTEBOOKS_DIR), help=argparse.SUPPRESS)
+    run.set_defaults(func=_cmd_workbook_run)
+
+    ls = actions.add_parser("list", help="list the notebooks and the parameters each declares")
+    ls.add_argument("--notebooks", default=str(NOTEBOOKS_DIR), help=argparse.SUPPRESS)
+    ls.set_defaults(func=_cmd_workbook_list)
+
+    check = actions.add_parser("check", help="check the notebooks against the workbook rules")
+    check.add_argument("--notebooks", default=str(NOTEBOOKS_DIR), help=argparse.SUPPRESS)
+    check.set_defaults(func=_cmd_workbook_check)
+
+
+def _workbook_overrides(items: list[str]) -> dict:
+    """``workbook run --set NAME=VALUE`` items as a dict (values read as YAML; the workbook
+    checks the names and values)."""
+    values = {}
+    for item in items or []:
+        if "=" not in item:
+            raise WorkbookError(f"--set {item}: expected NAME=VALUE")
+        key, raw = item.split("=", 1)
+        values[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+    return values
+
+
+def _cmd_workbook_run(args) -> int:
+    try:
+        result = run_workbook(args.profile, out=args.out, only=args.only,
+                              notebooks_dir=args.notebooks,
+                              overrides=_workbook_overrides(args.set),
+                              cell_timeout=args.cell_timeout)
+    except (WorkbookError, ParamError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0 if result.ok else 1
+
+
+def _cmd_workbook_list(args) -> int:
+    for nb in list_notebooks(args.notebooks):
+        names = ", ".join(p.name for p in notebook_parameters(nb))
+        print(f"{nb.stem}: {names}")
+    return 0
+
+
+def _cmd_workbook_check(args) -> int:
+    problems = [p for nb in list_notebooks(args.notebooks) for p in lint_notebook(nb)]
+    for p in problems:
+        print(p)
+    print(f"{len(problems)} problem(s)")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -25,8 +25,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ecgkit.contract import PROJECT_ROOT
-
 
 PROFILE = "demo"
 """The demo's recipe: ``params/demo.yaml`` (the cpu profile's, for the enhanced model alone)."""
@@ -218,52 +216,3 @@ def _json_safe(v: Any) -> Any:
     if isinstance(v, (float, np.floating)):
         return None if math.isnan(float(v)) else float(v)
     return v
-
-
-def _cmd_demo(args) -> int:
-    from ecgkit.params import ParamError, check
-
-    overrides = dict(CI) if args.ci else {}
-    options = {"IMAGE_SIZE": args.image_size, "EPOCHS": args.epochs,
-               "STEPS_PER_EPOCH": args.steps_per_epoch, "BATCH_SIZE": args.batch_size,
-               "MAX_BEATS_PER_RECORD": args.max_beats_per_record}
-    try:
-        for name, value in options.items():
-            if value is not None:
-                overrides[name] = check(name, value, "--" + name.lower().replace("_", "-"))
-    except ParamError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    run_demo(args.out, overrides, data_dir=args.data, progress=not args.quiet)
-    return 0
-
-
-def register_cli(subparsers) -> None:
-    """Adds ``ecgkit demo``."""
-    p = subparsers.add_parser(
-        "demo", help="train and evaluate the enhanced ResNet50 on the embedded data (minutes)",
-        description="Creates the enhanced ResNet50, trains it on the embedded MIT-BIH data, "
-                    "evaluates it on the test patients and saves figures, metrics and the model.")
-    p.add_argument("--out", default=str(PROJECT_ROOT / "runs" / "demo"), help="output folder")
-    p.add_argument("--data", default=None,
-                   help="WFDB folder (default: the embedded database, data/mitdb)")
-    p.add_argument("--ci", action="store_true", help="tiny settings (seconds; for tests)")
-    p.add_argument("--image-size", type=int)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--steps-per-epoch", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--max-beats-per-record", type=int)
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=_cmd_demo)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``enhanced_resnet50_demo.py``: the same options as ``ecgkit demo``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="enhanced_resnet50_demo.py",
-                                     description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command")
-    register_cli(sub)
-    args = parser.parse_args(["demo", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)

@@ -12,7 +12,6 @@ short socket timeout before wfdb starts downloading.
 from __future__ import annotations
 
 import socket
-import sys
 from pathlib import Path
 
 from ecgkit.contract import EMBEDDED_DATA_DIR
@@ -71,29 +70,3 @@ def download_mitdb(dest, host: str = PHYSIONET_HOST, port: int = PHYSIONET_PORT,
     except Exception as exc:
         raise DownloadError(f"downloading mitdb into {out} failed: {exc}") from exc
     return out
-
-
-def _cli(args) -> int:
-    try:
-        out = download_mitdb(args.dest, host=PHYSIONET_HOST, port=PHYSIONET_PORT,
-                             timeout=args.timeout)
-    except DownloadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"{args.database} downloaded to {out}")
-    return 0
-
-
-def register_cli(subparsers) -> None:
-    """Adds ``ecgkit download mitdb DIR``."""
-    p = subparsers.add_parser("download", help="download PhysioNet's original MIT-BIH files "
-                                               "(online; data/mitdb already has all 48 records)",
-                              description="Download a PhysioNet database with wfdb (format 212 "
-                                          "as PhysioNet ships it). Not needed to run anything: "
-                                          "data/mitdb holds all 48 MIT-BIH records, losslessly "
-                                          "compressed.")
-    p.add_argument("database", choices=sorted(DATABASES), help="database to fetch")
-    p.add_argument("dest", metavar="DIR", help="destination folder")
-    p.add_argument("--timeout", type=float, default=PROBE_TIMEOUT_S,
-                   help="seconds to wait for PhysioNet before giving up")
-    p.set_defaults(func=_cli)

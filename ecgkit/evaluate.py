@@ -43,8 +43,13 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
 from ecgkit.contract import CLASSES
+from ecgkit.datasets import image_files_dataset, signal_dataset
+from ecgkit.export import read_manifest
+# The literature comparison lives in ecgkit.literature; these names stay importable from here.
+from ecgkit.literature import LITERATURE, LITERATURE_COLUMNS, literature_table  # noqa: F401
 
 @dataclass
 class Report:
@@ -275,8 +280,6 @@ def calibration_bins(y_true: np.ndarray, y_prob: np.ndarray, n_bins: int = 10,
 
 def _curves(y_true: np.ndarray, y_prob: np.ndarray, classes: Sequence[str],
             weights: np.ndarray | None = None):
-    from sklearn.metrics import auc, precision_recall_curve, roc_curve
-
     roc, pr, roc_auc, pr_auc = {}, {}, [], []
     for k, c in enumerate(classes):
         pos = y_true == k
@@ -620,8 +623,6 @@ def predict_beats(model, beats, *, image_size: int | None = None, grid: bool = T
         grid: draw the ECG-paper grid (must match training).
         batch_size: images per batch.
     """
-    from ecgkit.datasets import signal_dataset
-
     if image_size is None:
         image_size = int(model.input_shape[1])
     ds = signal_dataset(beats, image_size=image_size, grid=grid, batch_size=batch_size,
@@ -678,9 +679,6 @@ def evaluate_image_folder(model, folder: str | Path, split: str = "test",
         ecgkit.datasets.ImageFolderError (a ValueError): no manifest, no images in that split,
             unreadable images (see :func:`ecgkit.export.read_manifest`).
     """
-    from ecgkit.datasets import image_files_dataset
-    from ecgkit.export import read_manifest
-
     m = read_manifest(folder, split, on_bad=on_bad)
     labels = m["label"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy()
     ds = image_files_dataset(m["file"], labels, int(model.input_shape[1]), batch_size)
@@ -706,8 +704,6 @@ def write_report(report: Report, out_dir: str | Path, figures: bool = True,
     paths["metrics"].write_text(json.dumps(payload, indent=2))
     report.table().to_csv(paths["per_class"])
     if report.records is not None:
-        from ecgkit.literature import literature_table
-
         paths["literature"] = out / "literature.csv"
         literature_table(report).to_csv(paths["literature"], index=False)
     if figures:
@@ -746,79 +742,3 @@ def format_summary(report: Report) -> str:
         lines.append(f"absent from this data: {', '.join(report.absent_classes)} "
                      "(metrics NaN, not zero)")
     return "\n".join(lines)
-
-
-# --- Command line ----------------------------------------------------------------------------------
-
-def _cmd_evaluate(args) -> int:
-    import sys
-
-    from ecgkit.datasets import ImageFolderError, load_beats
-    from ecgkit.predict import ModelLoadError, load_classifier
-    from ecgkit.records import RecordError
-    from ecgkit.splits import SplitError
-
-    try:
-        model = load_classifier(args.model)
-    except ModelLoadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    out = Path(args.out) if args.out else Path(args.model).parent / "evaluation"
-    try:
-        if args.data and (Path(args.data) / "manifest.csv").is_file():  # a build-dataset folder
-            report = evaluate_image_folder(model, args.data, args.split, out,
-                                           n_boot=args.bootstrap, on_bad=args.bad_images)
-        else:
-            beats = load_beats(args.data, records=args.records or None,
-                               split="none" if args.split == "all" else "inter-patient",
-                               max_beats_per_record=args.max_beats_per_record,
-                               progress=not args.quiet, lead=args.lead,
-                               fallback_leads=tuple(args.fallback_lead or ()),
-                               unknown_symbols=args.unknown_symbols)
-            if args.split != "all":
-                if args.split not in beats.splits:
-                    print(f"error: {args.data or 'embedded data'}: no beats in split "
-                          f"{args.split!r} (splits: {beats.splits})", file=sys.stderr)
-                    return 1
-                beats = beats.subset(args.split)
-            report = evaluate_model(model, beats, out, n_boot=args.bootstrap,
-                                    grid=not args.no_grid)
-    except (RecordError, SplitError, ImageFolderError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(format_summary(report))
-    print(f"report written to {out}")
-    return 0
-
-
-def register_cli(subparsers) -> None:
-    """Adds ``ecgkit evaluate``."""
-    p = subparsers.add_parser(
-        "evaluate", help="evaluate a trained model (per-class metrics, literature table, figures)",
-        description="Evaluates a .keras model on the beats of a WFDB folder, or on the images "
-                    "of an `ecgkit build-dataset` folder (one with manifest.csv); default split: "
-                    "the test patients. Writes metrics.json, per_class.csv, literature.csv and "
-                    "figures.")
-    p.add_argument("--model", required=True, help="trained .keras model")
-    p.add_argument("--data", default=None, help="WFDB folder or build-dataset image folder "
-                   "(default: the embedded database, data/mitdb)")
-    p.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
-    p.add_argument("--records", nargs="*", help="only these records")
-    p.add_argument("--lead", default="MLII", help="lead name (default: MLII)")
-    p.add_argument("--fallback-lead", action="append", metavar="LEAD",
-                   help="lead to use when a record lacks --lead (repeatable)")
-    p.add_argument("--unknown-symbols", choices=("error", "skip"), default="error",
-                   help="annotation symbols that are neither beats nor known non-beats")
-    p.add_argument("--max-beats-per-record", type=int, default=0)
-    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples by patient")
-    p.add_argument("--no-grid", action="store_true", help="images without the ECG-paper grid")
-    p.add_argument("--bad-images", choices=("error", "skip"), default="error",
-                   help="unreadable or missing images of a build-dataset folder: stop, naming "
-                        "every one (default), or leave them out with a warning")
-    p.add_argument("--out", default=None, help="report folder (default: next to the model)")
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=_cmd_evaluate)
-
-
-# The literature comparison lives in ecgkit.literature; these names stay importable from here.
-from ecgkit.literature import LITERATURE, LITERATURE_COLUMNS, literature_table  # noqa: E402,F401

@@ -9,12 +9,11 @@ error line and the other files are still answered; the exit status is 1 if any f
 
 from __future__ import annotations
 
-import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+import keras
 import numpy as np
 
 from ecgkit.contract import CLASSES
@@ -37,8 +36,6 @@ def load_model(path: str | Path, compile: bool = False):
     Raises:
         ModelLoadError: naming the file, the cause and what to do.
     """
-    import keras
-
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"{path}: model file not found")
@@ -145,37 +142,3 @@ def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
             results[i].confidence = float(pr[k])
             results[i].probabilities = {c: float(v) for c, v in zip(classes, pr)}
     return results
-
-
-def _cmd_predict(args) -> int:
-    try:
-        model = load_classifier(args.model)
-    except ModelLoadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    results = predict_files(model, args.images)
-    if args.json:
-        print(json.dumps([r.to_dict() for r in results], indent=2))
-    else:
-        for r in results:
-            if r.ok:
-                probs = " ".join(f"{c}={v:.3f}" for c, v in r.probabilities.items())
-                print(f"{r.path}: {r.label} ({r.confidence:.3f})  {probs}")
-            else:
-                print(f"{r.path}: ERROR {r.error}")
-    failed = [r for r in results if not r.ok]
-    if failed:
-        print(f"{len(failed)} of {len(results)} files failed", file=sys.stderr)
-    return 1 if failed else 0
-
-
-def register_cli(subparsers) -> None:
-    """Adds ``ecgkit predict``."""
-    p = subparsers.add_parser(
-        "predict", help="classify ECG beat images with a trained model",
-        description="Prints the AAMI class and the class probabilities of each image. Bad files "
-                    "get an error line; the exit status is 1 if any file failed.")
-    p.add_argument("--model", required=True, help="trained .keras model")
-    p.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...)")
-    p.add_argument("--json", action="store_true", help="JSON output")
-    p.set_defaults(func=_cmd_predict)

@@ -16,7 +16,6 @@ the hygiene test apply.
 
 from __future__ import annotations
 
-import argparse
 import ast
 import contextlib
 import csv
@@ -521,73 +520,3 @@ def write_summary(result: WorkbookResult) -> tuple[Path, Path]:
     }, indent=2) + "\n")
     result.summary_csv, result.summary_md = csv_path, md_path
     return csv_path, md_path
-
-
-# --- Command line --------------------------------------------------------------------------------
-def _parse_set(items: list[str]) -> dict[str, Any]:
-    import yaml
-
-    values = {}
-    for item in items or []:
-        if "=" not in item:
-            raise WorkbookError(f"--set {item}: expected NAME=VALUE")
-        key, raw = item.split("=", 1)
-        values[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
-    return values
-
-
-def _cmd_run(args: argparse.Namespace) -> int:
-    import sys
-
-    from ecgkit.params import ParamError
-
-    try:
-        result = run_workbook(args.profile, out=args.out, only=args.only,
-                              notebooks_dir=args.notebooks, overrides=_parse_set(args.set),
-                              cell_timeout=args.cell_timeout)
-    except (WorkbookError, ParamError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0 if result.ok else 1
-
-
-def _cmd_list(args: argparse.Namespace) -> int:
-    for nb in list_notebooks(args.notebooks):
-        names = ", ".join(p.name for p in notebook_parameters(nb))
-        print(f"{nb.stem}: {names}")
-    return 0
-
-
-def _cmd_check(args: argparse.Namespace) -> int:
-    problems = [p for nb in list_notebooks(args.notebooks) for p in lint_notebook(nb)]
-    for p in problems:
-        print(p)
-    print(f"{len(problems)} problem(s)")
-    return 1 if problems else 0
-
-
-def register_cli(subparsers: argparse._SubParsersAction) -> None:
-    """Adds ``workbook run``, ``workbook list`` and ``workbook check``."""
-    wb = subparsers.add_parser("workbook", help="run or check the notebook workbook",
-                               description="Run or check the notebooks in notebooks/.")
-    sub = wb.add_subparsers(dest="workbook_command", metavar="ACTION")
-    wb.set_defaults(func=lambda _a: (wb.print_help(), 2)[1])
-
-    run = sub.add_parser("run", help="execute the notebooks in order with papermill")
-    run.add_argument("--profile", default="cpu",
-                     help="smoke, cpu, gpu, or a YAML file of parameters (default: cpu)")
-    run.add_argument("--out", default=None, help="run folder (default: runs/workbook-PROFILE)")
-    run.add_argument("--only", default=None, help="comma-separated notebook numbers, e.g. 01,02")
-    run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                     help="override one parameter (repeatable)")
-    run.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell")
-    run.add_argument("--notebooks", default=str(NOTEBOOKS_DIR), help=argparse.SUPPRESS)
-    run.set_defaults(func=_cmd_run)
-
-    ls = sub.add_parser("list", help="list the notebooks and the parameters each declares")
-    ls.add_argument("--notebooks", default=str(NOTEBOOKS_DIR), help=argparse.SUPPRESS)
-    ls.set_defaults(func=_cmd_list)
-
-    check = sub.add_parser("check", help="check the notebooks against the workbook rules")
-    check.add_argument("--notebooks", default=str(NOTEBOOKS_DIR), help=argparse.SUPPRESS)
-    check.set_defaults(func=_cmd_check)

@@ -83,7 +83,7 @@ class TestLibraryOutput:
     def test_verbose_keeps_them_on_the_terminal(self, tmp_path, monkeypatch, capfd):
         import os
 
-        import ecgkit.predict
+        import ecgkit.cli
         from ecgkit.cli import main
 
         def command(args):
@@ -91,7 +91,7 @@ class TestLibraryOutput:
             print("answer")
             return 0
 
-        monkeypatch.setattr(ecgkit.predict, "_cmd_predict", command)
+        monkeypatch.setattr(ecgkit.cli, "_cmd_predict", command)
         log = tmp_path / "lib.log"
         assert main(["predict", "--model", "m.keras", "x.png", "--log-file", str(log)]) == 0
         captured = capfd.readouterr()

@@ -97,7 +97,7 @@ class TestRanges:
 
     def test_choices_match_the_code_that_uses_them(self):
         from ecgkit.splits import SPLIT_PROTOCOLS
-        from ecgkit.train import CLASS_BALANCE_CHOICES
+        from ecgkit.balance import CLASS_BALANCE_CHOICES
 
         assert params.PARAMS["SPLIT"].choices == SPLIT_PROTOCOLS
         assert params.PARAMS["CLASS_BALANCE"].choices == CLASS_BALANCE_CHOICES

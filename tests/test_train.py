@@ -1,5 +1,6 @@
-"""Tests for ecgkit.train: a short real training, run.json, class balance, atomic checkpoints,
-resume after a kill (BackupAndRestore) and MirroredStrategy on two logical CPUs (subprocesses).
+"""Tests for ecgkit.train and what it uses (hardware, balance, callbacks, atomic): a short real
+training, run.json, class balance, atomic checkpoints, resume after a kill (BackupAndRestore)
+and MirroredStrategy on two logical CPUs (subprocesses).
 
 Training uses a tiny CNN on 64x64 images of a few dozen real beats, 1-2 epochs of 1-2 steps.
 """
@@ -14,8 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ecgkit.atomic import atomic_save
+from ecgkit.balance import class_weights
+from ecgkit.callbacks import read_history
+from ecgkit.hardware import hardware_settings
 from ecgkit.params import ParamError
-from ecgkit.train import atomic_save, class_weights, hardware_settings, read_history, train
+from ecgkit.train import train
 
 TINY = {"IMAGE_SIZE": 64, "EPOCHS": 1, "STEPS_PER_EPOCH": 2, "BATCH_SIZE": 8,
         "AUGMENT_STRENGTH": 1.0, "WARMUP_EPOCHS": 0.5, "SEED": 1}
@@ -67,7 +72,7 @@ class TestHelpers:
         assert w[3] == 0.0
 
     def test_cpu_hardware_settings(self):
-        from ecgkit.train import cpu_has_bf16
+        from ecgkit.hardware import cpu_has_bf16
 
         hw = hardware_settings("auto", deterministic=False)
         if not hw["gpus"]:
@@ -109,7 +114,7 @@ class TestHelpers:
     def test_set_batchnorm_momentum_reaches_nested_layers(self):
         import keras
 
-        from ecgkit.train import set_batchnorm_momentum
+        from ecgkit.callbacks import set_batchnorm_momentum
 
         inner = keras.Sequential([keras.Input((8,)), keras.layers.BatchNormalization()])
         inp = keras.Input((8,))
@@ -203,7 +208,8 @@ import json, os, sys
 from pathlib import Path
 import keras
 from ecgkit.datasets import load_beats
-from ecgkit.train import train, select_strategy
+from ecgkit.hardware import select_strategy
+from ecgkit.train import train
 
 run_dir = Path(sys.argv[1])
 mode = sys.argv[2]
@@ -398,12 +404,12 @@ class TestTrainRecordOptions:
 
 class TestSampledClasses:
     def test_rare_classes_are_not_drawn_as_often_as_the_others(self):
-        from ecgkit.train import SAMPLING_MIN_BEATS, sampled_classes
+        from ecgkit.balance import SAMPLING_MIN_BEATS, sampled_classes
 
         labels = np.repeat([0, 1, 2, 4], [500, SAMPLING_MIN_BEATS, 120, 8])  # Q: 8 beats
         assert sampled_classes(labels) == [0, 1, 2]
 
     def test_tiny_sets_draw_every_class_present(self):
-        from ecgkit.train import sampled_classes
+        from ecgkit.balance import sampled_classes
 
         assert sampled_classes(np.repeat([0, 1, 3], [6, 2, 2])) == [0, 1, 3]

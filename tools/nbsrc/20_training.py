@@ -30,8 +30,9 @@ CELLS = [
     from ecgkit.params import PARAMS as KNOWN, record_list, weights_arg
     from ecgkit.plots import plot_class_distribution, plot_history
     from ecgkit.render import render_batch
-    from ecgkit import train as train_module
-    from ecgkit.train import auto_bn_momentum, epoch_steps, hardware_settings, select_strategy, set_batchnorm_momentum, train
+    from ecgkit.callbacks import ReestimateBatchNorm, auto_bn_momentum, set_batchnorm_momentum
+    from ecgkit.hardware import hardware_settings, select_strategy
+    from ecgkit.train import epoch_steps, train
 
     NOTEBOOK = "20_training"
     OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
@@ -127,7 +128,7 @@ CELLS = [
     the cell above did by hand ("precise BN").
     """),
     ("code", "nb.show_source(auto_bn_momentum)"),
-    ("code", "nb.show_source(train_module._make_callback_classes)  # ReestimateBatchNorm is the third class"),
+    ("code", "nb.show_source(ReestimateBatchNorm)"),
     ("code", """
     train_counts = counts["train"]
     steps = epoch_steps(STEPS_PER_EPOCH, sum(train_counts.values()), BATCH_SIZE)  # as train() counts them

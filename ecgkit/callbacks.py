@@ -1,0 +1,224 @@
+"""The Keras callbacks of a training run: best checkpoint, logs, resume, BatchNorm statistics.
+
+Introduced in: notebooks/20_training.ipynb.
+
+:func:`make_callbacks` returns them in the order they must run:
+
+- :class:`ReestimateBatchNorm` recomputes the BatchNorm statistics before every validation;
+- :class:`LearningRateLogger` adds the learning rate to the epoch logs;
+- :class:`AtomicBestCheckpoint` keeps the weights of the best epoch by validation macro F1
+  (validation patients only; the test patients never choose an epoch), written atomically
+  (``ecgkit.atomic``);
+- early stopping, a CSV log, TensorBoard logs (``tensorboard`` is a dependency of ecgkit:
+  TensorFlow 2.21 no longer installs it, and ``tf.summary`` cannot write without it);
+- ``keras.callbacks.BackupAndRestore``: after an interruption, running the same command again
+  continues from the last finished epoch (weights, optimizer state and learning-rate schedule).
+
+The BatchNorm momentum itself is set before compiling (:func:`set_batchnorm_momentum`,
+:func:`auto_bn_momentum`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import keras
+import pandas as pd
+
+from ecgkit.atomic import atomic_save, write_json
+
+MONITOR = "val_macro_f1"
+EARLY_STOPPING_PATIENCE = 5
+
+BN_REESTIMATE_BATCHES = 8
+"""Training batches used to recompute the BatchNorm statistics before each validation."""
+
+BN_MOMENTUM_RANGE = (0.9, 0.99)
+BN_WINDOW_EPOCH_FRACTION = 5
+"""With ``BN_MOMENTUM: 0`` the momentum is ``1 - BN_WINDOW_EPOCH_FRACTION / steps_per_epoch``,
+clipped to ``BN_MOMENTUM_RANGE``: the moving averages then cover about the last fifth of an epoch,
+so the statistics used for validation are those of the current weights."""
+
+
+def best_state_path(best: Path) -> Path:
+    """The JSON beside the best checkpoint: its epoch and monitored value."""
+    return best.with_name(best.name.replace(".weights.h5", ".json"))
+
+
+class AtomicBestCheckpoint(keras.callbacks.Callback):
+    """Saves the weights when ``monitor`` improves, atomically (temp file + os.replace).
+
+    Weights only: the best epoch's weights are all that is restored at the end, and they are
+    a third of a full ``.keras`` file with AdamW's state (the run's resume state is kept by
+    ``BackupAndRestore``; the final model is saved whole as ``model.keras``).
+
+    The best value so far is kept in a small JSON next to the model, so a resumed run does
+    not overwrite a better checkpoint from before the interruption.
+    """
+
+    def __init__(self, filepath, monitor=MONITOR, mode="max", verbose=0):
+        super().__init__()
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min'. Received: mode={mode}")
+        self.filepath = Path(filepath)
+        self.monitor, self.mode, self.verbose = monitor, mode, verbose
+        self.state_path = best_state_path(self.filepath)
+        self.best = None
+        self.best_epoch = None
+
+    def on_train_begin(self, logs=None):
+        if self.state_path.is_file() and self.filepath.is_file():
+            state = json.loads(self.state_path.read_text())
+            self.best, self.best_epoch = state["best"], state["epoch"]
+
+    def _better(self, value):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return False
+        if self.best is None:
+            return True
+        return value > self.best if self.mode == "max" else value < self.best
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.monitor not in logs:
+            raise KeyError(f"checkpoint monitor {self.monitor!r} is not among the logged "
+                           f"metrics {sorted(logs)}: is validation data given and is the "
+                           "metric compiled?")
+        value = float(logs[self.monitor])
+        if self._better(value):
+            if self.verbose:
+                print(f"\nEpoch {epoch + 1}: {self.monitor} improved to {value:.4f}; "
+                      f"saving {self.filepath}")
+            self.best, self.best_epoch = value, epoch + 1
+            atomic_save(self.model, self.filepath)
+            write_json(self.state_path, {"best": value, "epoch": epoch + 1,
+                                         "monitor": self.monitor})
+
+
+class LearningRateLogger(keras.callbacks.Callback):
+    """Adds the optimizer's current learning rate to the epoch logs (for CSV and plots)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and "learning_rate" not in logs:
+            lr = self.model.optimizer.learning_rate
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
+
+
+class ReestimateBatchNorm(keras.callbacks.Callback):
+    """Before every validation, recomputes BatchNorm's moving statistics with the current
+    weights from a few training batches ("precise BN", Wu & Johnson 2021).
+
+    The moving averages lag behind weights that change fast: in a short run from random
+    weights the network can be right in training mode and predict one class in inference
+    mode (notebook 20 measures it). Here batch ``i`` (0-based) is passed in training mode
+    with momentum ``i / (i + 1)``, so the averages become the plain mean of the batches'
+    statistics; the configured momentum is put back afterwards. Costs ``batches`` forward
+    passes per validation. The best checkpoint and the final model carry these statistics.
+    """
+
+    def __init__(self, dataset, batches=BN_REESTIMATE_BATCHES):
+        super().__init__()
+        self.dataset, self.batches = dataset, int(batches)
+
+    def on_test_begin(self, logs=None):
+        layers = [layer for layer in _all_layers(self.model)
+                  if isinstance(layer, keras.layers.BatchNormalization)]
+        if not layers or self.batches < 1:
+            return
+        saved = [layer.momentum for layer in layers]
+        try:
+            for i, batch in enumerate(self.dataset.take(self.batches)):
+                for layer in layers:
+                    layer.momentum = i / (i + 1)
+                self.model(batch[0], training=True)
+        finally:
+            for layer, momentum in zip(layers, saved):
+                layer.momentum = momentum
+
+
+def make_callbacks(run_dir: Path, progress: bool = True, patience: int = EARLY_STOPPING_PATIENCE,
+                   extra=(), bn_batches=None) -> tuple[list, dict[str, Path]]:
+    """The training callbacks and the paths they write, in the order they must run.
+
+    ``bn_batches``: a data set of training batches for :class:`ReestimateBatchNorm` (None: the
+    BatchNorm statistics are not re-estimated).
+    """
+    paths = {"best": run_dir / "checkpoints" / "best.weights.h5",
+             "backup": run_dir / "backup",
+             "csv_log": run_dir / "history.csv",
+             "tensorboard": run_dir / "tensorboard"}
+    callbacks = [
+        *([ReestimateBatchNorm(bn_batches)] if bn_batches is not None else []),
+        LearningRateLogger(),
+        AtomicBestCheckpoint(paths["best"], monitor=MONITOR, mode="max", verbose=int(progress)),
+        keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=patience,
+                                      verbose=int(progress)),
+        keras.callbacks.CSVLogger(str(paths["csv_log"]), append=True),
+        keras.callbacks.TensorBoard(log_dir=str(paths["tensorboard"]), write_graph=False,
+                                    profile_batch=0),
+        # Last among the savers: the backup of an epoch is written once everything else about
+        # that epoch (checkpoint, CSV row) is on disk, so a resume never skips a CSV row.
+        keras.callbacks.BackupAndRestore(str(paths["backup"]), save_freq="epoch",
+                                         delete_checkpoint=True, double_checkpoint=True),
+        *extra,
+    ]
+    return callbacks, paths
+
+
+def read_history(csv_path: Path) -> dict[str, list[float]]:
+    """The CSV log as a dict (one row per finished epoch; a resumed run's rows are appended)."""
+    if not Path(csv_path).is_file() or Path(csv_path).stat().st_size == 0:
+        return {}
+    df = pd.read_csv(csv_path)
+    # After a resume the same epoch may appear twice (if it was logged but not backed up):
+    # the later row wins.
+    df = df.drop_duplicates(subset="epoch", keep="last").sort_values("epoch")
+    return {c: df[c].astype(float).tolist() for c in df.columns}
+
+
+# --- BatchNorm momentum ------------------------------------------------------------------------
+
+def auto_bn_momentum(steps_per_epoch: int) -> float:
+    """BatchNorm momentum for a run of ``steps_per_epoch`` steps between validations.
+
+    A moving average with momentum ``m`` remembers its start for about ``1 / (1 - m)`` steps.
+    Keras' default 0.99 (about 100 steps) suits long epochs; in an epoch of 50 steps the
+    statistics validation uses would still be mostly the initial ones (0.99**50 = 0.6) and the
+    network, in inference mode, predicts one class (notebook 20 shows this collapse). Here the
+    window is a fifth of an epoch: 0.9 for 50 steps, 0.95 for 100, 0.99 from 500 steps up.
+    On top of this, ``train`` recomputes the statistics from training batches before every
+    validation (:class:`ReestimateBatchNorm`), which also covers runs of a few dozen steps.
+    """
+    if steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be >= 1. Received: steps_per_epoch={steps_per_epoch}")
+    lo, hi = BN_MOMENTUM_RANGE
+    return float(min(hi, max(lo, 1.0 - BN_WINDOW_EPOCH_FRACTION / steps_per_epoch)))
+
+
+def set_batchnorm_momentum(model, momentum: float) -> int:
+    """Sets the moving-average momentum of every BatchNormalization layer; returns how many.
+
+    Keras' default 0.99 suits long runs. In a run of a few dozen steps from random weights the
+    moving statistics stay close to their initial values (0.99**72 ~ 0.5), so in inference mode
+    (validation, test) the network sees mis-normalised activations and tends to predict one
+    class. A lower momentum (e.g. 0.9) lets the statistics follow the data within such a run
+    (:func:`auto_bn_momentum`; ``train`` does this for every run). Must be called before the
+    model is compiled and traced.
+    """
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"momentum must be in [0, 1). Received: momentum={momentum}")
+    n = 0
+    for layer in _all_layers(model):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = float(momentum)
+            n += 1
+    return n
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
