@@ -1,6 +1,7 @@
 """Figures for training, evaluation and error analysis. Each function returns a Figure.
 
-Introduced in: notebooks/20_training.ipynb (history), notebooks/30_evaluation.ipynb
+Introduced in: notebooks/20_training.ipynb (history; runs side by side in
+notebooks/21_hyperparameter_explorer.ipynb), notebooks/30_evaluation.ipynb
 (confusion, ROC/PR, calibration) and notebooks/31_error_analysis.ipynb (galleries, Grad-CAM,
 attention).
 
@@ -53,24 +54,48 @@ def plot_history(history, title: str = "Training history"):
     fig = _figure(figsize=(4.2 * ncols, 3.2 * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, key in zip(axes, panels):
-        epochs = np.arange(1, len(h[key]) + 1)
         if key in lr_keys:
-            ax.plot(epochs, h[key], color="tab:green", marker="o", label="learning rate")
+            _plot_epochs(ax, key, {"learning rate": h[key]}, color="tab:green")
             if min(h[key]) > 0:
                 ax.set_yscale("log")
         else:
-            ax.plot(epochs, h[key], marker="o", label="train")
+            curves = {"train": h[key]}
             if f"val_{key}" in h:
-                ax.plot(np.arange(1, len(h[f"val_{key}"]) + 1), h[f"val_{key}"], marker="o",
-                        label="validation")
-        ax.set_title(key)
-        ax.set_xlabel("epoch")
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
+                curves["validation"] = h[f"val_{key}"]
+            _plot_epochs(ax, key, curves)
     for ax in axes[len(panels):]:
         ax.set_visible(False)
     fig.suptitle(title)
     return fig
+
+
+def plot_histories(curves: Mapping[str, Mapping[str, Sequence[float]]]):
+    """Several training runs side by side: one panel per metric, one line per run.
+
+    Args:
+        curves: metric -> run label -> values per epoch
+            (``ecgkit.widgets.compare_histories``).
+
+    Returns:
+        A Figure with one axes per metric (one empty axes saying so when there are no runs).
+    """
+    fig = _figure(figsize=(4.0 * max(len(curves), 1), 3.2), layout="constrained")
+    axes = fig.subplots(1, max(len(curves), 1), squeeze=False)[0]
+    for ax, (metric, runs) in zip(axes, curves.items()):
+        _plot_epochs(ax, metric, runs)
+    if not curves:
+        axes[0].text(0.5, 0.5, "no runs yet", ha="center", va="center")
+        axes[0].set_axis_off()
+    return fig
+
+
+def _plot_epochs(ax, title: str, curves: Mapping[str, Sequence[float]], **line):
+    """One line per curve against the epoch (1, 2, ...), with a legend."""
+    for label, values in curves.items():
+        ax.plot(np.arange(1, len(values) + 1), values, marker="o", label=label, **line)
+    ax.set(title=title, xlabel="epoch")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
 
 
 def plot_confusion_matrix(cm, classes: Sequence[str] = CLASSES, normalize: bool = False,
