@@ -195,14 +195,13 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int,
 
     With ``weights`` each beat counts its weight: a float matrix of weighted counts.
     """
-    y_true, y_pred = np.asarray(y_true, int), np.asarray(y_pred, int)
-    if weights is None:
-        cm = np.zeros((n_classes, n_classes), dtype=np.int64)
-        np.add.at(cm, (y_true, y_pred), 1)
-    else:
-        cm = np.zeros((n_classes, n_classes), dtype=np.float64)
-        np.add.at(cm, (y_true, y_pred), np.asarray(weights, dtype=np.float64))
-    return cm
+    from sklearn.metrics import confusion_matrix as sk_confusion_matrix
+
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.float64)
+    cm = sk_confusion_matrix(np.asarray(y_true, int), np.asarray(y_pred, int),
+                             labels=np.arange(n_classes), sample_weight=weights)
+    return cm.astype(np.int64 if weights is None else np.float64)  # also for no beats at all
 
 
 def per_class_metrics(cm: np.ndarray) -> dict[str, np.ndarray]:
