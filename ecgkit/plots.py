@@ -238,17 +238,15 @@ def plot_image_grid(images, titles: Sequence[str] | None = None, ncols: int = 6,
 
 def overlay_heatmap(image, heatmap, alpha: float = 0.45):
     """An RGB float image in [0, 1]: the heatmap (jet colours, resized) over the image."""
+    import cv2
     import matplotlib
 
     img = np.asarray(image, dtype=np.float32)
     if img.max() > 1.0:
         img = img / 255.0
     h = np.asarray(heatmap, dtype=np.float32)
-    if h.shape != img.shape[:2]:
-        # nearest-neighbour upsampling keeps this free of extra dependencies
-        ys = (np.arange(img.shape[0]) * h.shape[0] / img.shape[0]).astype(int)
-        xs = (np.arange(img.shape[1]) * h.shape[1] / img.shape[1]).astype(int)
-        h = h[ys][:, xs]
+    if h.shape != img.shape[:2]:  # nearest neighbour: each heatmap cell stays a visible block
+        h = cv2.resize(h, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST)
     rng = float(h.max() - h.min())
     h = (h - h.min()) / rng if rng > 0 else np.zeros_like(h)
     colours = matplotlib.colormaps["jet"](h)[..., :3]
