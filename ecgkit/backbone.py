@@ -22,13 +22,13 @@ Weights:
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import keras
 from keras import layers, ops
 
 from ecgkit.contract import MIN_IMAGE_SIZE
+from ecgkit.download import PROBE_TIMEOUT_S, can_reach
 
 STAGE_OUTPUTS = ("conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out")
 """Names of the ResNet50 stage outputs (strides 4, 8, 16, 32) that later blocks tap."""
@@ -43,7 +43,6 @@ IMAGENET_WEIGHTS_URL = ("https://storage.googleapis.com/tensorflow/keras-applica
                         + IMAGENET_WEIGHTS_FILE)
 
 IMAGENET_WEIGHTS_HOST = ("storage.googleapis.com", 443)
-PROBE_TIMEOUT_S = 3.0
 MIN_INPUT_SIZE = MIN_IMAGE_SIZE
 """Smallest image side ResNet50 (five stride-2 stages) accepts; the ECG blocks add no limit."""
 
@@ -137,15 +136,6 @@ def _md5(path: Path) -> str:
     return _MD5_SEEN[key]
 
 
-def _can_reach(host: str, port: int, timeout: float) -> bool:
-    """True when a TCP connection to ``host:port`` opens within ``timeout`` seconds."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def check_weights(weights):
     """Validate a ``weights`` argument and make sure it can be loaded without hanging.
 
@@ -168,7 +158,7 @@ def check_weights(weights):
         if cached is not None and _md5(cached) == IMAGENET_WEIGHTS_MD5:
             return "imagenet"
         host, port = IMAGENET_WEIGHTS_HOST
-        reachable = _can_reach(host, port, PROBE_TIMEOUT_S)
+        reachable = can_reach(host, port, PROBE_TIMEOUT_S)
         if cached is not None and not reachable:
             raise WeightsUnavailableError(
                 f"{cached}: the cached ResNet50 ImageNet weights file is corrupt or incomplete "
