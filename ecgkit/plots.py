@@ -6,7 +6,8 @@ notebooks/21_hyperparameter_explorer.ipynb), notebooks/30_evaluation.ipynb
 attention).
 
 Functions never save or show: the caller decides (``fig.savefig(...)``, or a notebook displays
-it). They use matplotlib's object API only, so they work under the Agg backend.
+it). They draw on matplotlib Figures through the object API (seaborn for the heatmap and
+the grouped bars, always on a given axes), so they work under the Agg backend.
 """
 
 from __future__ import annotations
@@ -108,27 +109,24 @@ def plot_confusion_matrix(cm, classes: Sequence[str] = CLASSES, normalize: bool 
         normalize: show row-normalised fractions (each true class sums to 1; empty rows blank).
         title: axes title.
     """
+    import seaborn as sns
+
     cm = np.asarray(cm, dtype=float)
     if normalize:
         rows = cm.sum(axis=1, keepdims=True)
         data = np.divide(cm, rows, out=np.full_like(cm, np.nan), where=rows > 0)
     else:
         data = cm
+    # seaborn leaves NaN cells blank and unlabelled: colour them as 0 and label them "-"
+    labels = [["-" if np.isnan(v) else f"{v:.2f}" if normalize else f"{v:.0f}" for v in row]
+              for row in data]
     fig = _figure(figsize=(1.0 * len(classes) + 2.2, 1.0 * len(classes) + 1.4),
                   layout="constrained")
     ax = fig.add_subplot()
-    im = ax.imshow(np.nan_to_num(data, nan=0.0), cmap="Blues",
-                   vmin=0, vmax=1 if normalize else max(1.0, np.nanmax(data)))
-    fig.colorbar(im, ax=ax, shrink=0.8)
-    thresh = (1 if normalize else max(1.0, np.nanmax(data))) / 2
-    for i in range(len(classes)):
-        for j in range(len(classes)):
-            v = data[i, j]
-            text = "-" if np.isnan(v) else (f"{v:.2f}" if normalize else f"{v:.0f}")
-            ax.text(j, i, text, ha="center", va="center", fontsize=9,
-                    color="white" if (not np.isnan(v) and v > thresh) else "black")
-    ax.set_xticks(range(len(classes)), classes)
-    ax.set_yticks(range(len(classes)), classes)
+    sns.heatmap(np.nan_to_num(data, nan=0.0), annot=labels, fmt="", cmap="Blues", vmin=0,
+                vmax=1 if normalize else max(1.0, np.nanmax(data)), square=True,
+                xticklabels=classes, yticklabels=classes, cbar_kws={"shrink": 0.8}, ax=ax)
+    ax.tick_params(axis="y", labelrotation=0)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.set_title(title or ("Confusion matrix (row-normalised)" if normalize
@@ -196,20 +194,19 @@ def plot_class_distribution(counts: Mapping[str, Mapping[str, int]], classes=CLA
         classes: class order.
         log: logarithmic y axis (class imbalance spans orders of magnitude).
     """
-    splits = list(counts)
+    import pandas as pd
+    import seaborn as sns
+
+    rows = [(s, c, int(counts[s].get(c, 0))) for s in counts for c in classes]
+    df = pd.DataFrame(rows, columns=["split", "class", "beats"])
     fig = _figure(figsize=(7, 4), layout="constrained")
     ax = fig.add_subplot()
-    width = 0.8 / max(1, len(splits))
-    x = np.arange(len(classes))
-    for i, s in enumerate(splits):
-        vals = [int(counts[s].get(c, 0)) for c in classes]
-        bars = ax.bar(x + (i - (len(splits) - 1) / 2) * width, vals, width, label=s)
-        ax.bar_label(bars, labels=[str(v) for v in vals], fontsize=7)
-    ax.set_xticks(x, classes)
+    sns.barplot(df, x="class", y="beats", hue="split", order=list(classes), errorbar=None, ax=ax)
+    for bars in ax.containers:
+        ax.bar_label(bars, fmt="%d", fontsize=7)
     if log:
         ax.set_yscale("symlog", linthresh=1)
     ax.set(xlabel="AAMI class", ylabel="beats", title="Class distribution per split")
-    ax.legend()
     return fig
 
 
