@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -608,7 +609,7 @@ def predict_dataset(model, dataset) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(ys), np.concatenate(ps)
 
 
-def predict_beats(model, beats, *, image_size: int | None = None, grid: bool = True,
+def predict_beats(model, beats, *, image_size: int | None = None, grid: bool | None = None,
                   batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """Renders the beats of a ``BeatSet`` (in order) and returns ``(y_true, y_prob)``.
 
@@ -616,21 +617,31 @@ def predict_beats(model, beats, *, image_size: int | None = None, grid: bool = T
         model: a Keras model taking uint8-range images.
         beats: the beats to classify.
         image_size: image side; None reads it from the model's input.
-        grid: draw the ECG-paper grid (must match training).
+        grid: draw the ECG-paper grid. None: as the model was trained, when the model records
+            it (``ecgkit.backbone.recorded_grid``), else with the grid. A value other than the
+            recorded one is used, with a warning.
         batch_size: images per batch.
     """
+    from ecgkit.backbone import recorded_grid
     from ecgkit.datasets import signal_dataset
 
     if image_size is None:
         image_size = int(model.input_shape[1])
+    trained = recorded_grid(model)
+    if grid is None:
+        grid = True if trained is None else trained
+    elif trained is not None and bool(grid) != trained:
+        warnings.warn(f"model {model.name!r} was trained on images "
+                      f"{'with' if trained else 'without'} the ECG-paper grid; rendering them "
+                      f"with grid={grid} as asked", stacklevel=2)
     ds = signal_dataset(beats, image_size=image_size, grid=grid, batch_size=batch_size,
                         shuffle=False)
     return predict_dataset(model, ds)
 
 
 def evaluate_model(model, beats, out_dir: str | Path | None = None, *, image_size: int | None = None,
-                   grid: bool = True, batch_size: int = 32, n_boot: int = 200, seed: int = 42,
-                   figures: bool = True) -> Report:
+                   grid: bool | None = None, batch_size: int = 32, n_boot: int = 200,
+                   seed: int = 42, figures: bool = True) -> Report:
     """Evaluates a model on a ``BeatSet`` and optionally writes the report.
 
     Args:
@@ -639,7 +650,7 @@ def evaluate_model(model, beats, out_dir: str | Path | None = None, *, image_siz
         out_dir: where ``metrics.json``, ``per_class.csv``, ``literature.csv`` and figures go;
             None writes nothing.
         image_size: image side; None reads it from the model's input.
-        grid: draw the ECG-paper grid (must match training).
+        grid: draw the ECG-paper grid; None: as the model records it (see ``predict_beats``).
         batch_size: images per batch.
         n_boot: bootstrap resamples by patient.
         seed: bootstrap seed.
@@ -785,7 +796,7 @@ def _cmd_evaluate(args) -> int:
                     return 1
                 beats = beats.subset(args.split)
             report = evaluate_model(model, beats, out, n_boot=args.bootstrap,
-                                    grid=not args.no_grid)
+                                    grid=False if args.no_grid else None)
     except (RecordError, SplitError, ImageFolderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -814,7 +825,9 @@ def register_cli(subparsers) -> None:
                    help="annotation symbols that are neither beats nor known non-beats")
     p.add_argument("--max-beats-per-record", type=int, default=0)
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples by patient")
-    p.add_argument("--no-grid", action="store_true", help="images without the ECG-paper grid")
+    p.add_argument("--no-grid", action="store_true",
+                   help="images without the ECG-paper grid (default: as the model was trained, "
+                        "when it records it; else with the grid)")
     p.add_argument("--bad-images", choices=("error", "skip"), default="error",
                    help="unreadable or missing images of a build-dataset folder: stop, naming "
                         "every one (default), or leave them out with a warning")

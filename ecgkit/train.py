@@ -540,6 +540,7 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
     """
     import keras
 
+    from ecgkit.backbone import record_grid
     from ecgkit.params import lead_list, record_list, resolve
     from ecgkit.training_config import get_training_config
 
@@ -594,6 +595,7 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
             elif callable(model) and not hasattr(model, "fit"):
                 model = model()
             n_bn = set_batchnorm_momentum(model, bn_momentum)
+            record_grid(model, p["GRID"])  # saved with the model, for evaluation to read back
             cfg = get_training_config(
                 model, learning_rate=p["LEARNING_RATE"], weight_decay=p["WEIGHT_DECAY"],
                 epochs=p["EPOCHS"], steps_per_epoch=schedule_steps,

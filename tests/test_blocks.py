@@ -186,11 +186,13 @@ class TestCaffePreprocessing:
             CaffePreprocessing(mean=(1.0, 2.0))
         with pytest.raises(ValueError, match="3-channel"):
             CaffePreprocessing()(keras.Input((4, 4, 1)))
+        with pytest.raises(ValueError, match="Received: grid='yes'"):
+            CaffePreprocessing(grid="yes")
 
 
 class TestConfigRoundTrip:
     @pytest.mark.parametrize("layer,inputs", [
-        (CaffePreprocessing(mean=(1.0, 2.0, 3.0), flip_channels=False, name="pre"),
+        (CaffePreprocessing(mean=(1.0, 2.0, 3.0), flip_channels=False, grid=False, name="pre"),
          [np.full((1, 2, 2, 3), 10.0, "float32")]),
         (ChannelPooling(name="cp"), [RNG.normal(size=(1, 2, 3, 4)).astype("float32")]),
         (ComponentPooling(name="cpool"), [[RNG.normal(size=(1, 2, 3, 4)).astype("float32"),
