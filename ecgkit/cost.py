@@ -65,10 +65,8 @@ def _layer_macs(layer, in_shapes, out_shapes):
 
 
 def _model_macs(model):
-    # A functional model's config lists every call of a layer in this graph as one of its
-    # "inbound_nodes" (a shared layer, such as the attention MLP, is called twice); a Sequential
-    # config has none: each layer is called once. Each call is counted with the shapes of the
-    # layer's first call, ``layer.input`` / ``layer.output``.
+    # A functional model's config lists each call of a layer in this graph as one of its
+    # "inbound_nodes"; a Sequential config has none: each layer is called once.
     calls = {c["config"]["name"]: len(c.get("inbound_nodes", [None]))
              for c in model.get_config()["layers"]}
     total = 0
