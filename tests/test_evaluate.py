@@ -380,14 +380,15 @@ class TestWeightsOnRealBeats:
         assert abs(naive.per_class.loc["N", "ppv"] - truth.per_class.loc["N", "ppv"]) > 0.1
 
 
+@pytest.fixture(scope="module")
+def beats():
+    from ecgkit.datasets import load_beats
+
+    return load_beats(records=["100"], split="none", max_beats_per_record=2, progress=False)
+
+
 class TestRecordedGrid:
     """GRID is saved with the model (in its preprocessing layer) and evaluation reads it back."""
-
-    @pytest.fixture(scope="class")
-    def beats(self):
-        from ecgkit.datasets import load_beats
-
-        return load_beats(records=["100"], split="none", max_beats_per_record=2, progress=False)
 
     @staticmethod
     def _model():
