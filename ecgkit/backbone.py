@@ -22,13 +22,13 @@ Weights:
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import keras
 from keras import layers, ops
 
 from ecgkit.contract import MIN_IMAGE_SIZE
+from ecgkit.download import PROBE_TIMEOUT_S, can_reach
 
 STAGE_OUTPUTS = ("conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out")
 """Names of the ResNet50 stage outputs (strides 4, 8, 16, 32) that later blocks tap."""
@@ -43,7 +43,6 @@ IMAGENET_WEIGHTS_URL = ("https://storage.googleapis.com/tensorflow/keras-applica
                         + IMAGENET_WEIGHTS_FILE)
 
 IMAGENET_WEIGHTS_HOST = ("storage.googleapis.com", 443)
-PROBE_TIMEOUT_S = 3.0
 MIN_INPUT_SIZE = MIN_IMAGE_SIZE
 """Smallest image side ResNet50 (five stride-2 stages) accepts; the ECG blocks add no limit."""
 
@@ -63,19 +62,28 @@ class CaffePreprocessing(layers.Layer):
     images, written with ``keras.ops`` so that it is saved with the model. No scaling to [0, 1]:
     inputs stay in the 0..255 range.
 
+    The layer also carries how the model's ECG images are rendered, so that it is saved with
+    the model: ``grid``, whether they show the ECG-paper grid (``GRID``). It takes no part in the
+    arithmetic; ``ecgkit train`` records it (:func:`record_grid`) and evaluation renders the
+    images the same way (:func:`recorded_grid`).
+
     Args:
         mean: Three channel means subtracted after the channel flip (BGR order).
         flip_channels: Whether to reverse the channel axis (RGB -> BGR) first.
+        grid: Whether the model's images show the ECG-paper grid; None: not recorded.
         **kwargs: Base ``Layer`` keyword arguments.
     """
 
-    def __init__(self, mean=CAFFE_MEAN_BGR, flip_channels=True, **kwargs):
+    def __init__(self, mean=CAFFE_MEAN_BGR, flip_channels=True, grid=None, **kwargs):
         super().__init__(**kwargs)
         mean = tuple(float(m) for m in mean)
         if len(mean) != 3:
             raise ValueError(f"`mean` must have three values (B, G, R). Received: mean={mean}")
+        if grid not in (None, True, False):
+            raise ValueError(f"`grid` must be True, False or None. Received: grid={grid!r}")
         self.mean = mean
         self.flip_channels = bool(flip_channels)
+        self.grid = None if grid is None else bool(grid)
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -97,7 +105,32 @@ class CaffePreprocessing(layers.Layer):
 
     def get_config(self):
         base = super().get_config()
-        return {**base, "mean": list(self.mean), "flip_channels": self.flip_channels}
+        return {**base, "mean": list(self.mean), "flip_channels": self.flip_channels,
+                "grid": self.grid}
+
+
+def _preprocessing_layer(model):
+    return next((layer for layer in model.layers if isinstance(layer, CaffePreprocessing)), None)
+
+
+def record_grid(model, grid: bool) -> bool:
+    """Records in ``model`` (its :class:`CaffePreprocessing` layer) whether its images show the
+    ECG-paper grid, so that the setting is saved with the model.
+
+    Returns:
+        True when recorded, False for a model without that layer (nothing is changed).
+    """
+    layer = _preprocessing_layer(model)
+    if layer is not None:
+        layer.grid = bool(grid)
+    return layer is not None
+
+
+def recorded_grid(model) -> bool | None:
+    """Whether ``model``'s images show the ECG-paper grid, as :func:`record_grid` saved it with
+    the model; None when not recorded (a model saved before ecgkit recorded it, or another)."""
+    layer = _preprocessing_layer(model)
+    return None if layer is None else layer.grid
 
 
 def keras_cache_dirs() -> list[Path]:
@@ -137,15 +170,6 @@ def _md5(path: Path) -> str:
     return _MD5_SEEN[key]
 
 
-def _can_reach(host: str, port: int, timeout: float) -> bool:
-    """True when a TCP connection to ``host:port`` opens within ``timeout`` seconds."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def check_weights(weights):
     """Validate a ``weights`` argument and make sure it can be loaded without hanging.
 
@@ -168,7 +192,7 @@ def check_weights(weights):
         if cached is not None and _md5(cached) == IMAGENET_WEIGHTS_MD5:
             return "imagenet"
         host, port = IMAGENET_WEIGHTS_HOST
-        reachable = _can_reach(host, port, PROBE_TIMEOUT_S)
+        reachable = can_reach(host, port, PROBE_TIMEOUT_S)
         if cached is not None and not reachable:
             raise WeightsUnavailableError(
                 f"{cached}: the cached ResNet50 ImageNet weights file is corrupt or incomplete "

@@ -37,39 +37,6 @@ COMPONENT_NAMES = ("p_wave", "qrs_complex", "t_wave", "st_segment")
 
 
 @keras.saving.register_keras_serializable(package="ecgkit")
-class SpatialSoftmax(layers.Layer):
-    """Softmax over the two spatial axes, separately for each channel.
-
-    ``(b, H, W, K) -> (b, H, W, K)``; for each ``b`` and ``k`` the ``H x W`` values sum to 1.
-    Computed in float32 (also under mixed precision) and returned in the layer's compute dtype.
-
-    Args:
-        **kwargs: Base ``Layer`` keyword arguments.
-    """
-
-    def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(
-                "SpatialSoftmax expects a 4-D input (batch, H, W, K). Received: "
-                f"input_shape={input_shape}"
-            )
-        self.built = True
-
-    def call(self, inputs):
-        x = ops.cast(inputs, "float32")
-        x = x - ops.max(x, axis=(1, 2), keepdims=True)
-        e = ops.exp(x)
-        p = e / ops.sum(e, axis=(1, 2), keepdims=True)
-        return ops.cast(p, self.compute_dtype)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def get_config(self):
-        return {**super().get_config()}
-
-
-@keras.saving.register_keras_serializable(package="ecgkit")
 class ComponentPooling(layers.Layer):
     """Pool features with ``K`` spatial weight maps: ``[(b,H,W,C), (b,H,W,K)] -> (b,K,C)``.
 
@@ -140,7 +107,8 @@ def feature_calibration(x, n_components=4, name="calibration", *, reduction=16):
     hidden = max(1, channels // int(reduction))
 
     responses = layers.Conv2D(n_components, 3, padding="same", name=f"{name}_detectors")(x)
-    maps = SpatialSoftmax(name=f"{name}_detector_maps")(responses)
+    # softmax over the H x W positions of each map, in float32 also under mixed precision
+    maps = layers.Softmax(axis=(1, 2), dtype="float32", name=f"{name}_detector_maps")(responses)
     descriptors = ComponentPooling(name=f"{name}_component_pool")([x, maps])
     squeezed = layers.Dense(hidden, activation="relu", name=f"{name}_squeeze")(descriptors)
     squeezed = layers.Flatten(name=f"{name}_flatten")(squeezed)

@@ -383,7 +383,9 @@ def _add_evaluate(sub) -> None:
     _add_lead_fallback_options(p)
     p.add_argument("--max-beats-per-record", type=int, default=0)
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples by patient")
-    p.add_argument("--no-grid", action="store_true", help="images without the ECG-paper grid")
+    p.add_argument("--no-grid", action="store_true",
+                   help="images without the ECG-paper grid (default: as the model was trained, "
+                        "when it records it; else with the grid)")
     p.add_argument("--bad-images", choices=("error", "skip"), default="error",
                    help="unreadable or missing images of a build-dataset folder: stop, naming "
                         "every one (default), or leave them out with a warning")
@@ -419,7 +421,7 @@ def _cmd_evaluate(args) -> int:
                     return 1
                 beats = beats.subset(args.split)
             report = evaluate_model(model, beats, out, n_boot=args.bootstrap,
-                                    grid=not args.no_grid)
+                                    grid=False if args.no_grid else None)
     except (RecordError, SplitError, ImageFolderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

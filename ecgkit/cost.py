@@ -19,13 +19,15 @@ layer                       MACs per image
 Not counted: biases, batch normalization, activations, pooling, additions and multiplications
 (all linear in the tensor size, a few percent of ResNet50's total). This is the convention of
 most published FLOP tables (ResNet50: about 4.1 G "FLOPs" there are MACs; here 2 x that).
-Nested models are walked recursively.
+Nested models are walked recursively. A layer called several times (the attention block's
+shared MLP) counts once per call, each with the shapes of its first call.
 """
 
 from __future__ import annotations
 
 import math
 
+import keras
 from keras import layers
 
 
@@ -63,23 +65,28 @@ def _layer_macs(layer, in_shapes, out_shapes):
 
 
 def _model_macs(model):
+    # A functional model's config lists each call of a layer in this graph as one of its
+    # "inbound_nodes"; a Sequential config has none: each layer is called once.
+    calls = {c["config"]["name"]: len(c.get("inbound_nodes", [None]))
+             for c in model.get_config()["layers"]}
     total = 0
-    for nodes in model._nodes_by_depth.values():  # every call of every layer in this graph
-        for node in nodes:
-            layer = node.operation
-            if hasattr(layer, "_nodes_by_depth"):  # a nested model
-                total += _model_macs(layer)
-                continue
-            ins = [_shape(t) for t in node.input_tensors]
-            outs = [_shape(t) for t in node.output_tensors]
-            if not ins or not outs:
-                continue
-            if any(d is None for s in ins + outs for d in s[1:]):
-                raise ValueError(
-                    f"count_flops needs fixed input sizes; layer '{layer.name}' has shapes "
-                    f"{ins} -> {outs}"
-                )
-            total += _layer_macs(layer, ins, outs)
+    for layer in model.layers:
+        n = calls.get(layer.name, 1)
+        if n == 0:  # an InputLayer
+            continue
+        if isinstance(layer, keras.Model):
+            total += n * _model_macs(layer)
+            continue
+        ins = [_shape(t) for t in keras.tree.flatten(layer.input)]
+        outs = [_shape(t) for t in keras.tree.flatten(layer.output)]
+        if not ins or not outs:
+            continue
+        if any(d is None for s in ins + outs for d in s[1:]):
+            raise ValueError(
+                f"count_flops needs fixed input sizes; layer '{layer.name}' has shapes "
+                f"{ins} -> {outs}"
+            )
+        total += n * _layer_macs(layer, ins, outs)
     return total
 
 

@@ -26,23 +26,33 @@ class DownloadError(RuntimeError):
     """The database could not be downloaded (no network, or PhysioNet unreachable)."""
 
 
+def can_reach(host: str, port: int, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """True when a TCP connection to ``host:port`` opens within ``timeout`` seconds.
+
+    The one network probe of ecgkit: ``download`` and the ImageNet weights check
+    (:func:`ecgkit.backbone.check_weights`) use it to fail fast offline instead of hanging.
+    """
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def probe(host: str = PHYSIONET_HOST, port: int = PHYSIONET_PORT,
           timeout: float = PROBE_TIMEOUT_S) -> None:
-    """Opens and closes a TCP connection to ``host:port``.
+    """Checks that ``host:port`` can be reached (:func:`can_reach`).
 
     Raises:
         DownloadError: the host cannot be reached within ``timeout`` seconds.
     """
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
-    except OSError as exc:
+    if not can_reach(host, port, timeout):
         raise DownloadError(
-            f"cannot reach {host}:{port} ({exc.__class__.__name__}: {exc}); are you offline? "
+            f"cannot reach {host}:{port} within {timeout:g} s; are you offline? "
             f"The embedded MIT-BIH database in {EMBEDDED_DATA_DIR} (all 48 records, FLAC) works "
             f"without network and is the default everywhere; for PhysioNet's original files, "
             f"copy them from a machine that is online (https://physionet.org/content/mitdb/1.0.0/)."
-        ) from exc
+        )
 
 
 def download_mitdb(dest, host: str = PHYSIONET_HOST, port: int = PHYSIONET_PORT,

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -45,6 +46,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
+from ecgkit.backbone import recorded_grid
 from ecgkit.contract import CLASSES
 from ecgkit.datasets import image_files_dataset, signal_dataset
 from ecgkit.export import read_manifest
@@ -200,14 +202,13 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int,
 
     With ``weights`` each beat counts its weight: a float matrix of weighted counts.
     """
-    y_true, y_pred = np.asarray(y_true, int), np.asarray(y_pred, int)
-    if weights is None:
-        cm = np.zeros((n_classes, n_classes), dtype=np.int64)
-        np.add.at(cm, (y_true, y_pred), 1)
-    else:
-        cm = np.zeros((n_classes, n_classes), dtype=np.float64)
-        np.add.at(cm, (y_true, y_pred), np.asarray(weights, dtype=np.float64))
-    return cm
+    from sklearn.metrics import confusion_matrix as sk_confusion_matrix
+
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.float64)
+    cm = sk_confusion_matrix(np.asarray(y_true, int), np.asarray(y_pred, int),
+                             labels=np.arange(n_classes), sample_weight=weights)
+    return cm.astype(np.int64 if weights is None else np.float64)  # also for no beats at all
 
 
 def per_class_metrics(cm: np.ndarray) -> dict[str, np.ndarray]:
@@ -612,7 +613,7 @@ def predict_dataset(model, dataset) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(ys), np.concatenate(ps)
 
 
-def predict_beats(model, beats, *, image_size: int | None = None, grid: bool = True,
+def predict_beats(model, beats, *, image_size: int | None = None, grid: bool | None = None,
                   batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """Renders the beats of a ``BeatSet`` (in order) and returns ``(y_true, y_prob)``.
 
@@ -620,19 +621,28 @@ def predict_beats(model, beats, *, image_size: int | None = None, grid: bool = T
         model: a Keras model taking uint8-range images.
         beats: the beats to classify.
         image_size: image side; None reads it from the model's input.
-        grid: draw the ECG-paper grid (must match training).
+        grid: draw the ECG-paper grid. None: as the model was trained, when the model records
+            it (``ecgkit.backbone.recorded_grid``), else with the grid. A value other than the
+            recorded one is used, with a warning.
         batch_size: images per batch.
     """
     if image_size is None:
         image_size = int(model.input_shape[1])
+    trained = recorded_grid(model)
+    if grid is None:
+        grid = True if trained is None else trained
+    elif trained is not None and bool(grid) != trained:
+        warnings.warn(f"model {model.name!r} was trained on images "
+                      f"{'with' if trained else 'without'} the ECG-paper grid; rendering them "
+                      f"with grid={grid} as asked", stacklevel=2)
     ds = signal_dataset(beats, image_size=image_size, grid=grid, batch_size=batch_size,
                         shuffle=False)
     return predict_dataset(model, ds)
 
 
 def evaluate_model(model, beats, out_dir: str | Path | None = None, *, image_size: int | None = None,
-                   grid: bool = True, batch_size: int = 32, n_boot: int = 200, seed: int = 42,
-                   figures: bool = True) -> Report:
+                   grid: bool | None = None, batch_size: int = 32, n_boot: int = 200,
+                   seed: int = 42, figures: bool = True) -> Report:
     """Evaluates a model on a ``BeatSet`` and optionally writes the report.
 
     Args:
@@ -641,7 +651,7 @@ def evaluate_model(model, beats, out_dir: str | Path | None = None, *, image_siz
         out_dir: where ``metrics.json``, ``per_class.csv``, ``literature.csv`` and figures go;
             None writes nothing.
         image_size: image side; None reads it from the model's input.
-        grid: draw the ECG-paper grid (must match training).
+        grid: draw the ECG-paper grid; None: as the model records it (see ``predict_beats``).
         batch_size: images per batch.
         n_boot: bootstrap resamples by patient.
         seed: bootstrap seed.

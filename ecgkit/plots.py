@@ -1,11 +1,13 @@
 """Figures for training, evaluation and error analysis. Each function returns a Figure.
 
-Introduced in: notebooks/20_training.ipynb (history), notebooks/30_evaluation.ipynb
+Introduced in: notebooks/20_training.ipynb (history; runs side by side in
+notebooks/21_hyperparameter_explorer.ipynb), notebooks/30_evaluation.ipynb
 (confusion, ROC/PR, calibration) and notebooks/31_error_analysis.ipynb (galleries, Grad-CAM,
 attention).
 
 Functions never save or show: the caller decides (``fig.savefig(...)``, or a notebook displays
-it). They use matplotlib's object API only, so they work under the Agg backend.
+it). They draw on matplotlib Figures through the object API (seaborn for the heatmap and
+the grouped bars, always on a given axes), so they work under the Agg backend.
 """
 
 from __future__ import annotations
@@ -53,24 +55,48 @@ def plot_history(history, title: str = "Training history"):
     fig = _figure(figsize=(4.2 * ncols, 3.2 * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, key in zip(axes, panels):
-        epochs = np.arange(1, len(h[key]) + 1)
         if key in lr_keys:
-            ax.plot(epochs, h[key], color="tab:green", marker="o", label="learning rate")
+            _plot_epochs(ax, key, {"learning rate": h[key]}, color="tab:green")
             if min(h[key]) > 0:
                 ax.set_yscale("log")
         else:
-            ax.plot(epochs, h[key], marker="o", label="train")
+            curves = {"train": h[key]}
             if f"val_{key}" in h:
-                ax.plot(np.arange(1, len(h[f"val_{key}"]) + 1), h[f"val_{key}"], marker="o",
-                        label="validation")
-        ax.set_title(key)
-        ax.set_xlabel("epoch")
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
+                curves["validation"] = h[f"val_{key}"]
+            _plot_epochs(ax, key, curves)
     for ax in axes[len(panels):]:
         ax.set_visible(False)
     fig.suptitle(title)
     return fig
+
+
+def plot_histories(curves: Mapping[str, Mapping[str, Sequence[float]]]):
+    """Several training runs side by side: one panel per metric, one line per run.
+
+    Args:
+        curves: metric -> run label -> values per epoch
+            (``ecgkit.widgets.compare_histories``).
+
+    Returns:
+        A Figure with one axes per metric (one empty axes saying so when there are no runs).
+    """
+    fig = _figure(figsize=(4.0 * max(len(curves), 1), 3.2), layout="constrained")
+    axes = fig.subplots(1, max(len(curves), 1), squeeze=False)[0]
+    for ax, (metric, runs) in zip(axes, curves.items()):
+        _plot_epochs(ax, metric, runs)
+    if not curves:
+        axes[0].text(0.5, 0.5, "no runs yet", ha="center", va="center")
+        axes[0].set_axis_off()
+    return fig
+
+
+def _plot_epochs(ax, title: str, curves: Mapping[str, Sequence[float]], **line):
+    """One line per curve against the epoch (1, 2, ...), with a legend."""
+    for label, values in curves.items():
+        ax.plot(np.arange(1, len(values) + 1), values, marker="o", label=label, **line)
+    ax.set(title=title, xlabel="epoch")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
 
 
 def plot_confusion_matrix(cm, classes: Sequence[str] = CLASSES, normalize: bool = False,
@@ -83,27 +109,24 @@ def plot_confusion_matrix(cm, classes: Sequence[str] = CLASSES, normalize: bool 
         normalize: show row-normalised fractions (each true class sums to 1; empty rows blank).
         title: axes title.
     """
+    import seaborn as sns
+
     cm = np.asarray(cm, dtype=float)
     if normalize:
         rows = cm.sum(axis=1, keepdims=True)
         data = np.divide(cm, rows, out=np.full_like(cm, np.nan), where=rows > 0)
     else:
         data = cm
+    # seaborn leaves NaN cells blank and unlabelled: colour them as 0 and label them "-"
+    labels = [["-" if np.isnan(v) else f"{v:.2f}" if normalize else f"{v:.0f}" for v in row]
+              for row in data]
     fig = _figure(figsize=(1.0 * len(classes) + 2.2, 1.0 * len(classes) + 1.4),
                   layout="constrained")
     ax = fig.add_subplot()
-    im = ax.imshow(np.nan_to_num(data, nan=0.0), cmap="Blues",
-                   vmin=0, vmax=1 if normalize else max(1.0, np.nanmax(data)))
-    fig.colorbar(im, ax=ax, shrink=0.8)
-    thresh = (1 if normalize else max(1.0, np.nanmax(data))) / 2
-    for i in range(len(classes)):
-        for j in range(len(classes)):
-            v = data[i, j]
-            text = "-" if np.isnan(v) else (f"{v:.2f}" if normalize else f"{v:.0f}")
-            ax.text(j, i, text, ha="center", va="center", fontsize=9,
-                    color="white" if (not np.isnan(v) and v > thresh) else "black")
-    ax.set_xticks(range(len(classes)), classes)
-    ax.set_yticks(range(len(classes)), classes)
+    sns.heatmap(np.nan_to_num(data, nan=0.0), annot=labels, fmt="", cmap="Blues", vmin=0,
+                vmax=1 if normalize else max(1.0, np.nanmax(data)), square=True,
+                xticklabels=classes, yticklabels=classes, cbar_kws={"shrink": 0.8}, ax=ax)
+    ax.tick_params(axis="y", labelrotation=0)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.set_title(title or ("Confusion matrix (row-normalised)" if normalize
@@ -171,20 +194,19 @@ def plot_class_distribution(counts: Mapping[str, Mapping[str, int]], classes=CLA
         classes: class order.
         log: logarithmic y axis (class imbalance spans orders of magnitude).
     """
-    splits = list(counts)
+    import pandas as pd
+    import seaborn as sns
+
+    rows = [(s, c, int(counts[s].get(c, 0))) for s in counts for c in classes]
+    df = pd.DataFrame(rows, columns=["split", "class", "beats"])
     fig = _figure(figsize=(7, 4), layout="constrained")
     ax = fig.add_subplot()
-    width = 0.8 / max(1, len(splits))
-    x = np.arange(len(classes))
-    for i, s in enumerate(splits):
-        vals = [int(counts[s].get(c, 0)) for c in classes]
-        bars = ax.bar(x + (i - (len(splits) - 1) / 2) * width, vals, width, label=s)
-        ax.bar_label(bars, labels=[str(v) for v in vals], fontsize=7)
-    ax.set_xticks(x, classes)
+    sns.barplot(df, x="class", y="beats", hue="split", order=list(classes), errorbar=None, ax=ax)
+    for bars in ax.containers:
+        ax.bar_label(bars, fmt="%d", fontsize=7)
     if log:
         ax.set_yscale("symlog", linthresh=1)
     ax.set(xlabel="AAMI class", ylabel="beats", title="Class distribution per split")
-    ax.legend()
     return fig
 
 
@@ -213,17 +235,15 @@ def plot_image_grid(images, titles: Sequence[str] | None = None, ncols: int = 6,
 
 def overlay_heatmap(image, heatmap, alpha: float = 0.45):
     """An RGB float image in [0, 1]: the heatmap (jet colours, resized) over the image."""
+    import cv2
     import matplotlib
 
     img = np.asarray(image, dtype=np.float32)
     if img.max() > 1.0:
         img = img / 255.0
     h = np.asarray(heatmap, dtype=np.float32)
-    if h.shape != img.shape[:2]:
-        # nearest-neighbour upsampling keeps this free of extra dependencies
-        ys = (np.arange(img.shape[0]) * h.shape[0] / img.shape[0]).astype(int)
-        xs = (np.arange(img.shape[1]) * h.shape[1] / img.shape[1]).astype(int)
-        h = h[ys][:, xs]
+    if h.shape != img.shape[:2]:  # nearest neighbour: each heatmap cell stays a visible block
+        h = cv2.resize(h, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST)
     rng = float(h.max() - h.min())
     h = (h - h.min()) / rng if rng > 0 else np.zeros_like(h)
     colours = matplotlib.colormaps["jet"](h)[..., :3]

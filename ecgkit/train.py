@@ -34,6 +34,7 @@ import tensorflow as tf
 from ecgkit import datasets
 from ecgkit.atomic import atomic_save, write_json
 from ecgkit.augment import augment_dataset, make_signal_augment
+from ecgkit.backbone import record_grid
 from ecgkit.balance import CLASS_BALANCE_CHOICES, class_weights, sampled_classes
 from ecgkit.callbacks import (BN_REESTIMATE_BATCHES, auto_bn_momentum, best_state_path,
                               make_callbacks, read_history, set_batchnorm_momentum)
@@ -216,6 +217,7 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
             elif callable(model) and not hasattr(model, "fit"):
                 model = model()
             n_bn = set_batchnorm_momentum(model, bn_momentum)
+            record_grid(model, p["GRID"])  # saved with the model, for evaluation to read back
             cfg = get_training_config(
                 model, learning_rate=p["LEARNING_RATE"], weight_decay=p["WEIGHT_DECAY"],
                 epochs=p["EPOCHS"], steps_per_epoch=schedule_steps,
@@ -285,5 +287,3 @@ def _final_metrics(model, val_ds, val_beats) -> dict[str, Any]:
     d = r.to_dict()
     return {"split": "val", "accuracy": d["accuracy"], "macro": d["macro"],
             "per_class": d["per_class"], "absent_classes": d["absent_classes"]}
-
-

@@ -20,6 +20,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ecgkit.plots import plot_histories, plot_image_grid
+
 # --- Pure functions ------------------------------------------------------------------------------
 
 
@@ -48,8 +50,8 @@ def lr_schedule_curve(learning_rate: float = 3e-4, epochs: int = 10, steps_per_e
     from ecgkit.training_config import make_schedule
 
     schedule = make_schedule(learning_rate, epochs, steps_per_epoch, warmup_epochs)
-    total = int(epochs) * int(steps_per_epoch)
-    warmup = min(int(round(warmup_epochs * steps_per_epoch)), total - 1)
+    warmup = schedule.warmup_steps
+    total = warmup + schedule.decay_steps
     # the schedule takes one step at a time; a few hundred points draw the curve exactly enough
     steps = np.unique(np.concatenate([np.linspace(0, total, min(total, 400) + 1).astype(int),
                                       [warmup]]))
@@ -143,16 +145,15 @@ def figure_png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _figure(ncols: int = 1, width: float = 5.0, height: float = 3.2):
+def _figure():
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width * ncols, height))
-    axes = fig.subplots(1, ncols, squeeze=False)[0]
-    return fig, axes
+    fig = Figure(figsize=(5.0, 3.2))
+    return fig, fig.add_subplot()
 
 
 def plot_lr_schedule(curve: dict[str, np.ndarray]):
-    fig, (ax,) = _figure()
+    fig, ax = _figure()
     ax.plot(curve["epoch"], curve["lr"])
     ax.set(xlabel="epoch", ylabel="learning rate", title=f"warm-up cosine, peak {curve['lr'].max():.2g}")
     ax.grid(alpha=0.3)
@@ -160,39 +161,12 @@ def plot_lr_schedule(curve: dict[str, np.ndarray]):
 
 
 def plot_focal_loss(curve: dict[str, np.ndarray], gamma: float, alpha: float):
-    fig, (ax,) = _figure()
+    fig, ax = _figure()
     ax.plot(curve["p"], curve["ce"], "--", color="grey", label="cross-entropy")
     ax.plot(curve["p"], curve["focal"], label=f"focal, gamma={gamma:g}, alpha={alpha:g}")
     ax.set(xlabel="probability of the true class", ylabel="loss", ylim=(0, 4.7))
     ax.legend()
     ax.grid(alpha=0.3)
-    return fig
-
-
-def plot_image_row(images: np.ndarray, titles: Sequence[str] | None = None):
-    n = len(images)
-    fig, axes = _figure(ncols=n, width=1.8, height=2.0)
-    for i, (ax, img) in enumerate(zip(axes, images)):
-        ax.imshow(img)
-        ax.set_axis_off()
-        if titles:
-            ax.set_title(titles[i], fontsize=8)
-    return fig
-
-
-def plot_histories(curves: dict[str, dict[str, list[float]]]):
-    n = max(len(curves), 1)
-    fig, axes = _figure(ncols=n, width=4.0)
-    for ax, (metric, runs) in zip(axes, curves.items()):
-        for label, values in runs.items():
-            ax.plot(np.arange(1, len(values) + 1), values, marker="o", label=label)
-        ax.set(title=metric, xlabel="epoch")
-        ax.grid(alpha=0.3)
-    if curves:
-        axes[0].legend(fontsize=7)
-    else:
-        axes[0].text(0.5, 0.5, "no runs yet: press Train", ha="center", va="center")
-        axes[0].set_axis_off()
     return fig
 
 
@@ -310,7 +284,7 @@ def augmentation_widget(images: np.ndarray, strength: float = 1.0, seed: int = 4
                       "mean_abs_change": float(np.abs(out.astype(float) - images).mean())}
         row = np.concatenate([images, out])
         titles = ["original"] * len(images) + [f"strength {s:g}"] * len(out)
-        panel.plot.value = figure_png(plot_image_row(row, titles))
+        panel.plot.value = figure_png(plot_image_grid(row, titles, ncols=len(row)))
 
     panel = _panel_class()("Augmentation strength", controls, update)
     controls["strength"].observe(panel.refresh, names="value")

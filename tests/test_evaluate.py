@@ -380,6 +380,57 @@ class TestWeightsOnRealBeats:
         assert abs(naive.per_class.loc["N", "ppv"] - truth.per_class.loc["N", "ppv"]) > 0.1
 
 
+@pytest.fixture(scope="module")
+def beats():
+    from ecgkit.datasets import load_beats
+
+    return load_beats(records=["100"], split="none", max_beats_per_record=2, progress=False)
+
+
+class TestRecordedGrid:
+    """GRID is saved with the model (in its preprocessing layer) and evaluation reads it back."""
+
+    @staticmethod
+    def _model():
+        import keras
+
+        from ecgkit.backbone import CaffePreprocessing
+
+        keras.utils.set_random_seed(0)
+        inp = keras.Input((32, 32, 3))
+        x = CaffePreprocessing(name="preprocessing")(inp)
+        x = keras.layers.Conv2D(2, 3, activation="relu")(x)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        return keras.Model(inp, keras.layers.Dense(5, activation="softmax")(x))
+
+    def test_saved_with_the_model_and_used_by_evaluation(self, beats, tmp_path):
+        from ecgkit.backbone import record_grid, recorded_grid
+        from ecgkit.evaluate import predict_beats
+
+        model = self._model()
+        assert record_grid(model, False)
+        model.save(tmp_path / "m.keras")
+        loaded = keras_load(tmp_path / "m.keras")
+        assert recorded_grid(loaded) is False
+        _, as_trained = predict_beats(loaded, beats)
+        _, without = predict_beats(loaded, beats, grid=False)
+        with pytest.warns(UserWarning, match="trained on images without the ECG-paper grid"):
+            _, with_grid = predict_beats(loaded, beats, grid=True)
+        np.testing.assert_array_equal(as_trained, without)
+        assert not np.allclose(as_trained, with_grid)
+
+    def test_unrecorded_means_with_the_grid(self, beats, model_path):
+        from ecgkit.backbone import record_grid, recorded_grid
+        from ecgkit.evaluate import predict_beats
+
+        model = self._model()
+        assert recorded_grid(model) is None
+        np.testing.assert_array_equal(predict_beats(model, beats)[1],
+                                      predict_beats(model, beats, grid=True)[1])
+        other = keras_load(model_path)  # no CaffePreprocessing layer: nothing to record
+        assert not record_grid(other, False) and recorded_grid(other) is None
+
+
 class TestLiteratureTable:
     def test_ds2_only_class_sets_and_notes(self):
         records = np.array(["100"] * 4 + ["217"] * 3 + ["107"] * 2 + ["200"])

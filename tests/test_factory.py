@@ -156,7 +156,7 @@ class TestSaveLoad:
 class TestWeights:
     def test_offline_imagenet_fails_fast_with_instructions(self, monkeypatch, tmp_path):
         monkeypatch.setattr(backbone, "keras_cache_dirs", lambda: [tmp_path / "models"])
-        monkeypatch.setattr(backbone, "_can_reach", lambda host, port, timeout: False)
+        monkeypatch.setattr(backbone, "can_reach", lambda host, port, timeout: False)
         start = time.perf_counter()
         with pytest.raises(backbone.WeightsUnavailableError) as info:
             create_enhanced_resnet50((64, 64, 3), 5, weights="imagenet")
@@ -177,7 +177,7 @@ class TestWeights:
         def probe(*args):
             raise AssertionError("must not probe the network when the file is cached")
 
-        monkeypatch.setattr(backbone, "_can_reach", probe)
+        monkeypatch.setattr(backbone, "can_reach", probe)
         assert backbone.check_weights("imagenet") == "imagenet"
 
     def test_corrupt_cached_file_is_named_offline(self, monkeypatch, tmp_path):
@@ -185,7 +185,7 @@ class TestWeights:
         cached = tmp_path / "models" / backbone.IMAGENET_WEIGHTS_FILE
         cached.parent.mkdir()
         cached.write_bytes(b"<html>captive portal</html>")
-        monkeypatch.setattr(backbone, "_can_reach", lambda host, port, timeout: False)
+        monkeypatch.setattr(backbone, "can_reach", lambda host, port, timeout: False)
         with pytest.raises(backbone.WeightsUnavailableError) as info:
             backbone.check_weights("imagenet")
         message = str(info.value)
@@ -199,7 +199,7 @@ class TestWeights:
         monkeypatch.setenv("KERAS_HOME", str(tmp_path))
         (tmp_path / "models").mkdir()
         (tmp_path / "models" / backbone.IMAGENET_WEIGHTS_FILE).write_bytes(b"half a file")
-        monkeypatch.setattr(backbone, "_can_reach", lambda host, port, timeout: True)
+        monkeypatch.setattr(backbone, "can_reach", lambda host, port, timeout: True)
         assert backbone.check_weights("imagenet") == "imagenet"
 
     def test_checksum_is_the_one_keras_checks(self):

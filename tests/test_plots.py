@@ -79,7 +79,9 @@ class TestDataAndImageFigures:
                   "test": dict(zip(CLASSES, [90, 5, 15, 1, 2]))}
         fig = plots.plot_class_distribution(counts)
         ax = fig.axes[0]
-        assert len(ax.patches) == 10
+        train, test = ax.containers  # one set of bars per split (seaborn draws them)
+        assert [b.get_height() for b in train] == [100, 10, 20, 3, 0]
+        assert [b.get_height() for b in test] == [90, 5, 15, 1, 2]
         assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "test"]
 
     def test_image_grid(self):
