@@ -233,7 +233,9 @@ def per_class_metrics(cm: np.ndarray) -> dict[str, np.ndarray]:
             "support": support, "predicted": predicted}
 
 
-def _summaries(cm: np.ndarray) -> tuple[float, dict[str, float], dict[str, float]]:
+def summaries(cm: np.ndarray) -> tuple[float, dict[str, float], dict[str, float]]:
+    """Accuracy, and the macro and support-weighted averages of sensitivity, +P, specificity and
+    F1 over the classes present (support > 0) in the confusion matrix ``cm`` (true x predicted)."""
     m = per_class_metrics(cm)
     present = m["support"] > 0
     total = cm.sum()
@@ -307,7 +309,7 @@ def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray | No
     group contributes its weighted confusion matrix.
     """
     cm = confusion_matrix(y_true, y_pred, n_classes, weights)
-    acc, macro, _ = _summaries(cm)
+    acc, macro, _ = summaries(cm)
     m = per_class_metrics(cm)
     names = ["accuracy", "macro_f1"]
     est = [acc, macro["f1"]]
@@ -326,7 +328,7 @@ def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray | No
     for b in range(n_boot if len(uniq) else 0):
         pick = rng.integers(0, len(uniq), size=len(uniq))
         cmb = per_group[pick].sum(axis=0)
-        a, mac, _ = _summaries(cmb)
+        a, mac, _ = summaries(cmb)
         mb = per_class_metrics(cmb)
         row = [a, mac["f1"]]
         for k in range(n_classes):
@@ -343,7 +345,7 @@ def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray | No
 
 
 def _macro_f1_many(cms: np.ndarray) -> np.ndarray:
-    """Macro-F1 of each confusion matrix in ``cms`` (b, k, k), as :func:`_summaries` computes it.
+    """Macro-F1 of each confusion matrix in ``cms`` (b, k, k), as :func:`summaries` computes it.
 
     F1 = 2TP / (2TP + FP + FN) = 2TP / (support + predicted), averaged over the classes present
     (support > 0) in that matrix; NaN for a matrix with no beats.
@@ -573,7 +575,7 @@ def evaluate_predictions(y_true, y_prob, patients=None, n_boot: int = 200, seed:
     y_pred = y_prob.argmax(axis=1) if len(y_prob) else np.zeros(0, np.int64)
     cm = confusion_matrix(y_true, y_pred, k, weights)
     m = per_class_metrics(cm)
-    acc, macro, weighted = _summaries(cm)
+    acc, macro, weighted = summaries(cm)
     roc, pr, roc_auc, pr_auc = _curves(y_true, y_prob, classes, weights)
     beats = np.bincount(y_true, minlength=k)
     per_class = pd.DataFrame({**m, "beats": beats, "roc_auc": roc_auc, "pr_auc": pr_auc},

@@ -127,7 +127,7 @@ def our_row(report, class_set: Sequence[str], test_records: Sequence[str] = DS2
     Returns:
         A row for :func:`literature_table` (``kind="this run"``).
     """
-    from ecgkit.evaluate import _summaries, confusion_matrix, per_class_metrics, restrict
+    from ecgkit.evaluate import confusion_matrix, per_class_metrics, restrict, summaries
 
     row: dict[str, Any] = {"source": "ecgkit (this run)", "kind": "this run",
                            "class_set": _set_name(class_set), "reference": "computed here"}
@@ -166,7 +166,7 @@ def our_row(report, class_set: Sequence[str], test_records: Sequence[str] = DS2
         set_classes = [c for c in report.classes if c in class_set]
         cm = confusion_matrix(y_true, y_prob.argmax(axis=1), len(set_classes), weights)
         m = per_class_metrics(cm)
-        acc, macro, _ = _summaries(cm)
+        acc, macro, _ = summaries(cm)
         row["accuracy"], row["macro_f1"] = acc, macro["f1"]
         for j, c in enumerate(set_classes):
             row[f"{c}_Se"] = float(m["sensitivity"][j])
