@@ -76,7 +76,7 @@ PARAMS: dict[str, Param] = {
     "PYRAMID": Param(bool, True, "use feature-pyramid / multi-path fusion"),
     "DROPOUT": Param(float, 0.5, "dropout rate in the classification head", range="[0, 1)"),
     "BN_MOMENTUM": Param(float, 0.0, "BatchNorm moving-average momentum; 0: from the epoch "
-                         "length (ecgkit.train.auto_bn_momentum)", range="[0, 1)"),
+                         "length (ecgkit.callbacks.auto_bn_momentum)", range="[0, 1)"),
     # Training
     "EPOCHS": Param(int, 10, "training epochs", range="[1, inf)"),
     "STEPS_PER_EPOCH": Param(int, 0, "batches per epoch (0: one pass over the training data)",

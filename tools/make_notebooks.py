@@ -33,23 +33,22 @@ NOTEBOOKS = ROOT / "notebooks"
 
 RUNTIMES: dict[str, tuple[str, str]] = {
     # notebook number: (CPU, GPU). CPU: measured, `ecgkit workbook run --profile cpu` on the
-    # 2-core CPU VM (2026-11-24). GPU: ESTIMATES for params/gpu.yaml (full database, 224 px) on
-    # one modern GPU; no GPU was available to measure them.
-    "00": ("11 s", "about 10 s"),
-    "01": ("7 s", "about 2 min (full database)"),
-    "02": ("6 s", "about 1 min"),
-    "03": ("11 s", "about 30 s"),
-    "10": ("13 s", "about 20 s"),
-    "11": ("14 s", "about 20 s"),
-    "12": ("17 s", "about 20 s"),
-    "13": ("22 s", "about 20 s"),
-    "14": ("17 s", "about 30 s"),
-    "20": ("2.6 min", "about 1-2 h (30 epochs, full DS1)"),
-    "21": ("2.4 min (one button-press run)", "about 1 min + runs"),
-    "30": ("42 s", "about 5 min"),
-    "31": ("58 s", "about 3 min"),
-    "32": ("33 s on a smoke-sized run; the cpu profile not yet",
-           "about 5 min (2 models predict DS2; no training)"),
+    # 2-core CPU VM (2026-11-30, all 48 records). GPU: ESTIMATES for params/gpu.yaml (full
+    # database, 224 px) on one modern GPU; no GPU was available to measure them.
+    "00": ("7 s", "about 10 s"),
+    "01": ("13 s", "about 2 min (full database)"),
+    "02": ("5 s", "about 1 min"),
+    "03": ("9 s", "about 30 s"),
+    "10": ("10 s", "about 20 s"),
+    "11": ("10 s", "about 20 s"),
+    "12": ("10 s", "about 20 s"),
+    "13": ("14 s", "about 20 s"),
+    "14": ("16 s", "about 30 s"),
+    "20": ("23 min (two models of 12,800 images)", "about 1-2 h (30 epochs, full DS1)"),
+    "21": ("2.6 min (one button-press run)", "about 1 min + runs"),
+    "30": ("1.8 min", "about 5 min"),
+    "31": ("1.7 min", "about 3 min"),
+    "32": ("3.7 min", "about 5 min (2 models predict DS2; no training)"),
 }
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
