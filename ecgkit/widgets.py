@@ -18,9 +18,14 @@ from __future__ import annotations
 import io
 from typing import Any, Callable, Sequence
 
+import ipywidgets as widgets
+import keras
 import numpy as np
+from matplotlib.figure import Figure
 
+from ecgkit.augment import ecg_augmentation
 from ecgkit.plots import plot_histories, plot_image_grid
+from ecgkit.training_config import make_schedule
 
 # --- Pure functions ------------------------------------------------------------------------------
 
@@ -45,10 +50,6 @@ def lr_schedule_curve(learning_rate: float = 3e-4, epochs: int = 10, steps_per_e
     Raises:
         ValueError: on a non-positive learning rate, epoch or step count (from make_schedule).
     """
-    import keras
-
-    from ecgkit.training_config import make_schedule
-
     schedule = make_schedule(learning_rate, epochs, steps_per_epoch, warmup_epochs)
     warmup = schedule.warmup_steps
     total = warmup + schedule.decay_steps
@@ -75,8 +76,6 @@ def focal_loss_curve(gamma: float = 2.0, alpha: float = 0.25, num_points: int = 
     Returns:
         ``{"p": probabilities, "focal": focal loss, "ce": cross-entropy}``.
     """
-    import keras
-
     if gamma < 0 or alpha <= 0:
         raise ValueError(f"gamma must be >= 0 and alpha > 0. Received: gamma={gamma}, alpha={alpha}")
     p = np.linspace(0.01, 1.0, num_points)
@@ -102,8 +101,6 @@ def augmentation_preview(images: np.ndarray, strength: float = 1.0, seed: int = 
     Returns:
         uint8 (n * copies, H, W, 3).
     """
-    from ecgkit.augment import ecg_augmentation
-
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"images must be (n, H, W, 3). Received: shape={images.shape}")
@@ -146,8 +143,6 @@ def figure_png(fig) -> bytes:
 
 
 def _figure():
-    from matplotlib.figure import Figure
-
     fig = Figure(figsize=(5.0, 3.2))
     return fig, fig.add_subplot()
 
@@ -173,38 +168,31 @@ def plot_focal_loss(curve: dict[str, np.ndarray], gamma: float, alpha: float):
 # --- Widgets -------------------------------------------------------------------------------------
 
 
-def _panel_class():
-    import ipywidgets as w
+class Panel(widgets.VBox):
+    """A VBox with ``controls`` (by name), a ``plot`` Image and the last ``data``."""
 
-    class Panel(w.VBox):
-        """A VBox with ``controls`` (by name), a ``plot`` Image and the last ``data``."""
+    def __init__(self, title: str, controls: dict[str, Any], update: Callable[["Panel"], None],
+                 extra: Sequence[Any] = ()):
+        self.controls = controls
+        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self.plot.add_class("ecgkit-plot")
+        self.data: dict[str, Any] = {}
+        self.updates = 0
+        self._update = update
+        header = widgets.HTML(f"<b>{title}</b>")
+        box = widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
+        super().__init__([header, box, *extra, self.plot])
+        self.add_class("ecgkit-panel")
 
-        def __init__(self, title: str, controls: dict[str, Any], update: Callable[["Panel"], None],
-                     extra: Sequence[Any] = ()):
-            self.controls = controls
-            self.plot = w.Image(format="png", layout=w.Layout(max_width="100%"))
-            self.plot.add_class("ecgkit-plot")
-            self.data: dict[str, Any] = {}
-            self.updates = 0
-            self._update = update
-            header = w.HTML(f"<b>{title}</b>")
-            box = w.HBox([c for c in controls.values()], layout=w.Layout(flex_flow="row wrap"))
-            super().__init__([header, box, *extra, self.plot])
-            self.add_class("ecgkit-panel")
-
-        def refresh(self, _change=None) -> None:
-            """Recomputes ``data`` from the controls and redraws ``plot``."""
-            self._update(self)
-            self.updates += 1
-
-    return Panel
+    def refresh(self, _change=None) -> None:
+        """Recomputes ``data`` from the controls and redraws ``plot``."""
+        self._update(self)
+        self.updates += 1
 
 
 def _slider(kind: str, description: str, value, **kw):
-    import ipywidgets as w
-
     style = {"description_width": "initial"}
-    return getattr(w, kind)(value=value, description=description, style=style, **kw)
+    return getattr(widgets, kind)(value=value, description=description, style=style, **kw)
 
 
 def lr_schedule_widget(learning_rate: float = 3e-4, epochs: int = 10, steps_per_epoch: int = 100,
@@ -229,7 +217,7 @@ def lr_schedule_widget(learning_rate: float = 3e-4, epochs: int = 10, steps_per_
         panel.data = curve
         panel.plot.value = figure_png(plot_lr_schedule(curve))
 
-    panel = _panel_class()("Learning-rate schedule", controls, update)
+    panel = Panel("Learning-rate schedule", controls, update)
     for c in controls.values():
         c.observe(panel.refresh, names="value")
     panel.refresh()
@@ -253,7 +241,7 @@ def focal_loss_widget(gamma: float = 2.0, alpha: float = 0.25):
         panel.data = curve
         panel.plot.value = figure_png(plot_focal_loss(curve, g, a))
 
-    panel = _panel_class()("Focal loss", controls, update)
+    panel = Panel("Focal loss", controls, update)
     for c in controls.values():
         c.observe(panel.refresh, names="value")
     panel.refresh()
@@ -286,7 +274,7 @@ def augmentation_widget(images: np.ndarray, strength: float = 1.0, seed: int = 4
         titles = ["original"] * len(images) + [f"strength {s:g}"] * len(out)
         panel.plot.value = figure_png(plot_image_grid(row, titles, ncols=len(row)))
 
-    panel = _panel_class()("Augmentation strength", controls, update)
+    panel = Panel("Augmentation strength", controls, update)
     controls["strength"].observe(panel.refresh, names="value")
     panel.refresh()
     return panel
@@ -307,8 +295,6 @@ def training_comparison_widget(train_fn: Callable[[dict[str, Any]], dict[str, li
         (``compare_histories``); ``controls["train"]`` is the button, ``controls["clear"]``
         forgets the runs.
     """
-    import ipywidgets as w
-
     controls = {
         "learning_rate": _slider("FloatLogSlider", "LR", learning_rate, base=10, min=-5, max=-2,
                                  step=0.1, readout_format=".1e", continuous_update=False),
@@ -316,10 +302,10 @@ def training_comparison_widget(train_fn: Callable[[dict[str, Any]], dict[str, li
                                step=0.5, continuous_update=False),
         "augment_strength": _slider("FloatSlider", "augment", augment_strength, min=0.0, max=3.0,
                                     step=0.25, continuous_update=False),
-        "train": w.Button(description="Train", button_style="primary", icon="play"),
-        "clear": w.Button(description="Clear runs"),
+        "train": widgets.Button(description="Train", button_style="primary", icon="play"),
+        "clear": widgets.Button(description="Clear runs"),
     }
-    status = w.HTML("")
+    status = widgets.HTML("")
     runs: list[dict[str, Any]] = []
 
     def update(panel):
@@ -327,7 +313,7 @@ def training_comparison_widget(train_fn: Callable[[dict[str, Any]], dict[str, li
         panel.data = {"runs": list(runs), "curves": curves}
         panel.plot.value = figure_png(plot_histories(curves))
 
-    panel = _panel_class()("Short training runs", controls, update, extra=[status])
+    panel = Panel("Short training runs", controls, update, extra=[status])
 
     def on_train(_button):
         c = panel.controls
