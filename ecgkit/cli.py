@@ -395,7 +395,8 @@ def _add_evaluate(sub) -> None:
 
 
 def _cmd_evaluate(args) -> int:
-    from ecgkit.datasets import ImageFolderError, load_beats
+    from ecgkit.datasets import load_beats
+    from ecgkit.images import ImageFolderError
     from ecgkit.evaluate import evaluate_image_folder, evaluate_model, format_summary
     from ecgkit.records import RecordError
 

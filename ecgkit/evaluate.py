@@ -48,7 +48,8 @@ from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
 from ecgkit.backbone import recorded_grid
 from ecgkit.contract import CLASSES
-from ecgkit.datasets import image_files_dataset, signal_dataset
+from ecgkit.datasets import signal_dataset
+from ecgkit.images import image_files_dataset
 from ecgkit.export import read_manifest
 # The literature comparison lives in ecgkit.literature; these names stay importable from here.
 from ecgkit.literature import LITERATURE, LITERATURE_COLUMNS, literature_table  # noqa: F401
@@ -688,7 +689,7 @@ def evaluate_image_folder(model, folder: str | Path, split: str = "test",
         on_bad: unreadable or missing images: ``"error"`` (named, all of them) or ``"skip"``.
 
     Raises:
-        ecgkit.datasets.ImageFolderError (a ValueError): no manifest, no images in that split,
+        ecgkit.images.ImageFolderError (a ValueError): no manifest, no images in that split,
             unreadable images (see :func:`ecgkit.export.read_manifest`).
     """
     m = read_manifest(folder, split, on_bad=on_bad)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ecgkit.contract import CLASSES, IMAGE_SIZE, LEAD, patient_of
-from ecgkit.splits import SPLIT_PROTOCOLS, SplitPlan, plan_split
+from ecgkit.splits import SplitPlan, plan_split
 
 log = logging.getLogger("ecgkit")
 
@@ -285,12 +285,12 @@ def read_manifest(folder, split: str = "all", on_bad: str = "error",
         image's full path; ``attrs["bad"]`` lists ``(file, reason)`` of the skipped ones.
 
     Raises:
-        ecgkit.datasets.ImageFolderError: no or unreadable manifest, no images in ``split``
+        ecgkit.images.ImageFolderError: no or unreadable manifest, no images in ``split``
             (naming the splits there), or unreadable images with ``on_bad="error"``.
     """
     import pandas as pd
 
-    from ecgkit.datasets import ImageFolderError, check_images
+    from ecgkit.images import ImageFolderError, check_images
 
     folder = Path(folder)
     path = folder / MANIFEST

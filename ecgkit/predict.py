@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from ecgkit.contract import CLASSES
-from ecgkit.datasets import ImageError, read_image
+from ecgkit.images import ImageError, read_image
 
 from ecgkit.registration import CUSTOM_OBJECT_MODULES, register_custom_objects  # noqa: F401
 

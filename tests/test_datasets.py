@@ -9,15 +9,8 @@ import numpy as np
 import pytest
 
 from ecgkit.contract import CLASSES
-from ecgkit.datasets import (
-    ImageFolderError,
-    clear_cache,
-    image_folder_dataset,
-    load_beats,
-    read_image,
-    scan_image_folder,
-    signal_dataset,
-)
+from ecgkit.datasets import clear_cache, load_beats, signal_dataset
+from ecgkit.images import ImageFolderError, image_folder_dataset, read_image, scan_image_folder
 from ecgkit.records import LeadNotFoundError, RecordError
 from ecgkit.splits import SplitError, patient_overlap
 

@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from ecgkit.datasets import ImageError, read_image
+from ecgkit.images import ImageError, read_image
 from ecgkit.predict import ModelLoadError, load_model, predict_files
 
 

@@ -380,12 +380,13 @@ class TestTrainRecordOptions:
     def test_options_reach_load_beats(self, tmp_path, monkeypatch, capsys):
         import ecgkit.datasets
         from ecgkit.cli import main
+        from ecgkit.records import RecordError
 
         seen = {}
 
         def fake_load_beats(*args, **kwargs):
             seen.update(kwargs)
-            raise ecgkit.datasets.RecordError("stop here")
+            raise RecordError("stop here")
 
         monkeypatch.setattr(ecgkit.datasets, "load_beats", fake_load_beats)
         rc = main(["train", "--set", "EPOCHS=1", "--fallback-lead", "V5", "--fallback-lead", "V1",

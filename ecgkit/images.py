@@ -1,0 +1,284 @@
+"""ECG images on disk: the one image reader, the checks that name every bad file, and the
+tf.data pipeline over image files.
+
+Introduced in: notebooks/02_signals_to_images.ipynb.
+
+:func:`read_image` is how every part of ecgkit reads an image file (``predict``, ``evaluate`` on a
+``build-dataset`` folder, training on a folder). :func:`check_images` decodes every file once, so
+a corrupt or missing one is reported by name with all the others before any training step;
+:func:`image_folder_dataset` reads any folder with one sub-folder per class after
+:func:`scan_image_folder` has checked it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ecgkit.contract import CLASSES, IMAGE_SIZE
+from ecgkit.datasets import one_hot
+
+log = logging.getLogger("ecgkit")
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp",
+                              ".ppm", ".pgm", ".pbm"})
+BAD_IMAGE_POLICIES = ("skip", "error")
+
+
+class ImageFolderError(ValueError):
+    """A folder of images cannot be used; the message names the folder or files."""
+
+
+class ImageError(ValueError):
+    """An image file cannot be read (missing, empty, not an image, corrupt or truncated).
+
+    Attributes:
+        path: the file.
+        problem: what is wrong with it; the message is ``"{path}: {problem}"``.
+    """
+
+    def __init__(self, path, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path, self.problem = str(path), problem
+
+    def __reduce__(self):  # pickles with its two arguments (e.g. across processes)
+        return type(self), (self.path, self.problem)
+
+
+@dataclass
+class FolderReport:
+    """What :func:`scan_image_folder` found.
+
+    Attributes:
+        folder: the folder scanned.
+        files: readable image paths (str), sorted by class then name.
+        labels: class index of each file.
+        bad: ``(path, reason)`` of every unreadable image (skipped).
+        ignored: number of non-image files ignored.
+        empty_classes: classes with no readable image.
+    """
+
+    folder: Path
+    files: list[str]
+    labels: list[int]
+    bad: list[tuple[str, str]] = field(default_factory=list)
+    ignored: int = 0
+    empty_classes: list[str] = field(default_factory=list)
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(np.asarray(self.labels, dtype=np.int64), minlength=len(CLASSES))
+        return {c: int(n) for c, n in zip(CLASSES, counts)}
+
+
+def read_image(path, image_size: int = IMAGE_SIZE) -> np.ndarray:
+    """Reads an image file as uint8 RGB (size, size, 3): ecgkit's one image reader.
+
+    Any image OpenCV can decode. Grayscale, RGBA and 16-bit images are converted; other sizes
+    are resized (area interpolation when shrinking, linear when enlarging; the aspect ratio is
+    not kept). The image-folder pipeline, the manifest of ``build-dataset``, ``evaluate`` and
+    ``predict`` all read images with it.
+
+    Raises:
+        ImageError: the file is missing, empty, unreadable or not a decodable image (naming
+            the file and the problem).
+    """
+    import cv2
+
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(path, "not a file" if path.exists() else "file not found")
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise ImageError(path, f"unreadable: {exc}") from exc
+    if data.size == 0:
+        raise ImageError(path, "empty file")
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ImageError(path, "not a readable image (corrupt, truncated, or not an image "
+                               "format: PNG, JPEG, BMP...)")
+    if img.dtype == np.uint16:
+        img = ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        f = img.astype(np.float32)
+        if f.max() <= 1.0:
+            f = f * 255.0
+        img = np.clip(f, 0, 255).astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+    elif img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+    else:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    size = int(image_size)
+    if img.shape[:2] != (size, size):
+        shrink = img.shape[0] > size or img.shape[1] > size
+        img = cv2.resize(img, (size, size),
+                         interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return img
+
+
+def check_images(files, where, on_bad: str = "skip",
+                 workers: int | None = None, advice: str = "") -> list[tuple[str, str]]:
+    """Decodes every image once (in threads); returns ``(file, problem)`` of the bad ones.
+
+    So a corrupt or missing file is named now, with all the others, rather than stopping
+    training or an evaluation at the first.
+
+    Args:
+        files: image paths.
+        where: the folder or manifest they come from (it starts the messages).
+        on_bad: ``"skip"`` (log a warning naming them) or ``"error"``.
+        workers: decoding threads (default: CPU count).
+        advice: what to do, appended to the error message.
+
+    Raises:
+        ImageFolderError: bad images with ``on_bad="error"`` (the first 20 named).
+    """
+    if on_bad not in BAD_IMAGE_POLICIES:
+        raise ValueError(f"on_bad must be one of {BAD_IMAGE_POLICIES}. Received: on_bad={on_bad!r}")
+
+    def problem(path: str) -> str | None:
+        try:
+            read_image(path, 16)
+        except ImageError as exc:
+            return exc.problem
+        return None
+
+    files = [str(f) for f in files]
+    with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        bad = [(f, why) for f, why in zip(files, pool.map(problem, files)) if why]
+    if bad:
+        listed = "; ".join(f"{f}: {why}" for f, why in bad[:20])
+        more = f" (and {len(bad) - 20} more)" if len(bad) > 20 else ""
+        if on_bad == "error":
+            raise ImageFolderError(f"{where}: {len(bad)} unreadable image(s): {listed}{more}"
+                                   f"{advice}")
+        log.warning(f"{where}: skipped {len(bad)} unreadable image(s): {listed}{more}")
+    return bad
+
+
+def scan_image_folder(folder, on_bad: str = "skip", workers: int | None = None) -> FolderReport:
+    """Checks a folder of ECG images (one sub-folder per class) before training.
+
+    Every image is decoded once (in threads), so a corrupt or truncated file is reported by
+    name now rather than crashing an epoch later. Non-image files are ignored.
+
+    Args:
+        folder: folder with sub-folders named after classes (``N``, ``S``, ``V``, ``F``, ``Q``).
+        on_bad: ``"skip"`` (log and count unreadable images) or ``"error"``.
+        workers: decoding threads (default: CPU count).
+
+    Returns:
+        A :class:`FolderReport`.
+
+    Raises:
+        ImageFolderError: missing folder, sub-folders that are not class names, no images at
+            all, or unreadable images with ``on_bad="error"``.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise ImageFolderError(f"{root}: no such folder")
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    wrong = [p.name for p in subdirs if p.name not in CLASSES]
+    if wrong:
+        hint = ""
+        if set(wrong) & {"train", "val", "test", "all"}:
+            hint = (f"; this looks like an exported dataset: point to one split, "
+                    f"e.g. {root / wrong[0]}")
+        raise ImageFolderError(f"{root}: sub-folder(s) {', '.join(wrong)} are not class names; "
+                               f"class folders must be named from {', '.join(CLASSES)}{hint}")
+    if not subdirs:
+        raise ImageFolderError(f"{root}: no class sub-folders (expected some of "
+                               f"{', '.join(CLASSES)}, each holding that class's images)")
+    candidates, labels, ignored = [], [], 0
+    for sub in subdirs:
+        for p in sorted(sub.iterdir()):
+            if not p.is_file() or p.name.startswith("."):
+                continue
+            if p.suffix.lower() in IMAGE_EXTENSIONS:
+                candidates.append(str(p))
+                labels.append(CLASSES.index(sub.name))
+            else:
+                ignored += 1
+    bad = check_images(candidates, root, on_bad, workers)
+    skip = {p for p, _ in bad}
+    good = [(p, lab) for p, lab in zip(candidates, labels) if p not in skip]
+    if not good:
+        raise ImageFolderError(
+            f"{root}: no readable images in the class folders "
+            f"({', '.join(p.name for p in subdirs)}; {len(bad)} unreadable, {ignored} non-image)")
+    report = FolderReport(root, [p for p, _ in good], [lab for _, lab in good], bad, ignored)
+    report.empty_classes = [c for c, n in report.class_counts().items() if n == 0]
+    if report.empty_classes:
+        log.warning(f"{root}: no images for class(es) {', '.join(report.empty_classes)}")
+    return report
+
+
+def image_files_dataset(files: Sequence, labels: Sequence[int], image_size: int = IMAGE_SIZE,
+                        batch_size: int = 32, shuffle: bool = False, seed: int = 42,
+                        repeat: bool = False):
+    """A tf.data pipeline reading image files (:func:`read_image`), in order unless shuffled.
+
+    Args:
+        files: image paths (check them first: :func:`check_images`).
+        labels: class index of each file.
+        image_size: image side in pixels.
+        batch_size: images per batch.
+        shuffle: reshuffle the files every epoch (seeded).
+        seed: shuffle seed.
+        repeat: repeat forever (use with ``steps_per_epoch``).
+
+    Returns:
+        ``tf.data.Dataset`` of ``(uint8 (b, H, W, 3), float32 one-hot (b, 5))``.
+    """
+    import tensorflow as tf
+
+    paths = np.asarray([str(f) for f in files])
+    targets = one_hot(np.asarray(labels))
+    size = int(image_size)
+
+    def load(idx):
+        images = np.empty((idx.shape[0], size, size, 3), np.uint8)
+        for k, i in enumerate(idx):
+            images[k] = read_image(paths[i], size)
+        return images, targets[idx]
+
+    def tf_load(idx):
+        images, y = tf.numpy_function(load, [idx], [tf.uint8, tf.float32], stateful=False)
+        images.set_shape([None, size, size, 3])
+        y.set_shape([None, len(CLASSES)])
+        return images, y
+
+    ds = tf.data.Dataset.range(len(paths))
+    if shuffle:
+        ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size).map(tf_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def image_folder_dataset(folder, image_size: int = IMAGE_SIZE, batch_size: int = 32,
+                         on_bad: str = "skip", shuffle: bool = False, seed: int = 42,
+                         repeat: bool = False):
+    """A tf.data pipeline over a folder of ECG images with one sub-folder per class.
+
+    The folder is scanned first (:func:`scan_image_folder`), so bad files are reported (and
+    skipped, or raised with ``on_bad="error"``) before any training step.
+
+    Returns:
+        ``(tf.data.Dataset of (uint8 (b, H, W, 3), float32 one-hot (b, 5)), FolderReport)``.
+    """
+    report = scan_image_folder(folder, on_bad=on_bad)
+    ds = image_files_dataset(report.files, report.labels, image_size, batch_size, shuffle, seed,
+                             repeat)
+    return ds, report
