@@ -329,7 +329,7 @@ def _add_train(sub) -> None:
                     "profile (names from ecgkit.params; unknown names are errors). Running the "
                     "same command again after an interruption resumes from the last finished "
                     "epoch.")
-    p.add_argument("--params", help="YAML profile file, or a profile name (smoke, cpu, gpu)")
+    p.add_argument("--params", help="YAML profile file, or a profile name (smoke, cpu, gpu, demo)")
     p.add_argument("--set", nargs="*", metavar="NAME=VALUE", help="override single parameters")
     p.add_argument("--run-dir", default=None, help="output folder (default RUN_DIR/train)")
     _add_lead_fallback_options(p, parameters=True)
