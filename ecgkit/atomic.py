@@ -41,6 +41,18 @@ def atomic_save(model, path: str | Path) -> Path:
     return path
 
 
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Writes ``data`` to ``path`` atomically: to ``.NAME.PID.tmp`` beside it, then
+    ``os.replace``. A crash leaves at most that hidden temporary file (``build-dataset`` removes
+    such leftovers when it runs again)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+    return path
+
+
 def _json_default(o):
     if isinstance(o, (np.integer,)):
         return int(o)
@@ -56,6 +68,4 @@ def _json_default(o):
 def write_json(path: Path, data: dict) -> None:
     """Writes JSON atomically (temp file + os.replace); NumPy numbers and paths are converted,
     NaN becomes null."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_json_default))
-    os.replace(tmp, path)
+    write_bytes(path, json.dumps(data, indent=2, default=_json_default).encode())

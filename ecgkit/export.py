@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from ecgkit.atomic import write_bytes
 from ecgkit.contract import CLASSES, IMAGE_SIZE, LEAD, patient_of
 from ecgkit.splits import SplitPlan, plan_split
 
@@ -40,13 +41,6 @@ PNG_COMPRESSION = 3
 """zlib level for the PNGs: OpenCV's default writes ~41 KB per 224 px image, level 3 ~6 KB at
 the same speed (~1.5 ms per image)."""
 MANIFEST_COLUMNS = ["path", "record", "patient", "sample", "symbol", "label", "split", "sig_name"]
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
 
 
 def _end_with_parent(parent_pid: int) -> None:
@@ -111,7 +105,7 @@ def _export_record(task: dict) -> dict:
                                    [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
             if not ok:
                 raise RuntimeError(f"{target}: PNG encoding failed")
-            _atomic_write_bytes(target, buf.tobytes())
+            write_bytes(target, buf.tobytes())
     return {"record": name, "rows": rows, "written": len(todo),
             "existing": len(rows) - len(todo), "clipped": clipped, "skips": data["skips"],
             "capped": int(labels.shape[0] - idx.size), "unknown": data["unknown"]}
@@ -161,7 +155,7 @@ def _images_on_disk(out: Path) -> dict[str, dict[str, int]]:
 
 def _write_info(out: Path, options: dict, records: dict, complete: bool) -> None:
     info = {**options, "records": records, "complete": complete}
-    _atomic_write_bytes(out / BUILD_INFO, json.dumps(info, indent=1).encode())
+    write_bytes(out / BUILD_INFO, json.dumps(info, indent=1).encode())
 
 
 def _check_out_dir(out: Path, options: dict, records: dict, prune: bool = False) -> None:
@@ -453,9 +447,7 @@ def _build_into(out: Path, plan: SplitPlan, options: dict, workers: int | None, 
         manifest = manifest.sort_values(["split", "label", "record", "sample"], kind="stable")
         manifest = manifest.reset_index(drop=True)
     report["tmp_removed"], report["stale_removed"] = _remove_leftovers(out, set(manifest["path"]))
-    tmp = out / f".{MANIFEST}.{os.getpid()}.tmp"
-    manifest.to_csv(tmp, index=False)
-    os.replace(tmp, out / MANIFEST)
+    write_bytes(out / MANIFEST, manifest.to_csv(index=False).encode())
     _write_info(out, options, records, complete=True)
     manifest.attrs["report"] = report
     return manifest
