@@ -85,13 +85,17 @@ class BeatSet:
         present = set(self.meta["split"])
         return [s for s in order if s in present] + sorted(present - set(order))
 
+    def take(self, idx) -> "BeatSet":
+        """The beats at ``idx`` (row indices or a boolean mask), in that order."""
+        idx = np.asarray(idx)
+        return BeatSet(self.windows[idx], self.labels[idx],
+                       self.meta.iloc[idx].reset_index(drop=True), self.report)
+
     def subset(self, split: str) -> "BeatSet":
         """The beats of one split (``"train"``, ``"val"``, ``"test"`` or ``"all"``)."""
         if split not in set(self.meta["split"]):
             raise ValueError(f"no split {split!r} in this BeatSet; it has {self.splits}")
-        mask = (self.meta["split"] == split).to_numpy()
-        return BeatSet(self.windows[mask], self.labels[mask],
-                       self.meta[mask].reset_index(drop=True), self.report)
+        return self.take((self.meta["split"] == split).to_numpy())
 
     def class_counts(self) -> dict[str, int]:
         """Beats per class, all five classes in contract order (zeros included)."""

@@ -18,7 +18,6 @@ summary (records and beats per class and split), history and final validation me
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import sys
@@ -28,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from ecgkit import datasets
@@ -81,13 +79,6 @@ def data_summary(beats) -> dict[str, Any]:
     return out
 
 
-def _take(beats, idx):
-    """A BeatSet restricted to the given row indices."""
-    idx = np.asarray(idx)
-    return dataclasses.replace(beats, windows=beats.windows[idx], labels=beats.labels[idx],
-                               meta=beats.meta.iloc[idx].reset_index(drop=True))
-
-
 def make_datasets(train_beats, val_beats, p: dict[str, Any], steps_per_epoch: int | None):
     """Training and validation tf.data sets for the parameters ``p``.
 
@@ -103,7 +94,7 @@ def make_datasets(train_beats, val_beats, p: dict[str, Any], steps_per_epoch: in
     if p["CLASS_BALANCE"] == "sampling":
         parts = []
         for k in sampled_classes(train_beats.labels):
-            sub = _take(train_beats, np.flatnonzero(train_beats.labels == k))
+            sub = train_beats.take(train_beats.labels == k)
             parts.append(datasets.signal_dataset(
                 sub, image_size=size, grid=grid, batch_size=batch, shuffle=True,
                 seed=seed + int(k), signal_augment=sig_aug, repeat=True).unbatch())
