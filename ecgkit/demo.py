@@ -88,7 +88,7 @@ def run_demo(out_dir: str | Path = "runs/demo", overrides: dict[str, Any] | None
         literature_table,
         paired_bootstrap,
     )
-    from ecgkit.train import train
+    from ecgkit.train import few_steps, train
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -106,8 +106,8 @@ def run_demo(out_dir: str | Path = "runs/demo", overrides: dict[str, Any] | None
     say(f"[2/5] training the enhanced ResNet50 ({size}x{size}, {p['EPOCHS']} "
         f"epochs x {p['STEPS_PER_EPOCH']} steps x {batch} images)")
     t_train = time.time()
-    eager = 0 < p["EPOCHS"] * p["STEPS_PER_EPOCH"] <= 8  # tracing a few steps costs more than it saves
-    result = train(p, beats=beats, run_dir=out / "train", progress=progress, run_eagerly=eager)
+    result = train(p, beats=beats, run_dir=out / "train", progress=progress,
+                   run_eagerly=few_steps(p["EPOCHS"], p["STEPS_PER_EPOCH"]))
     train_s = time.time() - t_train
 
     say(f"[3/5] evaluating on the test patients (cap {p['TEST_MAX_BEATS_PER_RECORD']} per "

@@ -123,6 +123,17 @@ def epoch_steps(steps_per_epoch: int, n_train: int, batch_size: int) -> int:
     return steps_per_epoch or math.ceil(n_train / batch_size)
 
 
+EAGER_MAX_STEPS = 8
+"""Runs of at most this many steps in all are faster without graph tracing: tracing a
+ResNet50's training step costs one to two minutes on a 2-core CPU (benchmarks/README.md)."""
+
+
+def few_steps(epochs: int, steps_per_epoch: int) -> bool:
+    """Whether a run of ``epochs`` x ``steps_per_epoch`` steps is short enough to run eagerly
+    (``train(..., run_eagerly=True)``); ``steps_per_epoch`` 0 (one pass over the data) never is."""
+    return 0 < epochs * steps_per_epoch <= EAGER_MAX_STEPS
+
+
 def _build_model(p: dict[str, Any]):
     return create_enhanced_resnet50(
         input_shape=(p["IMAGE_SIZE"], p["IMAGE_SIZE"], 3), num_classes=len(CLASSES),

@@ -25,19 +25,19 @@ CELLS = [
     import pandas as pd
 
     from ecgkit import contract, nb, training_config, widgets
+    from ecgkit.callbacks import ReestimateBatchNorm, auto_bn_momentum, set_batchnorm_momentum
     from ecgkit.datasets import load_beats
     from ecgkit.factory import create_baseline_resnet50, create_enhanced_resnet50
+    from ecgkit.hardware import hardware_settings, select_strategy
     from ecgkit.params import PARAMS as KNOWN, record_list, weights_arg
     from ecgkit.plots import plot_class_distribution, plot_history
     from ecgkit.render import render_batch
-    from ecgkit.callbacks import ReestimateBatchNorm, auto_bn_momentum, set_batchnorm_momentum
-    from ecgkit.hardware import hardware_settings, select_strategy
-    from ecgkit.train import epoch_steps, train
+    from ecgkit.train import epoch_steps, few_steps, train
 
     NOTEBOOK = "20_training"
     OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
     MODELS = nb.model_path(RUN_DIR, "").parent  # RUN_DIR/models: baseline.keras and enhanced.keras, read by 30-32
-    EAGER = 0 < EPOCHS * STEPS_PER_EPOCH <= 8  # a few steps: tracing the graph costs more than it saves
+    EAGER = few_steps(EPOCHS, STEPS_PER_EPOCH)  # a few steps: tracing the graph costs more than it saves
     PARAMS = {k: v for k, v in globals().items() if k.isupper() and k in KNOWN}  # this notebook's parameters
     SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 3)
     print(f"{len(PARAMS)} parameters; models will be saved in {MODELS}")

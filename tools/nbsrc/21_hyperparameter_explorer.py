@@ -28,12 +28,12 @@ CELLS = [
     from ecgkit import contract, nb, render, widgets
     from ecgkit.datasets import load_beats
     from ecgkit.params import record_list
-    from ecgkit.train import train
+    from ecgkit.train import few_steps, train
 
     NOTEBOOK = "21_hyperparameter_explorer"
     OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
     STEPS_FOR_SCHEDULE = STEPS_PER_EPOCH or 100  # the schedule plot needs a step count
-    EAGER = EXPLORER_STEPS <= 8  # a few steps: tracing the graph costs more than it saves
+    EAGER = few_steps(1, EXPLORER_STEPS)  # a few steps: tracing the graph costs more than it saves
     BASE = {"DATA_DIR": DATA_DIR, "RECORDS": RECORDS, "SPLIT": SPLIT, "LEAD": LEAD, "IMAGE_SIZE": IMAGE_SIZE, "GRID": GRID,
             "MAX_BEATS_PER_RECORD": MAX_BEATS_PER_RECORD, "VAL_FRACTION": VAL_FRACTION, "WEIGHTS": WEIGHTS,
             "EPOCHS": 1, "STEPS_PER_EPOCH": EXPLORER_STEPS, "BATCH_SIZE": BATCH_SIZE,
