@@ -33,8 +33,9 @@ import yaml
 
 from ecgkit import download
 from ecgkit.contract import IMAGE_SIZE, LEAD, PROJECT_ROOT
-from ecgkit.params import ParamError, check, load_profile, parse_assignments, resolve
-from ecgkit.splits import SPLIT_PROTOCOLS, SplitError
+from ecgkit.params import (ParamError, check, load_profile, parse_assignments, resolve,
+                           weights_arg)
+from ecgkit.splits import MISSING_LEAD_POLICIES, SPLIT_PROTOCOLS, SplitError
 from ecgkit.workbook import (NOTEBOOKS_DIR, WorkbookError, lint_notebook, list_notebooks,
                              notebook_parameters, run_workbook)
 
@@ -252,7 +253,7 @@ def _add_build_dataset(sub) -> None:
                    help="cap per record and class (0 = no cap)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--lead", default=LEAD, help="lead name (default: MLII)")
-    p.add_argument("--missing-lead", choices=("skip", "error"), default="skip",
+    p.add_argument("--missing-lead", choices=MISSING_LEAD_POLICIES, default="skip",
                    help="records without the lead: skip with a message (default) or fail")
     _add_lead_fallback_options(p)
     p.add_argument("--val-fraction", type=float, default=0.2,
@@ -349,7 +350,7 @@ def _cmd_train(args) -> int:
         if args.unknown_symbols:
             overrides["UNKNOWN_SYMBOLS"] = args.unknown_symbols
         weights = resolve(overrides)["WEIGHTS"]
-        if weights not in ("", "none", "imagenet") and not Path(weights).is_file():
+        if weights_arg(weights) not in (None, "imagenet") and not Path(weights).is_file():
             raise ParamError(f"parameter WEIGHTS: no such weights file {weights!r} (use "
                              "'imagenet', 'none' or the path of a .weights.h5 file)")
     except ParamError as exc:
@@ -379,7 +380,7 @@ def _add_evaluate(sub) -> None:
                    "(default: the embedded database, data/mitdb)")
     p.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
     p.add_argument("--records", nargs="*", help="only these records")
-    p.add_argument("--lead", default="MLII", help="lead name (default: MLII)")
+    p.add_argument("--lead", default=LEAD, help="lead name (default: MLII)")
     _add_lead_fallback_options(p)
     p.add_argument("--max-beats-per-record", type=int, default=0)
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples by patient")
@@ -396,8 +397,8 @@ def _add_evaluate(sub) -> None:
 
 def _cmd_evaluate(args) -> int:
     from ecgkit.datasets import load_beats
-    from ecgkit.images import ImageFolderError
     from ecgkit.evaluate import evaluate_image_folder, evaluate_model, format_summary
+    from ecgkit.images import ImageFolderError
     from ecgkit.records import RecordError
 
     model = _load_checked_model(args.model)

@@ -45,12 +45,13 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 from sklearn.metrics import auc, precision_recall_curve, roc_curve
+from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from ecgkit.backbone import recorded_grid
 from ecgkit.contract import CLASSES
 from ecgkit.datasets import signal_dataset
-from ecgkit.images import image_files_dataset
 from ecgkit.export import read_manifest
+from ecgkit.images import image_files_dataset
 # The literature comparison lives in ecgkit.literature; these names stay importable from here.
 from ecgkit.literature import LITERATURE, LITERATURE_COLUMNS, literature_table  # noqa: F401
 
@@ -203,8 +204,6 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int,
 
     With ``weights`` each beat counts its weight: a float matrix of weighted counts.
     """
-    from sklearn.metrics import confusion_matrix as sk_confusion_matrix
-
     if weights is not None:
         weights = np.asarray(weights, dtype=np.float64)
     cm = sk_confusion_matrix(np.asarray(y_true, int), np.asarray(y_pred, int),
