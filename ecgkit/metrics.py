@@ -78,7 +78,7 @@ class ConfusionMatrixMetric(keras.metrics.Metric):
         self.confusion.assign_add(ops.matmul(ops.transpose(true_hot), pred_hot))
 
     def reset_state(self):
-        self.confusion.assign(ops.zeros_like(self.confusion))
+        self.confusion.assign(ops.zeros(self.confusion.shape, dtype=self.confusion.dtype))
 
     def counts(self):
         """Per-class ``(tp, fp, fn, tn, support)`` vectors from the accumulated matrix."""
