@@ -9,8 +9,10 @@ Introduced in: notebooks/20_training.ipynb.
 - :class:`AtomicBestCheckpoint` keeps the weights of the best epoch by validation macro F1
   (validation patients only; the test patients never choose an epoch), written atomically
   (``ecgkit.atomic``);
-- early stopping, a CSV log, TensorBoard logs (``tensorboard`` is a dependency of ecgkit:
-  TensorFlow 2.21 no longer installs it, and ``tf.summary`` cannot write without it);
+- early stopping, a CSV log, and on the TensorFlow backend TensorBoard logs (``tensorboard`` is
+  a dependency of ecgkit: TensorFlow 2.21 no longer installs it, and ``tf.summary`` cannot
+  write without it; Keras' TensorBoard callback needs TensorFlow, so JAX and PyTorch runs keep
+  the CSV log, which notebook 20 plots);
 - ``keras.callbacks.BackupAndRestore``: after an interruption, running the same command again
   continues from the last finished epoch (weights, optimizer state and learning-rate schedule).
 
@@ -119,8 +121,11 @@ class ReestimateBatchNorm(keras.callbacks.Callback):
     """
 
     def __init__(self, dataset, batches=BN_REESTIMATE_BATCHES):
+        """``dataset``: training batches by number (``dataset[i]``, e.g. an endless
+        ``ecgkit.batches.Batches``); each validation takes the next ``batches`` of them."""
         super().__init__()
         self.dataset, self.batches = dataset, int(batches)
+        self.drawn = 0
 
     def on_test_begin(self, logs=None):
         layers = [layer for layer in _all_layers(self.model)
@@ -129,10 +134,13 @@ class ReestimateBatchNorm(keras.callbacks.Callback):
             return
         saved = [layer.momentum for layer in layers]
         try:
-            for i, batch in enumerate(self.dataset.take(self.batches)):
+            for i in range(self.batches):
+                batch = self.dataset[self.drawn % len(self.dataset)
+                                     if self.dataset.num_batches else self.drawn]
+                self.drawn += 1
                 for layer in layers:
                     layer.momentum = i / (i + 1)
-                self.model(batch[0], training=True)
+                self.model(keras.ops.convert_to_tensor(batch[0]), training=True)
         finally:
             for layer, momentum in zip(layers, saved):
                 layer.momentum = momentum
@@ -147,8 +155,12 @@ def make_callbacks(run_dir: Path, progress: bool = True, patience: int = EARLY_S
     """
     paths = {"best": run_dir / "checkpoints" / "best.weights.h5",
              "backup": run_dir / "backup",
-             "csv_log": run_dir / "history.csv",
-             "tensorboard": run_dir / "tensorboard"}
+             "csv_log": run_dir / "history.csv"}
+    tensorboard = []
+    if keras.backend.backend() == "tensorflow":
+        paths["tensorboard"] = run_dir / "tensorboard"
+        tensorboard = [keras.callbacks.TensorBoard(log_dir=str(paths["tensorboard"]),
+                                                   write_graph=False, profile_batch=0)]
     callbacks = [
         *([ReestimateBatchNorm(bn_batches)] if bn_batches is not None else []),
         LearningRateLogger(),
@@ -156,8 +168,7 @@ def make_callbacks(run_dir: Path, progress: bool = True, patience: int = EARLY_S
         keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=patience,
                                       verbose=int(progress)),
         keras.callbacks.CSVLogger(str(paths["csv_log"]), append=True),
-        keras.callbacks.TensorBoard(log_dir=str(paths["tensorboard"]), write_graph=False,
-                                    profile_batch=0),
+        *tensorboard,
         # Last among the savers: the backup of an epoch is written once everything else about
         # that epoch (checkpoint, CSV row) is on disk, so a resume never skips a CSV row.
         keras.callbacks.BackupAndRestore(str(paths["backup"]), save_freq="epoch",

@@ -1,4 +1,4 @@
-"""Beats in memory and the tf.data pipeline that renders them for a model.
+"""Beats in memory and the pipeline that renders them for a model.
 
 Introduced in: notebooks/02_signals_to_images.ipynb (pipelines: notebooks/20_training.ipynb).
 
@@ -9,9 +9,10 @@ record, lead and the files' size and time) and, when a cache folder is given, on
 ``.npz``, so notebooks and tests re-load in milliseconds.
 
 :func:`signal_dataset` feeds a model ``(uint8 images (b, H, W, 3), float32 one-hot (b, 5))``,
-rendering the images on the fly from the in-memory windows, a whole batch per
-``tf.numpy_function`` call (OpenCV releases the GIL, so parallel calls overlap), with an optional
-signal-level augmentation hook. Image files on disk are :mod:`ecgkit.images`' concern.
+rendering the images on the fly from the in-memory windows, a whole batch at a time in worker
+threads (:class:`ecgkit.batches.Batches`, a ``keras.utils.PyDataset``: any Keras backend), with
+optional signal-level and image-level augmentation. Image files on disk are
+:mod:`ecgkit.images`' concern.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -35,6 +36,9 @@ from ecgkit.records import beat_windows, read_record
 from ecgkit.render import render_batch
 from ecgkit.rr import RR_COLUMNS, rr_features
 from ecgkit.splits import leaky_beat_split, plan_split
+
+if TYPE_CHECKING:
+    from ecgkit.batches import Batches
 
 log = logging.getLogger("ecgkit")
 
@@ -339,7 +343,7 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
                    meta=pd.concat(metas, ignore_index=True)[META_COLUMNS], report=report)
 
 
-# --- pipeline (a): render on the fly ------------------------------------------------------------
+# --- the pipeline: render on the fly ------------------------------------------------------------
 
 def one_hot(labels: np.ndarray) -> np.ndarray:
     """float32 one-hot rows (n, len(CLASSES))."""
@@ -348,35 +352,44 @@ def one_hot(labels: np.ndarray) -> np.ndarray:
 
 def signal_dataset(beats: BeatSet, image_size: int = IMAGE_SIZE, grid: bool = True,
                    batch_size: int = 32, shuffle: bool = False, seed: int = 42,
-                   signal_augment: Callable | None = None, repeat: bool = False,
-                   drop_remainder: bool = False, sample_weights: bool = False):
-    """A tf.data pipeline rendering ECG images on the fly from in-memory beat windows.
+                   signal_augment: Callable | None = None, image_augment: Callable | None = None,
+                   repeat: bool = False, epoch_batches: int | None = None,
+                   balance_classes: Sequence[int] | None = None, sample_weights: bool = False,
+                   cache: bool = False, workers: int | None = None) -> Batches:
+    """Batches of ECG images rendered on the fly from in-memory beat windows, for any backend.
 
-    Indices are shuffled and batched, then one ``tf.numpy_function`` call per batch takes the
-    windows from memory, applies ``signal_augment`` and renders the batch (parallel map,
-    deterministic order, prefetch).
+    Each batch takes its windows from memory, applies ``signal_augment``, renders them
+    (``ecgkit.render.render_batch``) and applies ``image_augment``, in a worker thread
+    (:class:`ecgkit.batches.Batches`, a ``keras.utils.PyDataset``).
 
     Args:
         beats: the beats (usually ``load_beats(...).subset("train")``).
         image_size: image side in pixels.
         grid: draw the ECG-paper grid.
         batch_size: images per batch.
-        shuffle: reshuffle the beats every epoch (seeded).
-        seed: shuffle seed. Augmentation gets ``np.random.default_rng([seed, draw])`` where
-            ``draw`` comes from ``tf.data.Dataset.random(seed, rerandomize_each_iteration=True)``:
-            one per batch, new every epoch, reproducible for a seed.
+        shuffle: a new order every epoch (seeded).
+        seed: seed of the order and of the augmentation: each batch gets its own
+            ``numpy.random.Generator``, new every epoch, reproducible for a seed.
         signal_augment: optional ``f(windows_batch float32 (b, samples), rng) -> same shape``
             applied before rendering (the window median is subtracted again afterwards).
-        repeat: repeat forever (use with ``steps_per_epoch``).
-        drop_remainder: drop the last incomplete batch.
+        image_augment: optional ``f(images uint8 (b, H, W, 3), rng) -> same`` applied after
+            rendering (``ecgkit.augment.make_image_augment``).
+        repeat: an endless stream (use with ``steps_per_epoch``); ``Batches.start`` sets the
+            batch it starts from.
+        epoch_batches: batches per epoch of an endless stream (default one pass).
+        balance_classes: draw every batch equally from these classes (implies an endless
+            stream; ``ecgkit.balance.sampled_classes``).
         sample_weights: also yield each beat's ``meta["weight"]`` (the cap weight N/n of its
             record and class, 1 without a cap), so Keras metrics estimate the uncapped values.
+        cache: keep the rendered batches after the first pass (validation, test).
+        workers: threads rendering batches (default ``batches.default_workers()``).
 
     Returns:
-        ``tf.data.Dataset`` of ``(uint8 (b, H, W, 3), float32 one-hot (b, 5))``, or with
+        ``Batches`` of ``(uint8 (b, H, W, 3), float32 one-hot (b, 5))``, or with
         ``sample_weights`` ``(images, one-hot, float32 weights (b,))``.
     """
-    import tensorflow as tf
+    # Here, not at the top: Batches needs Keras (and its backend), which reading beats does not.
+    from ecgkit.batches import Batches
 
     n = len(beats)
     if n == 0:
@@ -387,37 +400,24 @@ def signal_dataset(beats: BeatSet, image_size: int = IMAGE_SIZE, grid: bool = Tr
     if sample_weights and "weight" not in beats.meta.columns:
         raise ValueError("signal_dataset(sample_weights=True) needs a 'weight' column in "
                          "beats.meta (load_beats adds it)")
-    weights = (beats.meta["weight"].to_numpy(np.float32) if sample_weights
-               else np.ones(n, np.float32))
+    weights = beats.meta["weight"].to_numpy(np.float32) if sample_weights else None
 
-    def render(draw, idx):
+    def make(idx, rng):
         w = windows[idx]
         if signal_augment is not None:
-            rng = np.random.default_rng([int(seed), int(draw) & 0x7FFFFFFFFFFFFFFF])
             out = np.asarray(signal_augment(w.copy(), rng), dtype=np.float32)
             if out.shape != w.shape:
                 raise ValueError(f"signal_augment returned shape {out.shape}, expected {w.shape}")
             w = out
         images, _ = render_batch(w, size, grid, baseline=signal_augment is not None)
+        if image_augment is not None:
+            images = image_augment(images, rng)
+        if weights is None:
+            return images, targets[idx]
         return images, targets[idx], weights[idx]
 
-    def tf_render(idx, draw):
-        images, y, sw = tf.numpy_function(render, [draw, idx],
-                                          [tf.uint8, tf.float32, tf.float32], stateful=False)
-        images.set_shape([None, size, size, 3])
-        y.set_shape([None, len(CLASSES)])
-        sw.set_shape([None])
-        return (images, y, sw) if sample_weights else (images, y)
-
-    ds = tf.data.Dataset.range(n)
-    if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    # One random draw per batch that changes every epoch (a plain batch counter would restart
-    # at 0 each epoch and repeat the same augmentation).
-    draws = tf.data.Dataset.random(seed=int(seed), rerandomize_each_iteration=True)
-    ds = tf.data.Dataset.zip(ds, draws)
-    ds = ds.map(tf_render, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    order = "balanced" if balance_classes is not None else "shuffle" if shuffle else "sequential"
+    return Batches(n, make, batch_size=batch_size, order=order, labels=beats.labels,
+                   classes=balance_classes, seed=seed,
+                   endless=repeat or balance_classes is not None, epoch_batches=epoch_batches,
+                   cache=cache, workers=workers)

@@ -1,5 +1,5 @@
 """ECG images on disk: the one image reader, the checks that name every bad file, and the
-tf.data pipeline over image files.
+batches of image files (any Keras backend).
 
 Introduced in: notebooks/02_signals_to_images.ipynb.
 
@@ -225,58 +225,53 @@ def scan_image_folder(folder, on_bad: str = "skip", workers: int | None = None) 
 
 def image_files_dataset(files: Sequence, labels: Sequence[int], image_size: int = IMAGE_SIZE,
                         batch_size: int = 32, shuffle: bool = False, seed: int = 42,
-                        repeat: bool = False):
-    """A tf.data pipeline reading image files (:func:`read_image`), in order unless shuffled.
+                        repeat: bool = False, workers: int | None = None):
+    """Batches of image files (:func:`read_image`), in order unless shuffled, for any backend.
 
     Args:
         files: image paths (check them first: :func:`check_images`).
         labels: class index of each file.
         image_size: image side in pixels.
         batch_size: images per batch.
-        shuffle: reshuffle the files every epoch (seeded).
+        shuffle: a new order every epoch (seeded).
         seed: shuffle seed.
-        repeat: repeat forever (use with ``steps_per_epoch``).
+        repeat: an endless stream (use with ``steps_per_epoch``).
+        workers: threads reading files (default ``batches.default_workers()``).
 
     Returns:
-        ``tf.data.Dataset`` of ``(uint8 (b, H, W, 3), float32 one-hot (b, 5))``.
+        ``ecgkit.batches.Batches`` of ``(uint8 (b, H, W, 3), float32 one-hot (b, 5))``.
     """
-    import tensorflow as tf
+    from ecgkit.batches import Batches  # needs Keras; scanning folders does not
 
-    paths = np.asarray([str(f) for f in files])
+    paths = [str(f) for f in files]
+    if len(paths) != len(labels):
+        raise ValueError(f"{len(paths)} files and {len(labels)} labels")
+    if not paths:
+        raise ValueError("image_files_dataset: no files")
     targets = one_hot(np.asarray(labels))
     size = int(image_size)
 
-    def load(idx):
-        images = np.empty((idx.shape[0], size, size, 3), np.uint8)
+    def make(idx, _rng):
+        images = np.empty((len(idx), size, size, 3), np.uint8)
         for k, i in enumerate(idx):
             images[k] = read_image(paths[i], size)
         return images, targets[idx]
 
-    def tf_load(idx):
-        images, y = tf.numpy_function(load, [idx], [tf.uint8, tf.float32], stateful=False)
-        images.set_shape([None, size, size, 3])
-        y.set_shape([None, len(CLASSES)])
-        return images, y
-
-    ds = tf.data.Dataset.range(len(paths))
-    if shuffle:
-        ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(batch_size).map(tf_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return Batches(len(paths), make, batch_size=batch_size,
+                   order="shuffle" if shuffle else "sequential", seed=seed, endless=repeat,
+                   workers=workers)
 
 
 def image_folder_dataset(folder, image_size: int = IMAGE_SIZE, batch_size: int = 32,
                          on_bad: str = "skip", shuffle: bool = False, seed: int = 42,
                          repeat: bool = False):
-    """A tf.data pipeline over a folder of ECG images with one sub-folder per class.
+    """Batches over a folder of ECG images with one sub-folder per class.
 
     The folder is scanned first (:func:`scan_image_folder`), so bad files are reported (and
     skipped, or raised with ``on_bad="error"``) before any training step.
 
     Returns:
-        ``(tf.data.Dataset of (uint8 (b, H, W, 3), float32 one-hot (b, 5)), FolderReport)``.
+        ``(Batches of (uint8 (b, H, W, 3), float32 one-hot (b, 5)), FolderReport)``.
     """
     report = scan_image_folder(folder, on_bad=on_bad)
     ds = image_files_dataset(report.files, report.labels, image_size, batch_size, shuffle, seed,

@@ -3,11 +3,12 @@
 Introduced in: notebooks/20_training.ipynb.
 
 ``train(params)`` does the whole job with the shared workbook parameters (``ecgkit.params``):
-loads the beats (inter-patient split), builds the tf.data pipelines (images rendered on the fly,
-ECG-safe augmentation from ``ecgkit.augment``), handles class imbalance (``CLASS_BALANCE``,
+loads the beats (inter-patient split), builds the input pipelines (``ecgkit.batches``: images
+rendered on the fly, ECG-safe augmentation from ``ecgkit.augment``), handles class imbalance (``CLASS_BALANCE``,
 ``ecgkit.balance``), sets up the hardware (``ecgkit.hardware``), compiles the model with
 ``get_training_config`` and fits it with the callbacks of ``ecgkit.callbacks`` (best checkpoint
-by validation macro F1, resume after an interruption, CSV and TensorBoard logs). The best
+by validation macro F1, resume after an interruption, CSV and TensorBoard logs). It runs on
+any Keras backend (``KERAS_BACKEND``: tensorflow, jax, torch). The best
 weights are loaded back into the model at the end, which is saved whole (``model.keras``).
 
 Every run writes ``run.json``: parameters, the class-balance choice, versions, hardware, data
@@ -27,11 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import tensorflow as tf
 
 from ecgkit import datasets
 from ecgkit.atomic import atomic_save, write_json
-from ecgkit.augment import augment_dataset, make_signal_augment
+from ecgkit.augment import make_image_augment, make_signal_augment
 from ecgkit.backbone import record_grid
 from ecgkit.balance import CLASS_BALANCE_CHOICES, class_weights, sampled_classes
 from ecgkit.callbacks import (BN_REESTIMATE_BATCHES, auto_bn_momentum, best_state_path,
@@ -39,7 +39,7 @@ from ecgkit.callbacks import (BN_REESTIMATE_BATCHES, auto_bn_momentum, best_stat
 from ecgkit.contract import CLASSES
 from ecgkit.evaluate import evaluate_predictions, predict_dataset
 from ecgkit.factory import create_enhanced_resnet50
-from ecgkit.hardware import hardware_settings, select_strategy, set_seeds, versions
+from ecgkit.hardware import hardware_settings, replicas, select_strategy, set_seeds, versions
 from ecgkit.params import lead_list, record_list, resolve, weights_arg
 from ecgkit.training_config import get_training_config
 
@@ -53,7 +53,7 @@ class TrainResult:
             the CSV log).
         run_dir: the run folder.
         paths: name -> path of what was written (``model``, ``best``, ``run_json``, ``csv_log``,
-            ``tensorboard``, ``backup``).
+            ``tensorboard`` on the TensorFlow backend, ``backup``).
         model: the trained model, with the best-checkpoint weights when one was saved.
         info: the content of run.json.
     """
@@ -79,38 +79,29 @@ def data_summary(beats) -> dict[str, Any]:
     return out
 
 
-def make_datasets(train_beats, val_beats, p: dict[str, Any], steps_per_epoch: int | None):
-    """Training and validation tf.data sets for the parameters ``p``.
+def make_datasets(train_beats, val_beats, p: dict[str, Any], steps_per_epoch: int):
+    """Training and validation batches (``ecgkit.batches.Batches``) for the parameters ``p``.
 
-    Training: on-the-fly rendering with signal-level and image-level ECG-safe augmentation
-    (``AUGMENT_STRENGTH``), shuffled; with ``CLASS_BALANCE="sampling"`` an endless stream drawn
-    equally from every class with enough beats (:func:`sampled_classes`). Validation: rendered
-    as is, in order, with each beat's cap weight as its sample weight.
+    Training: an endless stream of ``steps_per_epoch`` batches per epoch, rendered on the fly
+    with signal-level and image-level ECG-safe augmentation (``AUGMENT_STRENGTH``), in a new
+    order every epoch; with ``CLASS_BALANCE="sampling"`` every batch is drawn equally from the
+    classes with enough beats (:func:`sampled_classes`). Validation: rendered as is, in order,
+    once (cached), with each beat's cap weight as its sample weight.
     """
     size, grid, batch, seed = p["IMAGE_SIZE"], p["GRID"], p["BATCH_SIZE"], p["SEED"]
     strength = p["AUGMENT_STRENGTH"]
-    sig_aug = make_signal_augment(strength) if strength > 0 else None
-    repeat = bool(steps_per_epoch)
-    if p["CLASS_BALANCE"] == "sampling":
-        parts = []
-        for k in sampled_classes(train_beats.labels):
-            sub = train_beats.take(train_beats.labels == k)
-            parts.append(datasets.signal_dataset(
-                sub, image_size=size, grid=grid, batch_size=batch, shuffle=True,
-                seed=seed + int(k), signal_augment=sig_aug, repeat=True).unbatch())
-        train_ds = tf.data.Dataset.sample_from_datasets(
-            parts, weights=[1.0 / len(parts)] * len(parts), seed=seed).batch(batch)
-    else:
-        train_ds = datasets.signal_dataset(train_beats, image_size=size, grid=grid,
-                                           batch_size=batch, shuffle=True, seed=seed,
-                                           signal_augment=sig_aug, repeat=repeat)
-    train_ds = augment_dataset(train_ds, strength, seed=seed).prefetch(tf.data.AUTOTUNE)
+    train_ds = datasets.signal_dataset(
+        train_beats, image_size=size, grid=grid, batch_size=batch, shuffle=True, seed=seed,
+        signal_augment=make_signal_augment(strength) if strength > 0 else None,
+        image_augment=make_image_augment(strength) if strength > 0 else None,
+        repeat=True, epoch_batches=steps_per_epoch,
+        balance_classes=(sampled_classes(train_beats.labels)
+                         if p["CLASS_BALANCE"] == "sampling" else None))
     # Validation beats carry their cap weights, so the checkpoint metric estimates the macro-F1
     # of every validation beat, not of a class-balanced sample of them.
     val_ds = datasets.signal_dataset(val_beats, image_size=size, grid=grid, batch_size=batch,
-                                     shuffle=False,
-                                     sample_weights="weight" in val_beats.meta.columns
-                                     ).cache().prefetch(tf.data.AUTOTUNE)
+                                     sample_weights="weight" in val_beats.meta.columns,
+                                     cache=True)
     return train_ds, val_ds
 
 
@@ -124,14 +115,18 @@ def epoch_steps(steps_per_epoch: int, n_train: int, batch_size: int) -> int:
 
 
 EAGER_MAX_STEPS = 8
-"""Runs of at most this many steps in all are faster without graph tracing: tracing a
-ResNet50's training step costs one to two minutes on a 2-core CPU (benchmarks/README.md)."""
+"""Runs of at most this many steps in all are faster without graph tracing on TensorFlow:
+tracing a ResNet50's training step costs one to two minutes on a 2-core CPU
+(benchmarks/README.md). On JAX it is the other way round (eager runs op by op): the CI-sized
+demo took 121 s compiled against 250 s eagerly."""
 
 
 def few_steps(epochs: int, steps_per_epoch: int) -> bool:
     """Whether a run of ``epochs`` x ``steps_per_epoch`` steps is short enough to run eagerly
-    (``train(..., run_eagerly=True)``); ``steps_per_epoch`` 0 (one pass over the data) never is."""
-    return 0 < epochs * steps_per_epoch <= EAGER_MAX_STEPS
+    (``train(..., run_eagerly=True)``): on TensorFlow only; ``steps_per_epoch`` 0 (one pass
+    over the data) never is."""
+    return (keras.backend.backend() == "tensorflow"
+            and 0 < epochs * steps_per_epoch <= EAGER_MAX_STEPS)
 
 
 def _build_model(p: dict[str, Any]):
@@ -159,7 +154,8 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
         run_dir: output folder; default ``RUN_DIR/train``. Running again with the same folder
             after an interruption resumes from the last finished epoch.
         progress: Keras progress bars and checkpoint messages.
-        strategy: a ``tf.distribute`` strategy; None calls ``select_strategy()``.
+        strategy: a ``tf.distribute`` strategy (TensorFlow) or ``keras.distribution``
+            distribution (JAX); None calls ``ecgkit.hardware.select_strategy()``.
         callbacks: extra Keras callbacks, run after ours.
         run_eagerly: skip graph tracing (for runs of a few steps, where tracing a ResNet50's
             training step costs more than it saves; slower per step).
@@ -199,10 +195,7 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
     train_beats, val_beats = beats.subset("train"), beats.subset("val")
     counts = train_beats.class_counts()
     batch = p["BATCH_SIZE"]
-    schedule_steps = epoch_steps(p["STEPS_PER_EPOCH"], len(train_beats.labels), batch)
-    # Keras needs the count only for a repeated stream: STEPS_PER_EPOCH, or balanced sampling
-    # (the stream is endless); None otherwise = one pass over the training data.
-    steps = schedule_steps if p["STEPS_PER_EPOCH"] or p["CLASS_BALANCE"] == "sampling" else None
+    steps = epoch_steps(p["STEPS_PER_EPOCH"], len(train_beats.labels), batch)
     train_ds, val_ds = make_datasets(train_beats, val_beats, p, steps)
 
     # The dtype policy is global in Keras: set it for this model only, and put the previous one
@@ -212,7 +205,7 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
         keras.mixed_precision.set_global_policy(hw["policy"])
     try:
         balance = p["CLASS_BALANCE"]
-        bn_momentum = p["BN_MOMENTUM"] or auto_bn_momentum(schedule_steps)
+        bn_momentum = p["BN_MOMENTUM"] or auto_bn_momentum(steps)
         with strategy.scope():
             if model is None:
                 model = _build_model(p)
@@ -222,7 +215,7 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
             record_grid(model, p["GRID"])  # saved with the model, for evaluation to read back
             cfg = get_training_config(
                 model, learning_rate=p["LEARNING_RATE"], weight_decay=p["WEIGHT_DECAY"],
-                epochs=p["EPOCHS"], steps_per_epoch=schedule_steps,
+                epochs=p["EPOCHS"], steps_per_epoch=steps,
                 warmup_epochs=p["WARMUP_EPOCHS"], focal_gamma=p["FOCAL_GAMMA"],
                 class_counts=counts if balance == "alpha" else None)
             model.compile(optimizer=cfg["optimizer"], loss=cfg["loss"], metrics=cfg["metrics"],
@@ -238,6 +231,7 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
                 if stale.exists():
                     stale.unlink()
             done_before = 0
+        train_ds.start = done_before * steps  # a resumed run continues the stream
         paths["run_json"] = run_dir / "run.json"
         info: dict[str, Any] = {
             "params": p, "class_balance": {
@@ -245,10 +239,10 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
                 "sampled_classes": ([CLASSES[k] for k in sampled_classes(train_beats.labels)]
                                     if balance == "sampling" else None)},
             "versions": versions(),
-            "tensorboard": str(paths["tensorboard"]),
+            "tensorboard": str(paths["tensorboard"]) if "tensorboard" in paths else None,
             "hardware": {**hw, "run_eagerly": run_eagerly, "strategy": type(strategy).__name__,
-                         "replicas": int(strategy.num_replicas_in_sync)},
-            "data": data_summary(beats), "steps_per_epoch": schedule_steps,
+                         "replicas": replicas(strategy)},
+            "data": data_summary(beats), "steps_per_epoch": steps,
             "batchnorm": {"momentum": bn_momentum, "layers": n_bn,
                           "auto": not p["BN_MOMENTUM"],
                           "reestimated_from_batches": BN_REESTIMATE_BATCHES},
@@ -257,8 +251,10 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
         write_json(paths["run_json"], info)
 
         verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
-        model.fit(train_ds, validation_data=val_ds, epochs=p["EPOCHS"], steps_per_epoch=steps,
-                  class_weight=cw, callbacks=cbs, verbose=verbose, shuffle=False)
+        with strategy.scope():  # JAX's keras.distribution shards the batches inside its scope
+            model.fit(train_ds, validation_data=val_ds, epochs=p["EPOCHS"],
+                      steps_per_epoch=steps, class_weight=cw, callbacks=cbs, verbose=verbose,
+                      shuffle=False)
     finally:
         if hw["mixed_precision"]:  # do not leak the policy into models built later
             keras.mixed_precision.set_global_policy(previous_policy)

@@ -71,15 +71,30 @@ class TestImageAugmentation:
         with pytest.raises(ValueError, match="strength"):
             ecg_augmentation(-1)
 
-    def test_augment_dataset_returns_uint8(self):
-        import tensorflow as tf
-
-        from ecgkit.augment import augment_dataset
+    def test_augment_images_small_safe_changes(self):
+        from ecgkit.augment import augment_images
 
         imgs = _ecg_like_images()
-        ds = tf.data.Dataset.from_tensor_slices((imgs, np.eye(5)[:4])).batch(2)
-        x, _ = next(iter(augment_dataset(ds, 1.0, seed=0)))
-        assert x.dtype == tf.uint8 and x.shape == (2, 64, 64, 3)
+        out = augment_images(imgs, np.random.default_rng(0), 1.0)
+        assert out.dtype == np.uint8 and out.shape == imgs.shape
+        assert not np.array_equal(out, imgs)
+        # brightness within +/- 8% of 255 (contrast keeps each image's mean)
+        shift = out.mean(axis=(1, 2, 3)) - imgs.mean(axis=(1, 2, 3))
+        assert np.abs(shift).max() <= 0.08 * 255 + 3
+        # a QRS-like vertical line at column 40 stays near column 40: shifts of 3% and a
+        # 3-degree rotation move it by a couple of pixels, a flip would put it at column 23
+        line = np.full((16, 64, 64, 3), 255, np.uint8)
+        line[:, 8:56, 40] = 0
+        moved = augment_images(line, np.random.default_rng(1), 1.0)
+        cols = moved[:, 20:44].astype(int).sum(axis=(1, 3)).argmin(axis=1)
+        assert np.abs(cols - 40).max() <= 3
+        # seeded, identity at strength 0, and the Keras layers' strength limits
+        np.testing.assert_array_equal(augment_images(imgs, np.random.default_rng(0), 1.0), out)
+        np.testing.assert_array_equal(augment_images(imgs, np.random.default_rng(0), 0.0), imgs)
+        with pytest.raises(ValueError, match="strength"):
+            augment_images(imgs, np.random.default_rng(0), 4.0)
+        with pytest.raises(ValueError, match=r"\(n, H, W, 3\)"):
+            augment_images(imgs[0], np.random.default_rng(0))
 
 
 class TestSignalAugmentation:
@@ -135,16 +150,17 @@ class TestSignalAugmentBatch:
 
         n = 4
         beats = _identical_beats(n)
-        plain = next(iter(signal_dataset(beats, image_size=64, batch_size=n)))[0].numpy()
-        aug = next(iter(signal_dataset(beats, image_size=64, batch_size=n,
-                                       signal_augment=make_signal_augment(1.0))))[0].numpy()
+        plain = signal_dataset(beats, image_size=64, batch_size=n)[0][0]
+        aug = signal_dataset(beats, image_size=64, batch_size=n,
+                             signal_augment=make_signal_augment(1.0))[0][0]
         assert aug.shape == plain.shape == (n, 64, 64, 3)
         assert not np.array_equal(aug, plain)
 
     def test_signal_augmentation_changes_every_epoch(self):
-        # With no repeat, each epoch iterates the dataset anew; the augmentation draws must be
-        # new each time (and the same for the same seed), not restart from batch 0.
-        from ecgkit.augment import make_signal_augment
+        # Without repeat, each epoch passes over the data anew; the augmentation draws must be
+        # new each epoch (and the same for the same seed), not restart from batch 0. An endless
+        # stream continues its draws across epochs and from ``start`` after a resume.
+        from ecgkit.augment import make_image_augment, make_signal_augment
         from ecgkit.datasets import signal_dataset
 
         n = 4
@@ -152,11 +168,23 @@ class TestSignalAugmentBatch:
 
         def epochs(seed):
             ds = signal_dataset(beats, image_size=64, batch_size=n, seed=seed,
-                                signal_augment=make_signal_augment(1.0))
-            return [next(iter(ds))[0].numpy() for _ in range(2)]
+                                signal_augment=make_signal_augment(1.0),
+                                image_augment=make_image_augment(1.0))
+            out = []
+            for _ in range(2):
+                out.append(ds[0][0])
+                ds.on_epoch_end()
+            return out
 
         first, second = epochs(3)
         assert not np.array_equal(first, second)
         again = epochs(3)
         np.testing.assert_array_equal(again[0], first)
         np.testing.assert_array_equal(again[1], second)
+        endless = signal_dataset(beats, image_size=64, batch_size=n, seed=3, repeat=True,
+                                 signal_augment=make_signal_augment(1.0))
+        resumed = signal_dataset(beats, image_size=64, batch_size=n, seed=3, repeat=True,
+                                 signal_augment=make_signal_augment(1.0))
+        resumed.start = 1
+        np.testing.assert_array_equal(resumed[0][0], endless[1][0])
+        assert not np.array_equal(endless[0][0], endless[1][0])

@@ -105,8 +105,9 @@ class TestSignalDataset:
         x, y = next(iter(ds))
         assert x.dtype.name == "uint8" and tuple(x.shape) == (16, 224, 224, 3)
         assert y.dtype.name == "float32" and tuple(y.shape) == (16, 5)
-        np.testing.assert_array_equal(np.argmax(y.numpy(), 1), train.labels[:16])
+        np.testing.assert_array_equal(np.argmax(y, 1), train.labels[:16])
         assert sum(int(b[0].shape[0]) for b in ds) == len(train)
+        assert len(ds) == -(-len(train) // 16) and ds.num_batches == len(ds)
 
     def test_augmentation_hook_and_shuffle_seed(self, small_beats):
         beats = small_beats.subset("val")
@@ -116,13 +117,15 @@ class TestSignalDataset:
             calls.append(w.shape)
             return w * 1.5 + rng.normal(0, 0.05, w.shape)
 
-        plain = next(iter(signal_dataset(beats, image_size=64, batch_size=8)))[0].numpy()
-        aug = next(iter(signal_dataset(beats, image_size=64, batch_size=8,
-                                       signal_augment=augment)))[0].numpy()
+        plain = signal_dataset(beats, image_size=64, batch_size=8)[0][0]
+        aug = signal_dataset(beats, image_size=64, batch_size=8, signal_augment=augment)[0][0]
         assert calls and calls[0] == (8, 1080) and not np.array_equal(plain, aug)
-        one = [y.numpy() for _, y in signal_dataset(beats, 64, batch_size=8, shuffle=True, seed=1)]
-        two = [y.numpy() for _, y in signal_dataset(beats, 64, batch_size=8, shuffle=True, seed=1)]
+        one = [y for _, y in signal_dataset(beats, 64, batch_size=8, shuffle=True, seed=1)]
+        two = [y for _, y in signal_dataset(beats, 64, batch_size=8, shuffle=True, seed=1)]
         np.testing.assert_array_equal(np.concatenate(one), np.concatenate(two))
+        # every beat once per epoch, in another order than the beats' own
+        got = np.concatenate(one).argmax(1)
+        assert sorted(got.tolist()) == sorted(beats.labels.tolist())
 
 
 @pytest.fixture
@@ -168,7 +171,7 @@ class TestImageFolder:
         assert [int(x.shape[0]) for x, _ in batches] == [4, 1]
         x, y = batches[0]
         assert x.dtype.name == "uint8" and tuple(x.shape[1:]) == (96, 96, 3)
-        assert np.argmax(np.concatenate([b[1].numpy() for b in batches]), 1).tolist() == rep.labels
+        assert np.argmax(np.concatenate([b[1] for b in batches]), 1).tolist() == rep.labels
 
     def test_folder_errors(self, tmp_path):
         (tmp_path / "train" / "N").mkdir(parents=True)

@@ -77,7 +77,7 @@ class TestHelpers:
         hw = hardware_settings("auto", deterministic=False)
         if not hw["gpus"]:
             bf16 = cpu_has_bf16()
-            assert hw == {"gpus": [], "mixed_precision": bf16,
+            assert hw == {"backend": "tensorflow", "gpus": [], "mixed_precision": bf16,
                           "policy": "mixed_bfloat16" if bf16 else None, "jit_compile": False}
             assert hardware_settings("on")["policy"] == "mixed_bfloat16"  # never float16 on CPU
         assert hardware_settings("on")["mixed_precision"] is True
@@ -197,7 +197,7 @@ class TestTrain:
         p = resolve({**TINY, "CLASS_BALANCE": "sampling", "AUGMENT_STRENGTH": 0.0,
                      "BATCH_SIZE": 50})
         train_ds, _ = make_datasets(beats.subset("train"), beats.subset("val"), p, 4)
-        labels = np.concatenate([y.numpy().argmax(1) for _, y in train_ds.take(4)])
+        labels = np.concatenate([train_ds[i][1].argmax(1) for i in range(4)])
         counts = np.bincount(labels, minlength=5)
         present = np.array(list(beats.subset("train").class_counts().values())) > 0
         assert (counts[present] > 200 / present.sum() * 0.5).all()
