@@ -205,20 +205,21 @@ def save_figure(fig: Any, run_dir: str | Path, name: str, filename: str, dpi: in
 
 # --- Environment ---------------------------------------------------------------------------------
 def environment() -> dict[str, Any]:
-    """Versions of Python and the main libraries, and the accelerators TensorFlow sees."""
+    """Versions of Python and the main libraries, the Keras backend and the accelerators it
+    sees."""
     from importlib import metadata
 
     info: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform()}
-    for dist in ("ecgkit", "tensorflow", "keras", "numpy", "wfdb", "opencv-python-headless",
+    for dist in ("ecgkit", "tensorflow", "jax", "torch", "keras", "numpy", "wfdb", "opencv-python-headless",
                  "pandas", "matplotlib", "papermill", "ipywidgets", "jupyterlab"):
         try:
             info[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             info[dist] = None
-    import tensorflow as tf
+    from ecgkit.hardware import accelerators, backend
 
-    gpus = tf.config.list_physical_devices("GPU")
-    info["gpus"] = [g.name for g in gpus]
+    info["backend"] = backend()
+    info["gpus"] = accelerators()
     info["cpu_count"] = _cpu_count()
     return info
 

@@ -38,8 +38,9 @@ CELLS = [
     ("md", """
     ## 1. The environment
 
-    `ecgkit.nb.environment()` reports the versions that matter and the GPUs TensorFlow sees.
-    Importing TensorFlow takes a few seconds; that is the fixed cost of every notebook here.
+    `ecgkit.nb.environment()` reports the versions that matter, the Keras backend
+    (`KERAS_BACKEND`: TensorFlow by default, or JAX or PyTorch) and the GPUs it sees. Importing
+    the backend takes a few seconds; that is the fixed cost of every notebook here.
     """),
     ("code", """
     env = nb.environment()
@@ -49,7 +50,8 @@ CELLS = [
     import sys
 
     assert sys.version_info >= (3, 10), "ecgkit needs Python 3.10 or newer"
-    assert env["tensorflow"] and env["keras"].startswith("3."), "Keras 3 is required"
+    assert env["keras"] and env["keras"].startswith("3."), "Keras 3 is required"
+    assert env[env["backend"]], f"the Keras backend {env['backend']} is not installed"
     if env["gpus"]:
         print(f"GPU: {env['gpus']}: use params/gpu.yaml for the full study")
     else:
@@ -146,7 +148,8 @@ CELLS = [
     """),
     ("code", """
     path = nb.record_figures(RUN_DIR, NOTEBOOK, {
-        "python": env["python"], "tensorflow": env["tensorflow"], "keras": env["keras"],
+        "python": env["python"], "backend": env["backend"], env["backend"]: env[env["backend"]],
+        "keras": env["keras"],
         "gpus": len(env["gpus"]), "cpu_count": env["cpu_count"], "records": len(records),
         "notebooks": len(notebooks), "parameters": len(params.PARAMS),
     })
