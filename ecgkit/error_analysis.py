@@ -5,7 +5,7 @@ Introduced in: notebooks/31_error_analysis.ipynb.
 The table functions take plain arrays and the beat metadata (``BeatSet.meta``: record, patient,
 sample, symbol, label), so they run without a model. ``grad_cam`` (Selvaraju et al. 2017) and
 ``attention_overview`` look inside a trained model; they are analysis code, written with
-``keras`` and ``tf.GradientTape``.
+``keras`` and the backend's own gradient (:func:`gradient`).
 
 References:
     Selvaraju et al., "Grad-CAM: Visual Explanations from Deep Networks via Gradient-based
@@ -165,7 +165,6 @@ def grad_cam(model, images, layer_name: str | None = None, class_index=None) -> 
         float32 heatmaps; an image whose gradients are all zero gets an all-zero map.
     """
     import keras
-    import tensorflow as tf
 
     if layer_name is None:
         from ecgkit.factory import gradcam_layer_name
@@ -175,22 +174,52 @@ def grad_cam(model, images, layer_name: str | None = None, class_index=None) -> 
         layer = model.get_layer(layer_name)
     except ValueError as exc:
         raise ValueError(f"model {model.name!r} has no layer {layer_name!r}") from exc
-    grad_model = keras.Model(model.inputs, [layer.output, model.outputs[0]])
-    x = tf.convert_to_tensor(np.asarray(images), dtype=tf.float32)
-    with tf.GradientTape() as tape:
-        conv, preds = grad_model(x, training=False)
-        preds = tf.cast(preds, tf.float32)
-        if class_index is None:
-            idx = tf.argmax(preds, axis=1, output_type=tf.int32)
-        else:
-            idx = tf.constant(np.broadcast_to(np.asarray(class_index), (len(x),)), tf.int32)
-        score = tf.gather(preds, idx, axis=1, batch_dims=1)
-    grads = tf.cast(tape.gradient(score, conv), tf.float32)
-    conv = tf.cast(conv, tf.float32)
-    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-    cam = tf.nn.relu(tf.reduce_sum(weights * conv, axis=-1)).numpy()
+    x = keras.ops.convert_to_tensor(np.asarray(images), dtype="float32")
+    features = keras.Model(model.inputs, layer.output)
+    # The rest of the network as a function of the feature map (and of the image, for the
+    # pyramid's finer levels that bypass it): its gradient there is Grad-CAM's.
+    rest = keras.Model([model.inputs[0], layer.output], model.outputs[0])
+    conv = features(x, training=False)
+    n = int(x.shape[0])
+    if class_index is None:
+        idx = np.asarray(keras.ops.argmax(rest([x, conv], training=False), axis=1))
+    else:
+        idx = np.broadcast_to(np.asarray(class_index), (n,)).astype(np.int64)
+    mask = keras.ops.convert_to_tensor(np.eye(model.outputs[0].shape[-1], dtype="float32")[idx])
+
+    def score(c):  # the explained class's probability, summed over independent images
+        return keras.ops.sum(keras.ops.cast(rest([x, c], training=False), "float32") * mask)
+
+    grads = keras.ops.convert_to_numpy(gradient(score, conv)).astype(np.float32)
+    conv = keras.ops.convert_to_numpy(conv).astype(np.float32)
+    weights = grads.mean(axis=(1, 2), keepdims=True)
+    cam = np.maximum((weights * conv).sum(axis=-1), 0.0)
     peak = cam.reshape(len(cam), -1).max(axis=1).reshape(-1, 1, 1)
     return np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0).astype(np.float32)
+
+
+def gradient(f, x):
+    """The gradient of the scalar ``f(x)`` with respect to the tensor ``x``, on the Keras
+    backend in use (Keras has no backend-neutral gradient; each backend has its own)."""
+    import keras
+
+    name = keras.backend.backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = f(x)
+        return tape.gradient(y, x)
+    if name == "jax":
+        import jax
+
+        return jax.grad(f)(x)
+    if name == "torch":
+        x = x.detach().requires_grad_(True)
+        f(x).backward()
+        return x.grad
+    raise NotImplementedError(f"gradient: no gradient for the Keras backend {name!r}")
 
 
 def attention_overview(model, images) -> dict:
