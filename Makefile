@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test venv bench clean
+.PHONY: run test test-torch venv bench clean
 
 venv: $(STAMP)
 
@@ -21,6 +21,14 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# ecgkit on Keras' PyTorch backend: the tests of tests/test_backends.py with a CPU-only PyTorch
+# build installed in .venv (about 200 MB from PyTorch's own index; the default wheel from PyPI
+# pulls several GB of CUDA libraries). Not part of `make test`, whose fresh .venv has no torch.
+test-torch: $(STAMP)
+	$(BIN)/python -c "import torch" 2>/dev/null || \
+		$(BIN)/python -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu
+	$(BIN)/python -m pytest tests/test_backends.py -k torch -p no:cacheprovider
 
 # The quick benchmarks (a few minutes); bench_model_cost.py (about 11 min) and
 # bench_export.py (full database, about 4 min) are run by hand: see benchmarks/README.md.

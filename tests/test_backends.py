@@ -1,9 +1,12 @@
-"""The model layer on Keras' other backends: JAX (and PyTorch when installed), on CPU.
+"""ecgkit on Keras' other backends: JAX (and PyTorch when installed), on CPU.
 
 Each check runs in a fresh process with ``KERAS_BACKEND`` set, because Keras picks its backend
-once, at import. A model saved under TensorFlow (this process) must load there and predict the
-same; a model built there must not need TensorFlow at all. Skipped for a backend whose package
-is not installed (``pip install -e '.[jax]'``; PyTorch: see the README).
+once, at import, and with ``import tensorflow`` made to fail there, as on a machine without
+TensorFlow (the GPU machine this project is sometimes lent has none). A model saved under
+TensorFlow (this process) must load there and predict the same, and the other way round;
+training with resume, evaluation, Grad-CAM and the CI-sized demo must run there. Skipped for a
+backend whose package is not installed (``pip install -e '.[jax]'``; PyTorch: ``make
+test-torch``, see the README).
 """
 
 import importlib.util
@@ -19,17 +22,43 @@ import pytest
 from ecgkit.contract import PROJECT_ROOT
 from ecgkit.factory import create_enhanced_resnet50
 from ecgkit.predict import load_model
+from test_train import TINY, TINY_MODEL_SRC
 
 BACKENDS = [pytest.param(name, marks=pytest.mark.skipif(
     importlib.util.find_spec(package) is None, reason=f"{package} is not installed"))
     for name, package in (("jax", "jax"), ("torch", "torch"))]
 
 
+WITHOUT_TENSORFLOW = """
+import sys
+
+
+class _WithoutTensorFlow:
+    # Wraps each import finder so that it finds no tensorflow: `import tensorflow` fails and
+    # importlib.util.find_spec("tensorflow") is None, as on a machine without it.
+    def __init__(self, finder):
+        self.finder = finder
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "tensorflow" or not hasattr(self.finder, "find_spec"):
+            return None
+        return self.finder.find_spec(name, path, target)
+
+    def __getattr__(self, name):
+        return getattr(self.finder, name)
+
+
+sys.meta_path[:] = [_WithoutTensorFlow(f) for f in sys.meta_path]
+"""
+
+
 def run_on(backend: str, script: str) -> dict:
-    """Runs ``script`` under ``KERAS_BACKEND=backend``; returns the JSON it prints last."""
+    """Runs ``script`` under ``KERAS_BACKEND=backend`` without TensorFlow; returns the JSON it
+    prints last."""
     env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(PROJECT_ROOT)}
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True,
-                            text=True, timeout=600, env=env, cwd=PROJECT_ROOT)
+    code = WITHOUT_TENSORFLOW + textwrap.dedent(script)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                            text=True, timeout=900, env=env, cwd=PROJECT_ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -47,11 +76,10 @@ class TestOtherBackend:
             sums = create_baseline_resnet50((64, 64, 3), 5, weights=None).predict(x, verbose=0)
             model = create_enhanced_resnet50((64, 64, 3), 5, weights=None)
             p = model.predict(x, verbose=0)
-            tensorflow = "tensorflow" in sys.modules  # before saving: Keras' file utilities
-            model.save({str(tmp_path / "there.keras")!r})  # use tf.io.gfile when TF is installed
+            model.save({str(tmp_path / "there.keras")!r})
             print(json.dumps({{"backend": keras.backend.backend(), "p": p.tolist(),
                               "sums": sums.sum(axis=1).tolist() + p.sum(axis=1).tolist(),
-                              "tensorflow": tensorflow}}))
+                              "tensorflow": "tensorflow" in sys.modules}}))
         """)
         assert out["backend"] == backend and not out["tensorflow"]
         np.testing.assert_allclose(out["sums"], 1.0, rtol=1e-5)
@@ -75,3 +103,69 @@ class TestOtherBackend:
             print(json.dumps(model.predict(x, verbose=0).tolist()))
         """)
         np.testing.assert_allclose(np.array(out), expected, atol=1e-5)
+
+    def test_trains_resumes_evaluates_and_explains(self, backend, tmp_path):
+        """A short training interrupted after its first epoch and run again (it resumes at the
+        second), evaluation on the test patients, Grad-CAM; the model it saves predicts the
+        same here, and its Grad-CAM maps are TensorFlow's."""
+        run = tmp_path / "run"
+        out = run_on(backend, TINY_MODEL_SRC + textwrap.dedent(f"""
+            import json
+            import keras
+            import numpy as np
+            from ecgkit.datasets import load_beats, signal_dataset
+            from ecgkit.error_analysis import grad_cam
+            from ecgkit.evaluate import evaluate_model
+            from ecgkit.train import train
+
+            beats = load_beats(max_beats_per_record=2, progress=False)
+            params = {{**{TINY!r}, "EPOCHS": 2}}
+
+            class Interrupt(keras.callbacks.Callback):
+                def on_epoch_end(self, epoch, logs=None):
+                    raise KeyboardInterrupt  # after the epoch's backup (extras run last)
+
+            try:
+                train(params, beats=beats, model=tiny_model, run_dir={str(run)!r},
+                      progress=False, callbacks=[Interrupt()])
+            except KeyboardInterrupt:
+                pass
+            res = train(params, beats=beats, model=tiny_model, run_dir={str(run)!r},
+                        progress=False)
+            test = beats.subset("test")
+            report = evaluate_model(res.model, test, n_boot=20, figures=False)
+            x = signal_dataset(test, image_size=64, batch_size=6)[0][0]
+            np.save({str(tmp_path / "x.npy")!r}, x)
+            cam = grad_cam(res.model, x, layer_name="last_conv")
+            print(json.dumps({{"backend": keras.backend.backend(),
+                              "history": res.history.get("epoch"),
+                              "resumed": res.info["resumed_after_epochs"],
+                              "run_backend": res.info["hardware"]["backend"],
+                              "macro_f1": float(report.macro["f1"]), "n": int(len(report.y_true)),
+                              "p": res.model.predict(x, verbose=0).tolist(),
+                              "cam": cam.tolist()}}))
+        """))
+        assert out["backend"] == out["run_backend"] == backend
+        assert out["history"] == [0, 1] and out["resumed"] == 1
+        assert 0.0 <= out["macro_f1"] <= 1.0 and out["n"] > 0
+        from ecgkit.error_analysis import grad_cam
+
+        model = load_model(run / "model.keras")
+        x = np.load(tmp_path / "x.npy")
+        np.testing.assert_allclose(model.predict(x, verbose=0), out["p"], atol=1e-4)
+        cam = np.array(out["cam"])
+        assert cam.shape[0] == 6 and cam.min() >= 0.0 and cam.max() <= 1.0
+        np.testing.assert_allclose(grad_cam(model, x, layer_name="last_conv"), cam, atol=1e-3)
+
+    def test_ci_sized_demo(self, backend, tmp_path):
+        out = run_on(backend, f"""
+            import json
+            from ecgkit.demo import CI, run_demo
+            summary = run_demo({str(tmp_path)!r}, CI, progress=False)
+            print(json.dumps({{"macro_f1": summary["test"]["macro_f1"]}}))
+        """)
+        assert 0.0 <= out["macro_f1"] <= 1.0
+        data = json.loads((tmp_path / "metrics.json").read_text())
+        assert data["hardware"]["backend"] == backend
+        assert (tmp_path / "evaluation" / "metrics.json").is_file()
+        assert not (tmp_path / "train" / "tensorboard").exists()  # TensorBoard needs TF
