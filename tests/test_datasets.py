@@ -1,4 +1,4 @@
-"""BeatSet loading (splits, skips, cache) and the two tf.data pipelines."""
+"""BeatSet loading (splits, skips, cache) and the two pipelines (beats rendered, image files)."""
 
 from __future__ import annotations
 

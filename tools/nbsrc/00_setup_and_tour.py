@@ -2,7 +2,7 @@ TITLE = "00 · Setup and tour"
 DESCRIPTION = ("Checks that the environment works, shows where the ECG data lives, and explains "
                "the three ways to run this workbook.")
 LEARN = [
-    "which versions of Python, TensorFlow and Keras you run, and whether a GPU is visible",
+    "which versions of Python, Keras and its backend you run, and whether a GPU is visible",
     "where the MIT-BIH records live (all 48 ship with the project, losslessly compressed)",
     "how one set of UPPER_CASE parameters drives every notebook, the CLI and the profiles",
     "how to run the workbook in JupyterLab, with papermill, and with `ecgkit workbook run`",
