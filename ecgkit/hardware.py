@@ -65,8 +65,9 @@ def select_strategy(devices: list[str] | None = None):
     - two or more GPUs: ``MirroredStrategy`` over all of them;
     - otherwise the default strategy (one GPU or the CPU).
 
-    JAX (``keras.distribution``): ``DataParallel`` over all accelerators when there are two or
-    more, else :class:`OneDevice`. PyTorch: :class:`OneDevice` (Keras trains on one device;
+    JAX (``keras.distribution``): ``DataParallel`` over ``devices`` when given (e.g.
+    ``["cpu:0", "cpu:1"]``), over all accelerators when there are two or more, else
+    :class:`OneDevice`. PyTorch: :class:`OneDevice` (Keras trains on one device;
     several need PyTorch's own DistributedDataParallel, outside ecgkit).
 
     Every returned object has ``scope()``; :func:`replicas` counts its devices.
@@ -83,11 +84,11 @@ def select_strategy(devices: list[str] | None = None):
             return tf.distribute.MirroredStrategy()
         return tf.distribute.get_strategy()
     if name == "jax":
-        import jax
-
-        found = [d for d in jax.devices() if d.platform != "cpu"]
+        if devices:
+            return keras.distribution.DataParallel(devices=list(devices))
+        found = accelerators()
         if len(found) > 1:
-            return keras.distribution.DataParallel(devices=found)
+            return keras.distribution.DataParallel(devices=keras.distribution.list_devices())
     return OneDevice()
 
 

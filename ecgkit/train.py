@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from ecgkit import datasets
 from ecgkit.atomic import atomic_save, write_json
@@ -103,6 +104,23 @@ def make_datasets(train_beats, val_beats, p: dict[str, Any], steps_per_epoch: in
                                      sample_weights="weight" in val_beats.meta.columns,
                                      cache=True)
     return train_ds, val_ds
+
+
+def whole_batches(beats, batch_size: int):
+    """``beats`` padded to a whole number of batches with zero-weight copies of the last beat.
+
+    With data parallelism every batch must split evenly over the devices (JAX refuses a last,
+    shorter validation batch); the copies weigh nothing in the weighted validation metrics, and
+    ``train`` drops their predictions from the final metrics.
+    """
+    extra = (-len(beats)) % batch_size
+    if not extra:
+        return beats
+    padded = beats.take(np.concatenate([np.arange(len(beats)), np.full(extra, len(beats) - 1)]))
+    weight = (beats.meta["weight"].to_numpy(np.float64) if "weight" in beats.meta.columns
+              else np.ones(len(beats)))
+    padded.meta["weight"] = np.concatenate([weight, np.zeros(extra)])
+    return padded
 
 
 # --- Training ------------------------------------------------------------------------------------
@@ -196,7 +214,12 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
     counts = train_beats.class_counts()
     batch = p["BATCH_SIZE"]
     steps = epoch_steps(p["STEPS_PER_EPOCH"], len(train_beats.labels), batch)
-    train_ds, val_ds = make_datasets(train_beats, val_beats, p, steps)
+    n_replicas = replicas(strategy)
+    if batch % n_replicas:
+        raise ValueError(f"BATCH_SIZE {batch} must split evenly over the {n_replicas} devices "
+                         f"of the {type(strategy).__name__}: use a multiple of {n_replicas}")
+    train_ds, val_ds = make_datasets(
+        train_beats, whole_batches(val_beats, batch) if n_replicas > 1 else val_beats, p, steps)
 
     # The dtype policy is global in Keras: set it for this model only, and put the previous one
     # back whatever happens (an error while building, compiling or fitting included).
@@ -279,6 +302,7 @@ def _final_metrics(model, val_ds, val_beats) -> dict[str, Any]:
     """Validation metrics of the final (best) model, computed with ecgkit.evaluate (weighted by
     the cap weights when the beats have them)."""
     y_true, y_prob = predict_dataset(model, val_ds)
+    y_true, y_prob = y_true[:len(val_beats)], y_prob[:len(val_beats)]  # whole_batches' copies
     weights = (val_beats.meta["weight"].to_numpy() if "weight" in val_beats.meta.columns
                else None)
     r = evaluate_predictions(y_true, y_prob, n_boot=0, weights=weights)

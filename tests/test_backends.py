@@ -169,3 +169,26 @@ class TestOtherBackend:
         assert data["hardware"]["backend"] == backend
         assert (tmp_path / "evaluation" / "metrics.json").is_file()
         assert not (tmp_path / "train" / "tensorboard").exists()  # TensorBoard needs TF
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_data_parallel_on_two_jax_cpu_devices(tmp_path):
+    """keras.distribution on JAX, the counterpart of TensorFlow's MirroredStrategy test: two
+    CPU devices made by XLA, each batch split between them."""
+    run = tmp_path / "run"
+    out = run_on("jax", "import os\nos.environ['XLA_FLAGS'] = "
+                 "'--xla_force_host_platform_device_count=2'\n" + TINY_MODEL_SRC
+                 + textwrap.dedent(f"""
+        import json
+        from ecgkit.datasets import load_beats
+        from ecgkit.hardware import select_strategy
+        from ecgkit.train import train
+
+        strategy = select_strategy(["cpu:0", "cpu:1"])
+        res = train({{**{TINY!r}, "BATCH_SIZE": 8}}, beats=load_beats(max_beats_per_record=2,
+                    progress=False), model=tiny_model, run_dir={str(run)!r}, progress=False,
+                    strategy=strategy)
+        print(json.dumps(res.info["hardware"]))
+    """))
+    assert out["strategy"] == "DataParallel" and out["replicas"] == 2
+    assert (run / "model.keras").is_file()

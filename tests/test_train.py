@@ -414,3 +414,29 @@ class TestSampledClasses:
         from ecgkit.balance import sampled_classes
 
         assert sampled_classes(np.repeat([0, 1, 3], [6, 2, 2])) == [0, 1, 3]
+
+
+class TestWholeBatches:
+    def test_pads_with_zero_weight_copies(self, beats):
+        from ecgkit.train import whole_batches
+
+        val = beats.subset("val")
+        padded = whole_batches(val, 8)
+        assert len(padded) % 8 == 0 and 0 <= len(padded) - len(val) < 8
+        w = padded.meta["weight"].to_numpy()
+        np.testing.assert_array_equal(w[:len(val)], val.meta["weight"].to_numpy())
+        assert (w[len(val):] == 0).all()
+        assert whole_batches(val, 1) is val
+
+    def test_batch_must_split_over_the_devices(self, beats, tmp_path):
+        class TwoDevices:
+            num_replicas_in_sync = 2
+
+            def scope(self):
+                import contextlib
+
+                return contextlib.nullcontext()
+
+        with pytest.raises(ValueError, match="BATCH_SIZE 7 must split evenly over the 2 devices"):
+            train({**TINY, "BATCH_SIZE": 7}, beats=beats, model=tiny_model, run_dir=tmp_path,
+                  progress=False, strategy=TwoDevices())
