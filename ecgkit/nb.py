@@ -210,8 +210,9 @@ def environment() -> dict[str, Any]:
     from importlib import metadata
 
     info: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform()}
-    for dist in ("ecgkit", "tensorflow", "jax", "torch", "keras", "numpy", "wfdb", "opencv-python-headless",
-                 "pandas", "matplotlib", "papermill", "ipywidgets", "jupyterlab"):
+    for dist in ("ecgkit", "tensorflow", "jax", "torch", "keras", "numpy", "wfdb",
+                 "opencv-python-headless", "pandas", "matplotlib", "papermill", "ipywidgets",
+                 "jupyterlab"):
         try:
             info[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

@@ -4,12 +4,12 @@ Introduced in: notebooks/20_training.ipynb.
 
 ``train(params)`` does the whole job with the shared workbook parameters (``ecgkit.params``):
 loads the beats (inter-patient split), builds the input pipelines (``ecgkit.batches``: images
-rendered on the fly, ECG-safe augmentation from ``ecgkit.augment``), handles class imbalance (``CLASS_BALANCE``,
-``ecgkit.balance``), sets up the hardware (``ecgkit.hardware``), compiles the model with
-``get_training_config`` and fits it with the callbacks of ``ecgkit.callbacks`` (best checkpoint
-by validation macro F1, resume after an interruption, CSV and TensorBoard logs). It runs on
-any Keras backend (``KERAS_BACKEND``: tensorflow, jax, torch). The best
-weights are loaded back into the model at the end, which is saved whole (``model.keras``).
+rendered on the fly, ECG-safe augmentation from ``ecgkit.augment``), handles class imbalance
+(``CLASS_BALANCE``, ``ecgkit.balance``), sets up the hardware (``ecgkit.hardware``), compiles the
+model with ``get_training_config`` and fits it with the callbacks of ``ecgkit.callbacks`` (best
+checkpoint by validation macro F1, resume after an interruption, CSV and TensorBoard logs). It
+runs on any Keras backend (``KERAS_BACKEND``: tensorflow, jax, torch). The best weights are
+loaded back into the model at the end, which is saved whole (``model.keras``).
 
 Every run writes ``run.json``: parameters, the class-balance choice, versions, hardware, data
 summary (records and beats per class and split), history and final validation metrics.
