@@ -62,18 +62,20 @@ def reference_tfdata(beats, image_size, batch_size, strength, seed=42):
     return iter(ds.prefetch(tf.data.AUTOTUNE))
 
 
-def batches_iterator(beats, image_size, batch_size, strength, seed=42):
-    """``signal_dataset`` as train.make_datasets builds it, read as ``fit`` reads it."""
+def batches_iterator(train_beats, val_beats, image_size, batch_size, strength, seed=42):
+    """The training stream of ``train.make_datasets`` (shuffled, CLASS_BALANCE none), read as
+    ``fit`` reads it."""
+    import math
+
     import keras
     from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
 
-    from ecgkit.augment import make_image_augment, make_signal_augment
-    from ecgkit.datasets import signal_dataset
+    from ecgkit.params import resolve
+    from ecgkit.train import make_datasets
 
-    ds = signal_dataset(beats, image_size=image_size, batch_size=batch_size, shuffle=True,
-                        seed=seed, repeat=True,
-                        signal_augment=make_signal_augment(strength) if strength else None,
-                        image_augment=make_image_augment(strength) if strength else None)
+    p = resolve({"IMAGE_SIZE": image_size, "GRID": True, "BATCH_SIZE": batch_size,
+                 "AUGMENT_STRENGTH": strength, "CLASS_BALANCE": "none", "SEED": seed})
+    ds, _ = make_datasets(train_beats, val_beats, p, math.ceil(len(train_beats) / batch_size))
     adapter = PyDatasetAdapter(ds, shuffle=False)
     adapter.on_epoch_begin()
     try:
@@ -109,7 +111,8 @@ def main(argv=None) -> int:
 
     from ecgkit.datasets import load_beats
 
-    train = load_beats(progress=False).subset("train")
+    beats = load_beats(progress=False)
+    train, val = beats.subset("train"), beats.subset("val")
     backend = keras.backend.backend()
     reference = backend == "tensorflow"
     print(f"{len(train):,} training beats, batch {args.batch_size}, {os.cpu_count()} cores, "
@@ -117,7 +120,7 @@ def main(argv=None) -> int:
     print(f"{'images/s':26} {'Batches':>9} {'tf.data (ref)':>14} {'ratio':>6}")
     for size in (224, 96):
         for strength in (0.0, 1.0):
-            ours = rate(batches_iterator(train, size, args.batch_size, strength), args.batches)
+            ours = rate(batches_iterator(train, val, size, args.batch_size, strength), args.batches)
             label = f"{size} px, augmentation {'on' if strength else 'off'}"
             if reference:
                 ref = rate(reference_tfdata(train, size, args.batch_size, strength), args.batches)
