@@ -109,6 +109,8 @@ _EXPORTS = {
     "rr_logistic_regression": "baselines",
     "run_baselines": "baselines",
     "comparison_table": "baselines",
+    "fuse": "fusion",
+    "choose_weight": "fusion",
     "grad_cam": "error_analysis",
     # notebooks
     "show_source": "nb",
