@@ -134,20 +134,38 @@ class TestWorkbookRun:
         assert f["ci"]["accuracy"]["estimate"] == pytest.approx(f["accuracy"])
         # the three baselines beside the network, on the same beats with the same weights
         comp = f["comparison"]
-        assert set(comp) == {"network", "always_n", "nearest_neighbour", "rr_logistic_regression"}
+        assert set(comp) == {"network", "network+RR", "always_n", "nearest_neighbour",
+                             "rr_logistic_regression"}
         assert comp["always_n"]["N_Se"] == 1.0 and comp["always_n"]["S_Se"] == 0.0
         assert comp["always_n"]["V_Se"] == 0.0 and comp["always_n"]["F_Se"] == 0.0
         assert len({row["n_weighted"] for row in comp.values()}) == 1
         assert all(between(row["macro_f1"]) for row in comp.values())
-        for name, v in f["versus_baselines"].items():
-            diff = comp["network"]["macro_f1"] - comp[name]["macro_f1"]
+        assert len(f["versus_baselines"]) == 2 * (len(comp) - 1)
+        for key, v in f["versus_baselines"].items():
+            model, name = key.split(" - ")
+            diff = comp[model]["macro_f1"] - comp[name]["macro_f1"]
             assert v["difference"] == pytest.approx(diff)
             assert v["lo"] <= v["hi"] and between(v["share_above_zero"])
-        assert f"is {comp['network']['macro_f1']:.3f}" in f["verdict"]
-        assert set(f["coverage"]["never_predicted"]) <= set(f["coverage"]["present"])
+        for model in ("network", "network+RR"):
+            assert f"the {model}'s macro-F1 over N/S/V/F is {comp[model]['macro_f1']:.3f}" in f["verdict"][model]
+            cov = f["coverage"][model]
+            assert set(cov["never_predicted"]) <= set(cov["present"])
+        # the fusion weight was chosen on the validation patients: the best of the grid there
+        fu = f["fusion"]
+        assert fu["val_beats"] > 0 and not set(fu["val_records"]) & set(f["test_records"])
+        curve = {float(w): v for w, v in fu["val_cross_entropy"].items()}
+        assert fu["weight"] in curve and curve[fu["weight"]] == pytest.approx(min(curve.values()))
+        assert set(fu["val_macro_f1"]) == set(fu["val_cross_entropy"])
+        for w in (0.0, 1.0):  # the ends of the fusion are its two experts
+            if fu["weight"] == w:
+                same = "network" if w == 0.0 else "rr_logistic_regression"
+                assert comp["network+RR"]["macro_f1"] == pytest.approx(comp[same]["macro_f1"])
         ours = f["literature_ours"]
         assert set(ours) == {"N/S/V", "N/S/V/F"}
         assert ours["N/S/V/F"]["macro_f1"] == pytest.approx(comp["network"]["macro_f1"])
+        fused = f["literature_ours_fused"]
+        assert set(fused) == set(ours)
+        assert fused["N/S/V/F"]["macro_f1"] == pytest.approx(comp["network+RR"]["macro_f1"])
 
     def test_31_error_analysis(self, run):
         f = figs(run, "31_error_analysis")

@@ -10,6 +10,7 @@ LEARN = [
     "confusion matrices, ROC and precision-recall curves, calibration (ECE)",
     "bootstrap confidence intervals resampled by patient, and why by patient",
     "how to judge a network against always-N, a 1-nearest-neighbour and an RR-interval logistic regression",
+    "late fusion: combining the network with the RR intervals, the weight chosen on validation patients",
     "how to compare with the literature honestly (which records, which classes)",
 ]
 PREREQUISITES = ["20_training (or a model file in MODEL_PATH)"]
@@ -22,7 +23,7 @@ CELLS = [
     import numpy as np
     import pandas as pd
 
-    from ecgkit import baselines, contract, evaluate, nb, plots
+    from ecgkit import baselines, contract, evaluate, fusion, nb, plots
     from ecgkit.datasets import load_beats
     from ecgkit.params import record_list
     from ecgkit.predict import load_model
@@ -120,23 +121,75 @@ CELLS = [
     table.round(3)
     """),
     ("md", """
-    Is the network better than a baseline, or only luckier on these few patients? The paired
-    bootstrap answers per baseline: resample the test patients, score both models on the same
-    resample, and look at the distribution of the macro-F1 difference. (Notebook 32 uses the same
-    function for the baseline-against-enhanced question.)
+    ## 8. The network and the RR intervals together (late fusion)
+
+    S beats usually look like N beats: what marks them is that they come early against the
+    patient's own rhythm. The RR-LR reads exactly that; the network has to find it in the picture.
+    `fusion.fuse` multiplies the two experts' probabilities, a weighted geometric mean
+    `p_network ** (1 - w) * p_RR ** w`: `w = 0` is the network alone, `w = 1` the RR-LR alone.
+
+    `w` is a choice, like the epoch, so it is made on the **validation** patients (the ones that
+    chose the epoch in 20), never on the test patients: the network and the RR-LR (fitted on the
+    training patients only) predict the validation beats, and `choose_weight` keeps the grid
+    value with the lowest class-balanced cross-entropy there. Why not the best validation
+    macro-F1? Four validation patients make that curve flat and jagged: it counts argmax flips of
+    a few beats. The cross-entropy uses every probability and is smooth; both are plotted.
+    """),
+    ("code", "nb.show_source(fusion.fuse)"),
+    ("code", """
+    val = beats.subset("val")
+    assert not set(val.meta["patient"]) & (set(train_beats.meta["patient"]) | set(test.meta["patient"]))
+    _, val_prob = evaluate.predict_beats(model, val, grid=GRID, batch_size=BATCH_SIZE)
+    val_rr = baselines.rr_logistic_regression(train_beats, val)
+    FUSION_WEIGHT, fusion_curve = fusion.choose_weight(val_prob, val_rr, val.labels, weights=val.meta["weight"].to_numpy(),
+                                                       class_set=CLASS_SET)
+    print(f"{len(val)} validation beats of records {' '.join(val.records())}: chosen w = {FUSION_WEIGHT}")
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 3.5))
+    fusion_curve["cross_entropy"].plot(ax=a1, marker="o", title="validation: class-balanced cross-entropy (minimised)")
+    fusion_curve.drop(columns="cross_entropy").plot(ax=a2, marker="o", ylim=(0, 1.02), title="validation: macro-F1 and sensitivities")
+    for ax in (a1, a2):
+        ax.axvline(FUSION_WEIGHT, color="grey", ls="--")
+        ax.set(xlabel="w (0 = network alone, 1 = RR-LR alone)")
+    nb.save_figure(fig, RUN_DIR, NOTEBOOK, "fusion_weight")
+    fusion_curve.round(3)
+    """),
+    ("md", """
+    The fused model is scored on the test beats exactly like the others: one more row in the
+    comparison table. Whether it beats both of its parts on unseen patients is for the table and
+    the bootstrap below to say.
+    """),
+    ("code", """
+    results["network+RR"] = fusion.fuse(report.y_prob, results["rr_logistic_regression"], FUSION_WEIGHT)
+    table = baselines.comparison_table(results, test, class_set=CLASS_SET, records=contract.DS2)
+    table.round(3)
+    """),
+    ("md", """
+    ## 9. Better, or only luckier?
+
+    Is the network (or the fused model) better than a baseline, or only luckier on these few
+    patients? The paired bootstrap answers per pair: resample the test patients, score both models
+    on the same resample, and look at the distribution of the macro-F1 difference. (Notebook 32
+    uses the same function for the baseline-against-enhanced question.)
     """),
     ("code", "nb.show_source(evaluate.paired_bootstrap)"),
     ("code", """
     ds2 = test.meta["record"].isin(contract.DS2).to_numpy()
-    versus = {name: evaluate.paired_bootstrap(test.labels[ds2], report.y_prob[ds2], results[name][ds2],
-                                              test.meta["patient"].to_numpy()[ds2], weights=weights[ds2],
-                                              class_set=CLASS_SET, n_boot=BOOTSTRAP, seed=SEED)
-              for name in baselines.BASELINES}
-    for name, v in versus.items():  # the point estimates are the comparison table's
-        assert np.isclose(v["a"], table.loc["network", "macro_f1"]) and np.isclose(v["b"], table.loc[name, "macro_f1"])
-    paired = pd.DataFrame({name: {k: v[k] for k in ("difference", "lo", "hi", "share_above_zero")}
-                           for name, v in versus.items()}).T
-    paired.index.name = "network minus"
+
+
+    def versus_all(model):  # paired patient bootstrap of `model` against every other row (DS2 beats)
+        out = {name: evaluate.paired_bootstrap(test.labels[ds2], results[model][ds2], results[name][ds2],
+                                               test.meta["patient"].to_numpy()[ds2], weights=weights[ds2],
+                                               class_set=CLASS_SET, n_boot=BOOTSTRAP, seed=SEED)
+               for name in results if name != model}
+        for name, v in out.items():  # the point estimates are the comparison table's
+            assert np.isclose(v["a"], table.loc[model, "macro_f1"]) and np.isclose(v["b"], table.loc[name, "macro_f1"])
+        return out
+
+
+    versus = {model: versus_all(model) for model in ("network", "network+RR")}
+    paired = pd.concat({model: pd.DataFrame({name: {k: v[k] for k in ("difference", "lo", "hi", "share_above_zero")}
+                                             for name, v in vs.items()}).T for model, vs in versus.items()},
+                       names=["model", "minus"])
     paired.round(3)
     """),
     ("md", """
@@ -145,21 +198,33 @@ CELLS = [
     """),
     ("code", "nb.show_source(baselines.verdict)"),
     ("code", """
-    coverage = evaluate.class_coverage(test.labels[ds2], report.y_prob[ds2], class_set=CLASS_SET)
-    verdict = baselines.verdict(table, "network", CLASS_SET, versus=versus, coverage=coverage)
-    print(verdict)
+    coverage = {model: evaluate.class_coverage(test.labels[ds2], results[model][ds2], class_set=CLASS_SET)
+                for model in versus}
+    verdict = {model: baselines.verdict(table, model, CLASS_SET, versus=versus[model], coverage=coverage[model])
+               for model in versus}
+    print("\\n\\n".join(verdict.values()))
     """),
     ("md", """
-    ## 8. Beside the literature
+    ## 10. Beside the literature
 
     Published inter-patient results on DS2 (de Chazal's protocol), grouped by the class set each
-    paper used; above each group, our row computed the same way (DS2 records only, other classes
-    dropped, weighted). With a few records (`RECORDS`), capped training beats or after short CPU
-    training the numbers are **not** directly comparable: the `note` says what differs.
+    paper used; above each group, our rows computed the same way (DS2 records only, other classes
+    dropped, weighted): the network, then the network fused with the RR-LR (most of those papers
+    use RR features too). With a few records (`RECORDS`), capped training beats or after short
+    CPU training the numbers are **not** directly comparable: the `note` says what differs.
     """),
     ("code", """
+    fused_report = evaluate.evaluate_predictions(test.labels, results["network+RR"], n_boot=0, weights=weights,
+                                                 records=test.meta["record"].to_numpy())
     lit = evaluate.literature_table(report)
+    fused_lit = evaluate.literature_table(fused_report)
+    fused_lit = fused_lit[fused_lit["kind"] == "this run"].assign(kind="this run, network+RR")
+    order = {cs: i for i, cs in enumerate(lit["class_set"].unique())}
+    rank = {"this run": 0, "this run, network+RR": 1}
+    lit = pd.concat([lit, fused_lit], ignore_index=True)
+    lit = lit.iloc[np.lexsort((lit["kind"].map(rank).fillna(2), lit["class_set"].map(order)))].reset_index(drop=True)
     ours = lit[lit["kind"] == "this run"].set_index("class_set")
+    ours_fused = lit[lit["kind"] == "this run, network+RR"].set_index("class_set")
     lit
     """),
     ("code", """
@@ -172,9 +237,13 @@ CELLS = [
         "ci": ci[["estimate", "lo", "hi"]].to_dict(orient="index"), "ci_unit": report.ci_unit,
         "absent_classes": report.absent_classes, "class_set": list(CLASS_SET),
         "comparison": table[FIG].to_dict(orient="index"),
-        "versus_baselines": paired.to_dict(orient="index"),
+        "versus_baselines": {f"{m} - {n}": row for (m, n), row in paired.to_dict(orient="index").items()},
         "coverage": coverage, "verdict": verdict,
+        "fusion": {"weight": FUSION_WEIGHT, "val_beats": len(val), "val_records": val.records(),
+                   "val_cross_entropy": fusion_curve["cross_entropy"].to_dict(),
+                   "val_macro_f1": fusion_curve["macro_f1"].to_dict()},
         "literature_ours": ours[[c for c in FIG if c in ours.columns] + ["note"]].to_dict(orient="index"),
+        "literature_ours_fused": ours_fused[[c for c in FIG if c in ours.columns] + ["note"]].to_dict(orient="index"),
     })
     """),
     ("md", """
@@ -186,6 +255,10 @@ CELLS = [
       estimate those on every test beat, and the confusion matrix holds weighted counts.
     - A network is only worth its cost if it beats simple baselines on the same beats; the verdict
       above is computed, with a paired patient bootstrap, not asserted.
+    - The RR intervals carry what the images teach a short CPU run poorly (S beats look like N
+      beats; they come early). Late fusion is one line (`fusion.fuse`) and one choice (`w`),
+      made on the validation patients like the epoch; the verdict above says whether the fused
+      model beats both of its parts on these test patients.
     - Intervals are bootstrapped by patient; with few test patients they are wide, and that is the
       truth about the data, not a flaw of the method.
     - Literature comparisons need the same records and classes; the table says when they differ.
@@ -200,5 +273,8 @@ CELLS = [
        (`run_baselines(..., options={"rr_logistic_regression": {"features": "all"}})`). Does it
        do better on patients it has never seen? Why might the raw intervals not transfer?
     4. Which class has the widest interval? Count its test patients.
+    5. Plot the test macro-F1 of `fusion.fuse(report.y_prob, results["rr_logistic_regression"], w)`
+       for every `w` of `fusion.WEIGHT_GRID` beside `fusion_curve`. Does the validation curve pick
+       a good `w`? (Looking is fine; choosing `w` on this curve would not be.)
     """),
 ]
