@@ -34,8 +34,11 @@ CELLS = [
     OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
     STEPS_FOR_SCHEDULE = STEPS_PER_EPOCH or 100  # the schedule plot needs a step count
     EAGER = few_steps(1, EXPLORER_STEPS)  # a few steps: tracing the graph costs more than it saves
+    # A short run learns from EXPLORER_STEPS batches but is validated on every loaded validation beat:
+    # at most 100 per record and class (weighted N/n) keeps a run to about a minute on a CPU.
+    CAP = min(MAX_BEATS_PER_RECORD or 100, 100)
     BASE = {"DATA_DIR": DATA_DIR, "RECORDS": RECORDS, "SPLIT": SPLIT, "LEAD": LEAD, "IMAGE_SIZE": IMAGE_SIZE, "GRID": GRID,
-            "MAX_BEATS_PER_RECORD": MAX_BEATS_PER_RECORD, "VAL_FRACTION": VAL_FRACTION, "WEIGHTS": WEIGHTS,
+            "MAX_BEATS_PER_RECORD": CAP, "VAL_FRACTION": VAL_FRACTION, "WEIGHTS": WEIGHTS,
             "EPOCHS": 1, "STEPS_PER_EPOCH": EXPLORER_STEPS, "BATCH_SIZE": BATCH_SIZE,
             "LEARNING_RATE": LEARNING_RATE, "WARMUP_EPOCHS": 0.5, "FOCAL_GAMMA": FOCAL_GAMMA,
             "CLASS_BALANCE": CLASS_BALANCE, "AUGMENT_STRENGTH": AUGMENT_STRENGTH,
@@ -86,7 +89,7 @@ CELLS = [
     The same images as notebook 03, at the strength you choose:
     """),
     ("code", """
-    beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), split=SPLIT, lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
+    beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), split=SPLIT, lead=LEAD, max_beats_per_record=CAP,
                        val_fraction=VAL_FRACTION, seed=SEED, progress=False)
     rng = np.random.default_rng(SEED)
     idx = [int(rng.choice(np.flatnonzero(beats.labels == k))) for k in (0, 2) if (beats.labels == k).any()]
