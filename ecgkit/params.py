@@ -58,7 +58,7 @@ PARAMS: dict[str, Param] = {
                              "non-beats: 'error' or 'skip' (counted)", choices=("error", "skip")),
     "IMAGE_SIZE": Param(int, IMAGE_SIZE, f"side of the square ECG image in pixels ({IMAGE_SIZE}: "
                         "the data contract's, ResNet50's ImageNet size); the profiles set it: "
-                        "smoke 64, cpu 64, demo 96, gpu 224",
+                        "smoke 64, cpu 64, demo 64, gpu 224",
                         range=f"[{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIZE}]"),
     "GRID": Param(bool, True, "draw the ECG-paper grid (1 mm / 5 mm) behind the trace"),
     "MAX_BEATS_PER_RECORD": Param(int, 0, "cap of beats per record and class (0: no cap)",

@@ -76,6 +76,6 @@ class TestDemoProfile:
         profile = load_profile("demo")
         p = demo_params()
         assert all(p[name] == value for name, value in profile.items())
-        assert p["IMAGE_SIZE"] == 96 and p["BN_MOMENTUM"] == 0.0
+        assert p["IMAGE_SIZE"] == 64 and p["BN_MOMENTUM"] == 0.0
         small = demo_params(CI)
         assert small["IMAGE_SIZE"] == 64 and small["SPLIT"] == p["SPLIT"]
