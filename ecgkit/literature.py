@@ -26,7 +26,7 @@ abstract (86.66 %) and Garcia's Table 2 (89 %) instead.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -175,19 +175,23 @@ def our_row(report, class_set: Sequence[str], test_records: Sequence[str] = DS2
     return row
 
 
-def literature_table(report, literature: Sequence[dict] = LITERATURE) -> pd.DataFrame:
+def literature_table(report, literature: Sequence[dict] = LITERATURE,
+                     others: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Our result beside published inter-patient MIT-BIH DS2 results, class set by class set.
 
     For each class set of the literature rows (in order of first appearance) the table has one
     row of ours (:func:`our_row`: DS2 records only, paced and other records left out, beats of
-    other classes dropped, argmax over the set, weighted when the report is) followed by the
-    literature rows of that set. When the evaluated data covers only part of DS2 (the embedded
+    other classes dropped, argmax over the set, weighted when the report is), then one row per
+    entry of ``others`` computed the same way, followed by the literature rows of that set. When the evaluated data covers only part of DS2 (the embedded
     subset) the ``note`` says so: the figures are then not directly comparable. Literature rows
     are labelled ``kind="literature"`` and copied from the cited sources, not recomputed.
 
     Args:
         report: an ``ecgkit.evaluate.Report`` evaluated with ``records=``.
         literature: rows like :data:`LITERATURE` (each with a ``class_set``).
+        others: optional ``{name: Report}`` of other models on the same beats (e.g. the
+            network fused with the RR intervals); their rows have ``kind="this run, NAME"``
+            and ``source="ecgkit NAME (this run)"``.
 
     Returns:
         DataFrame with columns :data:`TABLE_COLUMNS`.
@@ -195,9 +199,11 @@ def literature_table(report, literature: Sequence[dict] = LITERATURE) -> pd.Data
     Raises:
         ValueError: the report has no record names, or a literature row has no class set.
     """
-    if report.records is None:
-        raise ValueError("literature_table needs the record of each beat: pass records= to "
-                         "evaluate_predictions")
+    others = dict(others or {})
+    for name, r in {"report": report, **others}.items():
+        if r.records is None:
+            raise ValueError(f"literature_table needs the record of each beat ({name}): pass "
+                             "records= to evaluate_predictions")
     sets: list[tuple[str, ...]] = []
     for lit in literature:
         if not lit.get("class_set"):
@@ -208,6 +214,9 @@ def literature_table(report, literature: Sequence[dict] = LITERATURE) -> pd.Data
     rows = []
     for cs in sets:
         rows.append(our_row(report, cs))
+        for name, r in others.items():
+            rows.append({**our_row(r, cs), "kind": f"this run, {name}",
+                         "source": f"ecgkit {name} (this run)"})
         for lit in literature:
             if tuple(lit["class_set"]) == cs:
                 note = "literature figure" + (f"; {lit['note']}" if lit.get("note") else "")

@@ -492,6 +492,24 @@ class TestLiteratureTable:
         with pytest.raises(ValueError, match="records"):
             literature_table(r)
 
+    def test_other_models_sit_under_ours_in_every_class_set(self):
+        records = np.array(["100"] * 4 + ["200"] * 4)
+        y = np.array([0, 1, 2, 3, 0, 1, 2, 0])
+        r = evaluate_predictions(y, _probs(np.zeros(8, int)), records=records, n_boot=0)
+        fused = evaluate_predictions(y, _probs(y), records=records, n_boot=0)
+        t = literature_table(r, others={"network+RR": fused})
+        kinds = t["kind"].tolist()
+        for cs in ("N/S/V", "N/S/V/F"):
+            rows = t[t["class_set"] == cs]
+            assert rows["kind"].iloc[:2].tolist() == ["this run", "this run, network+RR"]
+            assert (rows["kind"].iloc[2:] == "literature").all()
+            assert rows.iloc[0]["accuracy"] < 1.0 and rows.iloc[1]["accuracy"] == 1.0
+            assert rows.iloc[1]["source"] == "ecgkit network+RR (this run)"
+        assert kinds.count("this run, network+RR") == 2
+        no_records = evaluate_predictions(y, _probs(y), n_boot=0)
+        with pytest.raises(ValueError, match=r"each beat \(x\)"):
+            literature_table(r, others={"x": no_records})
+
 
 class TestWriteReport:
     def test_files_written(self, tmp_path):

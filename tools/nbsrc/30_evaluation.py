@@ -216,13 +216,7 @@ CELLS = [
     ("code", """
     fused_report = evaluate.evaluate_predictions(test.labels, results["network+RR"], n_boot=0, weights=weights,
                                                  records=test.meta["record"].to_numpy())
-    lit = evaluate.literature_table(report)
-    fused_lit = evaluate.literature_table(fused_report)
-    fused_lit = fused_lit[fused_lit["kind"] == "this run"].assign(kind="this run, network+RR")
-    order = {cs: i for i, cs in enumerate(lit["class_set"].unique())}
-    rank = {"this run": 0, "this run, network+RR": 1}
-    lit = pd.concat([lit, fused_lit], ignore_index=True)
-    lit = lit.iloc[np.lexsort((lit["kind"].map(rank).fillna(2), lit["class_set"].map(order)))].reset_index(drop=True)
+    lit = evaluate.literature_table(report, others={"network+RR": fused_report})
     ours = lit[lit["kind"] == "this run"].set_index("class_set")
     ours_fused = lit[lit["kind"] == "this run, network+RR"].set_index("class_set")
     lit
