@@ -10,7 +10,10 @@ test patients. Test beats are a stratified sample (at most ``TEST_CAP`` per reco
 with inverse-probability weights, so every figure estimates the value on all 49,623 DS2 beats of
 classes N, S, V, F (the class set of most literature rows). The three baselines of
 ``ecgkit.baselines`` are fitted on every training beat (they are cheap) and scored on the same
-test beats with the same weights, in the same run.
+test beats with the same weights, in the same run. Each recipe also gets a ``+RR`` row: the
+network fused with the RR logistic regression (``ecgkit.fusion``), the weight chosen on the
+validation patients (at most ``TEST_CAP`` beats per record and class, weighted), as notebook 30
+does.
 
 Columns: Se and +P per class, macro-F1 over N/S/V/F, images the network saw, and wall time
 (training incl. graph tracing and validation; evaluation; for the baselines, fitting and
@@ -57,8 +60,8 @@ RECIPES: dict[str, dict] = {
 }
 
 
-def run_recipe(name: str, recipe: dict, beats, test, images: int, run_root: Path) -> dict:
-    """Trains one recipe and returns its DS2 probabilities with timings."""
+def run_recipe(name: str, recipe: dict, beats, val, test, images: int, run_root: Path) -> dict:
+    """Trains one recipe and returns its validation and DS2 probabilities with timings."""
     from ecgkit.evaluate import predict_beats
     from ecgkit.factory import create_baseline_resnet50, create_enhanced_resnet50
     from ecgkit.train import train
@@ -75,7 +78,9 @@ def run_recipe(name: str, recipe: dict, beats, test, images: int, run_root: Path
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     _, prob = predict_beats(result.model, test, grid=p["GRID"], batch_size=128)
-    return {"prob": prob, "train_s": train_s, "eval_s": time.perf_counter() - t0,
+    eval_s = time.perf_counter() - t0
+    _, val_prob = predict_beats(result.model, val, grid=p["GRID"], batch_size=128)
+    return {"prob": prob, "val_prob": val_prob, "train_s": train_s, "eval_s": eval_s,
             "images": steps * p["BATCH_SIZE"] * p["EPOCHS"],
             "best_epoch": (result.info.get("best") or {}).get("epoch")}
 
@@ -96,32 +101,38 @@ def main(argv=None) -> int:
 
     import pandas as pd
 
-    from ecgkit.baselines import comparison_table, run_baselines
+    from ecgkit.baselines import comparison_table, rr_logistic_regression, run_baselines
     from ecgkit.contract import DS2
     from ecgkit.datasets import load_beats
+    from ecgkit.fusion import choose_weight, fuse
 
     beats = load_beats(args.data, split=SPLIT, max_beats_per_record=CAP, progress=False)
-    test = load_beats(args.data, split=SPLIT, max_beats_per_record=TEST_CAP,
-                      progress=False).subset("test")
+    sample = load_beats(args.data, split=SPLIT, max_beats_per_record=TEST_CAP, progress=False)
+    val, test = sample.subset("val"), sample.subset("test")
     # The baselines are cheap: they get every training beat (the network gets at most CAP per
     # record and class), which makes them as strong as they can be here.
     train_all = load_beats(args.data, split=SPLIT, progress=False).subset("train")
     t0 = time.perf_counter()
     results = run_baselines(train_all, test)
     base_s = time.perf_counter() - t0
+    val_rr = rr_logistic_regression(train_all, val)
     extra = {n: {"images": 0, "train_s": float("nan"), "eval_s": base_s} for n in results}
     print(f"{len(test)} DS2 test beats (cap {TEST_CAP} per record and class, weighted); "
           f"baselines fitted on all {len(train_all)} training beats in {base_s:.0f} s",
           flush=True)
     with tempfile.TemporaryDirectory(prefix="bench_learning_") as tmp:
         for name in names:
-            r = run_recipe(name, RECIPES[name], beats, test, args.images, Path(tmp))
+            r = run_recipe(name, RECIPES[name], beats, val, test, args.images, Path(tmp))
             results[name] = r.pop("prob")
+            w, _ = choose_weight(r.pop("val_prob"), val_rr, val.labels,
+                                 weights=val.meta["weight"].to_numpy(), class_set=CLASS_SET)
+            results[f"{name}+RR"] = fuse(results[name], results["rr_logistic_regression"], w)
             extra[name] = r
+            extra[f"{name}+RR"] = {**r, "fusion_weight": w}
             print(f"  {name}: {r['images']:,} images, training {r['train_s']:.0f} s, "
-                  f"best epoch {r['best_epoch']}", flush=True)
+                  f"best epoch {r['best_epoch']}, fusion weight {w}", flush=True)
     table = comparison_table(results, test, class_set=CLASS_SET, records=DS2)
-    for col in ("images", "train_s", "eval_s"):
+    for col in ("images", "train_s", "eval_s", "fusion_weight"):
         table[col] = [extra.get(n, {}).get(col, float("nan")) for n in table.index]
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(f"\nDS2 (strict AAMI, N/S/V/F, weighted), {os.cpu_count()} cores")
