@@ -38,7 +38,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-WEIGHT_GRID = tuple(round(w, 2) for w in np.linspace(0.0, 1.0, 11))
+WEIGHT_GRID = tuple(round(float(w), 2) for w in np.linspace(0.0, 1.0, 11))
 """The weights :func:`choose_weight` tries: 0, 0.1, ..., 1."""
 FLOOR = 1e-6
 """Probabilities are clipped to at least this before the logarithm (a 0 would veto a class)."""
