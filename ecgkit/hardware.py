@@ -22,14 +22,9 @@ import keras
 import numpy as np
 
 
-def backend() -> str:
-    """The Keras backend in use: ``"tensorflow"``, ``"jax"`` or ``"torch"``."""
-    return keras.backend.backend()
-
-
 def accelerators() -> list[str]:
     """The GPUs (or other accelerators) the backend sees; empty on a CPU-only machine."""
-    name = backend()
+    name = keras.backend.backend()
     if name == "tensorflow":
         import tensorflow as tf
 
@@ -72,7 +67,7 @@ def select_strategy(devices: list[str] | None = None):
 
     Every returned object has ``scope()``; :func:`replicas` counts its devices.
     """
-    name = backend()
+    name = keras.backend.backend()
     if name == "tensorflow":
         import tensorflow as tf
 
@@ -133,8 +128,9 @@ def hardware_settings(mixed_precision: str = "auto", deterministic: bool = False
     gpus = accelerators()
     policy = "mixed_float16" if gpus else "mixed_bfloat16"
     mp = mixed_precision == "on" or (mixed_precision == "auto" and (bool(gpus) or cpu_has_bf16()))
-    jit = {"tensorflow": bool(gpus) and not deterministic, "jax": True}.get(backend(), False)
-    return {"backend": backend(), "gpus": gpus, "mixed_precision": mp,
+    name = keras.backend.backend()
+    jit = {"tensorflow": bool(gpus) and not deterministic, "jax": True}.get(name, False)
+    return {"backend": name, "gpus": gpus, "mixed_precision": mp,
             "policy": policy if mp else None, "jit_compile": jit}
 
 
@@ -147,11 +143,12 @@ def set_seeds(seed: int, deterministic: bool = False) -> None:
     keras.utils.set_random_seed(seed)
     if not deterministic:
         return
-    if backend() == "tensorflow":
+    name = keras.backend.backend()
+    if name == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    elif backend() == "torch":
+    elif name == "torch":
         import torch
 
         torch.use_deterministic_algorithms(True)
@@ -163,7 +160,7 @@ def versions() -> dict[str, str]:
         ecgkit_version = version("ecgkit")
     except PackageNotFoundError:  # not installed as a distribution
         ecgkit_version = "unknown"
-    name = backend()
+    name = keras.backend.backend()
     return {"python": sys.version.split()[0], "backend": name,
             name: _package_version(name), "keras": keras.__version__, "numpy": np.__version__,
             "ecgkit": ecgkit_version, "platform": platform.platform()}

@@ -217,9 +217,11 @@ def environment() -> dict[str, Any]:
             info[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             info[dist] = None
-    from ecgkit.hardware import accelerators, backend
+    import keras
 
-    info["backend"] = backend()
+    from ecgkit.hardware import accelerators
+
+    info["backend"] = keras.backend.backend()
     info["gpus"] = accelerators()
     info["cpu_count"] = _cpu_count()
     return info
