@@ -126,19 +126,17 @@ def choose_weight(network_prob, rr_prob, y_true, *, weights=None,
         ValueError: an empty grid or a grid value outside [0, 1], and what :func:`fuse` and
             :func:`ecgkit.evaluate.evaluate_predictions` raise.
     """
-    from ecgkit.evaluate import evaluate_predictions, restrict
+    from ecgkit.evaluate import evaluate_predictions
 
     grid = [float(w) for w in grid]
     if not grid or any(not 0.0 <= w <= 1.0 for w in grid):
         raise ValueError(f"grid must hold weights in [0, 1]. Received: grid={grid}")
-    w_beats = None if weights is None else np.asarray(weights, dtype=np.float64)
     rows = {}
     for w in sorted(set(grid)):
-        fused = fuse(network_prob, rr_prob, w)
-        y, p, keep = restrict(y_true, fused, class_set)
-        r = evaluate_predictions(y_true, fused, n_boot=0, weights=w_beats, class_set=class_set)
-        rows[w] = {"cross_entropy": balanced_cross_entropy(
-                       y, p, None if w_beats is None else w_beats[keep]),
+        # the report holds the beats of the set, their probabilities renormalised over it
+        r = evaluate_predictions(y_true, fuse(network_prob, rr_prob, w), n_boot=0,
+                                 weights=weights, class_set=class_set)
+        rows[w] = {"cross_entropy": balanced_cross_entropy(r.y_true, r.y_prob, r.weights),
                    "macro_f1": r.macro["f1"],
                    **{f"{c}_Se": float(r.per_class.loc[c, "sensitivity"]) for c in r.classes}}
     curve = pd.DataFrame.from_dict(rows, orient="index")

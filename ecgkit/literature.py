@@ -182,9 +182,10 @@ def literature_table(report, literature: Sequence[dict] = LITERATURE,
     For each class set of the literature rows (in order of first appearance) the table has one
     row of ours (:func:`our_row`: DS2 records only, paced and other records left out, beats of
     other classes dropped, argmax over the set, weighted when the report is), then one row per
-    entry of ``others`` computed the same way, followed by the literature rows of that set. When the evaluated data covers only part of DS2 (the embedded
-    subset) the ``note`` says so: the figures are then not directly comparable. Literature rows
-    are labelled ``kind="literature"`` and copied from the cited sources, not recomputed.
+    entry of ``others`` computed the same way, followed by the literature rows of that set. When
+    the evaluated data covers only part of DS2 (the embedded subset) the ``note`` says so: the
+    figures are then not directly comparable. Literature rows are labelled ``kind="literature"``
+    and copied from the cited sources, not recomputed.
 
     Args:
         report: an ``ecgkit.evaluate.Report`` evaluated with ``records=``.
