@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from ecgkit import contract
+from ecgkit.context import CONTEXT_MODES, causal_windows, record_context
 from ecgkit.contract import CLASSES, EMBEDDED_DATA_DIR, IMAGE_SIZE, LEAD, patient_of
 from ecgkit.records import beat_windows, read_record
 from ecgkit.render import render_batch
@@ -44,12 +45,14 @@ log = logging.getLogger("ecgkit")
 
 LEAKY_TEST_FRACTION = 0.3
 """Share of beats put in "test" by the beat-random-LEAKS-PATIENTS split."""
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 """Bump when the windowing or the per-beat arrays change, so old ``.npz`` caches are not used
-(2: RR features added)."""
+(2: RR features added; 3: context vectors added)."""
 META_COLUMNS = ["record", "patient", "sample", "symbol", "label", "split", *RR_COLUMNS, "weight"]
 """Columns of ``BeatSet.meta``, in order (see :class:`BeatSet`)."""
-_ARRAYS = ("windows", "samples", "symbols", "labels", *RR_COLUMNS)
+CONTEXT_ARRAYS = {mode: f"context_{mode}" for mode in CONTEXT_MODES}
+"""Per-record array holding each context mode's vectors (:mod:`ecgkit.context`)."""
+_ARRAYS = ("windows", "samples", "symbols", "labels", *RR_COLUMNS, *CONTEXT_ARRAYS.values())
 """Per-beat arrays of one loaded record (cached in memory and in the ``.npz``)."""
 
 
@@ -72,12 +75,16 @@ class BeatSet:
               without a cap), so weighted counts estimate the uncapped data
               (:func:`cap_weights`).
         report: counted skips and messages (see :func:`load_beats`).
+        context: context mode -> float32 (n, ``context.N_FEATURES``): each beat's rhythm and
+            shape against its own record (:func:`ecgkit.context.record_context`, computed from
+            every beat of the record before any cap); empty when unknown.
     """
 
     windows: np.ndarray
     labels: np.ndarray
     meta: Any
     report: dict = field(default_factory=dict)
+    context: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -93,7 +100,17 @@ class BeatSet:
         """The beats at ``idx`` (row indices or a boolean mask), in that order."""
         idx = np.asarray(idx)
         return BeatSet(self.windows[idx], self.labels[idx],
-                       self.meta.iloc[idx].reset_index(drop=True), self.report)
+                       self.meta.iloc[idx].reset_index(drop=True), self.report,
+                       {mode: c[idx] for mode, c in self.context.items()})
+
+    def context_of(self, mode: str) -> np.ndarray:
+        """The context vectors of ``mode`` (:mod:`ecgkit.context`), with a clear error when
+        these beats carry none."""
+        if mode not in self.context:
+            raise ValueError(f"these beats carry no {mode!r} context (they have "
+                             f"{sorted(self.context) or 'none'}): load them with "
+                             "ecgkit.load_beats, which computes it from each whole record")
+        return self.context[mode]
 
     def subset(self, split: str) -> "BeatSet":
         """The beats of one split (``"train"``, ``"val"``, ``"test"`` or ``"all"``)."""
@@ -138,8 +155,12 @@ def record_beats(data_dir: str | Path, name: str, lead: str = LEAD,
     rec = read_record(data_dir, name, lead, fallback_leads, unknown_symbols)
     rr = rr_features(rec.samples, rec.fs)  # all beats: before edge/NaN/flat windows are skipped
     windows, kept, skips = beat_windows(rec)
+    rr = {k: rr[k][kept] for k in RR_COLUMNS}
+    context = {CONTEXT_ARRAYS[mode]: record_context(
+        windows, rec.samples[kept], mode, pre_rr=rr["pre_rr"], post_rr=rr["post_rr"],
+        avg_rr=rr["avg_rr"], fs=rec.fs) for mode in CONTEXT_MODES}
     return {"windows": windows, "samples": rec.samples[kept], "symbols": rec.symbols[kept],
-            "labels": rec.labels[kept], **{k: rr[k][kept] for k in RR_COLUMNS},
+            "labels": rec.labels[kept], **rr, **context,
             "sig_name": rec.sig_name, "skips": dict(skips),
             "non_beat": dict(rec.skipped), "unknown": dict(rec.unknown)}
 
@@ -215,6 +236,27 @@ def cap_weights(labels: np.ndarray, idx: np.ndarray) -> np.ndarray:
     total = np.bincount(labels, minlength=k).astype(np.float64)
     kept = np.bincount(labels[idx], minlength=k).astype(np.float64)
     return (total / np.where(kept > 0, kept, 1.0))[labels[idx]]
+
+
+def cap_beats(beats: "BeatSet", cap: int, seed: int = 42) -> "BeatSet":
+    """At most ``cap`` beats per record and class of ``beats`` (0: all), drawn at random, each
+    kept beat's ``meta["weight"]`` multiplied by ``N / n`` of its (record, class) stratum, so
+    weighted metrics still estimate every beat (as :func:`load_beats` does for its own cap)."""
+    if not cap:
+        return beats
+    keep, factor = [], []
+    records = beats.meta["record"].astype(str).to_numpy()
+    for name in np.unique(records):
+        rows = np.flatnonzero(records == name)
+        lab = np.asarray(beats.labels)[rows]
+        idx = _cap_per_class(lab, int(cap), np.random.default_rng(_record_seed(seed, name)))
+        keep.append(rows[idx])
+        factor.append(cap_weights(lab, idx))
+    order = np.argsort(np.concatenate(keep), kind="stable")
+    out = beats.take(np.concatenate(keep)[order])
+    weight = out.meta["weight"].to_numpy(np.float64) if "weight" in out.meta.columns else 1.0
+    out.meta["weight"] = weight * np.concatenate(factor)[order]
+    return out
 
 
 def _record_seed(seed: int, name: str) -> list[int]:
@@ -309,6 +351,7 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
                                     _stamp(d, name), str(cache_dir) if cache_dir else None)
 
     windows, labels, metas = [], [], []
+    contexts: dict[str, list] = {mode: [] for mode in CONTEXT_MODES}
     for name, data in loaded.items():
         report["skipped_windows"].update(data["skips"])
         report["non_beat_annotations"].update(data["non_beat"])
@@ -320,6 +363,8 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
         weight = cap_weights(lab, idx)
         lab = lab[idx]
         windows.append(data["windows"][idx])
+        for mode in CONTEXT_MODES:
+            contexts[mode].append(data[CONTEXT_ARRAYS[mode]][idx])
         labels.append(lab.astype(np.int64))
         metas.append(pd.DataFrame({
             "record": name, "patient": patient_of(name), "sample": data["samples"][idx],
@@ -340,7 +385,8 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
         note("skipped unknown annotation symbols: " + ", ".join(
             f"{k!r} x{v}" for k, v in sorted(report["unknown_symbols"].items())))
     return BeatSet(windows=np.concatenate(windows), labels=np.concatenate(labels),
-                   meta=pd.concat(metas, ignore_index=True)[META_COLUMNS], report=report)
+                   meta=pd.concat(metas, ignore_index=True)[META_COLUMNS], report=report,
+                   context={mode: np.concatenate(c) for mode, c in contexts.items()})
 
 
 # --- the pipeline: render on the fly ------------------------------------------------------------
@@ -355,7 +401,8 @@ def signal_dataset(beats: BeatSet, image_size: int = IMAGE_SIZE, grid: bool = Tr
                    signal_augment: Callable | None = None, image_augment: Callable | None = None,
                    repeat: bool = False, epoch_batches: int | None = None,
                    balance_classes: Sequence[int] | None = None, sample_weights: bool = False,
-                   cache: bool = False, workers: int | None = None) -> Batches:
+                   cache: bool = False, workers: int | None = None,
+                   context: str | None = None) -> Batches:
     """Batches of ECG images rendered on the fly from in-memory beat windows, for any backend.
 
     Each batch takes its windows from memory, applies ``signal_augment``, renders them
@@ -383,10 +430,15 @@ def signal_dataset(beats: BeatSet, image_size: int = IMAGE_SIZE, grid: bool = Tr
             record and class, 1 without a cap), so Keras metrics estimate the uncapped values.
         cache: keep the rendered batches after the first pass (validation, test).
         workers: threads rendering batches (default ``batches.default_workers()``).
+        context: None (images only) or a context mode (``"offline"``, ``"causal"``,
+            :mod:`ecgkit.context`): the inputs are then ``{"image": images, "context": float32
+            (b, N_FEATURES)}``, and in causal mode the images end 0.45 s after the R peak
+            (:func:`ecgkit.context.causal_windows`).
 
     Returns:
         ``Batches`` of ``(uint8 (b, H, W, 3), float32 one-hot (b, 5))``, or with
-        ``sample_weights`` ``(images, one-hot, float32 weights (b,))``.
+        ``sample_weights`` ``(images, one-hot, float32 weights (b,))``; with ``context`` the
+        images are replaced by the dict of both inputs.
     """
     # Here, not at the top: Batches needs Keras (and its backend), which reading beats does not.
     from ecgkit.batches import Batches
@@ -401,6 +453,11 @@ def signal_dataset(beats: BeatSet, image_size: int = IMAGE_SIZE, grid: bool = Tr
         raise ValueError("signal_dataset(sample_weights=True) needs a 'weight' column in "
                          "beats.meta (load_beats adds it)")
     weights = beats.meta["weight"].to_numpy(np.float32) if sample_weights else None
+    vectors = None
+    if context is not None:
+        vectors = np.ascontiguousarray(beats.context_of(context), dtype=np.float32)
+        if context == "causal":
+            windows = causal_windows(windows)
 
     def make(idx, rng):
         w = windows[idx]
@@ -412,6 +469,8 @@ def signal_dataset(beats: BeatSet, image_size: int = IMAGE_SIZE, grid: bool = Tr
         images, _ = render_batch(w, size, grid, baseline=signal_augment is not None)
         if image_augment is not None:
             images = image_augment(images, rng)
+        if vectors is not None:
+            images = {"image": images, "context": vectors[idx]}
         if weights is None:
             return images, targets[idx]
         return images, targets[idx], weights[idx]
