@@ -15,6 +15,9 @@ weighted) and returns class probabilities ``(n, 5)`` for the test beats, so
 * :func:`rr_logistic_regression`: multinomial logistic regression with balanced class weights
   on the standardised RR ratios ``pre/avg, post/avg, pre/post`` (de Chazal et al.'s idea, the
   heartbeat-interval features, in a few lines).
+* :func:`gradient_boosted_trees`: gradient-boosted trees on the beat's context
+  (:mod:`ecgkit.context`: the RR ratios and the shape minus the patient's usual beat), the
+  strongest cheap model: the one a network must not fall below.
 
 Choices made on the training patients only. ``rr_weight=2`` and the LR's ratio features were
 chosen by a 5-fold cross-validation grouped by record on the DS1 training records (never on the
@@ -236,10 +239,87 @@ def rr_logistic_regression(train_beats, test_beats, *, features: str = "ratios",
     return _full_probs(model.predict_proba(scaler.transform(x_test)), model.classes_)
 
 
+TREE_FEATURE_SETS = ("context", "shape+rr", "shape", "rr")
+"""Feature sets of :func:`gradient_boosted_trees`: ``context`` is the beat's context vector
+(:mod:`ecgkit.context`: 3 RR ratios and the 71 shape values minus the record's usual beat),
+``shape+rr`` the raw 71 shape values and the 3 RR ratios, ``shape`` and ``rr`` each alone."""
+TREE_FEATURES = "context"
+"""The feature set chosen by grouped 5-fold cross-validation by patient on the DS1 training
+patients (``benchmarks/bench_trees.py``; table in benchmarks/README.md)."""
+TREE_ITERATIONS = 300
+
+
+def tree_features(beats, features: str = TREE_FEATURES, mode: str = "offline") -> np.ndarray:
+    """The feature matrix of :func:`gradient_boosted_trees` for ``beats``.
+
+    Raises:
+        ValueError: unknown ``features`` or ``mode``; beats without context or RR features.
+    """
+    from ecgkit.context import N_RHYTHM, check_mode
+
+    check_mode(mode)
+    if features not in TREE_FEATURE_SETS:
+        raise ValueError(f"features must be one of {TREE_FEATURE_SETS}. "
+                         f"Received: features={features!r}")
+    if features == "context":
+        return np.asarray(beats.context_of(mode), dtype=np.float32)
+    shape = morphology_features(beats.windows)
+    rr = np.asarray(beats.context_of(mode), dtype=np.float32)[:, :N_RHYTHM]
+    return {"shape+rr": lambda: np.hstack([shape, rr]), "shape": lambda: shape,
+            "rr": lambda: rr}[features]()
+
+
+def gradient_boosted_trees(train_beats, test_beats, *, features: str = TREE_FEATURES,
+                           mode: str = "offline", max_iter: int = TREE_ITERATIONS,
+                           seed: int = 0) -> np.ndarray:
+    """Gradient-boosted trees (scikit-learn's ``HistGradientBoostingClassifier``) on the beat's
+    context: the strongest cheap model found, a minute or less on 2 cores.
+
+    Each class gets the same total weight (balanced), counting each training beat with its cap
+    weight, as :func:`rr_logistic_regression` does. The default features are the context vector
+    of :mod:`ecgkit.context` (3 RR ratios against the patient's rhythm, 71 shape values minus
+    the patient's usual beat), ``mode`` offline (the whole record) or causal (only the past).
+
+    Args:
+        train_beats: BeatSet of training beats (from ``load_beats``: it carries the context).
+        test_beats: BeatSet of beats to classify.
+        features: one of :data:`TREE_FEATURE_SETS`.
+        mode: ``"offline"`` or ``"causal"`` context.
+        max_iter: boosting iterations.
+        seed: the trees' random state.
+
+    Returns:
+        float64 (n_test, 5) probabilities; classes absent from training get 0.
+
+    Raises:
+        ValueError: an empty or malformed BeatSet, beats without context, bad options.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    _check_beats(train_beats, "train_beats")
+    _check_beats(test_beats, "test_beats")
+    if isinstance(max_iter, bool) or int(max_iter) != max_iter or max_iter < 1:
+        raise ValueError(f"max_iter must be an integer >= 1. Received: max_iter={max_iter!r}")
+    x_train = tree_features(train_beats, features, mode)
+    x_test = tree_features(test_beats, features, mode)
+    y = np.asarray(train_beats.labels, dtype=np.int64)
+    present = np.unique(y)
+    if present.size == 1:
+        return _full_probs(np.ones((len(x_test), 1)), present)
+    w = (train_beats.meta["weight"].to_numpy(dtype=np.float64)
+         if "weight" in train_beats.meta.columns else np.ones(len(y)))
+    total = np.bincount(y, weights=w)
+    sample_weight = w * (w.sum() / (present.size * total[y]))
+    model = HistGradientBoostingClassifier(max_iter=int(max_iter), random_state=seed)
+    model.fit(x_train, y, sample_weight=sample_weight)
+    return _full_probs(model.predict_proba(x_test), model.classes_)
+
+
 BASELINES: dict[str, Callable] = {
     "always_n": always_n,
     "nearest_neighbour": nearest_neighbour,
     "rr_logistic_regression": rr_logistic_regression,
+    "gradient_boosted_trees": gradient_boosted_trees,
 }
 """The baselines by name, in the order :func:`run_baselines` runs them."""
 
@@ -344,7 +424,8 @@ def comparison_table(results: Mapping[str, np.ndarray], test_beats,
     return table
 
 
-LABELS = {"always_n": "always-N", "nearest_neighbour": "1-NN", "rr_logistic_regression": "RR-LR"}
+LABELS = {"always_n": "always-N", "nearest_neighbour": "1-NN", "rr_logistic_regression": "RR-LR",
+          "gradient_boosted_trees": "trees"}
 """Short names of the baselines in sentences."""
 
 

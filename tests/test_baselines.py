@@ -58,6 +58,31 @@ class TestOnRealBeats:
         assert nn["V_Se"] > 0.3  # morphology finds ventricular beats
         assert lr["S_Se"] > 0.3  # timing finds premature supraventricular beats
         assert nn["macro_f1"] > n["macro_f1"] and lr["macro_f1"] > n["macro_f1"]
+        trees = table.loc["gradient_boosted_trees"]
+        # shape against the patient's usual beat and the RR ratios: the strongest of the four
+        assert trees["V_Se"] > 0.6 and trees["S_Se"] > 0.3
+        assert trees["macro_f1"] > max(nn["macro_f1"], lr["macro_f1"])
+
+    def test_trees_feature_sets_and_modes(self, split_beats):
+        from ecgkit.baselines import TREE_FEATURE_SETS, gradient_boosted_trees, tree_features
+        from ecgkit.context import N_FEATURES, N_RHYTHM
+
+        train, test = split_beats
+        widths = {f: tree_features(test, f).shape[1] for f in TREE_FEATURE_SETS}
+        assert widths == {"context": N_FEATURES, "shape+rr": N_FEATURES, "shape": 71,
+                          "rr": N_RHYTHM}
+        p = gradient_boosted_trees(train, test, mode="causal", max_iter=20)
+        assert p.shape == (len(test), len(CLASSES))
+        np.testing.assert_allclose(p.sum(axis=1), 1.0)
+        with pytest.raises(ValueError, match="features must be one of"):
+            gradient_boosted_trees(train, test, features="pixels")
+        with pytest.raises(ValueError, match="CONTEXT_MODE must be one of"):
+            gradient_boosted_trees(train, test, mode="future")
+        with pytest.raises(ValueError, match="max_iter must be an integer"):
+            gradient_boosted_trees(train, test, max_iter=0)
+        bare = _subset(test, np.ones(len(test), bool))  # a BeatSet built without context
+        with pytest.raises(ValueError, match="carry no 'offline' context"):
+            gradient_boosted_trees(train, bare)
 
     def test_comparison_table_options(self, split_beats, results):
         _, test = split_beats
