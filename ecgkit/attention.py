@@ -126,7 +126,8 @@ def attention_maps(model, images, batch_size=32):
             f"Model '{model.name}' has no attention or calibration maps (no layer name ends "
             f"with {MAP_SUFFIXES}); build it with attention=True or calibration=True."
         )
-    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    inputs = model.input["image"] if isinstance(model.input, dict) else (
+        model.inputs[0] if len(model.inputs) == 1 else model.inputs)  # maps see the image only
     reader = keras.Model(inputs, [model.get_layer(n).output for n in names])
     outputs = reader.predict(np.asarray(images), batch_size=batch_size, verbose=0)
     if len(names) == 1:

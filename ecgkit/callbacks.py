@@ -140,7 +140,8 @@ class ReestimateBatchNorm(keras.callbacks.Callback):
                 self.drawn += 1
                 for layer in layers:
                     layer.momentum = i / (i + 1)
-                self.model(keras.ops.convert_to_tensor(batch[0]), training=True)
+                self.model(keras.tree.map_structure(keras.ops.convert_to_tensor, batch[0]),
+                           training=True)
         finally:
             for layer, momentum in zip(layers, saved):
                 layer.momentum = momentum

@@ -150,7 +150,8 @@ def misclassified_gallery(images, table: pd.DataFrame, n: int = 12, ncols: int =
                            title="Misclassified beats, most confident first")
 
 
-def grad_cam(model, images, layer_name: str | None = None, class_index=None) -> np.ndarray:
+def grad_cam(model, images, layer_name: str | None = None, class_index=None,
+             context=None) -> np.ndarray:
     """Grad-CAM heatmaps (n, h, w) in [0, 1] at the resolution of ``layer_name``'s output.
 
     Args:
@@ -160,11 +161,15 @@ def grad_cam(model, images, layer_name: str | None = None, class_index=None) -> 
             ``ecgkit.factory.gradcam_layer_name(model)``.
         class_index: the class to explain: None = the predicted class of each image, an int for
             all images, or a sequence with one class per image.
+        context: the beats' context vectors (n, features), for a model with a context input
+            (``ecgkit.context_branch``); held fixed while the image is explained.
 
     Returns:
         float32 heatmaps; an image whose gradients are all zero gets an all-zero map.
     """
     import keras
+
+    from ecgkit.context_branch import CONTEXT_INPUT, has_context
 
     if layer_name is None:
         from ecgkit.factory import gradcam_layer_name
@@ -175,12 +180,19 @@ def grad_cam(model, images, layer_name: str | None = None, class_index=None) -> 
     except ValueError as exc:
         raise ValueError(f"model {model.name!r} has no layer {layer_name!r}") from exc
     x = keras.ops.convert_to_tensor(np.asarray(images), dtype="float32")
-    features = keras.Model(model.inputs, layer.output)
-    # The rest of the network as a function of the feature map (and of the image, for the
-    # pyramid's finer levels that bypass it): its gradient there is Grad-CAM's.
-    rest = keras.Model([model.inputs[0], layer.output], model.outputs[0])
+    if has_context(model):
+        if context is None:
+            raise ValueError(f"model {model.name!r} takes each beat's context besides its image: "
+                             "pass grad_cam(..., context=beats.context_of(mode)[rows])")
+        c = keras.ops.convert_to_tensor(np.asarray(context), dtype="float32")
+        x = {"image": x, CONTEXT_INPUT: c}
+    features = keras.Model(model.input, layer.output)
+    # The rest of the network as a function of the feature map (and of the inputs, for the
+    # pyramid's finer levels that bypass it and the context branch): its gradient there is
+    # Grad-CAM's.
+    rest = keras.Model([model.input, layer.output], model.outputs[0])
     conv = features(x, training=False)
-    n = int(x.shape[0])
+    n = int(np.asarray(images).shape[0])
     if class_index is None:
         idx = np.asarray(keras.ops.argmax(rest([x, conv], training=False), axis=1))
     else:

@@ -29,6 +29,7 @@ from keras import layers
 from ecgkit.attention import ecg_attention
 from ecgkit.backbone import MIN_INPUT_SIZE, STAGE_OUTPUTS, resnet50_backbone
 from ecgkit.calibration import feature_calibration
+from ecgkit.context_branch import CONTEXT_INPUT, CONTEXT_JOINS, context_branch
 from ecgkit.ecg_block import ecg_multiscale_block
 from ecgkit.head import classification_head
 from ecgkit.pyramid import pyramid_fusion
@@ -71,9 +72,21 @@ def _validate(input_shape, num_classes, dropout):
     return shape
 
 
-def _build(input_shape, num_classes, weights, switches, dropout, name):
+def _check_context(context_features, context_join):
+    if (isinstance(context_features, bool) or not isinstance(context_features, int)
+            or context_features < 0):
+        raise ValueError(f"`context_features` must be an integer >= 0 (0: no context input). "
+                         f"Received: context_features={context_features!r}")
+    if context_join not in CONTEXT_JOINS:
+        raise ValueError(f"`context_join` must be one of {CONTEXT_JOINS}. "
+                         f"Received: context_join={context_join!r}")
+
+
+def _build(input_shape, num_classes, weights, switches, dropout, name, context_features=0,
+           context_join="logits"):
     """The generic builder behind both presets."""
     shape = _validate(input_shape, num_classes, dropout)
+    _check_context(context_features, context_join)
     inputs = keras.Input(shape=shape, name="image")
     stages = resnet50_backbone(inputs, weights=weights)
     c2, c3, c4, top = (stages[s] for s in STAGE_OUTPUTS)
@@ -91,9 +104,19 @@ def _build(input_shape, num_classes, weights, switches, dropout, name):
         streams.append(pyramid_fusion([c2, c3, c4, top], ecg, PYRAMID_CHANNELS, name="fpn"))
     elif ecg is not None:
         streams.append(layers.GlobalAveragePooling2D(name="ecg_pool")(ecg))
+    extra = None
+    if context_features:
+        context = keras.Input(shape=(context_features,), name=CONTEXT_INPUT)
+        branch = context_branch(context, num_classes, context_join)
+        if context_join == "head":
+            streams.append(branch)
+        else:
+            extra = branch
+        inputs = {"image": inputs, CONTEXT_INPUT: context}
     x = streams[0] if len(streams) == 1 else layers.Concatenate(name="fusion")(streams)
 
-    outputs = classification_head(x, num_classes, HEAD_UNITS, dropout, name="head")
+    outputs = classification_head(x, num_classes, HEAD_UNITS, dropout, name="head",
+                                  extra_logits=extra)
     if name is None:
         name = "enhanced_resnet50" if any(switches.values()) else "baseline_resnet50"
     return keras.Model(inputs, outputs, name=name)
@@ -110,6 +133,8 @@ def create_enhanced_resnet50(
     pyramid=True,
     dropout=0.5,
     name=None,
+    context_features=0,
+    context_join="logits",
     **unknown,
 ):
     """ResNet50 with the ECG block, attention, feature calibration and the feature pyramid.
@@ -127,6 +152,12 @@ def create_enhanced_resnet50(
         dropout: Dropout rate in the head.
         name: Model name (default ``"enhanced_resnet50"``, or ``"baseline_resnet50"`` when every
             switch is off).
+        context_features: Length of the beat's context vector (:mod:`ecgkit.context`), a second
+            input named ``"context"``; 0 (the default, the published design) builds an
+            image-only model. With it the model takes ``{"image": ..., "context": ...}``.
+        context_join: ``"logits"`` (the context branch's logits are added to the head's) or
+            ``"head"`` (its features join the pooled image features); see
+            :mod:`ecgkit.context_branch`.
         **unknown: Rejected: any other keyword raises ``ValueError``.
 
     Returns:
@@ -139,7 +170,8 @@ def create_enhanced_resnet50(
     """
     if unknown:
         bad = sorted(unknown)
-        hints = {k: difflib.get_close_matches(k, ENHANCEMENTS + ("dropout", "name"), n=1)
+        known = ENHANCEMENTS + ("dropout", "name", "context_features", "context_join")
+        hints = {k: difflib.get_close_matches(k, known, n=1)
                  for k in bad}
         hint = "; ".join(f"did you mean {v[0]!r} for {k!r}?" for k, v in hints.items() if v)
         raise ValueError(
@@ -151,17 +183,22 @@ def create_enhanced_resnet50(
     for key, value in switches.items():
         if not isinstance(value, bool):
             raise ValueError(f"`{key}` must be True or False. Received: {key}={value!r}")
-    return _build(input_shape, num_classes, weights, switches, dropout, name)
+    return _build(input_shape, num_classes, weights, switches, dropout, name, context_features,
+                  context_join)
 
 
 def create_baseline_resnet50(input_shape=(224, 224, 3), num_classes=5, weights="imagenet",
-                             dropout=0.5, name="baseline_resnet50"):
+                             dropout=0.5, name="baseline_resnet50", context_features=0,
+                             context_join="logits"):
     """Plain ResNet50 + global average pooling + the same head, for a fair comparison.
 
-    Same arguments as :func:`create_enhanced_resnet50`, without the switches (all off).
+    Same arguments as :func:`create_enhanced_resnet50`, without the switches (all off); with
+    ``context_features`` it takes the same context branch, so an ablation compares the image
+    networks with the same context.
     """
     switches = dict.fromkeys(ENHANCEMENTS, False)
-    return _build(input_shape, num_classes, weights, switches, dropout, name)
+    return _build(input_shape, num_classes, weights, switches, dropout, name, context_features,
+                  context_join)
 
 
 def gradcam_layer_name(model) -> str:

@@ -14,7 +14,8 @@ from __future__ import annotations
 from keras import layers
 
 
-def classification_head(x, num_classes, units=(512, 256), dropout=0.5, name="head"):
+def classification_head(x, num_classes, units=(512, 256), dropout=0.5, name="head",
+                        extra_logits=None):
     """Dense/BN/ReLU/Dropout layers and a float32 softmax output named ``"predictions"``.
 
     Args:
@@ -23,6 +24,8 @@ def classification_head(x, num_classes, units=(512, 256), dropout=0.5, name="hea
         units: Width of each hidden layer, in order (may be empty).
         dropout: Dropout rate after each hidden layer, in ``[0, 1)``.
         name: Prefix of every sublayer name except the output ``"predictions"``.
+        extra_logits: Optional logits ``(batch, num_classes)`` of another branch (the context
+            branch, :mod:`ecgkit.context_branch`), added to the head's before the softmax.
 
     Returns:
         Probabilities ``(batch, num_classes)`` in float32.
@@ -47,4 +50,9 @@ def classification_head(x, num_classes, units=(512, 256), dropout=0.5, name="hea
         if dropout > 0:
             x = layers.Dropout(dropout, name=f"{name}_dropout_{i}")(x)
     x = layers.Dense(int(num_classes), name=f"{name}_logits")(x)
+    if extra_logits is not None:
+        from ecgkit.context_branch import BranchDropout
+
+        x = BranchDropout(name="image_logit_drop")(x)
+        x = layers.Add(name="logits")([x, extra_logits])
     return layers.Activation("softmax", dtype="float32", name="predictions")(x)

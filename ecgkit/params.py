@@ -63,9 +63,10 @@ PARAMS: dict[str, Param] = {
     "GRID": Param(bool, True, "draw the ECG-paper grid (1 mm / 5 mm) behind the trace"),
     "MAX_BEATS_PER_RECORD": Param(int, 0, "cap of beats per record and class (0: no cap)",
                                   range="[0, inf)"),
-    "TEST_MAX_BEATS_PER_RECORD": Param(int, 0, "cap of test beats per record and class (0: "
-                                       "every test beat); capped beats carry weights N/n so "
-                                       "metrics estimate the full test set", range="[0, inf)"),
+    "TEST_MAX_BEATS_PER_RECORD": Param(int, 0, "cap of validation and test beats per record and "
+                                       "class (0: every beat); capped beats carry weights N/n so "
+                                       "metrics estimate every validation or test beat",
+                                       range="[0, inf)"),
     "VAL_FRACTION": Param(float, 0.2, "share of training patients held out for validation",
                           range="[0, 1)"),
     # Model
@@ -74,6 +75,18 @@ PARAMS: dict[str, Param] = {
     "ATTENTION": Param(bool, True, "use channel + spatial attention"),
     "CALIBRATION": Param(bool, True, "use the feature calibration module"),
     "PYRAMID": Param(bool, True, "use feature-pyramid / multi-path fusion"),
+    "CONTEXT": Param(str, "logits", "the beat's context inside the model (ecgkit.context: "
+                     "rhythm against the patient's RR, shape against the patient's usual beat): "
+                     "'logits' (a context MLP whose logits add to the image head's), 'head' (its "
+                     "features join the pooled image features) or 'none' (image only, the "
+                     "published design)", choices=("logits", "head", "none")),
+    "CONTEXT_MODE": Param(str, "offline", "context from the whole record ('offline', Holter "
+                          "review) or from the past only ('causal', a live monitor: no next "
+                          "beat, no future average, the image cut 0.45 s after R)",
+                          choices=("offline", "causal")),
+    "CONTEXT_STEPS": Param(int, 2000, "batches that fit the context branch alone before the joint "
+                           "training (CONTEXT=logits; seconds on a CPU; 0: none)",
+                           range="[0, inf)"),
     "DROPOUT": Param(float, 0.5, "dropout rate in the classification head", range="[0, 1)"),
     "BN_MOMENTUM": Param(float, 0.0, "BatchNorm moving-average momentum; 0: from the epoch "
                          "length (ecgkit.callbacks.auto_bn_momentum)", range="[0, 1)"),
@@ -87,8 +100,8 @@ PARAMS: dict[str, Param] = {
     "WEIGHT_DECAY": Param(float, 1e-4, "AdamW decoupled weight decay", range="[0, inf)"),
     "WARMUP_EPOCHS": Param(float, 1.0, "linear warm-up length in epochs", range="[0, inf)"),
     "FOCAL_GAMMA": Param(float, 2.0, "focal-loss focusing parameter gamma", range="[0, inf)"),
-    "CLASS_BALANCE": Param(str, "alpha", "'alpha' (focal alpha from counts), 'class_weight', "
-                           "'sampling' (balanced batches) or 'none'",
+    "CLASS_BALANCE": Param(str, "sampling", "'sampling' (balanced batches: the measured cpu "
+                           "recipe), 'alpha' (focal alpha from counts), 'class_weight' or 'none'",
                            choices=("alpha", "class_weight", "sampling", "none")),
     "EXPLORER_STEPS": Param(int, 10, "batches of one short run started from the explorer's "
                             "Train button (notebook 21; one epoch)", range="[1, inf)"),

@@ -23,7 +23,8 @@ import sys
 
 CUSTOM_OBJECT_MODULES = ("ecgkit.metrics", "ecgkit.training_config", "ecgkit.attention",
                          "ecgkit.calibration", "ecgkit.ecg_block", "ecgkit.pyramid",
-                         "ecgkit.head", "ecgkit.backbone", "ecgkit.factory")
+                         "ecgkit.head", "ecgkit.backbone", "ecgkit.context_branch",
+                         "ecgkit.factory")
 """Modules whose import registers ecgkit's serializable layers, losses and metrics."""
 
 _WATCHED = ("keras", "tensorflow")

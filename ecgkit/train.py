@@ -33,7 +33,9 @@ import numpy as np
 from ecgkit import datasets
 from ecgkit.atomic import atomic_save, write_json
 from ecgkit.augment import make_image_augment, make_signal_augment
-from ecgkit.backbone import record_grid
+from ecgkit.backbone import record_grid, record_provenance
+from ecgkit.context import N_FEATURES
+from ecgkit.context_branch import adapt_context, has_context, has_warm_up, warm_up
 from ecgkit.balance import CLASS_BALANCE_CHOICES, class_weights, sampled_classes
 from ecgkit.callbacks import (BN_REESTIMATE_BATCHES, auto_bn_momentum, best_state_path,
                               make_callbacks, read_history, set_batchnorm_momentum)
@@ -80,29 +82,34 @@ def data_summary(beats) -> dict[str, Any]:
     return out
 
 
-def make_datasets(train_beats, val_beats, p: dict[str, Any], steps_per_epoch: int):
+def make_datasets(train_beats, val_beats, p: dict[str, Any], steps_per_epoch: int,
+                  context: str | None = "auto"):
     """Training and validation batches (``ecgkit.batches.Batches``) for the parameters ``p``.
 
     Training: an endless stream of ``steps_per_epoch`` batches per epoch, rendered on the fly
     with signal-level and image-level ECG-safe augmentation (``AUGMENT_STRENGTH``), in a new
     order every epoch; with ``CLASS_BALANCE="sampling"`` every batch is drawn equally from the
     classes with enough beats (:func:`sampled_classes`). Validation: rendered as is, in order,
-    once (cached), with each beat's cap weight as its sample weight.
+    once (cached), with each beat's cap weight as its sample weight. ``context``: the context
+    mode the batches carry (None: images only); ``"auto"`` takes it from the parameters
+    (:func:`context_mode`).
     """
     size, grid, batch, seed = p["IMAGE_SIZE"], p["GRID"], p["BATCH_SIZE"], p["SEED"]
     strength = p["AUGMENT_STRENGTH"]
+    if context == "auto":
+        context = context_mode(p)
     train_ds = datasets.signal_dataset(
         train_beats, image_size=size, grid=grid, batch_size=batch, shuffle=True, seed=seed,
         signal_augment=make_signal_augment(strength) if strength > 0 else None,
         image_augment=make_image_augment(strength) if strength > 0 else None,
         repeat=True, epoch_batches=steps_per_epoch,
         balance_classes=(sampled_classes(train_beats.labels)
-                         if p["CLASS_BALANCE"] == "sampling" else None))
+                         if p["CLASS_BALANCE"] == "sampling" else None), context=context)
     # Validation beats carry their cap weights, so the checkpoint metric estimates the macro-F1
     # of every validation beat, not of a class-balanced sample of them.
     val_ds = datasets.signal_dataset(val_beats, image_size=size, grid=grid, batch_size=batch,
                                      sample_weights="weight" in val_beats.meta.columns,
-                                     cache=True)
+                                     cache=True, context=context)
     return train_ds, val_ds
 
 
@@ -147,11 +154,54 @@ def few_steps(epochs: int, steps_per_epoch: int) -> bool:
             and 0 < epochs * steps_per_epoch <= EAGER_MAX_STEPS)
 
 
+def context_mode(p: dict[str, Any]) -> str | None:
+    """The context mode the model's batches carry: None for ``CONTEXT="none"``, else
+    ``CONTEXT_MODE``."""
+    return None if p["CONTEXT"] == "none" else p["CONTEXT_MODE"]
+
+
+def model_kwargs(p: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of ``create_enhanced_resnet50`` that the parameters set."""
+    return dict(input_shape=(p["IMAGE_SIZE"], p["IMAGE_SIZE"], 3), num_classes=len(CLASSES),
+                weights=weights_arg(p["WEIGHTS"]), ecg_block=p["ECG_BLOCK"],
+                attention=p["ATTENTION"], calibration=p["CALIBRATION"], pyramid=p["PYRAMID"],
+                dropout=p["DROPOUT"],
+                context_features=0 if p["CONTEXT"] == "none" else N_FEATURES,
+                context_join="logits" if p["CONTEXT"] == "none" else p["CONTEXT"])
+
+
+def provenance(p: dict[str, Any], beats, context: str | None = "auto") -> dict[str, Any]:
+    """What a trained model records about its training (``backbone.record_provenance``);
+    ``context``: the mode its batches carry (None: image only; ``"auto"``: the parameters')."""
+    if context == "auto":
+        context = context_mode(p)
+    splits = {s: sorted(set(beats.meta.loc[beats.meta["split"] == s, "record"].astype(str)))
+              for s in beats.splits}
+    return {"split": p["SPLIT"], "val_records": splits.get("val", []),
+            "train_records": splits.get("train", []), "seed": p["SEED"],
+            "image_size": p["IMAGE_SIZE"], "grid": p["GRID"],
+            "context": "none" if context is None else p["CONTEXT"],
+            "context_mode": context or "none", "classes": list(CLASSES),
+            "records": p["RECORDS"], "data_dir": p["DATA_DIR"]}
+
+
+def paths_exist_to_resume(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds an interrupted run's backup (``BackupAndRestore``): its
+    weights, context branch included, are restored, so nothing is fitted before them."""
+    return (Path(run_dir) / "backup" / "training_metadata.json").is_file()
+
+
 def _build_model(p: dict[str, Any]):
-    return create_enhanced_resnet50(
-        input_shape=(p["IMAGE_SIZE"], p["IMAGE_SIZE"], 3), num_classes=len(CLASSES),
-        weights=weights_arg(p["WEIGHTS"]), ecg_block=p["ECG_BLOCK"], attention=p["ATTENTION"],
-        calibration=p["CALIBRATION"], pyramid=p["PYRAMID"], dropout=p["DROPOUT"])
+    return create_enhanced_resnet50(**model_kwargs(p))
+
+
+def baseline_model(p: dict[str, Any]):
+    """The plain ResNet50 baseline with the same inputs, context branch and head as the model
+    ``train(p)`` builds: an ablation of the four enhancements alone."""
+    from ecgkit.factory import ENHANCEMENTS, create_baseline_resnet50
+
+    kwargs = {k: v for k, v in model_kwargs(p).items() if k not in ENHANCEMENTS}
+    return create_baseline_resnet50(**kwargs)
 
 
 def train(params: dict[str, Any] | None = None, beats=None, model=None,
@@ -210,7 +260,9 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
     if "val" not in beats.splits:
         raise ValueError("no validation beats: the best checkpoint is chosen on validation "
                          "patients, so VAL_FRACTION must leave at least one patient")
-    train_beats, val_beats = beats.subset("train"), beats.subset("val")
+    train_beats = beats.subset("train")
+    # validation, predicted every epoch, is a weighted sample when TEST_MAX_BEATS_PER_RECORD caps it
+    val_beats = datasets.cap_beats(beats.subset("val"), p["TEST_MAX_BEATS_PER_RECORD"], p["SEED"])
     counts = train_beats.class_counts()
     batch = p["BATCH_SIZE"]
     steps = epoch_steps(p["STEPS_PER_EPOCH"], len(train_beats.labels), batch)
@@ -218,8 +270,6 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
     if batch % n_replicas:
         raise ValueError(f"BATCH_SIZE {batch} must split evenly over the {n_replicas} devices "
                          f"of the {type(strategy).__name__}: use a multiple of {n_replicas}")
-    train_ds, val_ds = make_datasets(
-        train_beats, whole_batches(val_beats, batch) if n_replicas > 1 else val_beats, p, steps)
 
     # The dtype policy is global in Keras: set it for this model only, and put the previous one
     # back whatever happens (an error while building, compiling or fitting included).
@@ -236,6 +286,19 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
                 model = model()
             n_bn = set_batchnorm_momentum(model, bn_momentum)
             record_grid(model, p["GRID"])  # saved with the model, for evaluation to read back
+            # the model decides whether batches carry the context (a model passed in may not)
+            context = p["CONTEXT_MODE"] if has_context(model) else None
+            record_provenance(model, provenance(p, beats, context))
+            if context is not None:  # the training patients' mean and variance, saved
+                adapt_context(model, train_beats.context_of(context))
+            warmup_losses = None
+            if context is not None and has_warm_up(model) and p["CONTEXT_STEPS"] and not (
+                    paths_exist_to_resume(run_dir)):
+                warmup_losses = warm_up(
+                    model, train_beats.context_of(context), train_beats.labels,
+                    steps=p["CONTEXT_STEPS"], batch_size=batch, learning_rate=p["LEARNING_RATE"],
+                    focal_gamma=p["FOCAL_GAMMA"], seed=p["SEED"],
+                    classes=sampled_classes(train_beats.labels))
             cfg = get_training_config(
                 model, learning_rate=p["LEARNING_RATE"], weight_decay=p["WEIGHT_DECAY"],
                 epochs=p["EPOCHS"], steps_per_epoch=steps,
@@ -244,6 +307,9 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
             model.compile(optimizer=cfg["optimizer"], loss=cfg["loss"], metrics=cfg["metrics"],
                           jit_compile=hw["jit_compile"] and not run_eagerly, run_eagerly=run_eagerly)
         cw = class_weights(counts) if balance == "class_weight" else None
+        train_ds, val_ds = make_datasets(
+            train_beats, whole_batches(val_beats, batch) if n_replicas > 1 else val_beats, p,
+            steps, context)
 
         cbs, paths = make_callbacks(run_dir, progress=progress, extra=callbacks,
                                     bn_batches=train_ds)
@@ -270,6 +336,9 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
                           "auto": not p["BN_MOMENTUM"],
                           "reestimated_from_batches": BN_REESTIMATE_BATCHES},
             "resumed_after_epochs": done_before if resuming else 0, "status": "running",
+            "context": {"mode": context, "join": p["CONTEXT"] if context else None,
+                        "warm_up_steps": p["CONTEXT_STEPS"] if warmup_losses else 0,
+                        "warm_up_loss_every_100": warmup_losses},
         }
         write_json(paths["run_json"], info)
 

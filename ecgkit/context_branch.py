@@ -1,0 +1,190 @@
+"""The context branch: the beat's rhythm and shape against its own record, inside the model.
+
+Introduced in: notebooks/20_training.ipynb.
+
+A second input, ``"context"`` (:data:`ecgkit.context.N_FEATURES` values per beat,
+:mod:`ecgkit.context`), joins the image network in one of two ways (``CONTEXT_JOIN``):
+
+* ``"logits"``: a small MLP (standardisation, Dense 64 -> ReLU -> Dense 64 -> ReLU) ends in its
+  own class logits, which are added to the image head's logits before the softmax. The
+  prediction is a product of experts trained together: neither branch can drown the other,
+  since each speaks in logits.
+* ``"head"``: the same MLP's 64 features are concatenated with the pooled image features before
+  the head, which mixes them (the design that, in a 1-D CNN, learned the shape and ignored the
+  three RR values: three numbers beside thousands of image features barely move the head).
+
+The standardisation layer (``"context_norm"``) holds the training beats' mean and variance
+(:func:`adapt_context`), so the saved model takes raw context vectors.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers
+
+CONTEXT_JOINS = ("logits", "head")
+"""``CONTEXT_JOIN`` values: where the context branch joins the image network."""
+
+CONTEXT_UNITS = (64, 64)
+IMAGE_LOGIT_DROP = 0.5
+"""Share of training beats whose image logits are dropped (``"logits"`` join,
+:class:`BranchDropout`): on those the context branch must classify alone, so it stays a
+classifier in its own right instead of leaning on an image branch that fits the training
+patients' beat shapes (measured: the image branch alone finds almost no S beats of new
+patients)."""
+WARMUP_STEPS = 2000
+"""Batches the context branch is fitted alone before the joint training (:func:`warm_up`)."""
+CONTEXT_INPUT = "context"
+"""Name of the model's context input."""
+NORM_LAYER = "context_norm"
+
+
+@keras.saving.register_keras_serializable(package="ecgkit")
+class BranchDropout(layers.Layer):
+    """In training, sets a whole branch's output to 0 for a random share ``rate`` of the beats
+    (no rescaling: the branch is absent, not amplified); in inference, the identity.
+
+    Applied to the image head's logits before they are added to the context branch's: a
+    training beat then is classified by both branches, or by the context alone.
+    """
+
+    def __init__(self, rate: float = IMAGE_LOGIT_DROP, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= float(rate) < 1.0:
+            raise ValueError(f"`rate` must be in [0, 1). Received: rate={rate}")
+        self.rate = float(rate)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0.0:
+            return inputs
+        shape = (keras.ops.shape(inputs)[0],) + (1,) * (len(inputs.shape) - 1)
+        keep = keras.random.uniform(shape, seed=self.seed_generator) >= self.rate
+        return inputs * keras.ops.cast(keep, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+def context_branch(context, num_classes: int, join: str = "logits", name: str = "context"):
+    """The MLP on the context vector.
+
+    Args:
+        context: the context input ``(batch, features)``.
+        num_classes: classes of the logits (``join="logits"``).
+        join: ``"logits"`` (returns logits ``(batch, num_classes)``) or ``"head"`` (returns
+            features ``(batch, 64)``).
+        name: prefix of the layer names.
+
+    Raises:
+        ValueError: an unknown ``join``.
+    """
+    if join not in CONTEXT_JOINS:
+        raise ValueError(f"CONTEXT_JOIN must be one of {CONTEXT_JOINS}. Received: {join!r}")
+    x = layers.Normalization(name=NORM_LAYER)(context)
+    for i, units in enumerate(CONTEXT_UNITS, start=1):
+        x = layers.Dense(units, activation="relu", name=f"{name}_dense_{i}")(x)
+    if join == "head":
+        return x
+    return layers.Dense(int(num_classes), dtype="float32", name=f"{name}_logits")(x)
+
+
+def has_context(model) -> bool:
+    """Whether ``model`` takes a context input (besides the image)."""
+    return any(getattr(t, "name", "").split(":")[0] == CONTEXT_INPUT
+               for t in getattr(model, "inputs", []) or [])
+
+
+def context_size(model) -> int:
+    """Length of the context vector ``model`` takes (0 without a context input)."""
+    for t in getattr(model, "inputs", []) or []:
+        if getattr(t, "name", "").split(":")[0] == CONTEXT_INPUT:
+            return int(t.shape[-1])
+    return 0
+
+
+def has_warm_up(model) -> bool:
+    """Whether ``model``'s context branch has logits of its own (``"logits"`` join), which
+    :func:`warm_up` can fit alone."""
+    return any(layer.name == "context_logits" for layer in model.layers)
+
+
+def image_size_of(model) -> int:
+    """Side in pixels of the images ``model`` takes (its ``"image"`` input, or its only one)."""
+    for t in getattr(model, "inputs", []) or []:
+        if getattr(t, "name", "").split(":")[0] != CONTEXT_INPUT and len(t.shape) == 4:
+            return int(t.shape[1])
+    return int(model.input_shape[1])
+
+
+def adapt_context(model, vectors) -> None:
+    """Sets the model's context standardisation to the mean and variance of ``vectors``
+    (the training beats' context, float (n, features))."""
+    v = np.asarray(vectors, dtype=np.float32)
+    if v.ndim != 2 or v.shape[0] < 2:
+        raise ValueError(f"adapt_context needs (n >= 2, features) vectors. Received {v.shape}")
+    norm = model.get_layer(NORM_LAYER)
+    norm.adapt(v)
+
+
+def warm_up(model, vectors, labels, *, steps: int = WARMUP_STEPS, batch_size: int = 32,
+            learning_rate: float = 1e-3, focal_gamma: float = 2.0, classes=None,
+            seed: int = 0) -> list[float]:
+    """Fits the context branch alone (its logits through a softmax), before the joint training.
+
+    The branch is a small MLP on 74 numbers: thousands of steps cost seconds, where the image
+    network gets a few hundred in minutes. Starting the joint training from a branch that
+    already classifies lets the image network learn what the context misses. Batches are
+    drawn equally from ``classes`` (balanced, as ``CLASS_BALANCE=sampling`` draws images), with
+    the same focal loss; AdamW with a fixed learning rate. The standardisation must be adapted
+    first (:func:`adapt_context`).
+
+    Args:
+        model: a model with the ``"logits"`` context branch.
+        vectors: float (n, features) context vectors of the training beats.
+        labels: int (n,) their classes.
+        steps: batches.
+        batch_size: beats per batch.
+        learning_rate: AdamW learning rate.
+        focal_gamma: focal loss gamma.
+        classes: the classes batches are drawn from (default every class present).
+        seed: the draws' seed.
+
+    Returns:
+        The loss of every 100th batch.
+
+    Raises:
+        ValueError: a model without the ``"logits"`` context branch, or bad inputs.
+    """
+    names = {layer.name for layer in model.layers}
+    if "context_logits" not in names:
+        raise ValueError(f"model {model.name!r} has no 'logits' context branch to warm up")
+    x = np.asarray(vectors, dtype=np.float32)
+    y = np.asarray(labels, dtype=np.int64)
+    if x.ndim != 2 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
+        raise ValueError(f"vectors (n, features) and labels (n,) must match. Received: "
+                         f"{x.shape}, {y.shape}")
+    n_out = int(model.get_layer("context_logits").units)
+    classes = sorted(set(y.tolist())) if classes is None else list(classes)
+    members = [np.flatnonzero(y == k) for k in classes]
+    members = [m for m in members if m.size]
+    branch = keras.Model(model.get_layer(NORM_LAYER).input,
+                         layers.Activation("softmax", dtype="float32")(
+                             model.get_layer("context_logits").output))
+    branch.compile(optimizer=keras.optimizers.AdamW(learning_rate),
+                   loss=keras.losses.CategoricalFocalCrossentropy(alpha=1.0, gamma=focal_gamma))
+    rng = np.random.default_rng([seed, 7])
+    eye = np.eye(n_out, dtype=np.float32)
+    losses = []
+    for step in range(int(steps)):
+        pick = rng.integers(0, len(members), batch_size)
+        idx = np.array([m[rng.integers(0, m.size)] for m in (members[k] for k in pick)])
+        loss = branch.train_on_batch(x[idx], eye[y[idx]])
+        if step % 100 == 0:
+            losses.append(float(np.asarray(loss)))
+    return losses
