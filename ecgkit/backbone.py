@@ -74,7 +74,8 @@ class CaffePreprocessing(layers.Layer):
         **kwargs: Base ``Layer`` keyword arguments.
     """
 
-    def __init__(self, mean=CAFFE_MEAN_BGR, flip_channels=True, grid=None, **kwargs):
+    def __init__(self, mean=CAFFE_MEAN_BGR, flip_channels=True, grid=None, provenance=None,
+                 **kwargs):
         super().__init__(**kwargs)
         mean = tuple(float(m) for m in mean)
         if len(mean) != 3:
@@ -84,6 +85,7 @@ class CaffePreprocessing(layers.Layer):
         self.mean = mean
         self.flip_channels = bool(flip_channels)
         self.grid = None if grid is None else bool(grid)
+        self.provenance = dict(provenance) if provenance else None
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -106,7 +108,7 @@ class CaffePreprocessing(layers.Layer):
     def get_config(self):
         base = super().get_config()
         return {**base, "mean": list(self.mean), "flip_channels": self.flip_channels,
-                "grid": self.grid}
+                "grid": self.grid, "provenance": self.provenance}
 
 
 def _preprocessing_layer(model):
@@ -124,6 +126,22 @@ def record_grid(model, grid: bool) -> bool:
     if layer is not None:
         layer.grid = bool(grid)
     return layer is not None
+
+
+def record_provenance(model, provenance: dict) -> bool:
+    """Records in ``model`` how it was trained (split protocol, validation records, seed, image
+    size, grid, context, class set: a JSON-able dict), saved with the model, so that evaluation
+    reads it back (:func:`recorded_provenance`). Returns False for a model without the layer."""
+    layer = _preprocessing_layer(model)
+    if layer is not None:
+        layer.provenance = dict(provenance)
+    return layer is not None
+
+
+def recorded_provenance(model) -> dict:
+    """What :func:`record_provenance` saved with ``model`` (empty when nothing was)."""
+    layer = _preprocessing_layer(model)
+    return dict(getattr(layer, "provenance", None) or {}) if layer is not None else {}
 
 
 def recorded_grid(model) -> bool | None:

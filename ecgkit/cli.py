@@ -35,7 +35,7 @@ from ecgkit import download
 from ecgkit.contract import IMAGE_SIZE, LEAD, PROJECT_ROOT
 from ecgkit.params import (ParamError, check, load_profile, parse_assignments, resolve,
                            weights_arg)
-from ecgkit.splits import MISSING_LEAD_POLICIES, SPLIT_PROTOCOLS, SplitError
+from ecgkit.splits import MISSING_LEAD_POLICIES, PATIENT_SPLITS, SPLIT_PROTOCOLS, SplitError
 from ecgkit.workbook import (NOTEBOOKS_DIR, WorkbookError, lint_notebook, list_notebooks,
                              notebook_parameters, run_workbook)
 
@@ -379,6 +379,9 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--data", default=None, help="WFDB folder or build-dataset image folder "
                    "(default: the embedded database, data/mitdb)")
     p.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
+    p.add_argument("--protocol", default=None, choices=PATIENT_SPLITS,
+                   help="split protocol (default: the one the model was trained with, recorded "
+                        "in the model; another one is used with a warning)")
     p.add_argument("--records", nargs="*", help="only these records")
     p.add_argument("--lead", default=LEAD, help="lead name (default: MLII)")
     _add_lead_fallback_options(p)
@@ -401,17 +404,27 @@ def _cmd_evaluate(args) -> int:
     from ecgkit.images import ImageFolderError
     from ecgkit.records import RecordError
 
+    from ecgkit.provenance import ProvenanceError, check_settings, protocol
+
     model = _load_checked_model(args.model)
     if model is None:
         return 2
     out = Path(args.out) if args.out else Path(args.model).parent / "evaluation"
+    try:
+        if args.no_grid:
+            check_settings(model, {"GRID": False}, source="--no-grid")
+        split = protocol(model, args.protocol)
+    except ProvenanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"protocol: {split} ({'as asked' if args.protocol else 'as the model was trained'})")
     try:
         if args.data and (Path(args.data) / "manifest.csv").is_file():  # a build-dataset folder
             report = evaluate_image_folder(model, args.data, args.split, out,
                                            n_boot=args.bootstrap, on_bad=args.bad_images)
         else:
             beats = load_beats(args.data, records=args.records or None,
-                               split="none" if args.split == "all" else "inter-patient",
+                               split="none" if args.split == "all" else split,
                                max_beats_per_record=args.max_beats_per_record,
                                progress=not args.quiet, lead=args.lead,
                                fallback_leads=tuple(args.fallback_lead or ()),
@@ -440,18 +453,58 @@ def _add_predict(sub) -> None:
         description="Prints the AAMI class and the class probabilities of each image. Bad files "
                     "get an error line; the exit status is 1 if any file failed.")
     p.add_argument("--model", required=True, help="trained .keras model")
-    p.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...)")
+    p.add_argument("images", nargs="*", help="image files (PNG, JPEG, ...)")
+    p.add_argument("--record", default=None, metavar="DIR/NAME",
+                   help="classify every beat of this WFDB record instead (with its context)")
+    p.add_argument("--out", default=None, metavar="F.csv",
+                   help="with --record: the CSV to write (sample, class, probabilities; default: "
+                        "print it)")
     p.add_argument("--json", action="store_true", help="JSON output")
     p.set_defaults(func=_cmd_predict)
 
 
-def _cmd_predict(args) -> int:
-    from ecgkit.predict import predict_files
+def _predict_record(args, model) -> int:
+    from ecgkit.predict import predict_record
+    from ecgkit.records import RecordError
 
+    try:
+        table = predict_record(model, args.record)
+    except RecordError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False, float_format="%.5f")
+        counts = table["class"].value_counts().to_dict()
+        print(f"{len(table)} beats of {args.record} classified: "
+              + ", ".join(f"{c} {counts.get(c, 0)}" for c in sorted(counts)) + f"; written to {out}")
+    elif args.json:
+        print(table.to_json(orient="records", indent=2))
+    else:
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    from ecgkit.predict import ModelLoadError, predict_files
+
+    if bool(args.record) == bool(args.images):
+        print("error: give image files or --record DIR/NAME (one of the two)", file=sys.stderr)
+        return 2
+    if args.out and not args.record:
+        print("error: --out goes with --record", file=sys.stderr)
+        return 2
     model = _load_checked_model(args.model)
     if model is None:
         return 2
-    results = predict_files(model, args.images)
+    if args.record:
+        return _predict_record(args, model)
+    try:
+        results = predict_files(model, args.images)
+    except ModelLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:

@@ -6,7 +6,7 @@ Introduced in: notebooks/00_setup_and_tour.ipynb.
 on beats of the embedded records (training patients of the strict AAMI protocol; the best epoch
 is chosen on validation patients), evaluates it on the test patients (accuracy, and per-class
 and macro precision, recall, F1 and specificity, weighted so that they estimate every test
-beat), scores the three baselines of :mod:`ecgkit.baselines` on the same test beats, and saves
+beat), scores the four baselines of :mod:`ecgkit.baselines` on the same test beats, and saves
 the confusion matrix and the training history figures, the comparison table and the trained
 model. The closing lines say, computed from the figures, whether the network predicts every
 class present and whether it beats always-N (:func:`ecgkit.baselines.verdict`). The settings are

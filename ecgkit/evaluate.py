@@ -47,8 +47,9 @@ import pandas as pd
 from sklearn.metrics import auc, precision_recall_curve, roc_curve
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
-from ecgkit.backbone import recorded_grid
+from ecgkit.backbone import recorded_grid, recorded_provenance
 from ecgkit.batches import made_ahead
+from ecgkit.context_branch import has_context, image_size_of
 from ecgkit.contract import CLASSES
 from ecgkit.datasets import signal_dataset
 from ecgkit.export import read_manifest
@@ -617,16 +618,24 @@ def predict_dataset(model, dataset) -> tuple[np.ndarray, np.ndarray]:
     ys, ps = [], []
     full = None
     for x, y, *_ in made_ahead(dataset):
-        x = np.asarray(x)
-        n = len(x)
+        x = {k: np.asarray(v) for k, v in x.items()} if isinstance(x, dict) else np.asarray(x)
+        n = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
         full = full or n
         if n < full:
-            x = np.concatenate([x, np.repeat(x[-1:], full - n, axis=0)])
+            x = _pad_batch(x, full - n)
         ps.append(np.asarray(model.predict_on_batch(x), dtype=np.float64)[:n])
         ys.append(np.asarray(y).argmax(axis=1))
     if not ys:
         raise ValueError("the data set is empty: nothing to evaluate")
     return np.concatenate(ys), np.concatenate(ps)
+
+
+def _pad_batch(x, extra: int):
+    """A batch (an array, or a dict of arrays: a model with a context input) with ``extra``
+    copies of its last item."""
+    if isinstance(x, dict):
+        return {k: _pad_batch(v, extra) for k, v in x.items()}
+    return np.concatenate([x, np.repeat(x[-1:], extra, axis=0)])
 
 
 def predict_beats(model, beats, *, image_size: int | None = None, grid: bool | None = None,
@@ -643,7 +652,7 @@ def predict_beats(model, beats, *, image_size: int | None = None, grid: bool | N
         batch_size: images per batch.
     """
     if image_size is None:
-        image_size = int(model.input_shape[1])
+        image_size = image_size_of(model)
     trained = recorded_grid(model)
     if grid is None:
         grid = True if trained is None else trained
@@ -651,8 +660,11 @@ def predict_beats(model, beats, *, image_size: int | None = None, grid: bool | N
         warnings.warn(f"model {model.name!r} was trained on images "
                       f"{'with' if trained else 'without'} the ECG-paper grid; rendering them "
                       f"with grid={grid} as asked", stacklevel=2)
+    context = None
+    if has_context(model):
+        context = recorded_provenance(model).get("context_mode", "offline")
     ds = signal_dataset(beats, image_size=image_size, grid=grid, batch_size=batch_size,
-                        shuffle=False)
+                        shuffle=False, context=context)
     return predict_dataset(model, ds)
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ecgkit.context_branch import image_size_of  # noqa: F401 (notebooks call nb.image_size_of)
 from ecgkit.contract import PROJECT_ROOT
 
 FIGURES_FILE = "figures.json"
@@ -134,7 +135,7 @@ def trained_model(run_dir: str | Path, name: str = "enhanced"):
     from ecgkit.predict import load_model
 
     model = load_model(path)
-    print(f"trained model: {path} ({int(model.input_shape[1])} px)")
+    print(f"trained model: {path} ({image_size_of(model)} px)")
     return model
 
 
@@ -316,3 +317,9 @@ def check_block(mine: Callable, reference: Callable, input_shape: tuple[int, ...
     if problems:
         raise AssertionError("Your block differs from the library's: " + "; ".join(problems))
     return result
+
+
+def image_input(model):
+    """The image input of ``model`` (its ``"image"`` input when it also takes the beat's context),
+    for sub-models that read what the network makes of the image alone."""
+    return model.input["image"] if isinstance(model.input, dict) else model.input

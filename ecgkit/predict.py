@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import keras
 import numpy as np
 
+from ecgkit.context_branch import CONTEXT_INPUT, has_context
 from ecgkit.contract import CLASSES
 from ecgkit.images import ImageError, read_image
 
@@ -75,6 +76,9 @@ def check_model(model, path: str | Path | None = None, classes: Sequence[str] = 
             f"({', '.join(classes)}): it was trained for another task or class set. Use a "
             "model saved by `ecgkit train` (or built with num_classes=5)")
     shape = model.input_shape
+    if has_context(model) and len(model.inputs) == 2:  # the beat's context as a second input
+        shape = next(tuple(t.shape) for t in model.inputs
+                     if t.name.split(":")[0] != CONTEXT_INPUT)
     if not (isinstance(shape, tuple) and len(shape) == 4 and shape[3] == 3
             and isinstance(shape[1], int) and shape[1] == shape[2]):
         raise ModelLoadError(f"{where}: the model takes inputs of shape {shape}; ecgkit's "
@@ -123,6 +127,13 @@ def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
         ModelLoadError: the model does not output one probability per class (:func:`check_model`).
     """
     size = check_model(model, classes=classes)
+    if has_context(model):
+        raise ModelLoadError(
+            f"model {model.name!r} classifies a beat from its image and its context (the "
+            "patient's rhythm and usual beat, ecgkit.context), which an image file does not "
+            "carry: classify the beats of a WFDB record instead (`ecgkit predict --model M "
+            "--record DIR/NAME --out beats.csv`, ecgkit.predict.predict_record), or train an "
+            "image-only model (CONTEXT=none)")
     results: list[Prediction] = []
     good: list[tuple[int, np.ndarray]] = []
     for p in paths:
@@ -142,3 +153,54 @@ def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
             results[i].confidence = float(pr[k])
             results[i].probabilities = {c: float(v) for c, v in zip(classes, pr)}
     return results
+
+
+def predict_record(model, record: str | Path, *, lead: str | None = None,
+                   fallback_leads: Sequence[str] = (), batch_size: int = 64,
+                   progress: bool = False):
+    """Classifies every beat of one WFDB record (its reference beat annotations).
+
+    The beats' context (rhythm, usual beat) comes from the whole record, as in training, in the
+    model's context mode.
+
+    Args:
+        model: a trained model (image-only or with context).
+        record: the record's path without suffix, ``DIR/NAME`` (``DIR/NAME.hea`` must exist).
+        lead: lead to read (default the contract's, MLII).
+        fallback_leads: leads to use when the record lacks ``lead``.
+        batch_size: images per batch.
+        progress: a progress bar while loading.
+
+    Returns:
+        A DataFrame, one row per beat: ``sample`` (R peak), ``symbol`` (the reference
+        annotation), ``reference`` (its AAMI class), ``class`` (predicted), ``confidence`` and
+        ``p_N`` ... ``p_Q``.
+
+    Raises:
+        RecordError, LeadNotFoundError: a missing or unreadable record, naming it.
+    """
+    import pandas as pd
+
+    from ecgkit.contract import LEAD
+    from ecgkit.datasets import load_beats
+    from ecgkit.evaluate import predict_beats
+    from ecgkit.records import RecordError
+
+    check_model(model)
+    path = Path(record)
+    if path.suffix == ".hea":
+        path = path.with_suffix("")
+    if not path.with_suffix(".hea").is_file():
+        raise RecordError(f"{path}.hea: no such WFDB header (give the record as DIR/NAME)")
+    beats = load_beats(path.parent, split="none", records=[path.name], lead=lead or LEAD,
+                       fallback_leads=fallback_leads, missing_lead="error", progress=progress)
+    _, prob = predict_beats(model, beats, batch_size=batch_size)
+    k = prob.argmax(axis=1)
+    out = pd.DataFrame({"sample": beats.meta["sample"].to_numpy(),
+                        "symbol": beats.meta["symbol"].to_numpy(),
+                        "reference": beats.meta["label"].to_numpy(),
+                        "class": np.asarray(CLASSES)[k],
+                        "confidence": prob[np.arange(len(k)), k]})
+    for i, c in enumerate(CLASSES):
+        out[f"p_{c}"] = prob[:, i]
+    return out

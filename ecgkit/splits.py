@@ -75,6 +75,13 @@ the paced records it has a handful of beats, and the one paced training patient 
 in training."""
 MAX_VAL_SHARE = 0.5
 """No class may lose more than this share of its training beats to validation."""
+MIN_VAL_PATIENTS = 2
+MIN_PATIENT_BEATS = 5
+"""A class counts as covered by validation only when at least ``MIN_VAL_PATIENTS`` of its
+patients give it ``MIN_PATIENT_BEATS`` beats or more each: a validation figure for S or F must not
+be one patient's result (with one patient, 223, held 73 of the 76 validation S beats)."""
+MAX_CARVE_PATIENTS = 4
+"""The covering set of validation patients has at most this many patients."""
 
 RECORD_CLASS_COUNTS: dict[str, tuple[int, int, int, int, int]] = {
     "100": (2239, 33, 1, 0, 0), "101": (1860, 3, 0, 0, 2), "102": (99, 0, 4, 0, 2084),
@@ -131,14 +138,17 @@ def _carve_validation(train: list[str], val_fraction: float, seed: int) -> list[
         share_ok = (val_counts <= np.maximum(MAX_VAL_SHARE, 1.5 * val_fraction) * total)
         return bool(keeps.all() and share_ok.all()) and n_val < len(train)
 
-    # 1) the smallest set of at most three patients covering the wanted classes best
+    # 1) the smallest set of at most MAX_CARVE_PATIENTS patients covering the wanted classes
+    #    best, each class by at least MIN_VAL_PATIENTS patients where training can spare them
+    contributors = {r: (c >= MIN_PATIENT_BEATS).astype(np.int64) for r, c in counts.items()}
     best_key, val = None, []
-    for size in (1, 2, 3):
+    for size in range(1, MAX_CARVE_PATIENTS + 1):
         for combo in itertools.combinations(order, size):
             vc = sum(counts[r] for r in combo)
             if not allowed(vc, size):
                 continue
-            covered = int(((vc >= MIN_VAL_BEATS) & want).sum())
+            several = sum(contributors[r] for r in combo) >= min(MIN_VAL_PATIENTS, size)
+            covered = int(((vc >= MIN_VAL_BEATS) & several & want).sum())
             key = (-covered, size, abs(vc.sum() - target), sorted(rank[r] for r in combo))
             if best_key is None or key < best_key:
                 best_key, val = key, list(combo)

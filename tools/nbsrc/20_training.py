@@ -14,8 +14,8 @@ PREREQUISITES = ["03_ecg_augmentation", "14_pyramid_and_head"]
 
 CELLS = [
     ("md", "## Parameters"),
-    ("params", DATA + ["ECG_BLOCK", "ATTENTION", "CALIBRATION", "PYRAMID", "EPOCHS=4", "BN_MOMENTUM",
-                       "DETERMINISTIC"] + TRAINING),
+    ("params", DATA + ["CONTEXT", "CONTEXT_MODE", "ECG_BLOCK", "ATTENTION", "CALIBRATION", "PYRAMID", "EPOCHS=4",
+                       "BN_MOMENTUM", "DETERMINISTIC"] + TRAINING),
     ("code", """
     import shutil
 
@@ -29,10 +29,10 @@ CELLS = [
     from ecgkit.datasets import load_beats
     from ecgkit.factory import create_baseline_resnet50, create_enhanced_resnet50
     from ecgkit.hardware import hardware_settings, select_strategy
-    from ecgkit.params import PARAMS as KNOWN, record_list, weights_arg
+    from ecgkit.params import PARAMS as KNOWN, record_list
     from ecgkit.plots import plot_class_distribution, plot_history
     from ecgkit.render import render_batch
-    from ecgkit.train import epoch_steps, few_steps, train
+    from ecgkit.train import baseline_model, epoch_steps, few_steps, train
 
     NOTEBOOK = "20_training"
     OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
@@ -173,7 +173,7 @@ CELLS = [
     ("code", """
     runs = {}
     runs["baseline"] = train(PARAMS, beats=beats, run_dir=OUT / "baseline", progress=False, run_eagerly=EAGER,
-                             model=lambda: create_baseline_resnet50(SHAPE, len(contract.CLASSES), weights=weights_arg(WEIGHTS), dropout=DROPOUT))
+                             model=lambda: baseline_model(PARAMS))  # the same context branch and head
     print(f"baseline: {runs['baseline'].info['seconds']} s, best {runs['baseline'].info['best']}")
     """),
     ("md", "## 7. Train the enhanced ResNet50 with the same recipe"),

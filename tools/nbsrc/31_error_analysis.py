@@ -18,7 +18,7 @@ CELLS = [
     import numpy as np
     import pandas as pd
 
-    from ecgkit import contract, error_analysis as ea, nb, plots
+    from ecgkit import contract, error_analysis as ea, nb, plots, provenance
     from ecgkit.datasets import load_beats
     from ecgkit.evaluate import evaluate_predictions, predict_beats
     from ecgkit.factory import gradcam_layer_name
@@ -105,9 +105,9 @@ CELLS = [
     ("code", """
     order = np.concatenate([table["index"].to_numpy()[:SHOW // 2],
                             np.flatnonzero(~wrong)[:SHOW // 2]]).astype(int)[:6]
-    imgs, _ = render_batch(test.windows[order], IMAGE_SIZE_OF_MODEL, grid=GRID)
+    imgs, context = provenance.model_inputs(model, test, order, grid=GRID)  # context: None for an image-only model
     layer = gradcam_layer_name(model)
-    heat = ea.grad_cam(model, imgs, layer_name=layer)
+    heat = ea.grad_cam(model, imgs, layer_name=layer, context=context)
     assert heat.shape[0] == len(order) and np.nanmax(heat) <= 1.0 + 1e-6
     titles = [f"true {contract.CLASSES[y_true[i]]} / pred {contract.CLASSES[y_pred[i]]} {y_prob[i].max():.2f}" for i in order]
     fig = plots.plot_gradcam(imgs, heat, titles)

@@ -49,7 +49,7 @@ CELLS = [
                                 "Run 20_training first with the same RUN_DIR.")
     names = ["baseline", "enhanced"] + sorted(p.stem for p in MODELS.glob("*.keras") if p.stem not in ("baseline", "enhanced"))
     models = {n: load_model(MODELS / f"{n}.keras") for n in names}
-    sizes = {n: int(m.input_shape[1]) for n, m in models.items()}
+    sizes = {n: nb.image_size_of(m) for n, m in models.items()}
     assert len(set(sizes.values())) == 1, f"models of different image sizes cannot share one test set: {sizes}"
     cost = pd.DataFrame({"parameters": {n: count_params(m) for n, m in models.items()}, "image size": sizes})
     cost

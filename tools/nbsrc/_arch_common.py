@@ -35,5 +35,5 @@ INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 3)
 TRAINED = """
 trained = nb.trained_model(RUN_DIR)  # RUN_DIR/models/enhanced.keras from 20_training, if present
 if trained is not None:
-    trained_images, _ = render_batch(beats.windows[pick], int(trained.input_shape[1]), GRID)
+    trained_images, _ = render_batch(beats.windows[pick], nb.image_size_of(trained), GRID)
 """

@@ -44,6 +44,10 @@ path = nb.model_path(RUN_DIR, MODEL_PATH)
 if not path.exists():
     raise FileNotFoundError(f"{path}: no trained model. Run 20_training first (same RUN_DIR), or set MODEL_PATH.")
 model = load_model(path)
-IMAGE_SIZE_OF_MODEL = int(model.input_shape[1])
+from ecgkit import provenance  # what the model records about its training (split, grid, context)
+
+SPLIT = provenance.protocol(model, SPLIT)  # the model's protocol; a different SPLIT is used with a warning
+provenance.check_settings(model, {"GRID": GRID}, source="parameter GRID")  # refused if it contradicts the model
+IMAGE_SIZE_OF_MODEL = nb.image_size_of(model)
 print(f"model {path.name}: {model.count_params():,} parameters, {IMAGE_SIZE_OF_MODEL} px")
 """ + TEST_BEATS

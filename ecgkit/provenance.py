@@ -1,0 +1,107 @@
+"""What a trained model records about its training, and the checks that use it.
+
+Introduced in: notebooks/30_evaluation.ipynb.
+
+``ecgkit train`` saves with the model (:func:`ecgkit.backbone.record_provenance`) its split
+protocol, training and validation records, seed, image size, grid, context setting and class
+set. Evaluation reads them back: it uses the model's protocol by default (an explicit different
+protocol is allowed, with a warning: scoring a strict-trained model on the paced records is a
+question one may ask), and refuses a setting that contradicts how the model sees a beat (its
+image size, grid or context), naming both values.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from ecgkit.backbone import recorded_grid, recorded_provenance
+from ecgkit.context_branch import has_context, image_size_of
+
+DEFAULT_PROTOCOL = "inter-patient"
+"""The protocol assumed for a model that records none (saved before ecgkit recorded it)."""
+
+
+class ProvenanceError(ValueError):
+    """A setting contradicts what the model was trained with."""
+
+
+def model_settings(model) -> dict[str, Any]:
+    """How ``model`` sees a beat and how it was trained: the recorded provenance, completed from
+    the model itself (image size, grid, whether it takes context)."""
+    rec = recorded_provenance(model)
+    out = dict(rec)
+    out["image_size"] = image_size_of(model)
+    grid = recorded_grid(model)
+    if grid is not None:
+        out["grid"] = grid
+    if not has_context(model):
+        out["context"] = "none"
+    out.setdefault("split", None)
+    return out
+
+
+def protocol(model, asked: str | None = None) -> str:
+    """The split protocol to evaluate ``model`` with: ``asked`` when given (with a warning when
+    it differs from the model's), else the model's, else :data:`DEFAULT_PROTOCOL`."""
+    trained = model_settings(model).get("split")
+    if asked is None:
+        return trained or DEFAULT_PROTOCOL
+    if trained and asked != trained:
+        warnings.warn(f"model {model.name!r} was trained with SPLIT={trained!r}; evaluating "
+                      f"with {asked!r} as asked (its test set differs)", stacklevel=2)
+    return asked
+
+
+def check_settings(model, settings: dict[str, Any], source: str = "parameters") -> None:
+    """Refuses settings that contradict how ``model`` sees a beat.
+
+    Args:
+        model: a trained model.
+        settings: UPPER_CASE parameters (``IMAGE_SIZE``, ``GRID``, ``CONTEXT``,
+            ``CONTEXT_MODE``); those absent are not checked.
+        source: where the settings come from, for the message.
+
+    Raises:
+        ProvenanceError: naming the setting, its value and the model's.
+    """
+    m = model_settings(model)
+    pairs = {"IMAGE_SIZE": "image_size", "GRID": "grid", "CONTEXT": "context",
+             "CONTEXT_MODE": "context_mode"}
+    for name, key in pairs.items():
+        if name not in settings or key not in m:
+            continue
+        if name == "CONTEXT_MODE" and m.get("context") == "none":
+            continue  # an image-only model has no context to contradict
+        if name == "CONTEXT" and (settings[name] == "none") == (m[key] == "none"):
+            continue  # logits and head are two joins of the same inputs
+        if settings[name] != m[key]:
+            raise ProvenanceError(
+                f"{source}: {name}={settings[name]!r} contradicts the model {model.name!r}, "
+                f"trained with {name}={m[key]!r}; use the model's value (or train a model "
+                f"with {name}={settings[name]!r})")
+
+
+def model_inputs(model, beats, rows=None, grid: bool | None = None):
+    """The inputs ``model`` takes for some beats, made as evaluation makes them: the images
+    (causal mode: cut after the R peak) and, for a model with context, the context vectors.
+
+    Returns:
+        ``(images uint8 (n, H, W, 3), context float32 (n, features) or None)``.
+    """
+    import numpy as np
+
+    from ecgkit.context import causal_windows
+    from ecgkit.render import render_batch
+
+    rows = np.arange(len(beats)) if rows is None else np.asarray(rows, dtype=np.int64)
+    m = model_settings(model)
+    windows = beats.windows[rows]
+    mode = m.get("context_mode") if m.get("context") != "none" else None
+    if mode == "causal":
+        windows = causal_windows(windows)
+    if grid is None:
+        grid = m.get("grid", True)
+    images, _ = render_batch(windows, m["image_size"], grid)
+    context = beats.context_of(mode or "offline")[rows] if has_context(model) else None
+    return images, context
