@@ -46,19 +46,26 @@ class BranchDropout(layers.Layer):
     (no rescaling: the branch is absent, not amplified); in inference, the identity.
 
     Applied to the image head's logits before they are added to the context branch's: a
-    training beat then is classified by both branches, or by the context alone.
+    training beat then is classified by both branches, or by the context alone. In inference the
+    branch is multiplied by ``scale``, the weight of the image logits against the context's,
+    which ``ecgkit.train`` chooses on the validation patients after training
+    (:func:`choose_image_scale`) and which is saved with the model.
     """
 
-    def __init__(self, rate: float = IMAGE_LOGIT_DROP, seed: int | None = None, **kwargs):
+    def __init__(self, rate: float = IMAGE_LOGIT_DROP, seed: int | None = None,
+                 scale: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= float(rate) < 1.0:
             raise ValueError(f"`rate` must be in [0, 1). Received: rate={rate}")
         self.rate = float(rate)
         self.seed = seed
+        self.scale = float(scale)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, inputs, training=False):
-        if not training or self.rate == 0.0:
+        if not training:
+            return inputs if self.scale == 1.0 else inputs * self.scale
+        if self.rate == 0.0:
             return inputs
         shape = (keras.ops.shape(inputs)[0],) + (1,) * (len(inputs.shape) - 1)
         keep = keras.random.uniform(shape, seed=self.seed_generator) >= self.rate
@@ -68,7 +75,8 @@ class BranchDropout(layers.Layer):
         return tuple(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed,
+                "scale": self.scale}
 
 
 def context_branch(context, num_classes: int, join: str = "logits", name: str = "context"):
@@ -106,6 +114,61 @@ def context_size(model) -> int:
         if getattr(t, "name", "").split(":")[0] == CONTEXT_INPUT:
             return int(t.shape[-1])
     return 0
+
+
+IMAGE_SCALE_GRID = tuple(round(0.1 * i, 1) for i in range(11))
+"""Weights of the image logits :func:`choose_image_scale` tries: 0 (the context alone) to 1."""
+DROP_LAYER = "image_logit_drop"
+
+
+def choose_image_scale(model, batches, labels, weights=None,
+                       grid=IMAGE_SCALE_GRID) -> tuple[float, dict[float, float]]:
+    """Chooses, on validation beats, how much the image logits weigh against the context's, and
+    sets it in the model (``BranchDropout.scale``, saved with it).
+
+    Both branches' logits are computed once on ``batches`` (validation inputs, in order); each
+    weight ``s`` of ``grid`` scores ``softmax(context + s * image)`` by the class-balanced
+    cross-entropy (``ecgkit.fusion.balanced_cross_entropy``: smooth, every probability counts,
+    every class the same total weight), and the lowest wins (ties: the larger weight).
+
+    Args:
+        model: a model with the ``"logits"`` context branch (layer ``"image_logit_drop"``).
+        batches: ``ecgkit.batches.Batches`` of the validation beats (inputs with context).
+        labels: their classes.
+        weights: their cap weights (N/n), or None.
+        grid: the weights to try.
+
+    Returns:
+        ``(chosen weight, {weight: validation cross-entropy})``.
+    """
+    from ecgkit.batches import made_ahead
+    from ecgkit.fusion import balanced_cross_entropy
+
+    drop = model.get_layer(DROP_LAYER)
+    image = model.get_layer(DROP_LAYER).input
+    both = keras.Model(model.input, [image, model.get_layer("context_logits").output])
+    zi, zc = [], []
+    for x, *_ in made_ahead(batches):
+        a, c = both.predict_on_batch(x)
+        zi.append(np.asarray(a, np.float64))
+        zc.append(np.asarray(c, np.float64))
+    n = len(labels)
+    zi, zc = np.concatenate(zi)[:n], np.concatenate(zc)[:n]
+    curve = {}
+    for s in grid:
+        z = zc + s * zi
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        curve[float(s)] = balanced_cross_entropy(labels, p / p.sum(axis=1, keepdims=True),
+                                                 weights)
+    best = min(curve, key=lambda s: (round(curve[s], 12), -s))
+    drop.scale = float(best)
+    return float(best), curve
+
+
+def has_image_scale(model) -> bool:
+    """Whether ``model`` adds dropped, scaled image logits to a context branch's."""
+    names = {layer.name for layer in model.layers}
+    return DROP_LAYER in names and "context_logits" in names
 
 
 def has_warm_up(model) -> bool:

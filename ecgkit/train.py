@@ -35,7 +35,8 @@ from ecgkit.atomic import atomic_save, write_json
 from ecgkit.augment import make_image_augment, make_signal_augment
 from ecgkit.backbone import record_grid, record_provenance
 from ecgkit.context import N_FEATURES
-from ecgkit.context_branch import adapt_context, has_context, has_warm_up, warm_up
+from ecgkit.context_branch import (adapt_context, choose_image_scale, has_context,
+                                   has_image_scale, has_warm_up, warm_up)
 from ecgkit.balance import CLASS_BALANCE_CHOICES, class_weights, sampled_classes
 from ecgkit.callbacks import (BN_REESTIMATE_BATCHES, auto_bn_momentum, best_state_path,
                               make_callbacks, read_history, set_batchnorm_momentum)
@@ -354,13 +355,19 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
     best_state = best_state_path(paths["best"])
     if paths["best"].is_file():
         model.load_weights(paths["best"])
+    image_scale = None
+    if context is not None and has_image_scale(model):  # the image logits' weight: validation
+        scale, curve = choose_image_scale(model, val_ds, val_beats.labels,
+                                          val_beats.meta["weight"].to_numpy())
+        image_scale = {"chosen": scale, "val_cross_entropy": curve}
+        record_provenance(model, {**provenance(p, beats, context), "image_scale": scale})
     paths["model"] = atomic_save(model, run_dir / "model.keras")
     history = read_history(paths["csv_log"])
     info.update({
         "status": "finished", "epochs_run": len(history.get("epoch", [])),
         "best": json.loads(best_state.read_text()) if best_state.is_file() else None,
         "history": history, "seconds": round(time.time() - started, 1),
-        "final_metrics": _final_metrics(model, val_ds, val_beats),
+        "final_metrics": _final_metrics(model, val_ds, val_beats), "image_scale": image_scale,
         "paths": {k: str(v) for k, v in paths.items()},
     })
     write_json(paths["run_json"], info)

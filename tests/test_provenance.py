@@ -22,7 +22,7 @@ def tiny_context_model(size=32):
     import keras
 
     from ecgkit.backbone import CaffePreprocessing
-    from ecgkit.context_branch import context_branch
+    from ecgkit.context_branch import BranchDropout, context_branch
 
     keras.utils.set_random_seed(0)
     image = keras.Input((size, size, 3), name="image")
@@ -31,6 +31,7 @@ def tiny_context_model(size=32):
     x = keras.layers.Conv2D(4, 3, strides=2, activation="relu", name="last_conv")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     x = keras.layers.Dense(5, name="head_logits")(x)
+    x = BranchDropout(name="image_logit_drop")(x)
     x = keras.layers.Add(name="logits")([x, context_branch(context, 5)])
     out = keras.layers.Activation("softmax", dtype="float32", name="predictions")(x)
     return keras.Model({"image": image, "context": context}, out, name="tiny_context")
@@ -58,6 +59,10 @@ class TestTrainingRecordsIt:
         assert rec["image_size"] == 32 and rec["grid"] is False and rec["seed"] == 1
         assert rec["classes"] == ["N", "S", "V", "F", "Q"]
         assert rec["val_records"] and not set(rec["val_records"]) & set(rec["train_records"])
+        # the image logits' weight, chosen on the validation beats, is saved with the model
+        assert rec["image_scale"] == model.get_layer("image_logit_drop").scale
+        assert trained.info["image_scale"]["chosen"] == rec["image_scale"]
+        assert len(trained.info["image_scale"]["val_cross_entropy"]) == 11
         # the context standardisation holds the training beats' statistics
         norm = model.get_layer("context_norm")
         mean = np.asarray(norm.mean).ravel()

@@ -24,7 +24,7 @@ CELLS = [
     import numpy as np
     import pandas as pd
 
-    from ecgkit import contract, nb, training_config, widgets
+    from ecgkit import context, contract, nb, training_config, widgets
     from ecgkit.callbacks import ReestimateBatchNorm, auto_bn_momentum, set_batchnorm_momentum
     from ecgkit.datasets import load_beats
     from ecgkit.factory import create_baseline_resnet50, create_enhanced_resnet50
@@ -160,7 +160,45 @@ CELLS = [
     assert np.isclose(schedule["lr"].max(), LEARNING_RATE, rtol=1e-3)
     """),
     ("md", """
-    ## 6. Train the baseline: a plain ResNet50 with the same head
+    ## 6. What a cardiologist looks at besides the beat: its context
+
+    A beat image alone misses two things a cardiologist reads at once. An S beat looks like the
+    patient's normal beats but comes **early against the patient's own rhythm**; a V beat looks
+    **unlike the patient's usual beat**, whatever that usual beat is (a bundle-branch block
+    patient's normal beats are wide too). Both are relative to the patient, so no picture of one
+    beat can hold them. `ecgkit.context` computes them from the unlabelled record, so they exist
+    at test time too: 3 RR ratios (`pre/avg`, `post/avg`, `pre/post`) and the beat's shape minus
+    the median shape of the record's beats (71 values, -0.25 s to +0.45 s around R). With
+    `CONTEXT_MODE: causal` only the past is used (no next beat, a running median of the previous
+    100 beats), as a live monitor would need.
+
+    The model takes this vector as a second input (`CONTEXT: logits`): a small MLP whose class
+    logits are **added** to the image head's. Two measured problems shaped it. Three numbers
+    beside thousands of image features barely move a head (`CONTEXT: head`, the design kept for
+    the ablation), and trained together, the image branch fits the training patients' beat shapes
+    faster than the context branch learns the rhythm, so S beats of new patients were missed. So
+    `train()` first fits the context branch alone (`CONTEXT_STEPS` batches: seconds), and during
+    the joint training drops the image logits of half the beats (`BranchDropout`), on which the
+    context must classify alone.
+    """),
+    ("code", "nb.show_source(context.record_context)"),
+    ("code", """
+    ctx = train_beats.context_of(CONTEXT_MODE)
+    names = context.feature_names(CONTEXT_MODE)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.2))
+    for k, c in enumerate(contract.CLASSES):
+        rows = train_beats.labels == k
+        if rows.sum() >= 5:
+            axes[0].hist(np.clip(ctx[rows, 0], 0, 2), bins=40, histtype="step", density=True, label=c)
+            axes[1].plot(np.median(ctx[rows, context.N_RHYTHM:], axis=0), label=c)
+    axes[0].set(title=f"{names[0]}: early beats sit left of 1", xlabel=names[0])
+    axes[1].set(title="median shape minus the patient's usual beat (mV)", xlabel="10-ms step from -0.25 s")
+    axes[0].legend()
+    axes[1].legend()
+    nb.save_figure(fig, RUN_DIR, NOTEBOOK, "context_by_class")
+    """),
+    ("md", """
+    ## 7. Train the baseline: a plain ResNet50 with the same head and context
 
     `ecgkit.train.train` builds the model inside the strategy scope, compiles it with the
     configuration above and fits with: the best checkpoint by **validation** macro-F1,
@@ -176,7 +214,7 @@ CELLS = [
                              model=lambda: baseline_model(PARAMS))  # the same context branch and head
     print(f"baseline: {runs['baseline'].info['seconds']} s, best {runs['baseline'].info['best']}")
     """),
-    ("md", "## 7. Train the enhanced ResNet50 with the same recipe"),
+    ("md", "## 8. Train the enhanced ResNet50 with the same recipe"),
     ("code", """
     runs["enhanced"] = train(PARAMS, beats=beats, run_dir=OUT / "enhanced", progress=False, run_eagerly=EAGER)
     print(f"enhanced: {runs['enhanced'].info['seconds']} s, best {runs['enhanced'].info['best']}")
@@ -196,7 +234,7 @@ CELLS = [
     These are validation figures, from patients that chose the epoch: they are optimistic. The
     test patients are scored in 30 (against simple baselines) and 32 (baseline against enhanced).
 
-    ## 8. Save both models for evaluation (30), error analysis (31) and the ablation (32)
+    ## 9. Save both models for evaluation (30), error analysis (31) and the ablation (32)
     """),
     ("code", """
     MODELS.mkdir(parents=True, exist_ok=True)
@@ -220,15 +258,20 @@ CELLS = [
     - Short runs from random weights need BatchNorm statistics that follow the data: with Keras'
       default momentum the network predicted one class in inference mode; `train()` re-estimates
       them before every validation.
-    - The baseline and the enhanced model are trained with one recipe; the epoch is chosen on
-      validation patients, never on test patients.
+    - The baseline and the enhanced model are trained with one recipe and the same context
+      branch; the epoch is chosen on validation patients, never on test patients.
+    - The beat's context (its rhythm against the patient's, its shape against the patient's usual
+      beat) enters the model as a second input whose logits add to the image's; notebook 30 says
+      on the test patients whether the result beats the baselines.
 
     ## Exercises
 
-    1. Set `BN_MOMENTUM = 0.99` and rerun sections 6-7: what happens to the validation macro-F1 in
+    1. Set `BN_MOMENTUM = 0.99` and rerun sections 7-8: what happens to the validation macro-F1 in
        the first epochs?
     2. Set `CLASS_BALANCE = "alpha"` (natural class frequencies, focal alpha) and compare the
        validation curves with `sampling`.
     3. Interrupt training (Kernel > Interrupt) and run the training cell again: where does it resume?
+    4. Train with `CONTEXT = "none"` (the published, image-only design) and with `CONTEXT = "head"`,
+       then compare them with this run in notebook 30: which classes does the context change?
     """),
 ]

@@ -1,0 +1,91 @@
+"""The context branch (ecgkit.context_branch): the second input of the model, its dropout of the
+image logits, its warm-up, and the factory switches that build it."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from ecgkit.context_branch import (BranchDropout, adapt_context, context_size, has_context,
+                                   has_warm_up, image_size_of, warm_up)
+
+
+def _branch_model(features=6, join="logits"):
+    from ecgkit.context_branch import context_branch
+
+    inp = keras.Input((features,), name="context")
+    out = context_branch(inp, 5, join)
+    if join == "logits":
+        out = keras.layers.Activation("softmax")(out)
+    return keras.Model(inp, out)
+
+
+class TestBranchDropout:
+    def test_drops_whole_rows_without_rescaling_and_only_in_training(self):
+        layer = BranchDropout(0.5, seed=1)
+        x = np.ones((2000, 5), np.float32)
+        out = np.asarray(layer(x, training=True))
+        rows = out.sum(axis=1)
+        assert set(np.unique(rows)) == {0.0, 5.0}  # a row is kept whole or dropped whole
+        assert 0.4 < (rows == 0).mean() < 0.6
+        np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+        assert BranchDropout.from_config(layer.get_config()).rate == 0.5
+        with pytest.raises(ValueError, match="rate"):
+            BranchDropout(1.0)
+
+
+class TestWarmUp:
+    def test_the_branch_learns_a_rule_from_context_alone(self):
+        """Cheap learning check: class = which of three values is largest (plus a 4th class
+        for the rest); a few hundred batches fit it."""
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(3000, 6)).astype(np.float32)
+        y = np.where(x[:, :3].max(axis=1) > 1.0, x[:, :3].argmax(axis=1), 3)
+        model = _branch_model()
+        adapt_context(model, x)
+        keras.utils.set_random_seed(0)
+        losses = warm_up(model, x, y, steps=400, seed=0)
+        assert losses[-1] < 0.5 * losses[0]
+        pred = np.asarray(model.predict(x, verbose=0)).argmax(axis=1)
+        assert (pred == y).mean() > 0.85
+
+    def test_needs_a_logits_branch_and_matching_inputs(self):
+        head = _branch_model(join="head")
+        assert not has_warm_up(head)
+        with pytest.raises(ValueError, match="no 'logits' context branch"):
+            warm_up(head, np.zeros((4, 6)), np.zeros(4))
+        model = _branch_model()
+        with pytest.raises(ValueError, match="must match"):
+            warm_up(model, np.zeros((4, 6)), np.zeros(3))
+        with pytest.raises(ValueError, match="n >= 2"):
+            adapt_context(model, np.zeros((1, 6)))
+
+
+class TestFactory:
+    def test_published_call_has_one_input_and_context_adds_a_second(self):
+        from ecgkit.factory import create_baseline_resnet50, create_enhanced_resnet50
+
+        plain = create_enhanced_resnet50(input_shape=(32, 32, 3), num_classes=5, weights=None)
+        assert not has_context(plain) and len(plain.inputs) == 1 and image_size_of(plain) == 32
+        for join in ("logits", "head"):
+            m = create_enhanced_resnet50((32, 32, 3), 5, None, context_features=74,
+                                         context_join=join)
+            assert has_context(m) and context_size(m) == 74 and image_size_of(m) == 32
+            assert has_warm_up(m) == (join == "logits")
+            p = m.predict({"image": np.zeros((2, 32, 32, 3)), "context": np.zeros((2, 74))},
+                          verbose=0)
+            np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+        base = create_baseline_resnet50((32, 32, 3), 5, None, context_features=74)
+        assert has_context(base) and "image_logit_drop" in {layer.name for layer in base.layers}
+
+    def test_bad_context_arguments(self):
+        from ecgkit.factory import create_enhanced_resnet50
+
+        with pytest.raises(ValueError, match="context_features"):
+            create_enhanced_resnet50((32, 32, 3), 5, None, context_features=-1)
+        with pytest.raises(ValueError, match="context_join"):
+            create_enhanced_resnet50((32, 32, 3), 5, None, context_features=4,
+                                     context_join="sum")
+        with pytest.raises(ValueError, match="did you mean 'context_features'"):
+            create_enhanced_resnet50((32, 32, 3), 5, None, context_feature=4)
