@@ -30,7 +30,7 @@ PROFILE = "demo"
 """The demo's recipe: ``params/demo.yaml`` (the cpu profile's, for the enhanced model alone)."""
 
 CI = {"IMAGE_SIZE": 64, "MAX_BEATS_PER_RECORD": 2, "TEST_MAX_BEATS_PER_RECORD": 2, "EPOCHS": 1,
-      "STEPS_PER_EPOCH": 2, "BATCH_SIZE": 8, "BOOTSTRAP": 10}
+      "STEPS_PER_EPOCH": 2, "BATCH_SIZE": 8, "BOOTSTRAP": 10, "CONTEXT_STEPS": 50}
 """Overrides of the demo profile for tests (``ecgkit demo --ci``): seconds, and it learns nothing."""
 
 

@@ -85,7 +85,7 @@ PARAMS: dict[str, Param] = {
                           "beat, no future average, the image cut 0.45 s after R)",
                           choices=("offline", "causal")),
     "CONTEXT_STEPS": Param(int, 2000, "batches that fit the context branch alone before the joint "
-                           "training (CONTEXT=logits; seconds on a CPU; 0: none)",
+                           "training (CONTEXT logits; seconds on a CPU; 0: none)",
                            range="[0, inf)"),
     "DROPOUT": Param(float, 0.5, "dropout rate in the classification head", range="[0, 1)"),
     "BN_MOMENTUM": Param(float, 0.0, "BatchNorm moving-average momentum; 0: from the epoch "

@@ -185,12 +185,15 @@ def inter_patient_split(records: Iterable[str], val_fraction: float = 0.2,
     the data folder).
 
     Validation patients are taken from the training records. First, the smallest set of at most
-    three patients that gives validation at least ``MIN_VAL_BEATS`` reference beats of each of
-    N, S, V and F (every one of them that training has at least twice that many of), while
-    training keeps every class it has and no class loses more than half of its training beats
-    (or ``1.5 * val_fraction`` if larger). On the full database that is records 205 and 223
-    (F 25, S 76, V 544). Then, in an order drawn from ``seed``, patients are added while that
-    brings validation closer to ``val_fraction`` of the training beats.
+    ``MAX_CARVE_PATIENTS`` patients that gives validation at least ``MIN_VAL_BEATS`` reference
+    beats of each of N, S, V and F (every one of them that training has at least twice that
+    many of), each class from at least ``MIN_VAL_PATIENTS`` patients with ``MIN_PATIENT_BEATS``
+    or more (so that no class's validation figure is one patient's), while training keeps every
+    class it has and no class loses more than half of its training beats (or
+    ``1.5 * val_fraction`` if larger). On the full database (strict) that is records 124 and 223
+    (S 104 from two patients, F 19 from two: 20 with 215's one). Then, in an order drawn from
+    ``seed``, patients are added while that brings validation closer to ``val_fraction`` of the
+    training beats (122 and 215 for seed 42).
 
     Args:
         records: MIT-BIH record names.

@@ -114,6 +114,10 @@ class TestWorkbookRun:
             r = f["runs"][name]
             assert r["epochs_run"] == 1 and r["batchnorm"]["auto"] and r["batchnorm"]["momentum"] == 0.9
             assert (run.out / "models" / f"{name}.keras").is_file()
+            # both take the beat's context; the image logits' weight is the validation minimum
+            scale = r["image_scale"]
+            curve = {float(k): v for k, v in scale["val_cross_entropy"].items()}
+            assert curve[scale["chosen"]] == pytest.approx(min(curve.values()))
 
     def test_21_explorer(self, run):
         f = figs(run, "21_hyperparameter_explorer")
@@ -132,10 +136,10 @@ class TestWorkbookRun:
             ci = f["ci"][metric]
             assert ci["lo"] <= ci["estimate"] <= ci["hi"], metric
         assert f["ci"]["accuracy"]["estimate"] == pytest.approx(f["accuracy"])
-        # the three baselines beside the network, on the same beats with the same weights
+        # the four baselines beside the network, on the same beats with the same weights
         comp = f["comparison"]
         assert set(comp) == {"network", "network+RR", "always_n", "nearest_neighbour",
-                             "rr_logistic_regression"}
+                             "rr_logistic_regression", "gradient_boosted_trees"}
         assert comp["always_n"]["N_Se"] == 1.0 and comp["always_n"]["S_Se"] == 0.0
         assert comp["always_n"]["V_Se"] == 0.0 and comp["always_n"]["F_Se"] == 0.0
         assert len({row["n_weighted"] for row in comp.values()}) == 1

@@ -94,6 +94,16 @@ class TestInterPatient:
         assert a == inter_patient_split(list(reversed(MITDB_RECORDS)), seed=3)
         assert all(isinstance(r, str) for r in a["val"])
 
+    def test_no_class_is_one_patients_result(self):
+        """S and F in validation come from two patients each (223 alone held 73 of 76 S)."""
+        from ecgkit.splits import MIN_PATIENT_BEATS, RECORD_CLASS_COUNTS
+
+        for strict in (False, True):
+            split = inter_patient_split(MITDB_RECORDS, strict=strict)
+            for k, c in enumerate(("N", "S", "V", "F")):
+                givers = [r for r in split["val"] if RECORD_CLASS_COUNTS[r][k] >= MIN_PATIENT_BEATS]
+                assert len(givers) >= 2, (c, split["val"])
+
     def test_no_validation(self):
         assert inter_patient_split(MITDB_RECORDS, val_fraction=0)["val"] == []
 

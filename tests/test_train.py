@@ -154,8 +154,8 @@ class TestTrain:
             assert len(res.history[key]) == 2, key
         info = json.loads(p["run_json"].read_text())
         assert info["status"] == "finished"
-        assert info["params"]["IMAGE_SIZE"] == 64 and info["params"]["CLASS_BALANCE"] == "alpha"
-        assert info["class_balance"]["mode"] == "alpha"
+        assert info["params"]["IMAGE_SIZE"] == 64 and info["params"]["CLASS_BALANCE"] == "sampling"
+        assert info["class_balance"]["mode"] == "sampling"
         assert set(info["versions"]) >= {"python", "tensorflow", "keras", "ecgkit", "numpy"}
         assert set(info["data"]) == {"train", "val", "test"}
         assert info["data"]["val"]["beats"] == len(beats.subset("val"))
@@ -311,12 +311,12 @@ class TestLearning:
         rng = np.random.default_rng(0)
         idx = np.concatenate([rng.choice(np.flatnonzero(train_side.labels == k), 4, replace=False)
                               for k in range(4)])
-        one = dataclasses.replace(train_side, windows=train_side.windows[idx],
-                                  labels=train_side.labels[idx],  # unit weights: plain accuracy
+        one = dataclasses.replace(train_side.take(idx),  # unit weights: plain accuracy
                                   meta=train_side.meta.iloc[idx].reset_index(drop=True)
                                   .assign(weight=1.0))
         both = dataclasses.replace(
             one, windows=np.concatenate([one.windows, one.windows]),
+            context={k: np.concatenate([v, v]) for k, v in one.context.items()},
             labels=np.concatenate([one.labels, one.labels]),
             meta=__import__("pandas").concat([one.meta.assign(split="train"),
                                               one.meta.assign(split="val")], ignore_index=True))

@@ -179,7 +179,9 @@ CELLS = [
     faster than the context branch learns the rhythm, so S beats of new patients were missed. So
     `train()` first fits the context branch alone (`CONTEXT_STEPS` batches: seconds), and during
     the joint training drops the image logits of half the beats (`BranchDropout`), on which the
-    context must classify alone.
+    context must classify alone. After training, how much the image logits weigh against the
+    context's is chosen on the **validation** patients (the lowest class-balanced cross-entropy
+    over 0, 0.1, ..., 1; 0 would mean the image adds nothing there) and saved with the model.
     """),
     ("code", "nb.show_source(context.record_context)"),
     ("code", """
@@ -227,6 +229,7 @@ CELLS = [
     val = pd.DataFrame({name: {"best epoch": (r.info["best"] or {}).get("epoch"),
                                "val macro-F1 (best)": (r.info["best"] or {}).get("best"),
                                "val accuracy (weighted)": r.info["final_metrics"]["accuracy"],
+                               "image weight (chosen on val)": (r.info.get("image_scale") or {}).get("chosen"),
                                "seconds": r.info["seconds"]} for name, r in runs.items()}).T
     val
     """),
@@ -247,6 +250,7 @@ CELLS = [
         "train_counts": train_counts, "val_counts": counts["val"],
         "runs": {name: {"epochs_run": len(r.history["loss"]), "best": r.info.get("best"),
                         "batchnorm": r.info.get("batchnorm"), "seconds": r.info.get("seconds"),
+                        "context": r.info.get("context"), "image_scale": r.info.get("image_scale"),
                         "val_final": r.info["final_metrics"]} for name, r in runs.items()},
         "models": {name: str(MODELS / f"{name}.keras") for name in runs},
     })
