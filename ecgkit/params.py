@@ -154,6 +154,12 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     want = PARAMS[name].type
     if want is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if want is float and isinstance(value, str):
+        # YAML 1.1 reads 3e-4 and 1e-3 (no dot) as strings: accept every float a user writes
+        try:
+            return float(value.strip())
+        except ValueError:
+            pass
     if name == "RECORDS" and isinstance(value, int) and not isinstance(value, bool):
         return str(value)  # one record written unquoted (RECORDS: 100) reads as a YAML number
     if want is str and value is None:

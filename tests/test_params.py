@@ -165,3 +165,15 @@ def test_weights_none_is_python_none():
     assert params.weights_arg("none") is None and params.weights_arg("") is None
     assert params.weights_arg("imagenet") == "imagenet"
     assert params.weights_arg("w.weights.h5") == "w.weights.h5"
+
+
+def test_floats_as_users_write_them():
+    """3e-4 (YAML 1.1 reads it as a string) is a float in --set and in profiles."""
+    from ecgkit.params import ParamError, parse_assignments, validate
+
+    assert parse_assignments(["LEARNING_RATE=3e-4"]) == {"LEARNING_RATE": 3e-4}
+    assert validate({"LEARNING_RATE": "1e-3"}) == {"LEARNING_RATE": 1e-3}
+    with pytest.raises(ParamError, match="LEARNING_RATE must be float"):
+        validate({"LEARNING_RATE": "fast"})
+    with pytest.raises(ParamError, match="LEARNING_RATE must be > 0"):
+        validate({"LEARNING_RATE": "nan"})
