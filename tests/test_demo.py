@@ -48,7 +48,8 @@ class TestDemo:
     def test_ci_sized_demo_puts_the_baselines_beside_the_network(self, demo):
         tmp_path, data = demo
         table = data["baselines"]["table"]
-        assert set(table) == {"network", "always_n", "nearest_neighbour", "rr_logistic_regression"}
+        assert set(table) == {"network", "always_n", "nearest_neighbour", "rr_logistic_regression",
+                              "gradient_boosted_trees"}
         assert table["always_n"]["N_Se"] == 1.0 and table["always_n"]["S_Se"] == 0.0
         assert len({row["n_weighted"] for row in table.values()}) == 1  # the same test beats
         assert table["network"]["n_weighted"] <= data["test"]["n_weighted"]  # Q beats left out
@@ -59,7 +60,7 @@ class TestDemo:
         assert f"macro-F1 over N/S/V/F is {net:.3f}" in text and f"always-N ({always_n:.3f})" in text
         assert ("predicts every class present" in text) is data["predicts_every_class_present"]
         csv = (tmp_path / "baselines.csv").read_text().splitlines()
-        assert csv[0].startswith("model,N_Se") and len(csv) == 5
+        assert csv[0].startswith("model,N_Se") and len(csv) == 6
 
     def test_top_level_script_help(self):
         out = subprocess.run([sys.executable, str(PROJECT_ROOT / "enhanced_resnet50_demo.py"),
