@@ -44,8 +44,8 @@ RUNTIMES: dict[str, tuple[str, str]] = {
     "12": ("10 s", "about 20 s"),
     "13": ("14 s", "about 20 s"),
     "14": ("16 s", "about 30 s"),
-    "20": ("23 min (two models of 12,800 images)", "about 1-2 h (30 epochs, full DS1)"),
-    "21": ("2.6 min (one button-press run)", "about 1 min + runs"),
+    "20": ("26 min (two models of 12,800 images with context; 2026-12-03, validating on every validation beat, since fixed)", "about 1-2 h (30 epochs, full DS1)"),
+    "21": ("2.6 min (one button-press run)", "about 1 min + runs"),  # 154 s on 2026-12-03
     "30": ("1.8 min", "about 5 min"),
     "31": ("1.7 min", "about 3 min"),
     "32": ("3.7 min", "about 5 min (2 models predict DS2; no training)"),

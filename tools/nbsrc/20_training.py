@@ -14,7 +14,7 @@ PREREQUISITES = ["03_ecg_augmentation", "14_pyramid_and_head"]
 
 CELLS = [
     ("md", "## Parameters"),
-    ("params", DATA + ["CONTEXT", "CONTEXT_MODE", "ECG_BLOCK", "ATTENTION", "CALIBRATION", "PYRAMID", "EPOCHS=4",
+    ("params", DATA + ["TEST_MAX_BEATS_PER_RECORD=100", "CONTEXT", "CONTEXT_MODE", "CONTEXT_STEPS", "ECG_BLOCK", "ATTENTION", "CALIBRATION", "PYRAMID", "EPOCHS=4",
                        "BN_MOMENTUM", "DETERMINISTIC"] + TRAINING),
     ("code", """
     import shutil
@@ -59,10 +59,13 @@ CELLS = [
     ("md", """
     ## 2. The data: training and validation patients only
 
-    The test patients are not loaded here. Validation patients are carved from the training
+    The test patients are loaded with the others (`load_beats` reads the whole split) but not
+    used here. Validation patients are carved from the training
     patients so that N, S, V and F each have real support there (`ecgkit.splits`); the best epoch
-    is chosen on them. `MAX_BEATS_PER_RECORD` caps the beats per record and class: the capped
-    beats carry weights (N/n), so validation metrics estimate those of every validation beat.
+    is chosen on them. `MAX_BEATS_PER_RECORD` caps the beats per record and class (0: every
+    beat, as the cpu profile trains), and `TEST_MAX_BEATS_PER_RECORD` caps the validation beats
+    that `train()` predicts every epoch: capped beats carry weights (N/n), so validation metrics
+    estimate those of every validation beat.
     """),
     ("code", """
     beats = load_beats(DATA_DIR or None, split=SPLIT, records=record_list(RECORDS), lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
