@@ -78,6 +78,14 @@ def _check_beats(beats, what: str):
     return beats
 
 
+def _labels_and_weights(beats) -> tuple[np.ndarray, np.ndarray]:
+    """The training labels (int64) and each beat's cap weight (1 without a ``weight`` column)."""
+    y = np.asarray(beats.labels, dtype=np.int64)
+    w = (beats.meta["weight"].to_numpy(dtype=np.float64)
+         if "weight" in beats.meta.columns else np.ones(len(y)))
+    return y, w
+
+
 def _full_probs(proba: np.ndarray, fitted_classes: np.ndarray) -> np.ndarray:
     """Probabilities over the fitted classes -> (n, 5) over CLASSES (0 for unseen classes)."""
     out = np.zeros((proba.shape[0], len(CLASSES)), dtype=np.float64)
@@ -224,12 +232,10 @@ def rr_logistic_regression(train_beats, test_beats, *, features: str = "ratios",
     _check_beats(train_beats, "train_beats")
     _check_beats(test_beats, "test_beats")
     x_train, x_test = _rr(train_beats.meta, features), _rr(test_beats.meta, features)
-    y = np.asarray(train_beats.labels, dtype=np.int64)
+    y, w = _labels_and_weights(train_beats)
     present = np.unique(y)
     if present.size == 1:
         return _full_probs(np.ones((len(x_test), 1)), present)
-    w = (train_beats.meta["weight"].to_numpy(dtype=np.float64)
-         if "weight" in train_beats.meta.columns else np.ones(len(y)))
     # "balanced" gives each class the same total weight by counts; dividing each weight by its
     # class mean makes that hold for the weighted totals too.
     class_mean = np.bincount(y, weights=w) / np.maximum(np.bincount(y), 1)
@@ -302,12 +308,10 @@ def gradient_boosted_trees(train_beats, test_beats, *, features: str = TREE_FEAT
         raise ValueError(f"max_iter must be an integer >= 1. Received: max_iter={max_iter!r}")
     x_train = tree_features(train_beats, features, mode)
     x_test = tree_features(test_beats, features, mode)
-    y = np.asarray(train_beats.labels, dtype=np.int64)
+    y, w = _labels_and_weights(train_beats)
     present = np.unique(y)
     if present.size == 1:
         return _full_probs(np.ones((len(x_test), 1)), present)
-    w = (train_beats.meta["weight"].to_numpy(dtype=np.float64)
-         if "weight" in train_beats.meta.columns else np.ones(len(y)))
     total = np.bincount(y, weights=w)
     sample_weight = w * (w.sum() / (present.size * total[y]))
     model = HistGradientBoostingClassifier(max_iter=int(max_iter), random_state=seed)

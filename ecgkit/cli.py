@@ -477,8 +477,8 @@ def _predict_record(args, model) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(out, index=False, float_format="%.5f")
         counts = table["class"].value_counts().to_dict()
-        print(f"{len(table)} beats of {args.record} classified: "
-              + ", ".join(f"{c} {counts.get(c, 0)}" for c in sorted(counts)) + f"; written to {out}")
+        per_class = ", ".join(f"{c} {counts[c]}" for c in sorted(counts))
+        print(f"{len(table)} beats of {args.record} classified: {per_class}; written to {out}")
     elif args.json:
         print(table.to_json(orient="records", indent=2))
     else:

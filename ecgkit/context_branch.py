@@ -145,8 +145,7 @@ def choose_image_scale(model, batches, labels, weights=None,
     from ecgkit.fusion import balanced_cross_entropy
 
     drop = model.get_layer(DROP_LAYER)
-    image = model.get_layer(DROP_LAYER).input
-    both = keras.Model(model.input, [image, model.get_layer("context_logits").output])
+    both = keras.Model(model.input, [drop.input, model.get_layer("context_logits").output])
     zi, zc = [], []
     for x, *_ in made_ahead(batches):
         a, c = both.predict_on_batch(x)

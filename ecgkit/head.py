@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from keras import layers
 
+from ecgkit.context_branch import BranchDropout
+
 
 def classification_head(x, num_classes, units=(512, 256), dropout=0.5, name="head",
                         extra_logits=None):
@@ -51,8 +53,6 @@ def classification_head(x, num_classes, units=(512, 256), dropout=0.5, name="hea
             x = layers.Dropout(dropout, name=f"{name}_dropout_{i}")(x)
     x = layers.Dense(int(num_classes), name=f"{name}_logits")(x)
     if extra_logits is not None:
-        from ecgkit.context_branch import BranchDropout
-
         x = BranchDropout(name="image_logit_drop")(x)
         x = layers.Add(name="logits")([x, extra_logits])
     return layers.Activation("softmax", dtype="float32", name="predictions")(x)

@@ -186,7 +186,7 @@ def provenance(p: dict[str, Any], beats, context: str | None = "auto") -> dict[s
             "records": p["RECORDS"], "data_dir": p["DATA_DIR"]}
 
 
-def paths_exist_to_resume(run_dir: Path) -> bool:
+def resumable(run_dir: Path) -> bool:
     """Whether ``run_dir`` holds an interrupted run's backup (``BackupAndRestore``): its
     weights, context branch included, are restored, so nothing is fitted before them."""
     return (Path(run_dir) / "backup" / "training_metadata.json").is_file()
@@ -289,12 +289,11 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
             record_grid(model, p["GRID"])  # saved with the model, for evaluation to read back
             # the model decides whether batches carry the context (a model passed in may not)
             context = p["CONTEXT_MODE"] if has_context(model) else None
-            record_provenance(model, provenance(p, beats, context))
             if context is not None:  # the training patients' mean and variance, saved
                 adapt_context(model, train_beats.context_of(context))
             warmup_losses = None
-            if context is not None and has_warm_up(model) and p["CONTEXT_STEPS"] and not (
-                    paths_exist_to_resume(run_dir)):
+            if (context is not None and has_warm_up(model) and p["CONTEXT_STEPS"]
+                    and not resumable(run_dir)):
                 warmup_losses = warm_up(
                     model, train_beats.context_of(context), train_beats.labels,
                     steps=p["CONTEXT_STEPS"], batch_size=batch, learning_rate=p["LEARNING_RATE"],
@@ -315,7 +314,7 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
         cbs, paths = make_callbacks(run_dir, progress=progress, extra=callbacks,
                                     bn_batches=train_ds)
         done_before = len(read_history(paths["csv_log"]).get("epoch", []))
-        resuming = (paths["backup"] / "training_metadata.json").is_file()
+        resuming = resumable(run_dir)
         if not resuming:  # a fresh run starts a fresh log and a fresh best checkpoint
             for stale in (paths["csv_log"], paths["best"], best_state_path(paths["best"])):
                 if stale.exists():
@@ -360,7 +359,8 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
         scale, curve = choose_image_scale(model, val_ds, val_beats.labels,
                                           val_beats.meta["weight"].to_numpy())
         image_scale = {"chosen": scale, "val_cross_entropy": curve}
-        record_provenance(model, {**provenance(p, beats, context), "image_scale": scale})
+    record_provenance(model, {**provenance(p, beats, context),
+                              "image_scale": image_scale and image_scale["chosen"]})
     paths["model"] = atomic_save(model, run_dir / "model.keras")
     history = read_history(paths["csv_log"])
     info.update({

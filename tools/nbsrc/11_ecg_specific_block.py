@@ -88,7 +88,8 @@ CELLS = [
     ("code", """
     if trained is not None:
         branch_names = [f"ecg_block_{k}x{k}_relu" for k in (3, 5, 9, 15)]
-        reader = keras.Model(nb.image_input(trained), [trained.get_layer(n).output for n in branch_names])
+        outputs = [trained.get_layer(n).output for n in branch_names]
+        reader = keras.Model(nb.image_input(trained), outputs)
         acts = reader.predict(trained_images, verbose=0)
         branch_use = pd.DataFrame({n.split("_")[2]: [float(np.mean(a[i])) for i in range(len(pick))]
                                    for n, a in zip(branch_names, acts)}, index=pick_names)

@@ -14,7 +14,8 @@ PREREQUISITES = ["03_ecg_augmentation", "14_pyramid_and_head"]
 
 CELLS = [
     ("md", "## Parameters"),
-    ("params", DATA + ["TEST_MAX_BEATS_PER_RECORD=100", "CONTEXT", "CONTEXT_MODE", "CONTEXT_STEPS", "ECG_BLOCK", "ATTENTION", "CALIBRATION", "PYRAMID", "EPOCHS=4",
+    ("params", DATA + ["TEST_MAX_BEATS_PER_RECORD=100", "CONTEXT", "CONTEXT_MODE", "CONTEXT_STEPS",
+                       "ECG_BLOCK", "ATTENTION", "CALIBRATION", "PYRAMID", "EPOCHS=4",
                        "BN_MOMENTUM", "DETERMINISTIC"] + TRAINING),
     ("code", """
     import shutil
@@ -194,10 +195,12 @@ CELLS = [
     for k, c in enumerate(contract.CLASSES):
         rows = train_beats.labels == k
         if rows.sum() >= 5:
-            axes[0].hist(np.clip(ctx[rows, 0], 0, 2), bins=40, histtype="step", density=True, label=c)
+            axes[0].hist(np.clip(ctx[rows, 0], 0, 2), bins=40, histtype="step", density=True,
+                         label=c)
             axes[1].plot(np.median(ctx[rows, context.N_RHYTHM:], axis=0), label=c)
     axes[0].set(title=f"{names[0]}: early beats sit left of 1", xlabel=names[0])
-    axes[1].set(title="median shape minus the patient's usual beat (mV)", xlabel="10-ms step from -0.25 s")
+    axes[1].set(title="median shape minus the patient's usual beat (mV)",
+                xlabel="10-ms step from -0.25 s")
     axes[0].legend()
     axes[1].legend()
     nb.save_figure(fig, RUN_DIR, NOTEBOOK, "context_by_class")
@@ -216,7 +219,7 @@ CELLS = [
     ("code", """
     runs = {}
     runs["baseline"] = train(PARAMS, beats=beats, run_dir=OUT / "baseline", progress=False, run_eagerly=EAGER,
-                             model=lambda: baseline_model(PARAMS))  # the same context branch and head
+                             model=lambda: baseline_model(PARAMS))  # same context branch, head
     print(f"baseline: {runs['baseline'].info['seconds']} s, best {runs['baseline'].info['best']}")
     """),
     ("md", "## 8. Train the enhanced ResNet50 with the same recipe"),
@@ -232,7 +235,8 @@ CELLS = [
     val = pd.DataFrame({name: {"best epoch": (r.info["best"] or {}).get("epoch"),
                                "val macro-F1 (best)": (r.info["best"] or {}).get("best"),
                                "val accuracy (weighted)": r.info["final_metrics"]["accuracy"],
-                               "image weight (chosen on val)": (r.info.get("image_scale") or {}).get("chosen"),
+                               "image weight (chosen on val)":
+                                   (r.info.get("image_scale") or {}).get("chosen"),
                                "seconds": r.info["seconds"]} for name, r in runs.items()}).T
     val
     """),

@@ -105,7 +105,8 @@ CELLS = [
     ("code", """
     order = np.concatenate([table["index"].to_numpy()[:SHOW // 2],
                             np.flatnonzero(~wrong)[:SHOW // 2]]).astype(int)[:6]
-    imgs, context = provenance.model_inputs(model, test, order, grid=GRID)  # context: None for an image-only model
+    # context: None for an image-only model
+    imgs, context = provenance.model_inputs(model, test, order, grid=GRID)
     layer = gradcam_layer_name(model)
     heat = ea.grad_cam(model, imgs, layer_name=layer, context=context)
     assert heat.shape[0] == len(order) and np.nanmax(heat) <= 1.0 + 1e-6

@@ -46,8 +46,10 @@ if not path.exists():
 model = load_model(path)
 from ecgkit import provenance  # what the model records about its training (split, grid, context)
 
-SPLIT = provenance.protocol(model, SPLIT)  # the model's protocol; a different SPLIT is used with a warning
-provenance.check_settings(model, {"GRID": GRID}, source="parameter GRID")  # refused if it contradicts the model
+# the model's protocol (a different SPLIT is used, with a warning); a GRID that contradicts the
+# model is refused
+SPLIT = provenance.protocol(model, SPLIT)
+provenance.check_settings(model, {"GRID": GRID}, source="parameter GRID")
 IMAGE_SIZE_OF_MODEL = nb.image_size_of(model)
 print(f"model {path.name}: {model.count_params():,} parameters, {IMAGE_SIZE_OF_MODEL} px")
 """ + TEST_BEATS
