@@ -76,7 +76,7 @@ def pooled_bootstrap(test, runs: list, other, n_boot: int = 200) -> dict:
     predictions are one copy of the test beats, with the same patients and weights."""
     import numpy as np
 
-    from ecgkit.evaluate import paired_bootstrap
+    from ecgkit.scoring import paired_bootstrap
 
     k = len(runs)
     return paired_bootstrap(np.tile(test.labels, k), np.concatenate(runs),

@@ -400,7 +400,8 @@ def _add_evaluate(sub) -> None:
 
 def _cmd_evaluate(args) -> int:
     from ecgkit.datasets import load_beats
-    from ecgkit.evaluate import evaluate_image_folder, evaluate_model, format_summary
+    from ecgkit.evaluate import evaluate_image_folder, evaluate_model
+    from ecgkit.scoring import format_summary
     from ecgkit.images import ImageFolderError
     from ecgkit.records import RecordError
 

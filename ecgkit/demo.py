@@ -79,15 +79,11 @@ def run_demo(out_dir: str | Path = "runs/demo", overrides: dict[str, Any] | None
     import pandas as pd
 
     from ecgkit import plots
-    from ecgkit.baselines import comparison_table, run_baselines, verdict
+    from ecgkit.baselines import compare, run_baselines
     from ecgkit.datasets import load_beats
-    from ecgkit.evaluate import (
-        class_coverage,
-        evaluate_model,
-        format_summary,
-        literature_table,
-        paired_bootstrap,
-    )
+    from ecgkit.evaluate import evaluate_model
+    from ecgkit.literature import literature_table
+    from ecgkit.scoring import format_summary
     from ecgkit.train import few_steps, train
 
     out = Path(out_dir)
@@ -127,14 +123,9 @@ def run_demo(out_dir: str | Path = "runs/demo", overrides: dict[str, Any] | None
         f"{len(beats.subset('train'))} training beats)")
     t_base = time.time()
     results = {"network": report.y_prob, **run_baselines(beats.subset("train"), test)}
-    table = comparison_table(results, test, class_set=CLASS_SET)
-    weights = test.meta["weight"].to_numpy()
-    versus = {name: paired_bootstrap(test.labels, report.y_prob, results[name],
-                                     test.meta["patient"].to_numpy(), weights=weights,
-                                     class_set=CLASS_SET, n_boot=max(1, p["BOOTSTRAP"]), seed=seed)
-              for name in results if name != "network"}
-    coverage = class_coverage(test.labels, report.y_prob, class_set=CLASS_SET)
-    text = verdict(table, "network", CLASS_SET, versus=versus, coverage=coverage)
+    comparison = compare(results, test, class_set=CLASS_SET, n_boot=p["BOOTSTRAP"], seed=seed)
+    table, coverage = comparison.table, comparison.coverage["network"]
+    versus, text = comparison.versus["network"], comparison.verdicts["network"]
     base_s = time.time() - t_base
 
     say("[5/5] saving figures, the comparison and the model")

@@ -166,7 +166,7 @@ def plot_calibration(reliability, ece: float | None = None):
 
     Args:
         reliability: DataFrame with ``lo``, ``hi``, ``confidence``, ``accuracy``, ``count``
-            (``ecgkit.evaluate.calibration_bins``).
+            (``ecgkit.scoring.calibration_bins``).
         ece: expected calibration error, shown in the title.
     """
     r = reliability

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from ecgkit import plots
 from ecgkit.contract import CLASSES
-from ecgkit.evaluate import evaluate_predictions
+from ecgkit.scoring import evaluate_predictions
 
 
 def _visible_axes(fig):

@@ -24,7 +24,7 @@ CELLS = [
     from ecgkit import contract, nb, records as rec_mod, splits
     from ecgkit.datasets import load_beats
     from ecgkit.params import record_list
-    from ecgkit.evaluate import evaluate_predictions
+    from ecgkit.scoring import evaluate_predictions
     from ecgkit.plots import plot_class_distribution
 
     NOTEBOOK = "01_data_exploration"

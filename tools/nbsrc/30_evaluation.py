@@ -23,7 +23,7 @@ CELLS = [
     import numpy as np
     import pandas as pd
 
-    from ecgkit import baselines, contract, evaluate, fusion, nb, plots
+    from ecgkit import baselines, contract, evaluate, fusion, literature, nb, plots, scoring
     from ecgkit.datasets import load_beats
     from ecgkit.params import record_list
     from ecgkit.predict import load_model
@@ -57,11 +57,11 @@ CELLS = [
     probabilities. The bootstrap resamples **patients**, not beats: beats of one patient are not
     independent, and resampling beats would give intervals that are far too narrow.
     """),
-    ("code", "nb.show_source(evaluate.evaluate_predictions)"),
+    ("code", "nb.show_source(scoring.evaluate_predictions)"),
     ("code", """
     report = evaluate.evaluate_model(model, test, out_dir=OUT, grid=GRID, batch_size=BATCH_SIZE,
                                      n_boot=BOOTSTRAP, seed=SEED)
-    print(evaluate.format_summary(report))
+    print(scoring.format_summary(report))
     assert report.weights is not None and report.n_beats == len(test)
     assert np.isclose(report.confusion.sum(), weights.sum()) and np.isclose(report.n_weighted, weights.sum())
     """),
@@ -174,25 +174,20 @@ CELLS = [
     on the same resample, and look at the distribution of the macro-F1 difference. (Notebook 32
     uses the same function for the baseline-against-enhanced question.)
     """),
-    ("code", "nb.show_source(evaluate.paired_bootstrap)"),
+    ("code", "nb.show_source(scoring.paired_bootstrap)"),
+    ("md", """
+    The table, the paired bootstraps, the class coverage and the verdict below are one chain,
+    `baselines.compare`, the same call the demo makes: each model is compared with every other
+    row on the DS2 beats, and the bootstrap's point estimates are the table's figures.
+    """),
+    ("code", "nb.show_source(baselines.compare)"),
     ("code", """
-    ds2 = test.meta["record"].isin(contract.DS2).to_numpy()
-
-
-    def versus_all(model):  # paired patient bootstrap of `model` against every other row (DS2 beats)
-        out = {name: evaluate.paired_bootstrap(test.labels[ds2], results[model][ds2], results[name][ds2],
-                                               test.meta["patient"].to_numpy()[ds2], weights=weights[ds2],
-                                               class_set=CLASS_SET, n_boot=BOOTSTRAP, seed=SEED)
-               for name in results if name != model}
-        for name, v in out.items():  # the point estimates are the comparison table's
-            assert np.isclose(v["a"], table.loc[model, "macro_f1"]) and np.isclose(v["b"], table.loc[name, "macro_f1"])
-        return out
-
-
-    versus = {model: versus_all(model) for model in ("network", "network+RR")}
-    paired = pd.concat({model: pd.DataFrame({name: {k: v[k] for k in ("difference", "lo", "hi", "share_above_zero")}
-                                             for name, v in vs.items()}).T for model, vs in versus.items()},
-                       names=["model", "minus"])
+    comparison = baselines.compare(results, test, models=("network", "network+RR"),
+                                   class_set=CLASS_SET, records=contract.DS2, n_boot=BOOTSTRAP,
+                                   seed=SEED)
+    assert comparison.table.equals(table)
+    versus, coverage, verdict = comparison.versus, comparison.coverage, comparison.verdicts
+    paired = comparison.paired()
     paired.round(3)
     """),
     ("md", """
@@ -200,13 +195,7 @@ CELLS = [
     shows, whichever way it goes, and whether the network predicts every class that occurs.
     """),
     ("code", "nb.show_source(baselines.verdict)"),
-    ("code", """
-    coverage = {model: evaluate.class_coverage(test.labels[ds2], results[model][ds2], class_set=CLASS_SET)
-                for model in versus}
-    verdict = {model: baselines.verdict(table, model, CLASS_SET, versus=versus[model], coverage=coverage[model])
-               for model in versus}
-    print("\\n\\n".join(verdict.values()))
-    """),
+    ("code", 'print("\\n\\n".join(verdict.values()))'),
     ("md", """
     ## 10. Beside the literature
 
@@ -217,9 +206,9 @@ CELLS = [
     CPU training the numbers are **not** directly comparable: the `note` says what differs.
     """),
     ("code", """
-    fused_report = evaluate.evaluate_predictions(test.labels, results["network+RR"], n_boot=0, weights=weights,
+    fused_report = scoring.evaluate_predictions(test.labels, results["network+RR"], n_boot=0, weights=weights,
                                                  records=test.meta["record"].to_numpy())
-    lit = evaluate.literature_table(report, others={"network+RR": fused_report})
+    lit = literature.literature_table(report, others={"network+RR": fused_report})
     ours = lit[lit["kind"] == "this run"].set_index("class_set")
     ours_fused = lit[lit["kind"] == "this run, network+RR"].set_index("class_set")
     lit

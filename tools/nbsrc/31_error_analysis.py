@@ -20,7 +20,8 @@ CELLS = [
 
     from ecgkit import contract, error_analysis as ea, nb, plots, provenance
     from ecgkit.datasets import load_beats
-    from ecgkit.evaluate import evaluate_predictions, predict_beats
+    from ecgkit.evaluate import predict_beats
+    from ecgkit.scoring import evaluate_predictions
     from ecgkit.factory import gradcam_layer_name
     from ecgkit.params import record_list
     from ecgkit.predict import load_model

@@ -23,7 +23,8 @@ CELLS = [
     from ecgkit import baselines, nb
     from ecgkit.cost import count_params
     from ecgkit.datasets import load_beats
-    from ecgkit.evaluate import class_coverage, paired_bootstrap, predict_beats
+    from ecgkit.evaluate import predict_beats
+    from ecgkit.scoring import class_coverage, paired_bootstrap
     from ecgkit.predict import load_model
     from ecgkit.params import record_list
 
