@@ -232,6 +232,40 @@ def _load_checked_model(path: str):
     return model
 
 
+def _add_params_options(p: argparse.ArgumentParser, what: str) -> None:
+    """``--params`` and ``--set``, as ``train`` takes them; ``what`` says what they set."""
+    p.add_argument("--params", help="YAML profile file, or a profile name (smoke, cpu, gpu, "
+                                    f"demo): {what}")
+    p.add_argument("--set", nargs="*", metavar="NAME=VALUE", help="override single parameters")
+
+
+def _profile_overrides(args) -> dict:
+    """The parameters given by ``--params`` and ``--set`` (validated; ``--set`` wins)."""
+    overrides = load_profile(args.params) if args.params else {}
+    overrides.update(parse_assignments(args.set or []))
+    return overrides
+
+
+def _fill_options(args, overrides: dict, options: dict[str, tuple[str, object]]) -> None:
+    """Options not given on the command line take their parameter's value from ``--params`` /
+    ``--set`` when it is stated there, else the command's default.
+
+    Args:
+        args: the parsed arguments; each option in ``options`` parsed with default None.
+        overrides: :func:`_profile_overrides`.
+        options: ``{option dest: (PARAMETER, command default)}``.
+    """
+    from ecgkit.params import lead_list, record_list
+
+    convert = {"RECORDS": record_list, "FALLBACK_LEADS": lambda v: list(lead_list(v)) or None,
+               "DATA_DIR": lambda v: v or None}
+    for dest, (name, default) in options.items():
+        if getattr(args, dest) is not None:
+            continue
+        value = convert.get(name, lambda v: v)(overrides[name]) if name in overrides else default
+        setattr(args, dest, value)
+
+
 # --- ecgkit build-dataset ------------------------------------------------------------------------
 
 def _add_build_dataset(sub) -> None:
@@ -243,22 +277,26 @@ def _add_build_dataset(sub) -> None:
     p.add_argument("out_dir", metavar="OUT_DIR", help="output folder")
     p.add_argument("--records", nargs="+", metavar="REC",
                    help="records to export (space or comma separated; default: all)")
-    p.add_argument("--split", choices=SPLIT_PROTOCOLS, default="inter-patient",
+    _add_params_options(p, "SPLIT, RECORDS, IMAGE_SIZE, GRID, MAX_BEATS_PER_RECORD, LEAD, "
+                           "FALLBACK_LEADS, UNKNOWN_SYMBOLS, VAL_FRACTION and SEED fill the "
+                           "options not given")
+    p.add_argument("--split", choices=SPLIT_PROTOCOLS, default=None,
                    help="split protocol (default: inter-patient; "
                         "beat-random-LEAKS-PATIENTS leaks patients, for comparison only)")
-    p.add_argument("--image-size", type=int, default=IMAGE_SIZE, help="image side in pixels")
-    p.add_argument("--grid", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--image-size", type=int, default=None,
+                   help=f"image side in pixels (default: {IMAGE_SIZE})")
+    p.add_argument("--grid", action=argparse.BooleanOptionalAction, default=None,
                    help="draw the ECG-paper grid (default: on)")
-    p.add_argument("--max-beats-per-record", type=int, default=0, metavar="N",
-                   help="cap per record and class (0 = no cap)")
+    p.add_argument("--max-beats-per-record", type=int, default=None, metavar="N",
+                   help="cap per record and class (default 0 = no cap)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    p.add_argument("--lead", default=LEAD, help="lead name (default: MLII)")
+    p.add_argument("--lead", default=None, help="lead name (default: MLII)")
     p.add_argument("--missing-lead", choices=MISSING_LEAD_POLICIES, default="skip",
                    help="records without the lead: skip with a message (default) or fail")
-    _add_lead_fallback_options(p)
-    p.add_argument("--val-fraction", type=float, default=0.2,
-                   help="validation share of training beats, carved by patient")
-    p.add_argument("--seed", type=int, default=42)
+    _add_lead_fallback_options(p, parameters=True)
+    p.add_argument("--val-fraction", type=float, default=None,
+                   help="validation share of training beats, carved by patient (default 0.2)")
+    p.add_argument("--seed", type=int, default=None, help="default 42")
     p.add_argument("--prune", action="store_true",
                    help="delete the images of records built into OUT_DIR before but not in this "
                         "run (default: refuse such a run)")
@@ -266,10 +304,24 @@ def _add_build_dataset(sub) -> None:
     p.set_defaults(func=_cmd_build_dataset)
 
 
+BUILD_DATASET_OPTIONS = {
+    "split": ("SPLIT", "inter-patient"), "records": ("RECORDS", None),
+    "image_size": ("IMAGE_SIZE", IMAGE_SIZE), "grid": ("GRID", True),
+    "max_beats_per_record": ("MAX_BEATS_PER_RECORD", 0), "lead": ("LEAD", LEAD),
+    "fallback_lead": ("FALLBACK_LEADS", None), "unknown_symbols": ("UNKNOWN_SYMBOLS", "error"),
+    "val_fraction": ("VAL_FRACTION", 0.2), "seed": ("SEED", 42)}
+"""build-dataset's options that ``--params`` / ``--set`` fill: ``{dest: (PARAMETER, default)}``."""
+
+
 def _cmd_build_dataset(args) -> int:
     from ecgkit.export import build_dataset, check_options
     from ecgkit.records import RecordError
 
+    try:
+        _fill_options(args, _profile_overrides(args), BUILD_DATASET_OPTIONS)
+    except ParamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     records = None
     if args.records:
         records = [r for item in args.records for r in item.split(",") if r]
@@ -330,8 +382,7 @@ def _add_train(sub) -> None:
                     "profile (names from ecgkit.params; unknown names are errors). Running the "
                     "same command again after an interruption resumes from the last finished "
                     "epoch.")
-    p.add_argument("--params", help="YAML profile file, or a profile name (smoke, cpu, gpu, demo)")
-    p.add_argument("--set", nargs="*", metavar="NAME=VALUE", help="override single parameters")
+    _add_params_options(p, "the training parameters (names from ecgkit.params)")
     p.add_argument("--run-dir", default=None, help="output folder (default RUN_DIR/train)")
     _add_lead_fallback_options(p, parameters=True)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -343,8 +394,7 @@ def _cmd_train(args) -> int:
     from ecgkit.train import train
 
     try:
-        overrides = load_profile(args.params) if args.params else {}
-        overrides.update(parse_assignments(args.set or []))
+        overrides = _profile_overrides(args)
         if args.fallback_lead:
             overrides["FALLBACK_LEADS"] = ",".join(args.fallback_lead)
         if args.unknown_symbols:
@@ -376,6 +426,9 @@ def _add_evaluate(sub) -> None:
                     "the test patients. Writes metrics.json, per_class.csv, literature.csv and "
                     "figures.")
     p.add_argument("--model", required=True, help="trained .keras model")
+    _add_params_options(p, "DATA_DIR, SPLIT, RECORDS, LEAD, FALLBACK_LEADS, UNKNOWN_SYMBOLS, "
+                           "TEST_MAX_BEATS_PER_RECORD and BOOTSTRAP fill the options not given; "
+                           "IMAGE_SIZE, GRID, CONTEXT and CONTEXT_MODE must agree with the model")
     p.add_argument("--data", default=None, help="WFDB folder or build-dataset image folder "
                    "(default: the embedded database, data/mitdb)")
     p.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
@@ -383,10 +436,12 @@ def _add_evaluate(sub) -> None:
                    help="split protocol (default: the one the model was trained with, recorded "
                         "in the model; another one is used with a warning)")
     p.add_argument("--records", nargs="*", help="only these records")
-    p.add_argument("--lead", default=LEAD, help="lead name (default: MLII)")
-    _add_lead_fallback_options(p)
-    p.add_argument("--max-beats-per-record", type=int, default=0)
-    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples by patient")
+    p.add_argument("--lead", default=None, help="lead name (default: MLII)")
+    _add_lead_fallback_options(p, parameters=True)
+    p.add_argument("--max-beats-per-record", type=int, default=None,
+                   help="cap per record and class, the beats weighted (default 0 = every beat)")
+    p.add_argument("--bootstrap", type=int, default=None,
+                   help="bootstrap resamples by patient (default 200)")
     p.add_argument("--no-grid", action="store_true",
                    help="images without the ECG-paper grid (default: as the model was trained, "
                         "when it records it; else with the grid)")
@@ -398,6 +453,17 @@ def _add_evaluate(sub) -> None:
     p.set_defaults(func=_cmd_evaluate)
 
 
+EVALUATE_OPTIONS = {
+    "data": ("DATA_DIR", None), "protocol": ("SPLIT", None), "records": ("RECORDS", None),
+    "lead": ("LEAD", LEAD), "fallback_lead": ("FALLBACK_LEADS", None),
+    "unknown_symbols": ("UNKNOWN_SYMBOLS", "error"),
+    "max_beats_per_record": ("TEST_MAX_BEATS_PER_RECORD", 0), "bootstrap": ("BOOTSTRAP", 200)}
+"""evaluate's options that ``--params`` / ``--set`` fill: ``{dest: (PARAMETER, default)}``."""
+
+MODEL_SETTINGS = ("IMAGE_SIZE", "GRID", "CONTEXT", "CONTEXT_MODE")
+"""Parameters that must agree with the model evaluated (``provenance.check_settings``)."""
+
+
 def _cmd_evaluate(args) -> int:
     from ecgkit.datasets import load_beats
     from ecgkit.evaluate import evaluate_image_folder, evaluate_model
@@ -407,6 +473,12 @@ def _cmd_evaluate(args) -> int:
 
     from ecgkit.provenance import ProvenanceError, check_settings, protocol
 
+    try:
+        overrides = _profile_overrides(args)
+        _fill_options(args, overrides, EVALUATE_OPTIONS)
+    except ParamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     model = _load_checked_model(args.model)
     if model is None:
         return 2
@@ -414,6 +486,8 @@ def _cmd_evaluate(args) -> int:
     try:
         if args.no_grid:
             check_settings(model, {"GRID": False}, source="--no-grid")
+        check_settings(model, {k: v for k, v in overrides.items() if k in MODEL_SETTINGS},
+                       source="--params/--set")
         split = protocol(model, args.protocol)
     except ProvenanceError as exc:
         print(f"error: {exc}", file=sys.stderr)
