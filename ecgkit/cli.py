@@ -167,13 +167,14 @@ def library_output_to(path: Path, title: str = "ecgkit"):
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for the records
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2
     with contextlib.ExitStack() as stack:
         log_path = None
         if not args.verbose:
-            title = "ecgkit " + " ".join(sys.argv[1:] if argv is None else argv)
+            title = "ecgkit " + " ".join(args.argv)
             log_path = stack.enter_context(library_output_to(
                 Path(args.log_file) if args.log_file else default_log_file(args.command), title))
         stack.enter_context(_ecgkit_messages_on_terminal())
@@ -630,7 +631,8 @@ def _cmd_demo(args) -> int:
     except ParamError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    run_demo(args.out, overrides, data_dir=args.data, progress=not args.quiet)
+    run_demo(args.out, overrides, data_dir=args.data, progress=not args.quiet,
+             command=" ".join(["ecgkit", *args.argv]))
     return 0
 
 
