@@ -241,6 +241,11 @@ def _add_build_dataset(sub) -> None:
                     "split by patient, with OUT_DIR/manifest.csv. Re-running resumes.")
     p.add_argument("source_dir", metavar="SOURCE_DIR", help="WFDB folder, e.g. data/mitdb")
     p.add_argument("out_dir", metavar="OUT_DIR", help="output folder")
+    p.add_argument("--task", choices=("beat", "rhythm"), default="beat",
+                   help="beat: one image per beat (default); rhythm: 10-s rhythm strips "
+                        "(NSR, AF, OTHER) as OUT_DIR/images/<class>/*.png with labels.csv")
+    p.add_argument("--max-strips-per-record", type=int, default=None, metavar="N",
+                   help="--task rhythm: cap per record and class (default 30; 0 = no cap)")
     p.add_argument("--records", nargs="+", metavar="REC",
                    help="records to export (space or comma separated; default: all)")
     p.add_argument("--split", choices=SPLIT_PROTOCOLS, default="inter-patient",
@@ -266,14 +271,37 @@ def _add_build_dataset(sub) -> None:
     p.set_defaults(func=_cmd_build_dataset)
 
 
+_BEAT_ONLY = {"split": ("--split", "inter-patient"), "max_beats_per_record":
+              ("--max-beats-per-record", 0), "val_fraction": ("--val-fraction", 0.2),
+              "seed": ("--seed", 42), "workers": ("--workers", None), "prune": ("--prune", False)}
+"""build-dataset options of the beat task: refused with --task rhythm (name, default)."""
+
+
 def _cmd_build_dataset(args) -> int:
     from ecgkit.export import build_dataset, check_options
     from ecgkit.records import RecordError
+    from ecgkit.rhythm import MAX_STRIPS_PER_RECORD, build_rhythm_dataset
 
     records = None
     if args.records:
         records = [r for item in args.records for r in item.split(",") if r]
+    given = [flag for key, (flag, default) in _BEAT_ONLY.items() if getattr(args, key) != default]
+    if args.task == "rhythm" and given:
+        print(f"error: {', '.join(given)}: not an option of --task rhythm", file=sys.stderr)
+        return 1
+    if args.task == "beat" and args.max_strips_per_record is not None:
+        print("error: --max-strips-per-record is an option of --task rhythm", file=sys.stderr)
+        return 1
     try:
+        if args.task == "rhythm":
+            cap = args.max_strips_per_record
+            build_rhythm_dataset(args.source_dir, args.out_dir, records=records,
+                                 max_strips_per_record=MAX_STRIPS_PER_RECORD if cap is None
+                                 else cap, image_size=args.image_size, grid=args.grid,
+                                 lead=args.lead, fallback_leads=tuple(args.fallback_lead or ()),
+                                 missing_lead=args.missing_lead,
+                                 unknown_symbols=args.unknown_symbols, progress=not args.quiet)
+            return 0
         check_options(args.image_size, args.max_beats_per_record, args.val_fraction, args.seed,
                       args.workers, names={"image_size": "--image-size", "max_beats_per_record":
                                            "--max-beats-per-record", "val_fraction":
