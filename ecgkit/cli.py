@@ -251,7 +251,8 @@ def _add_build_dataset(sub) -> None:
     p.add_argument("--split", choices=SPLIT_PROTOCOLS, default="inter-patient",
                    help="split protocol (default: inter-patient; "
                         "beat-random-LEAKS-PATIENTS leaks patients, for comparison only)")
-    p.add_argument("--image-size", type=int, default=IMAGE_SIZE, help="image side in pixels")
+    p.add_argument("--image-size", type=int, default=IMAGE_SIZE,
+                   help="image side in pixels (--task rhythm: the strip height; 10/3 as wide)")
     p.add_argument("--grid", action=argparse.BooleanOptionalAction, default=True,
                    help="draw the ECG-paper grid (default: on)")
     p.add_argument("--max-beats-per-record", type=int, default=0, metavar="N",
