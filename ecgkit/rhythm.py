@@ -138,7 +138,7 @@ def rhythm_episodes(data_dir, record: str) -> pd.DataFrame:
         if rows and rows[-1][0] == note[1:]:
             continue
         rows.append((note[1:], start))
-    ends = [start for _, start in rows[1:]] + [length]
+    ends = [start for _, start in rows[1:]] + [length] if rows else []
     return pd.DataFrame({
         "record": record, "patient": patient_of(record),
         "rhythm": [code for code, _ in rows], "label": [rhythm_class(c) for c, _ in rows],
@@ -288,6 +288,12 @@ def build_rhythm_dataset(source_dir, out_dir, records: Sequence[str] | None = No
                          f"Received: {max_strips_per_record!r}")
     table = strip_table(source_dir, records, max_strips_per_record, lead, fallback_leads,
                         missing_lead)
+    if table.empty:
+        from ecgkit.records import RecordError
+
+        raise RecordError(f"{source_dir}: no 10-s strips inside one rhythm episode in record(s) "
+                          f"{', '.join(table.attrs['records'])} (the rhythm annotations are "
+                          "the .atr '+' annotations with an aux_note such as '(N')")
     options = {"task": "rhythm", "records": table.attrs["records"], "strip_s": STRIP_S,
                "classes": list(RHYTHM_CLASSES), "max_strips_per_record": max_strips_per_record,
                "image_size": int(image_size), "grid": bool(grid), "lead": lead,

@@ -116,6 +116,12 @@ class TestBuild:
             build_rhythm_dataset(embedded_dir, tmp_path / "busy", records=["100"],
                                  progress=False)
 
+    def test_a_folder_without_rhythm_annotations_is_refused(self, synthetic_record, tmp_path):
+        d = synthetic_record("s01")  # beats only, no rhythm annotation
+        with pytest.raises(RecordError, match=r"no 10-s strips.*s01"):
+            build_rhythm_dataset(d, tmp_path / "none", progress=False)
+        assert not (tmp_path / "none").exists()
+
     def test_cli(self, embedded_dir, tmp_path, capsys):
         out = tmp_path / "cli"
         rc = main(["build-dataset", str(embedded_dir), str(out), "--task", "rhythm",
