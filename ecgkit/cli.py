@@ -276,6 +276,11 @@ def _add_build_dataset(sub) -> None:
                     "split by patient, with OUT_DIR/manifest.csv. Re-running resumes.")
     p.add_argument("source_dir", metavar="SOURCE_DIR", help="WFDB folder, e.g. data/mitdb")
     p.add_argument("out_dir", metavar="OUT_DIR", help="output folder")
+    p.add_argument("--task", choices=("beat", "rhythm"), default="beat",
+                   help="beat: one image per beat (default); rhythm: 10-s rhythm strips "
+                        "(NSR, AF, OTHER) as OUT_DIR/images/<class>/*.png with labels.csv")
+    p.add_argument("--max-strips-per-record", type=int, default=None, metavar="N",
+                   help="--task rhythm: cap per record and class (default 30; 0 = no cap)")
     p.add_argument("--records", nargs="+", metavar="REC",
                    help="records to export (space or comma separated; default: all)")
     _add_params_options(p, "SPLIT, RECORDS, IMAGE_SIZE, GRID, MAX_BEATS_PER_RECORD, LEAD, "
@@ -285,7 +290,8 @@ def _add_build_dataset(sub) -> None:
                    help="split protocol (default: inter-patient; "
                         "beat-random-LEAKS-PATIENTS leaks patients, for comparison only)")
     p.add_argument("--image-size", type=int, default=None,
-                   help=f"image side in pixels (default: {IMAGE_SIZE})")
+                   help=f"image side in pixels (default: {IMAGE_SIZE}; --task rhythm: the strip "
+                        "height, 10/3 as wide)")
     p.add_argument("--grid", action=argparse.BooleanOptionalAction, default=None,
                    help="draw the ECG-paper grid (default: on)")
     p.add_argument("--max-beats-per-record", type=int, default=None, metavar="N",
@@ -313,11 +319,25 @@ BUILD_DATASET_OPTIONS = {
     "val_fraction": ("VAL_FRACTION", 0.2), "seed": ("SEED", 42)}
 """build-dataset's options that ``--params`` / ``--set`` fill: ``{dest: (PARAMETER, default)}``."""
 
+_BEAT_ONLY = {"split": "--split", "max_beats_per_record": "--max-beats-per-record",
+              "val_fraction": "--val-fraction", "seed": "--seed", "workers": "--workers",
+              "prune": "--prune"}
+"""build-dataset options of the beat task: refused with --task rhythm."""
+
 
 def _cmd_build_dataset(args) -> int:
     from ecgkit.export import build_dataset, check_options
     from ecgkit.records import RecordError
+    from ecgkit.rhythm import MAX_STRIPS_PER_RECORD, build_rhythm_dataset
 
+    given = [flag for key, flag in _BEAT_ONLY.items()
+             if getattr(args, key) is not None and getattr(args, key) is not False]
+    if args.task == "rhythm" and given:
+        print(f"error: {', '.join(given)}: not an option of --task rhythm", file=sys.stderr)
+        return 1
+    if args.task == "beat" and args.max_strips_per_record is not None:
+        print("error: --max-strips-per-record is an option of --task rhythm", file=sys.stderr)
+        return 1
     try:
         _fill_options(args, _profile_overrides(args), BUILD_DATASET_OPTIONS)
     except ParamError as exc:
@@ -327,6 +347,15 @@ def _cmd_build_dataset(args) -> int:
     if args.records:
         records = [r for item in args.records for r in item.split(",") if r]
     try:
+        if args.task == "rhythm":
+            cap = args.max_strips_per_record
+            build_rhythm_dataset(args.source_dir, args.out_dir, records=records,
+                                 max_strips_per_record=MAX_STRIPS_PER_RECORD if cap is None
+                                 else cap, image_size=args.image_size, grid=args.grid,
+                                 lead=args.lead, fallback_leads=tuple(args.fallback_lead or ()),
+                                 missing_lead=args.missing_lead,
+                                 unknown_symbols=args.unknown_symbols, progress=not args.quiet)
+            return 0
         check_options(args.image_size, args.max_beats_per_record, args.val_fraction, args.seed,
                       args.workers, names={"image_size": "--image-size", "max_beats_per_record":
                                            "--max-beats-per-record", "val_fraction":

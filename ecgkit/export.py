@@ -100,15 +100,21 @@ def _export_record(task: dict) -> dict:
                                       task["grid"], baseline=False)
         clipped += n_clip
         for k, img in zip(chunk, images):
-            target = out / rows[k]["path"]
-            ok, buf = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
-                                   [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
-            if not ok:
-                raise RuntimeError(f"{target}: PNG encoding failed")
-            write_bytes(target, buf.tobytes())
+            write_png(out / rows[k]["path"], img)
     return {"record": name, "rows": rows, "written": len(todo),
             "existing": len(rows) - len(todo), "clipped": clipped, "skips": data["skips"],
             "capped": int(labels.shape[0] - idx.size), "unknown": data["unknown"]}
+
+
+def write_png(path: Path, image) -> None:
+    """Writes a uint8 RGB image as a PNG, atomically (:func:`ecgkit.atomic.write_bytes`)."""
+    import cv2
+
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
+    if not ok:
+        raise RuntimeError(f"{path}: PNG encoding failed")
+    write_bytes(path, buf.tobytes())
 
 
 class OutputFolderError(ValueError):
@@ -208,7 +214,7 @@ def _check_out_dir(out: Path, options: dict, records: dict, prune: bool = False)
 
 
 @contextlib.contextmanager
-def _exclusive(out: Path):
+def exclusive_folder(out: Path):
     """Holds an exclusive lock on the folder for the whole build (``flock`` on the folder, so
     no lock file is left behind; the kernel releases it when the process ends, even killed).
 
@@ -376,7 +382,7 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
                "seed": int(seed), "unknown_symbols": unknown_symbols}
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    with _exclusive(out):
+    with exclusive_folder(out):
         try:
             manifest = _build_into(out, plan, options, workers, progress, report, prune)
         except BaseException:

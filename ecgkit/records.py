@@ -229,6 +229,26 @@ def _check_dat(data_dir: Path, header) -> None:
             )
 
 
+def read_atr(data_dir: str | Path, record: str):
+    """The reference annotation file (``.atr``) of a record as wfdb reads it: every annotation,
+    beats and others (rhythm changes ``+`` with their ``aux_note``, noise, comments).
+
+    Returns:
+        A ``wfdb.Annotation``.
+
+    Raises:
+        RecordError: the ``.atr`` file is missing or unreadable (naming it).
+    """
+    import wfdb
+
+    d = Path(data_dir)
+    atr = _need(d / f"{record}.atr", "annotation (.atr)")
+    try:
+        return wfdb.rdann(str(d / record), "atr")
+    except Exception as exc:
+        raise RecordError(f"{atr}: unreadable annotation file: {exc}") from exc
+
+
 def read_annotations(data_dir: str | Path, record: str, unknown_symbols: str = "error"):
     """Reference beats of a record (annotations only, no signal).
 
@@ -239,17 +259,11 @@ def read_annotations(data_dir: str | Path, record: str, unknown_symbols: str = "
         RecordError: missing or unreadable ``.atr``; an unknown symbol when
             ``unknown_symbols="error"``.
     """
-    import wfdb
-
     if unknown_symbols not in UNKNOWN_SYMBOL_POLICIES:
         raise ValueError(f"unknown_symbols must be one of {UNKNOWN_SYMBOL_POLICIES}. "
                          f"Received: unknown_symbols={unknown_symbols!r}")
-    d = Path(data_dir)
-    atr = _need(d / f"{record}.atr", "annotation (.atr)")
-    try:
-        ann = wfdb.rdann(str(d / record), "atr")
-    except Exception as exc:
-        raise RecordError(f"{atr}: unreadable annotation file: {exc}") from exc
+    atr = Path(data_dir) / f"{record}.atr"
+    ann = read_atr(data_dir, record)
     symbols = np.asarray(ann.symbol, dtype=object)
     samples = np.asarray(ann.sample, dtype=np.int64)
     is_beat = np.array([s in AAMI_MAP for s in symbols], dtype=bool)
