@@ -1,0 +1,144 @@
+"""Issue 19, items 5-8 and 17: evaluate and predict take only inputs the model was trained on,
+manifests with repeated files or unknown labels are refused, and a Ctrl-C of build-dataset
+stops at once."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecgkit.contract import EMBEDDED_DATA_DIR
+from ecgkit.images import ImageError, ImageFolderError, read_image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _tiny_model(size: int = 32, grid: bool | None = False):
+    """An image-only model with ecgkit's preprocessing layer (which records the grid)."""
+    import keras
+
+    from ecgkit.backbone import CaffePreprocessing, record_grid
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((size, size, 3))
+    x = CaffePreprocessing(name="preprocessing")(inp)
+    x = keras.layers.Conv2D(2, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inp, keras.layers.Dense(5, activation="softmax")(x), name="tiny")
+    if grid is not None:
+        assert record_grid(model, grid)
+    return model
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    """A saved 32-px model trained (as it records) on images without the grid."""
+    path = tmp_path_factory.mktemp("model") / "m.keras"
+    _tiny_model().save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model(model_path):
+    from ecgkit.predict import load_model
+
+    return load_model(model_path)
+
+
+def _build(out: Path, image_size: int, grid: bool) -> Path:
+    from ecgkit.export import build_dataset
+
+    build_dataset(EMBEDDED_DATA_DIR, out, records=["100"], max_beats_per_record=2, workers=1,
+                  progress=False, image_size=image_size, grid=grid)
+    return out
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory):
+    """build-dataset folders of record 100 (test split): matching the model, with the grid, and
+    at 64 px."""
+    root = tmp_path_factory.mktemp("ds")
+    return {"match": _build(root / "match", 32, False), "grid": _build(root / "grid", 32, True),
+            "big": _build(root / "big", 64, False)}
+
+
+def _huge_png(path: Path, side: int = 20_000) -> Path:
+    """A valid, blank 1-bit PNG of side x side pixels (a few KB on disk), written row by row."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    z = zlib.compressobj(9)
+    row = b"\x00" + b"\xff" * ((side + 7) // 8)
+    idat = b"".join(z.compress(row) for _ in range(side)) + z.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side,
+                                                                        1, 0, 0, 0, 0))
+                     + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+class TestImageSizes:
+    """Item 6: images far from a sensible size are refused before decoding; resizing is said."""
+
+    def test_huge_image_refused_from_its_header(self, tmp_path):
+        import resource
+
+        huge = _huge_png(tmp_path / "huge.png")
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        t0 = time.perf_counter()
+        with pytest.raises(ImageError) as err:
+            read_image(huge, 32)
+        elapsed = time.perf_counter() - t0
+        grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+        assert err.value.path == str(huge) and "20000 x 20000" in err.value.problem
+        assert elapsed < 1.0 and grown_mb < 100  # decoding it takes seconds and > 1 GB
+
+    def test_tiny_image_refused(self, tmp_path):
+        tiny = tmp_path / "tiny.png"
+        cv2.imwrite(str(tiny), np.zeros((4, 4, 3), np.uint8))
+        with pytest.raises(ImageError, match="4 x 4"):
+            read_image(tiny, 32)
+
+    def test_sensible_sizes_still_read(self, tmp_path):
+        for side in (8, 64, 2048):
+            f = tmp_path / f"{side}.png"
+            cv2.imwrite(str(f), np.zeros((side, side // 2 if side > 8 else side, 3), np.uint8))
+            assert read_image(f, 32).shape == (32, 32, 3)
+
+    def test_predict_says_which_images_were_resized(self, model, tmp_path, caplog):
+        from ecgkit.predict import predict_files
+
+        same, other = tmp_path / "same.png", tmp_path / "other.png"
+        cv2.imwrite(str(same), np.full((32, 32, 3), 255, np.uint8))
+        cv2.imwrite(str(other), np.full((64, 48, 3), 255, np.uint8))
+        with caplog.at_level(logging.WARNING, logger="ecgkit"):
+            res = predict_files(model, [same, other])
+        assert [r.ok for r in res] == [True, True]
+        assert res[0].resized_from is None and res[1].resized_from == (48, 64)
+        assert res[1].to_dict()["resized_from"] == [48, 64]
+        assert str(other) in caplog.text and str(same) not in caplog.text
+        assert "48 x 64" in caplog.text and "32 x 32" in caplog.text
+
+    def test_predict_cli_names_the_huge_file(self, model_path, tmp_path, capsys):
+        from ecgkit.cli import main
+
+        huge = _huge_png(tmp_path / "huge.png")
+        good = tmp_path / "good.png"
+        cv2.imwrite(str(good), np.full((32, 32, 3), 255, np.uint8))
+        assert main(["predict", "--model", str(model_path), str(huge), str(good), "--json"]) == 1
+        out = json.loads(capsys.readouterr().out)
+        assert out[0]["class"] is None and "20000 x 20000" in out[0]["error"]
+        assert out[1]["class"] is not None and out[1]["resized_from"] is None
