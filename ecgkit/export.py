@@ -279,8 +279,9 @@ def read_manifest(folder, split: str = "all", on_bad: str = "error",
         image's full path; ``attrs["bad"]`` lists ``(file, reason)`` of the skipped ones.
 
     Raises:
-        ecgkit.images.ImageFolderError: no or unreadable manifest, no images in ``split``
-            (naming the splits there), or unreadable images with ``on_bad="error"``.
+        ecgkit.images.ImageFolderError: no or unreadable manifest, rows that are not one image
+            of one class each (:func:`check_manifest_rows`), no images in ``split`` (naming the
+            splits there), or unreadable images with ``on_bad="error"``.
     """
     import pandas as pd
 
@@ -298,6 +299,7 @@ def read_manifest(folder, split: str = "all", on_bad: str = "error",
     if missing:
         raise ImageFolderError(f"{path}: no column(s) {', '.join(missing)}; expected "
                                f"{', '.join(MANIFEST_COLUMNS)}")
+    check_manifest_rows(m, path)
     if split != "all":
         present = sorted(set(m["split"]))
         m = m[m["split"] == split].reset_index(drop=True)
@@ -314,6 +316,49 @@ def read_manifest(folder, split: str = "all", on_bad: str = "error",
             raise ImageFolderError(f"{path}: no readable images in split {split!r}")
     m.attrs["bad"] = bad
     return m
+
+
+def _lines(rows) -> str:
+    """``"line 3"`` / ``"lines 3, 7, 9"``: file lines of manifest rows (header on line 1), the
+    first 10."""
+    lines = [str(int(i) + 2) for i in rows]
+    more = f" and {len(lines) - 10} more" if len(lines) > 10 else ""
+    return f"line{'s' if len(lines) > 1 else ''} {', '.join(lines[:10])}{more}"
+
+
+def check_manifest_rows(manifest, path) -> None:
+    """Refuses a manifest that lists a file more than once (its beat would be scored as many
+    times, and the intervals would be too narrow) or a label that is not a class name.
+
+    Args:
+        manifest: the rows as read (index 0 is the file's line 2).
+        path: the manifest file, for the message.
+
+    Raises:
+        ecgkit.images.ImageFolderError: naming the repeated files or the unknown labels, with
+            their lines.
+    """
+    from ecgkit.images import ImageFolderError
+
+    files = manifest["path"].astype(str)
+    repeated = files[files.duplicated(keep=False)]
+    if not repeated.empty:
+        groups = list(repeated.groupby(repeated, sort=False).groups.items())
+        listed = "; ".join(f"{f} ({_lines(rows)})" for f, rows in groups[:10])
+        more = f"; and {len(groups) - 10} more" if len(groups) > 10 else ""
+        raise ImageFolderError(
+            f"{path}: {len(groups)} file(s) listed more than once, which would score their "
+            f"beats as many times: {listed}{more}. Keep one row per image (rebuild the folder "
+            "with build-dataset, or drop the repeated rows)")
+    labels = manifest["label"]
+    unknown = labels[~labels.isin(CLASSES)]
+    if not unknown.empty:
+        shown = unknown.map(lambda v: "" if v != v else str(v))  # an empty cell (NaN) as ''
+        groups = list(shown.groupby(shown, sort=False).groups.items())
+        listed = "; ".join(f"{lab!r} ({_lines(rows)})" for lab, rows in groups)
+        raise ImageFolderError(
+            f"{path}: label(s) not among the classes {', '.join(CLASSES)} (upper case): "
+            f"{listed}. Correct or remove these rows")
 
 
 def summary_table(manifest) -> str:

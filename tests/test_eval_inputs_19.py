@@ -142,3 +142,61 @@ class TestImageSizes:
         out = json.loads(capsys.readouterr().out)
         assert out[0]["class"] is None and "20000 x 20000" in out[0]["error"]
         assert out[1]["class"] is not None and out[1]["resized_from"] is None
+
+
+def _manifest_folder(tmp_path: Path, labels, repeat: int = 1) -> Path:
+    """A hand-made build-dataset-like folder: 32-px images of the given labels (test split)."""
+    rows = []
+    for i, label in enumerate(labels):
+        rel = f"test/{label.upper()}/100_{i}.png"
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / rel), np.full((32, 32, 3), 255, np.uint8))
+        rows.append({"path": rel, "record": "100", "patient": "100", "sample": i,
+                     "symbol": "N", "label": label, "split": "test"})
+    pd.DataFrame(rows * repeat).to_csv(tmp_path / "manifest.csv", index=False)
+    return tmp_path
+
+
+class TestManifestRows:
+    """Items 7 and 8: repeated files and unknown labels are refused, naming them."""
+
+    def test_repeated_files_refused(self, tmp_path):
+        from ecgkit.export import read_manifest
+
+        folder = _manifest_folder(tmp_path, ["N", "V", "S", "N"], repeat=3)
+        with pytest.raises(ImageFolderError) as err:
+            read_manifest(folder, "test")
+        msg = str(err.value)
+        assert str(folder / "manifest.csv") in msg and "4 file(s)" in msg
+        assert "test/N/100_0.png (lines 2, 6, 10)" in msg
+
+    def test_repeated_across_splits_refused(self, tmp_path):
+        from ecgkit.export import read_manifest
+
+        folder = _manifest_folder(tmp_path, ["N", "V"])
+        m = pd.read_csv(folder / "manifest.csv")
+        extra = m.iloc[[1]].assign(split="train")
+        pd.concat([m, extra]).to_csv(folder / "manifest.csv", index=False)
+        with pytest.raises(ImageFolderError, match=r"test/V/100_1.png \(lines 3, 4\)"):
+            read_manifest(folder, "test")
+
+    def test_unknown_labels_refused_naming_labels_and_lines(self, tmp_path):
+        from ecgkit.export import read_manifest
+
+        folder = _manifest_folder(tmp_path, ["N", "X", "n", "V", "X"])
+        with pytest.raises(ImageFolderError) as err:
+            read_manifest(folder, "test")
+        msg = str(err.value)
+        assert "'X' (lines 3, 6)" in msg and "'n' (line 4)" in msg
+        assert "N, S, V, F, Q" in msg
+
+    def test_evaluate_cli_refuses_both(self, model_path, tmp_path, capsys):
+        from ecgkit.cli import main
+
+        for name, labels, repeat, expect in (("dup", ["N", "V"], 3, "listed more than once"),
+                                             ("lab", ["N", "x"], 1, "'x' (line 3)")):
+            folder = _manifest_folder(tmp_path / name, labels, repeat)
+            rc = main(["evaluate", "--model", str(model_path), "--data", str(folder),
+                       "--bootstrap", "0", "--out", str(tmp_path / "r"), "--quiet"])
+            err = capsys.readouterr().err
+            assert rc == 1 and expect in err and "Traceback" not in err
