@@ -260,6 +260,28 @@ def _remove_leftovers(out: Path, keep: set[str]) -> tuple[int, int]:
     return tmp, stale
 
 
+def read_build_info(folder) -> dict | None:
+    """The options a build-dataset folder was built with (its ``build.json``: ``image_size``,
+    ``grid``, ``split``...); None when there is none (a manifest made by hand, or older ecgkit).
+
+    Raises:
+        ecgkit.images.ImageFolderError: an unreadable build.json, naming it.
+    """
+    from ecgkit.images import ImageFolderError
+
+    info = Path(folder) / BUILD_INFO
+    if not info.is_file():
+        return None
+    try:
+        data = json.loads(info.read_text())
+    except (ValueError, OSError) as exc:
+        raise ImageFolderError(f"{info}: unreadable ({exc}); rebuild the folder with "
+                               "build-dataset") from None
+    if not isinstance(data, dict):
+        raise ImageFolderError(f"{info}: not a build-dataset record (a JSON object expected)")
+    return data
+
+
 def read_manifest(folder, split: str = "all", on_bad: str = "error",
                   workers: int | None = None):
     """The manifest rows of one split of a build-dataset folder, every image checked first.

@@ -190,6 +190,30 @@ def read_image(path, image_size: int = IMAGE_SIZE) -> np.ndarray:
     return img
 
 
+def warn_other_sizes(files, image_size: int, where) -> int:
+    """Logs a warning when image files (sizes read from their headers) are not
+    ``image_size`` x ``image_size`` pixels: they will be resized, and a model scores a resized
+    image differently from one rendered at its size. Returns how many are of another size.
+
+    Args:
+        files: image paths.
+        image_size: the model's image side.
+        where: the folder or manifest they come from (it starts the message).
+    """
+    files = [str(f) for f in files]
+    sizes = [image_dimensions(f) for f in files]
+    other = [(f, d) for f, d in zip(files, sizes) if d is not None and d != (image_size,) * 2]
+    if other:
+        seen = sorted({d for _, d in other})
+        shown = ", ".join(f"{w} x {h}" for w, h in seen[:5]) + (", ..." if len(seen) > 5 else "")
+        log.warning(f"{where}: {len(other)} of {len(files)} images are not the model's "
+                    f"{image_size} x {image_size} pixels ({shown}; e.g. {other[0][0]}); they are "
+                    "resized, with other line widths and grid spacing than the model was "
+                    f"trained on: render them at {image_size} px (build-dataset --image-size "
+                    f"{image_size})")
+    return len(other)
+
+
 def check_images(files, where, on_bad: str = "skip",
                  workers: int | None = None, advice: str = "") -> list[tuple[str, str]]:
     """Decodes every image once (in threads); returns ``(file, problem)`` of the bad ones.

@@ -75,6 +75,65 @@ def datasets(tmp_path_factory):
             "big": _build(root / "big", 64, False)}
 
 
+class TestEvaluateImageFolderSettings:
+    """Item 5: build.json's image size and grid are compared with the model's."""
+
+    def test_matching_folder_is_evaluated(self, model, datasets):
+        from ecgkit.evaluate import evaluate_image_folder
+
+        r = evaluate_image_folder(model, datasets["match"], "test", n_boot=0)
+        assert len(r.y_true) == 5
+
+    def test_contradicting_grid_is_refused_naming_both(self, model, datasets):
+        from ecgkit.evaluate import evaluate_image_folder
+        from ecgkit.provenance import ProvenanceError
+
+        with pytest.raises(ProvenanceError) as err:
+            evaluate_image_folder(model, datasets["grid"], "test", n_boot=0)
+        msg = str(err.value)
+        assert str(datasets["grid"] / "build.json") in msg
+        assert "grid=True" in msg and "grid=False" in msg and "--no-grid" in msg
+
+    def test_other_image_size_is_refused_naming_both(self, model, datasets):
+        from ecgkit.evaluate import evaluate_image_folder
+        from ecgkit.provenance import ProvenanceError
+
+        with pytest.raises(ProvenanceError) as err:
+            evaluate_image_folder(model, datasets["big"], "test", n_boot=0)
+        msg = str(err.value)
+        assert "image_size=64" in msg and "image_size=32" in msg and "--image-size 32" in msg
+
+    def test_model_without_recorded_grid_is_checked_for_size_only(self, datasets):
+        from ecgkit.evaluate import evaluate_image_folder
+
+        unrecorded = _tiny_model(grid=None)
+        assert len(evaluate_image_folder(unrecorded, datasets["grid"], "test", n_boot=0).y_true)
+
+    def test_cli_refuses_with_one_line(self, model_path, datasets, tmp_path, capsys):
+        from ecgkit.cli import main
+
+        rc = main(["evaluate", "--model", str(model_path), "--data", str(datasets["grid"]),
+                   "--bootstrap", "0", "--out", str(tmp_path / "r"), "--quiet"])
+        err = capsys.readouterr().err
+        assert rc != 0 and "error:" in err and "grid=True" in err and "Traceback" not in err
+        assert not (tmp_path / "r" / "metrics.json").exists()
+
+    def test_folder_without_build_json_warns_about_other_sizes(self, model, datasets, tmp_path,
+                                                               caplog):
+        import shutil
+
+        from ecgkit.evaluate import evaluate_image_folder
+
+        folder = tmp_path / "copy"
+        shutil.copytree(datasets["big"], folder)
+        (folder / "build.json").unlink()
+        with caplog.at_level(logging.WARNING, logger="ecgkit"):
+            r = evaluate_image_folder(model, folder, "test", n_boot=0)
+        assert len(r.y_true) == 5
+        assert "5 of 5 images" in caplog.text and "64 x 64" in caplog.text
+        assert "32 x 32" in caplog.text
+
+
 def _huge_png(path: Path, side: int = 20_000) -> Path:
     """A valid, blank 1-bit PNG of side x side pixels (a few KB on disk), written row by row."""
     def chunk(kind: bytes, data: bytes) -> bytes:
