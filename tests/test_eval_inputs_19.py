@@ -259,3 +259,50 @@ class TestManifestRows:
                        "--bootstrap", "0", "--out", str(tmp_path / "r"), "--quiet"])
             err = capsys.readouterr().err
             assert rc == 1 and expect in err and "Traceback" not in err
+
+
+def _pngs(folder: Path) -> int:
+    return sum(1 for _ in folder.glob("*/*/*.png"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a subprocess")
+class TestInterrupt:
+    """Item 17: a Ctrl-C of a two-worker build-dataset stops within seconds; a rerun resumes."""
+
+    RECORDS = ["100", "101", "103", "105", "106", "108", "112", "113", "115", "116"]
+
+    def test_ctrl_c_stops_at_once_and_the_rerun_resumes(self, tmp_path):
+        out = tmp_path / "ds"
+        cmd = [sys.executable, "-m", "ecgkit", "build-dataset", str(EMBEDDED_DATA_DIR), str(out),
+               "--workers", "2", "--records", *self.RECORDS, "--quiet"]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and proc.poll() is None and _pngs(out) < 200:
+                time.sleep(0.1)
+            assert proc.poll() is None, "the build ended before the test could interrupt it"
+            time.sleep(1.0)
+            proc.send_signal(signal.SIGINT)
+            t0 = time.monotonic()
+            _, err = proc.communicate(timeout=60)
+            stopped_s = time.monotonic() - t0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        print(f"build-dataset stopped {stopped_s:.2f} s after SIGINT")
+        assert stopped_s < 10, f"took {stopped_s:.1f} s to stop"
+        assert proc.returncode == 130 and "interrupted" in err and "again" in err, err
+        kept = _pngs(out)
+        assert kept > 0 and not (out / "manifest.csv").exists()
+
+        again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                               timeout=300)
+        assert again.returncode == 0, again.stderr
+        m = pd.read_csv(out / "manifest.csv")
+        assert len(m) == _pngs(out) > kept
+        assert not list(out.glob("*/*/.*.tmp"))
+        assert json.loads((out / "build.json").read_text())["complete"] is True
