@@ -409,7 +409,7 @@ def check_manifest_rows(manifest, path) -> None:
     labels = manifest["label"]
     unknown = labels[~labels.isin(CLASSES)]
     if not unknown.empty:
-        shown = unknown.map(lambda v: "" if v != v else str(v))  # an empty cell (NaN) as ''
+        shown = unknown.fillna("").astype(str)  # an empty cell (NaN) as ''
         groups = list(shown.groupby(shown, sort=False).groups.items())
         listed = "; ".join(f"{lab!r} ({_lines(rows)})" for lab, rows in groups)
         raise ImageFolderError(
