@@ -22,8 +22,9 @@ from ecgkit.context_branch import has_context, image_size_of
 from ecgkit.contract import CLASSES
 from ecgkit.datasets import signal_dataset
 from ecgkit.export import read_manifest
-from ecgkit.images import image_files_dataset
+from ecgkit.images import image_files_dataset, warn_other_sizes
 from ecgkit.literature import literature_table
+from ecgkit.provenance import check_image_folder
 from ecgkit.scoring import Report, evaluate_predictions
 
 def predict_dataset(model, dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -135,10 +136,15 @@ def evaluate_image_folder(model, folder: str | Path, split: str = "test",
         on_bad: unreadable or missing images: ``"error"`` (named, all of them) or ``"skip"``.
 
     Raises:
+        ecgkit.provenance.ProvenanceError: the folder's build.json records another image size
+            or grid than the model's (:func:`ecgkit.provenance.check_image_folder`).
         ecgkit.images.ImageFolderError (a ValueError): no manifest, no images in that split,
-            unreadable images (see :func:`ecgkit.export.read_manifest`).
+            unreadable images, repeated files, unknown labels (see
+            :func:`ecgkit.export.read_manifest`).
     """
+    check_image_folder(model, folder)  # build.json: the model's image size and grid
     m = read_manifest(folder, split, on_bad=on_bad)
+    warn_other_sizes(m["file"], image_size_of(model), Path(folder) / "manifest.csv")
     labels = m["label"].map({c: i for i, c in enumerate(CLASSES)}).to_numpy()
     ds = image_files_dataset(m["file"], labels, int(model.input_shape[1]), batch_size)
     y_true, y_prob = predict_dataset(model, ds)

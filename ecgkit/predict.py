@@ -3,12 +3,16 @@
 Introduced in: notebooks/30_evaluation.ipynb.
 
 ``ecgkit predict --model M.keras IMAGE...`` prints the class and the class probabilities of each
-image (``--json`` for machine-readable output). A missing, corrupt or non-image file gets its own
-error line and the other files are still answered; the exit status is 1 if any file failed.
+image (``--json`` for machine-readable output). A missing, corrupt or non-image file, or one far
+outside a beat image's size, gets its own error line and the other files are still answered; the
+exit status is 1 if any file failed. An image of another size than the model's is resized, and
+said so (a warning naming the files; ``resized_from`` in the JSON): its lines and grid are then
+not those the model was trained on, and its scores may differ much.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -18,9 +22,12 @@ import numpy as np
 
 from ecgkit.context_branch import CONTEXT_INPUT, has_context
 from ecgkit.contract import CLASSES
-from ecgkit.images import ImageError, read_image
+from ecgkit.images import ImageError, image_dimensions, read_image
 
 from ecgkit.registration import CUSTOM_OBJECT_MODULES, register_custom_objects  # noqa: F401
+
+
+log = logging.getLogger("ecgkit")
 
 
 class ModelLoadError(RuntimeError):
@@ -102,13 +109,17 @@ def load_classifier(path: str | Path):
 
 @dataclass
 class Prediction:
-    """The answer for one file: the class and probabilities, or the error."""
+    """The answer for one file: the class and probabilities, or the error.
+
+    ``resized_from`` is the file's ``(width, height)`` when it was resized to the model's size
+    (None when it had that size)."""
 
     path: str
     label: str | None = None
     confidence: float | None = None
     probabilities: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    resized_from: tuple[int, int] | None = None
 
     @property
     def ok(self) -> bool:
@@ -116,12 +127,16 @@ class Prediction:
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "class": self.label, "confidence": self.confidence,
-                "probabilities": self.probabilities, "error": self.error}
+                "probabilities": self.probabilities, "error": self.error,
+                "resized_from": list(self.resized_from) if self.resized_from else None}
 
 
 def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
                   classes: Sequence[str] = CLASSES) -> list[Prediction]:
     """Predicts each image file; a bad file gets an error entry, the others are still answered.
+
+    Files of another size than the model's are resized, with a logged warning naming them
+    (and ``Prediction.resized_from``).
 
     Raises:
         ModelLoadError: the model does not output one probability per class (:func:`check_model`).
@@ -139,10 +154,13 @@ def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
     for p in paths:
         try:
             img = read_image(p, size)
+            dims = image_dimensions(p)
             good.append((len(results), img))
-            results.append(Prediction(path=str(p)))
+            results.append(Prediction(path=str(p), resized_from=None if dims == (size, size)
+                                      else dims))
         except ImageError as exc:
             results.append(Prediction(path=str(p), error=str(exc)))
+    warn_resized([r for r in results if r.resized_from], size)
     for start in range(0, len(good), batch_size):
         chunk = good[start:start + batch_size]
         x = np.stack([img for _, img in chunk])
@@ -153,6 +171,19 @@ def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
             results[i].confidence = float(pr[k])
             results[i].probabilities = {c: float(v) for c, v in zip(classes, pr)}
     return results
+
+
+def warn_resized(resized: Sequence[Prediction], size: int) -> None:
+    """Logs a warning naming the files (the first 20) that were resized to ``size``."""
+    if not resized:
+        return
+    listed = ", ".join(f"{r.path} ({r.resized_from[0]} x {r.resized_from[1]})"
+                       for r in resized[:20])
+    more = f" and {len(resized) - 20} more" if len(resized) > 20 else ""
+    log.warning(f"{len(resized)} image(s) resized to the model's {size} x {size} pixels: "
+                f"{listed}{more}. The model was trained on images rendered at {size} px; a "
+                "resized image has other line widths and grid spacing, and its scores may "
+                f"differ much (render it at {size} px: build-dataset --image-size {size})")
 
 
 def predict_record(model, record: str | Path, *, lead: str | None = None,
