@@ -8,7 +8,13 @@ names, then executes the notebooks one after the other into the run folder. Each
 the resolved value of exactly the names it declares, ``RUN_DIR`` being the run folder, so the
 model that ``20_training`` saves is the one ``30_evaluation`` reads. A failing notebook stops the
 run and the error names the notebook and the cell. At the end ``summary.csv`` and ``summary.md``
-collect what each notebook recorded in ``RUN_DIR/<notebook>/figures.json``.
+collect what each notebook recorded in ``RUN_DIR/<notebook>/figures.json``, and the reader's copy
+is written beside them: each executed notebook as an HTML page (nbconvert, figures embedded) and
+``index.html`` linking the pages, so a run can be read in a browser without Jupyter.
+
+What libraries write to file descriptor 2 in a kernel (TensorFlow's C++ start-up lines and its
+``failed call to cuInit`` on a machine without a GPU) goes to ``kernels.log``, not under the cells:
+kernels start with ipykernel's ``capture_fd_output`` off. Python's own warnings stay in the cells.
 
 The same module holds the notebook rules (``lint_notebook``) that ``ecgkit workbook check`` and
 the hygiene test apply.
@@ -35,6 +41,8 @@ from ecgkit.contract import PROJECT_ROOT
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 KERNEL_NAME = "python3"
 NOTEBOOK_NAME_RE = re.compile(r"^(\d\d)_[a-z0-9]+(?:_[a-z0-9]+)*\.ipynb$")
+KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False"]
+"""The kernel leaves file descriptors 1 and 2 alone: C++ library lines go to ``kernels.log``."""
 HEADER_PARTS = ("What you will learn", "Prerequisites", "Runtime")
 """Headings the first (markdown) cell must contain, besides the title and one-line description."""
 ENDING_PARTS = ("Summary", "Exercises")
@@ -288,6 +296,7 @@ class WorkbookResult:
     notebooks: list[NotebookRun]
     summary_csv: Path | None = None
     summary_md: Path | None = None
+    index_html: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -419,7 +428,7 @@ def run_workbook(profile: str | Path | dict[str, Any] | None = "cpu", out: str |
                         pm.execute_notebook(
                             str(nb), str(run.output), parameters=inject, kernel_name=kernel_name,
                             cwd=str(out), progress_bar=False, log_output=False,
-                            execution_timeout=cell_timeout,
+                            execution_timeout=cell_timeout, extra_arguments=KERNEL_ARGUMENTS,
                         )
                 except PapermillExecutionError as exc:
                     run.seconds = time.perf_counter() - t0
@@ -448,6 +457,7 @@ def run_workbook(profile: str | Path | dict[str, Any] | None = "cpu", out: str |
             if run.status != "ok" and not run.figures:
                 run.figures = _figures(out, run.name)
         write_summary(result)
+        write_reader_copy(result)
     say(f"workbook: all {len(runs)} notebook(s) ok in {time.perf_counter() - started:.0f} s; "
         f"summary: {result.summary_md}")
     return result
@@ -520,3 +530,51 @@ def write_summary(result: WorkbookResult) -> tuple[Path, Path]:
     }, indent=2) + "\n")
     result.summary_csv, result.summary_md = csv_path, md_path
     return csv_path, md_path
+
+
+# --- The reader's copy ---------------------------------------------------------------------------
+def notebook_html(path: str | Path) -> str:
+    """An executed notebook as one HTML page (nbconvert's ``lab`` template, images embedded)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(Path(path), as_version=4)
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    return body
+
+
+def write_reader_copy(result: WorkbookResult) -> Path:
+    """Writes ``<notebook>.html`` for every executed copy in the run and ``index.html``.
+
+    The index names the profile, links each page (with the notebook's status and seconds) and
+    the summary; a notebook that did not run is listed without a link.
+
+    Returns:
+        The path of ``index.html``.
+    """
+    import html
+
+    out = result.out
+    rows = []
+    for run in result.notebooks:
+        page = out / f"{run.name}.html"
+        if run.output.exists():
+            page.write_text(notebook_html(run.output), encoding="utf-8")
+            link = f'<a href="{page.name}">{html.escape(run.name)}</a>'
+        else:
+            link = html.escape(run.name)
+        rows.append(f"<tr><td>{link}</td><td>{html.escape(run.status)}</td>"
+                    f'<td style="text-align:right">{run.seconds:.1f}</td></tr>')
+    title = f"Workbook run: profile {html.escape(result.profile)}"
+    text = "\n".join([
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{title}</title></head><body>", f"<h1>{title}</h1>",
+        "<p>Each executed notebook as a page, with every figure and number of this run. "
+        'Figures of each notebook: <a href="summary.md">summary.md</a> '
+        '(also <a href="summary.csv">summary.csv</a>, <a href="run.json">run.json</a>).</p>',
+        "<table><thead><tr><th>notebook</th><th>status</th><th>seconds</th></tr></thead>",
+        "<tbody>", *rows, "</tbody></table>", "</body></html>", ""])
+    index = out / "index.html"
+    index.write_text(text, encoding="utf-8")
+    result.index_html = index
+    return index
