@@ -30,6 +30,7 @@ import json
 import os
 import re
 import sys
+import textwrap
 import time
 import tokenize
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ from ecgkit.contract import PROJECT_ROOT
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 KERNEL_NAME = "python3"
 NOTEBOOK_NAME_RE = re.compile(r"^(\d\d)_[a-z0-9]+(?:_[a-z0-9]+)*\.ipynb$")
+MAX_LINE = 100
+"""Longest code line a notebook may have (as the package's own code)."""
 KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False"]
 """The kernel leaves file descriptors 1 and 2 alone: C++ library lines go to ``kernels.log``."""
 HEADER_PARTS = ("What you will learn", "Prerequisites", "Runtime")
@@ -116,6 +119,9 @@ def parameters_cells(nb) -> list[int]:
 def parse_parameters(source: str, where: str = "parameters cell") -> list[NotebookParam]:
     """Parses a ``parameters`` cell: only ``NAME: type = literal  # comment`` lines.
 
+    Comment-only lines right after a parameter's line continue its comment (a long help text
+    wrapped to ``MAX_LINE``; papermill skips them).
+
     Raises:
         WorkbookError: on anything else (a call, an import, a derived value, a missing annotation
             or comment, a lower-case name), naming the line.
@@ -125,9 +131,14 @@ def parse_parameters(source: str, where: str = "parameters cell") -> list[Notebo
     except SyntaxError as exc:
         raise WorkbookError(f"{where}: syntax error on line {exc.lineno}: {exc.msg}") from exc
     comments = {}
+    lines = source.splitlines()
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
         if tok.type == tokenize.COMMENT:
             comments[tok.start[0]] = tok.string.lstrip("#").strip()
+    for lineno in sorted(comments, reverse=True):  # fold continuation lines into the one above
+        above = lineno - 1
+        if lines[lineno - 1].lstrip().startswith("#") and above in comments:
+            comments[above] = f"{comments[above]} {comments.pop(lineno)}".strip()
     params = []
     for node in tree.body:
         line = f"{where}, line {node.lineno}"
@@ -183,7 +194,12 @@ def parameters_cell(names: list[str], values: dict[str, Any] | None = None) -> s
     for name, value in values.items():
         p = P.PARAMS[name]
         note = "" if value == p.default else f"; table default {_literal(p.default)}"
-        lines.append(f"{name}: {p.type.__name__} = {_literal(value)}  # {p.help}{note}")
+        code = f"{name}: {p.type.__name__} = {_literal(value)}  # "
+        help_lines = textwrap.wrap(f"{p.help}{note}", MAX_LINE - len(code),
+                                   break_on_hyphens=False) or [""]
+        lines.append(code + help_lines[0])
+        rest = " ".join(help_lines[1:])
+        lines += [f"#   {ln}" for ln in textwrap.wrap(rest, MAX_LINE - 4, break_on_hyphens=False)]
     return "\n".join(lines)
 
 
@@ -222,11 +238,12 @@ def notebook_parameters(path: str | Path) -> list[NotebookParam]:
 
 
 def lint_notebook(path: str | Path) -> list[str]:
-    """Every way a notebook breaks the workbook rules (see ``STYLE.md``); ``[]`` when none.
+    """Every way a notebook breaks the workbook rules (below); ``[]`` when none.
 
     Checks the file name, the header cell, the single ``parameters`` cell, the summary and
-    exercises at the end, the ``python3`` kernelspec, that no outputs are committed, and that no
-    cell installs packages, edits ``sys.path``, star-imports or downloads.
+    exercises at the end, the ``python3`` kernelspec, that no outputs are committed, that code
+    lines are at most ``MAX_LINE`` characters, and that no cell installs packages, edits
+    ``sys.path``, star-imports or downloads.
     """
     path = Path(path)
     problems = []
@@ -270,6 +287,10 @@ def lint_notebook(path: str | Path) -> list[str]:
         for pattern, what in FORBIDDEN_CODE:
             if pattern.search(cell.source):
                 problems.append(f"{path.name}: cell {i} {what}")
+        for n, line in enumerate(cell.source.splitlines(), 1):
+            if len(line) > MAX_LINE:
+                problems.append(f"{path.name}: cell {i}, line {n} has {len(line)} characters "
+                                f"(at most {MAX_LINE})")
     return problems
 
 

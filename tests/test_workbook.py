@@ -147,6 +147,23 @@ class TestLint:
                          "sys.path", "star import", "downloads"]:
             assert expected in text
 
+    def test_code_lines_at_most_100_characters(self, tmp_path):
+        long = "x = " + "1 + " * 30 + "1"
+        path = make_notebook(tmp_path / "00_x.ipynb", "EPOCHS: int = 3  # e\n",
+                             "y = 1\n" + "z = " + "2 + " * 23 + "2", "y = 2\n" + long)
+        problems = lint_notebook(path)
+        assert len(long) > 100 and problems == [
+            f"00_x.ipynb: cell 3, line 2 has {len(long)} characters (at most 100)"]
+
+    def test_long_parameter_help_wraps_into_comment_lines(self):
+        text = parameters_cell(["SPLIT", "CONTEXT"])
+        assert max(len(ln) for ln in text.splitlines()) <= 100
+        from ecgkit.params import PARAMS
+
+        params = parse_parameters(text)
+        assert [(p.name, p.comment) for p in params] == [
+            ("SPLIT", PARAMS["SPLIT"].help), ("CONTEXT", PARAMS["CONTEXT"].help)]
+
     def test_two_parameter_cells(self, tmp_path):
         path = make_notebook(tmp_path / "00_x.ipynb", "EPOCHS: int = 3  # e\n")
         nb = nbformat.read(path, as_version=4)

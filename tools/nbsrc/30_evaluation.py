@@ -59,11 +59,14 @@ CELLS = [
     """),
     ("code", "nb.show_source(evaluate.evaluate_predictions)"),
     ("code", """
-    report = evaluate.evaluate_model(model, test, out_dir=OUT, grid=GRID, batch_size=BATCH_SIZE,
-                                     n_boot=BOOTSTRAP, seed=SEED)
+    report = evaluate.evaluate_model(
+        model, test, out_dir=OUT, grid=GRID, batch_size=BATCH_SIZE, n_boot=BOOTSTRAP, seed=SEED
+    )
     print(evaluate.format_summary(report))
     assert report.weights is not None and report.n_beats == len(test)
-    assert np.isclose(report.confusion.sum(), weights.sum()) and np.isclose(report.n_weighted, weights.sum())
+    assert np.isclose(report.confusion.sum(), weights.sum()) and np.isclose(
+        report.n_weighted, weights.sum()
+    )
     """),
     ("code", "report.table().round(3)"),
     ("md", """
@@ -74,8 +77,11 @@ CELLS = [
     diagonal is the sensitivity of each class.
     """),
     ("code", """
-    plots.plot_confusion_matrix(report.confusion, report.classes,
-                                title="Confusion matrix (weighted counts: estimated over every test beat)")
+    plots.plot_confusion_matrix(
+        report.confusion,
+        report.classes,
+        title="Confusion matrix (weighted counts: estimated over every test beat)",
+    )
     """),
     ("code", "plots.plot_confusion_matrix(report.confusion, report.classes, normalize=True)"),
     ("md", "## 4. ROC and precision-recall (one class against the rest, weighted)"),
@@ -144,12 +150,19 @@ CELLS = [
     assert not set(val.meta["patient"]) & (set(train_beats.meta["patient"]) | set(test.meta["patient"]))
     _, val_prob = evaluate.predict_beats(model, val, grid=GRID, batch_size=BATCH_SIZE)
     val_rr = baselines.rr_logistic_regression(train_beats, val)
-    FUSION_WEIGHT, fusion_curve = fusion.choose_weight(val_prob, val_rr, val.labels, weights=val.meta["weight"].to_numpy(),
-                                                       class_set=CLASS_SET)
-    print(f"{len(val)} validation beats of records {' '.join(val.records())}: chosen w = {FUSION_WEIGHT}")
+    FUSION_WEIGHT, fusion_curve = fusion.choose_weight(
+        val_prob, val_rr, val.labels, weights=val.meta["weight"].to_numpy(), class_set=CLASS_SET
+    )
+    print(
+        f"{len(val)} validation beats of records {' '.join(val.records())}: chosen w = {FUSION_WEIGHT}"
+    )
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 3.5))
-    fusion_curve["cross_entropy"].plot(ax=a1, marker="o", title="validation: class-balanced cross-entropy (minimised)")
-    fusion_curve.drop(columns="cross_entropy").plot(ax=a2, marker="o", ylim=(0, 1.02), title="validation: macro-F1 and sensitivities")
+    fusion_curve["cross_entropy"].plot(
+        ax=a1, marker="o", title="validation: class-balanced cross-entropy (minimised)"
+    )
+    fusion_curve.drop(columns="cross_entropy").plot(
+        ax=a2, marker="o", ylim=(0, 1.02), title="validation: macro-F1 and sensitivities"
+    )
     for ax in (a1, a2):
         ax.axvline(FUSION_WEIGHT, color="grey", ls="--")
         ax.set(xlabel="w (0 = network alone, 1 = RR-LR alone)")
@@ -217,8 +230,13 @@ CELLS = [
     CPU training the numbers are **not** directly comparable: the `note` says what differs.
     """),
     ("code", """
-    fused_report = evaluate.evaluate_predictions(test.labels, results["network+RR"], n_boot=0, weights=weights,
-                                                 records=test.meta["record"].to_numpy())
+    fused_report = evaluate.evaluate_predictions(
+        test.labels,
+        results["network+RR"],
+        n_boot=0,
+        weights=weights,
+        records=test.meta["record"].to_numpy(),
+    )
     lit = evaluate.literature_table(report, others={"network+RR": fused_report})
     ours = lit[lit["kind"] == "this run"].set_index("class_set")
     ours_fused = lit[lit["kind"] == "this run, network+RR"].set_index("class_set")
