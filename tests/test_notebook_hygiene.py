@@ -84,3 +84,19 @@ def test_notebooks_match_their_generator():
     result = subprocess.run([sys.executable, str(PROJECT_ROOT / "tools" / "make_notebooks.py"),
                              "--check"], capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert result.returncode == 0, result.stderr
+
+
+class TestRuntimes:
+    """Each header's runtimes are those of the measured table in notebooks/README.md."""
+
+    @pytest.mark.parametrize("path", list_notebooks(), ids=lambda p: p.stem)
+    def test_header_runtime_is_the_tables(self, path):
+        sys.path.insert(0, str(PROJECT_ROOT / "tools"))
+        try:
+            from make_notebooks import runtimes
+        finally:
+            sys.path.remove(str(PROJECT_ROOT / "tools"))
+        cpu, gpu = runtimes()[path.stem[:2]]
+        header = nbformat.read(path, as_version=4).cells[0].source
+        assert f"CPU {cpu}, measured" in header
+        assert f"GPU {gpu}, an estimate, not measured" in header
