@@ -45,7 +45,7 @@ def plot_history(history, title: str = "Training history"):
     """
     h = _history_dict(history)
     lr_keys = [k for k in ("learning_rate", "lr") if k in h]
-    base = [k for k in h if not k.startswith("val_") and k not in lr_keys]
+    base = [k for k in h if not k.startswith("val_") and k not in lr_keys and k != "epoch"]
     base.sort(key=lambda k: (k != "loss", k))
     panels = base + lr_keys[:1]
     if not panels:

@@ -40,6 +40,12 @@ class TestHistory:
         with pytest.raises(ValueError):
             plots.plot_history({})
 
+    def test_epoch_column_is_the_axis_not_a_panel(self):
+        # train() returns the CSV log as a dict, with its "epoch" column
+        h = {"epoch": [0, 1, 2], "loss": [1.0, 0.6, 0.5], "val_loss": [1.2, 0.8, 0.7]}
+        fig = plots.plot_history(h)
+        assert [ax.get_title() for ax in _visible_axes(fig)] == ["loss"]
+
 
 class TestEvaluationFigures:
     @pytest.fixture
