@@ -28,6 +28,7 @@ CELLS = [
 
     import ecgkit
     from ecgkit import contract, nb, params, workbook
+    from ecgkit.params import record_list
     from ecgkit.records import list_records
 
     NOTEBOOK = "00_setup_and_tour"
@@ -63,13 +64,15 @@ CELLS = [
     The project ships the whole **real** MIT-BIH Arrhythmia Database (all 48 records, WFDB format,
     signals losslessly compressed as FLAC: 32 MB instead of 94 MB) in `data/mitdb`; it is the
     default everywhere, so nothing needs downloading. `DATA_DIR` chooses another WFDB folder, and
-    `RECORDS` a few of its records (the smoke profile reads 14, to stay fast).
+    `RECORDS` a few of its records (the smoke profile reads a few, to stay fast: counted below).
     """),
     ("code", """
     records = list_records(DATA)
     print(f"{DATA}: {len(records)} records")
     print(" ".join(records))
     assert len(records) > 0
+    smoke_records = record_list(params.load_profile("smoke")["RECORDS"])
+    print(f"the smoke profile reads {len(smoke_records)} of them: {' '.join(smoke_records)}")
     print(
         "embedded database:",
         contract.EMBEDDED_DATA_DIR,
