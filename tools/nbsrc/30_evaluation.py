@@ -59,11 +59,14 @@ CELLS = [
     """),
     ("code", "nb.show_source(scoring.evaluate_predictions)"),
     ("code", """
-    report = evaluate.evaluate_model(model, test, out_dir=OUT, grid=GRID, batch_size=BATCH_SIZE,
-                                     n_boot=BOOTSTRAP, seed=SEED)
+    report = evaluate.evaluate_model(
+        model, test, out_dir=OUT, grid=GRID, batch_size=BATCH_SIZE, n_boot=BOOTSTRAP, seed=SEED
+    )
     print(scoring.format_summary(report))
     assert report.weights is not None and report.n_beats == len(test)
-    assert np.isclose(report.confusion.sum(), weights.sum()) and np.isclose(report.n_weighted, weights.sum())
+    assert np.isclose(report.confusion.sum(), weights.sum()) and np.isclose(
+        report.n_weighted, weights.sum()
+    )
     """),
     ("code", "report.table().round(3)"),
     ("md", """
@@ -74,8 +77,11 @@ CELLS = [
     diagonal is the sensitivity of each class.
     """),
     ("code", """
-    plots.plot_confusion_matrix(report.confusion, report.classes,
-                                title="Confusion matrix (weighted counts: estimated over every test beat)")
+    plots.plot_confusion_matrix(
+        report.confusion,
+        report.classes,
+        title="Confusion matrix (weighted counts: estimated over every test beat)",
+    )
     """),
     ("code", "plots.plot_confusion_matrix(report.confusion, report.classes, normalize=True)"),
     ("md", "## 4. ROC and precision-recall (one class against the rest, weighted)"),
@@ -115,12 +121,15 @@ CELLS = [
     """),
     ("code", "nb.show_source(baselines.comparison_table)"),
     ("code", """
-    train_beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), split=SPLIT, lead=LEAD,
-                             val_fraction=VAL_FRACTION, seed=SEED, progress=False).subset("train")
-    assert not set(train_beats.meta["patient"]) & set(test.meta["patient"])  # no patient on both sides
+    train_beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), split=SPLIT,
+                             lead=LEAD, val_fraction=VAL_FRACTION, seed=SEED,
+                             progress=False).subset("train")
+    # no patient on both sides
+    assert not set(train_beats.meta["patient"]) & set(test.meta["patient"])
     results = {"network": report.y_prob, **baselines.run_baselines(train_beats, test)}
     table = baselines.comparison_table(results, test, class_set=CLASS_SET, records=contract.DS2)
-    print(f"baselines fitted on {len(train_beats)} training beats of {len(train_beats.records())} records")
+    print(f"baselines fitted on {len(train_beats)} training beats "
+          f"of {len(train_beats.records())} records")
     table.round(3)
     """),
     ("md", """
@@ -144,12 +153,19 @@ CELLS = [
     assert not set(val.meta["patient"]) & (set(train_beats.meta["patient"]) | set(test.meta["patient"]))
     _, val_prob = evaluate.predict_beats(model, val, grid=GRID, batch_size=BATCH_SIZE)
     val_rr = baselines.rr_logistic_regression(train_beats, val)
-    FUSION_WEIGHT, fusion_curve = fusion.choose_weight(val_prob, val_rr, val.labels, weights=val.meta["weight"].to_numpy(),
-                                                       class_set=CLASS_SET)
-    print(f"{len(val)} validation beats of records {' '.join(val.records())}: chosen w = {FUSION_WEIGHT}")
+    FUSION_WEIGHT, fusion_curve = fusion.choose_weight(
+        val_prob, val_rr, val.labels, weights=val.meta["weight"].to_numpy(), class_set=CLASS_SET
+    )
+    print(
+        f"{len(val)} validation beats of records {' '.join(val.records())}: chosen w = {FUSION_WEIGHT}"
+    )
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 3.5))
-    fusion_curve["cross_entropy"].plot(ax=a1, marker="o", title="validation: class-balanced cross-entropy (minimised)")
-    fusion_curve.drop(columns="cross_entropy").plot(ax=a2, marker="o", ylim=(0, 1.02), title="validation: macro-F1 and sensitivities")
+    fusion_curve["cross_entropy"].plot(
+        ax=a1, marker="o", title="validation: class-balanced cross-entropy (minimised)"
+    )
+    fusion_curve.drop(columns="cross_entropy").plot(
+        ax=a2, marker="o", ylim=(0, 1.02), title="validation: macro-F1 and sensitivities"
+    )
     for ax in (a1, a2):
         ax.axvline(FUSION_WEIGHT, color="grey", ls="--")
         ax.set(xlabel="w (0 = network alone, 1 = RR-LR alone)")
@@ -191,6 +207,18 @@ CELLS = [
     paired.round(3)
     """),
     ("md", """
+    Each panel is one pair: the macro-F1 differences over the patient resamples, 0 (black), the
+    difference on all the test beats (red) and its interval (shaded). An interval that holds 0
+    means these test patients cannot tell the two apart.
+    """),
+    ("code", """
+    fig = plots.plot_paired_bootstrap(
+        {f"network - {baselines.LABELS.get(n, n)}": v for n, v in versus["network"].items()},
+        xlabel=f"macro-F1 ({'/'.join(CLASS_SET)}) difference",
+    )
+    nb.save_figure(fig, RUN_DIR, NOTEBOOK, "paired_bootstrap")
+    """),
+    ("md", """
     The verdict is computed from the tables above, not written in advance: it says what this run
     shows, whichever way it goes, and whether the network predicts every class that occurs.
     """),
@@ -206,30 +234,45 @@ CELLS = [
     CPU training the numbers are **not** directly comparable: the `note` says what differs.
     """),
     ("code", """
-    fused_report = scoring.evaluate_predictions(test.labels, results["network+RR"], n_boot=0, weights=weights,
-                                                 records=test.meta["record"].to_numpy())
+    fused_report = scoring.evaluate_predictions(
+        test.labels,
+        results["network+RR"],
+        n_boot=0,
+        weights=weights,
+        records=test.meta["record"].to_numpy(),
+    )
     lit = literature.literature_table(report, others={"network+RR": fused_report})
     ours = lit[lit["kind"] == "this run"].set_index("class_set")
     ours_fused = lit[lit["kind"] == "this run, network+RR"].set_index("class_set")
     lit
     """),
     ("code", """
-    FIG = ["macro_f1", "accuracy", "N_Se", "N_PP", "S_Se", "S_PP", "V_Se", "V_PP", "F_Se", "F_PP", "n_beats", "n_weighted"]
+    FIG = ["macro_f1", "accuracy", "N_Se", "N_PP", "S_Se", "S_PP", "V_Se", "V_PP", "F_Se",
+           "F_PP", "n_beats", "n_weighted"]
+    PER_CLASS = ["sensitivity", "ppv", "specificity", "f1", "support", "beats"]
+
+
+    def literature_rows(rows):
+        return rows[[c for c in FIG if c in rows.columns] + ["note"]].to_dict(orient="index")
+
+
     nb.record_figures(RUN_DIR, NOTEBOOK, {
-        "split": SPLIT, "test_beats": len(test), "test_records": test.records(), "test_weighted": report.n_weighted,
-        "weight_sum": float(weights.sum()), "confusion_sum": float(report.confusion.sum()),
-        "accuracy": report.accuracy, "macro": report.macro, "weighted": report.weighted, "ece": report.ece,
-        "per_class": report.per_class[["sensitivity", "ppv", "specificity", "f1", "support", "beats"]].to_dict(orient="index"),
+        "split": SPLIT, "test_beats": len(test), "test_records": test.records(),
+        "test_weighted": report.n_weighted, "weight_sum": float(weights.sum()),
+        "confusion_sum": float(report.confusion.sum()), "accuracy": report.accuracy,
+        "macro": report.macro, "weighted": report.weighted, "ece": report.ece,
+        "per_class": report.per_class[PER_CLASS].to_dict(orient="index"),
         "ci": ci[["estimate", "lo", "hi"]].to_dict(orient="index"), "ci_unit": report.ci_unit,
         "absent_classes": report.absent_classes, "class_set": list(CLASS_SET),
         "comparison": table[FIG].to_dict(orient="index"),
-        "versus_baselines": {f"{m} - {n}": row for (m, n), row in paired.to_dict(orient="index").items()},
+        "versus_baselines": {f"{m} - {n}": row
+                             for (m, n), row in paired.to_dict(orient="index").items()},
         "coverage": coverage, "verdict": verdict,
         "fusion": {"weight": FUSION_WEIGHT, "val_beats": len(val), "val_records": val.records(),
                    "val_cross_entropy": fusion_curve["cross_entropy"].to_dict(),
                    "val_macro_f1": fusion_curve["macro_f1"].to_dict()},
-        "literature_ours": ours[[c for c in FIG if c in ours.columns] + ["note"]].to_dict(orient="index"),
-        "literature_ours_fused": ours_fused[[c for c in FIG if c in ours.columns] + ["note"]].to_dict(orient="index"),
+        "literature_ours": literature_rows(ours),
+        "literature_ours_fused": literature_rows(ours_fused),
     })
     """),
     ("md", """
