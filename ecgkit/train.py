@@ -202,7 +202,7 @@ def baseline_model(p: dict[str, Any]):
     ``train(p)`` builds: an ablation of the four enhancements alone."""
     from ecgkit.factory import ENHANCEMENTS, create_baseline_resnet50
 
-    kwargs = {k: v for k, v in model_kwargs(p).items() if k not in ENHANCEMENTS}
+    kwargs = {k: v for k, v in model_kwargs(resolve(p)).items() if k not in ENHANCEMENTS}
     return create_baseline_resnet50(**kwargs)
 
 
