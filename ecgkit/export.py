@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from ecgkit.atomic import write_bytes
+from ecgkit.atomic import make_folder, write_bytes
 from ecgkit.contract import CLASSES, IMAGE_SIZE, LEAD, patient_of
 from ecgkit.splits import SplitPlan, plan_split
 
@@ -474,7 +474,8 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
     check_options(image_size, max_beats_per_record, val_fraction, seed, workers)
     plan = plan_split(source_dir, split, records, lead, fallback_leads, missing_lead,
                       val_fraction, seed)
-    report = {"skipped_records": dict(plan.skipped), "excluded_records": dict(plan.excluded),
+    report = {"skipped_records": dict(plan.skipped), "empty_records": {},
+              "excluded_records": dict(plan.excluded),
               "skipped_windows": collections.Counter(), "unknown_symbols": collections.Counter(),
               "written": 0, "existing": 0, "clipped": 0, "capped": 0}
     options = {"split": split, "image_size": int(image_size), "grid": bool(grid),
@@ -482,7 +483,7 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
                "fallback_leads": list(fallback_leads), "val_fraction": float(val_fraction),
                "seed": int(seed), "unknown_symbols": unknown_symbols}
     created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     with exclusive_folder(out):
         try:
             manifest = _build_into(out, plan, options, workers, progress, report, prune)
@@ -527,9 +528,14 @@ def _build_into(out: Path, plan: SplitPlan, options: dict, workers: int | None, 
     finally:
         if bar:
             bar.close()
+    from ecgkit.datasets import no_beats_message
+
     rows = []
     for res in sorted(results, key=lambda r: r["record"]):
         rows.extend(res["rows"])
+        if not res["rows"]:
+            report["empty_records"][res["record"]] = no_beats_message(
+                plan.data_dir, res["record"], res["skips"])
         report["skipped_windows"].update(res["skips"])
         report["unknown_symbols"].update(res["unknown"])
         for k in ("written", "existing", "clipped", "capped"):
@@ -598,6 +604,7 @@ def format_summary(manifest, report: dict, out: Path) -> str:
              f"{report['existing']} already there)", summary_table(manifest)]
     for msg in report["skipped_records"].values():
         lines.append(msg)
+    lines.extend(report.get("empty_records", {}).values())
     for msg in report["excluded_records"].values():
         lines.append(msg)
     if report["skipped_windows"]:

@@ -145,7 +145,7 @@ class TestBuildDatasetOptionChecks:
         out = tmp_path / "ds"
         args = ["build-dataset", str(_embedded()), str(out), "--records", "100",
                 "--max-beats-per-record", "1", "--workers", "1", "--quiet"]
-        assert main([*args, "--image-size", "0"]) == 1
+        assert main([*args, "--image-size", "0"]) == 2
         err = capsys.readouterr().err
         assert "error: --image-size: parameter IMAGE_SIZE must be in [32, 1024], got 0" in err
         assert main([*args, "--image-size", "32"]) == 0
