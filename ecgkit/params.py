@@ -70,6 +70,18 @@ PARAMS: dict[str, Param] = {
                                        range="[0, inf)"),
     "VAL_FRACTION": Param(float, 0.2, "share of training patients held out for validation",
                           range="[0, 1)"),
+    # Your own images (notebook 40: the MIT-BIH rhythm strips as a labelled image folder)
+    "STRIP_IMAGE_SIZE": Param(int, 160, "model input side for the 10-s rhythm strips of "
+                              "notebook 40: each strip is drawn that wide (and 0.3 of it high) "
+                              "and padded to a square, never squashed", range="[107, 1024]"),
+    "STRIP_STEPS_PER_EPOCH": Param(int, 10, "batches per epoch for the rhythm-strip model of "
+                                   "notebook 40 (its images are larger than the beats', so it "
+                                   "takes its own budget; EPOCHS and BATCH_SIZE are shared)",
+                                   range="[1, inf)"),
+    "MAX_STRIPS_PER_RECORD": Param(int, 30, "cap of 10-s rhythm strips per record and class "
+                                   "(build-dataset --task rhythm; 0: no cap)", range="[0, inf)"),
+    "TEST_FRACTION": Param(float, 0.2, "share of an image folder's patients (or images) held "
+                           "out for the test side (ecgkit train --images)", range="(0, 1)"),
     # Model
     "WEIGHTS": Param(str, "none", "backbone weights: 'imagenet', 'none', or a weights file path"),
     "ECG_BLOCK": Param(bool, True, "use the multi-scale ECG-specific block"),
