@@ -1,4 +1,4 @@
-"""Files written atomically: a reader sees the old file or the new one, never a half-written one.
+"""Files written safely: atomically, and by one command at a time in a folder.
 
 Introduced in: notebooks/20_training.ipynb.
 
@@ -11,6 +11,8 @@ An operating-system error while writing is raised as an :class:`OutputError` nam
 the problem in words (``[Errno 28] No space left on device`` names no file; ``[Errno 17] File
 exists`` does not say that a file stands where a folder is expected): :func:`describe_os_error`
 is the one translation, used by these writers and by the command line for any other writer.
+:func:`exclusive_folder` keeps a second command (``build-dataset``, ``train``) out of a folder
+that one is writing into.
 """
 
 from __future__ import annotations
@@ -18,11 +20,54 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import math
 import os
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger("ecgkit")
+
+
+class FolderInUseError(ValueError):
+    """Another process is writing into the folder (it holds :func:`exclusive_folder`)."""
+
+
+@contextlib.contextmanager
+def exclusive_folder(folder: str | Path, what: str):
+    """Holds an exclusive lock on ``folder`` while the block runs.
+
+    The lock is ``flock`` on the folder itself, so no lock file is left behind, and the kernel
+    releases it when the process ends, even killed. Every command that writes into a folder
+    takes the same lock, so a build-dataset and a training exclude each other too. On a
+    platform without ``fcntl`` (Windows) nothing is locked and a warning says so.
+
+    Args:
+        folder: an existing folder.
+        what: what is writing, for the messages (``"build-dataset"``, ``"training"``).
+
+    Raises:
+        FolderInUseError: another process holds the lock.
+    """
+    folder = Path(folder)
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        log.warning(f"{folder}: no folder lock on this platform; run one {what} at a time")
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FolderInUseError(
+                f"{folder}: another {what} is writing into this folder; wait for it to "
+                "finish, or choose another folder") from None
+        yield
+    finally:
+        os.close(fd)
 
 
 class OutputError(OSError):

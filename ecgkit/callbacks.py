@@ -13,8 +13,9 @@ Introduced in: notebooks/20_training.ipynb.
   a dependency of ecgkit: TensorFlow 2.21 no longer installs it, and ``tf.summary`` cannot
   write without it; Keras' TensorBoard callback needs TensorFlow, so JAX and PyTorch runs keep
   the CSV log, which notebook 20 plots);
-- ``keras.callbacks.BackupAndRestore``: after an interruption, running the same command again
-  continues from the last finished epoch (weights, optimizer state and learning-rate schedule).
+- :class:`AtomicBackupAndRestore` (Keras' ``BackupAndRestore``, its backup written as one
+  consistent pair): after an interruption, running the same command again continues from the
+  last finished epoch (weights, optimizer state and learning-rate schedule).
 
 The BatchNorm momentum itself is set before compiling (:func:`set_batchnorm_momentum`,
 :func:`auto_bn_momentum`).
@@ -99,6 +100,68 @@ class AtomicBestCheckpoint(keras.callbacks.Callback):
                                          "monitor": self.monitor})
 
 
+BACKUP_STATE = "training_metadata.json"
+"""The file of a backup folder that names the epoch and the weights file: its commit."""
+
+
+def backup_state(backup_dir: str | Path) -> dict | None:
+    """The last committed backup in ``backup_dir``: ``{"epoch": N, "weights": FILE, ...}`` when
+    its state file and the weights it names are there, else None (nothing to resume).
+
+    A state without ``"weights"`` is Keras' own layout (``latest.weights.h5``).
+    """
+    state_path = Path(backup_dir) / BACKUP_STATE
+    try:
+        state = json.loads(state_path.read_text())
+        epoch = int(state["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):  # absent, or not ours
+        return None
+    weights = Path(backup_dir) / state.get("weights", "latest.weights.h5")
+    return {**state, "epoch": epoch, "weights": weights} if weights.is_file() else None
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` whose backup is one consistent pair, whatever the moment of a Ctrl-C.
+
+    Keras writes ``latest.weights.h5`` in place, then ``training_metadata.json``: a Ctrl-C in
+    between leaves the weights of one epoch beside the number of another, or, at the first
+    backup, weights without a number, which the next run would take for a fresh start while
+    Keras loads them. Here the weights of epoch N go to ``epoch-N.weights.h5``
+    (``atomic_save``), then the state file, which names them, replaces the old one atomically:
+    that replacement is the commit. The older weights are removed afterwards. A backup is
+    thus the state file and the weights it names (:func:`backup_state`), or nothing. Saves at
+    the end of every epoch; the folder is deleted when the training ends.
+    """
+
+    def __init__(self, backup_dir: str | Path):
+        super().__init__(str(backup_dir), save_freq="epoch", delete_checkpoint=True)
+        self.folder = Path(backup_dir)
+
+    def on_train_begin(self, logs=None):
+        self._load_model()
+
+    def _load_model(self):
+        state = backup_state(self.folder)
+        if state is None:
+            return
+        if not self.model.built:
+            raise ValueError(f"{self.folder}: the model must be built before it can be "
+                             f"restored. Received: an unbuilt model {self.model.name!r}")
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)  # its state is restored
+        self.model.load_weights(state["weights"])
+        self.model._initial_epoch = state["epoch"]  # as Keras' BackupAndRestore does
+
+    def _save_model(self):
+        weights = f"epoch-{self._current_epoch}.weights.h5"
+        atomic_save(self.model, self.folder / weights)
+        write_json(self.folder / BACKUP_STATE, {"epoch": self._current_epoch, "batch": 0,
+                                                 "weights": weights})
+        for old in self.folder.iterdir():  # earlier epochs, a killed save's temporary file
+            if old.name not in (weights, BACKUP_STATE) and not old.is_dir():
+                old.unlink(missing_ok=True)
+
+
 class LearningRateLogger(keras.callbacks.Callback):
     """Adds the optimizer's current learning rate to the epoch logs (for CSV and plots)."""
 
@@ -172,8 +235,7 @@ def make_callbacks(run_dir: Path, progress: bool = True, patience: int = EARLY_S
         *tensorboard,
         # Last among the savers: the backup of an epoch is written once everything else about
         # that epoch (checkpoint, CSV row) is on disk, so a resume never skips a CSV row.
-        keras.callbacks.BackupAndRestore(str(paths["backup"]), save_freq="epoch",
-                                         delete_checkpoint=True, double_checkpoint=True),
+        AtomicBackupAndRestore(paths["backup"]),
         *extra,
     ]
     return callbacks, paths

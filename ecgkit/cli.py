@@ -493,9 +493,13 @@ def _add_train(sub) -> None:
         description="Trains the enhanced ResNet50 with the workbook parameters from a YAML "
                     "profile (names from ecgkit.params; unknown names are errors). Running the "
                     "same command again after an interruption resumes from the last finished "
-                    "epoch.")
+                    "epoch; other settings in that folder are refused (--restart discards the "
+                    "interrupted run). One training at a time writes into a folder.")
     _add_params_options(p, "the training parameters (names from ecgkit.params)")
     p.add_argument("--run-dir", default=None, help="output folder (default RUN_DIR/train)")
+    p.add_argument("--restart", action="store_true",
+                   help="discard an interrupted run in the output folder and start afresh "
+                        "(without it, only the same settings may continue that run)")
     _add_lead_fallback_options(p, parameters=True)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_train)
@@ -520,7 +524,13 @@ def _cmd_train(args) -> int:
     except ParamError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    result = train(overrides, run_dir=args.run_dir, progress=not args.quiet)
+    try:
+        result = train(overrides, run_dir=args.run_dir, progress=not args.quiet,
+                       restart=args.restart)
+    except KeyboardInterrupt:
+        print("interrupted: the same command resumes from the last finished epoch, if any "
+              "(--restart starts afresh)", file=sys.stderr)
+        return 130
     best = result.info.get("best") or {}
     print(f"run folder: {result.run_dir}")
     print(f"model: {result.paths['model']}")

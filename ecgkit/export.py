@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
-import contextlib
 import json
 import logging
 import multiprocessing
@@ -31,7 +30,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from ecgkit.atomic import make_folder, write_bytes
+from ecgkit.atomic import exclusive_folder, make_folder, write_bytes
 from ecgkit.contract import CLASSES, IMAGE_SIZE, LEAD, patient_of
 from ecgkit.splits import SplitPlan, plan_split
 
@@ -247,33 +246,6 @@ def _check_out_dir(out: Path, options: dict, records: dict, prune: bool = False)
     _write_info(out, options, records, complete=False)
 
 
-@contextlib.contextmanager
-def exclusive_folder(out: Path):
-    """Holds an exclusive lock on the folder for the whole build (``flock`` on the folder, so
-    no lock file is left behind; the kernel releases it when the process ends, even killed).
-
-    Raises:
-        OutputFolderError: another process holds it.
-    """
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
-        log.warning(f"{out}: no folder lock on this platform; run one build-dataset at a time")
-        yield
-        return
-    fd = os.open(out, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise OutputFolderError(
-                f"{out}: another build-dataset is writing into this folder; wait for it to "
-                "finish, or choose another folder") from None
-        yield
-    finally:
-        os.close(fd)
-
-
 def _remove_if_unused(out: Path) -> None:
     """After a failed run in a folder it created: removes it if no image was written."""
     if any(out.glob("*/*/*.png")):
@@ -468,6 +440,7 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
     Raises:
         ecgkit.params.ParamError: an option out of range (before anything is written).
         OutputFolderError: the folder holds something else (another dataset, other options).
+        ecgkit.atomic.FolderInUseError: another command is writing into the folder.
         ecgkit.records.RecordError: unreadable or unusable records.
     """
     out = Path(out_dir)
@@ -484,7 +457,7 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
                "seed": int(seed), "unknown_symbols": unknown_symbols}
     created = not out.exists()
     make_folder(out)
-    with exclusive_folder(out):
+    with exclusive_folder(out, "build-dataset"):
         try:
             manifest = _build_into(out, plan, options, workers, progress, report, prune)
         except BaseException as exc:

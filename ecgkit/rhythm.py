@@ -55,7 +55,6 @@ References:
 
 from __future__ import annotations
 
-import collections
 import json
 import shutil
 from pathlib import Path
@@ -276,7 +275,8 @@ def build_rhythm_dataset(source_dir, out_dir, records: Sequence[str] | None = No
         ecgkit.records.RecordError: unreadable records.
     """
     from ecgkit.atomic import write_bytes
-    from ecgkit.export import exclusive_folder, write_png
+    from ecgkit.atomic import exclusive_folder
+    from ecgkit.export import write_png
     from ecgkit.params import check
     from ecgkit.records import read_record
     from ecgkit.render import render_strip
@@ -303,7 +303,7 @@ def build_rhythm_dataset(source_dir, out_dir, records: Sequence[str] | None = No
     out = Path(out_dir)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    with exclusive_folder(out):
+    with exclusive_folder(out, "build-dataset"):
         try:
             _check_folder(out, options)
             for c in RHYTHM_CLASSES:

@@ -12,15 +12,22 @@ runs on any Keras backend (``KERAS_BACKEND``: tensorflow, jax, torch). The best 
 loaded back into the model at the end, which is saved whole (``model.keras``).
 
 Every run writes ``run.json``: parameters, the class-balance choice, versions, hardware, data
-summary (records and beats per class and split), history and final validation metrics.
+summary (records and beats per class and split), the model's weight shapes, its status
+(running, interrupted, failed, finished), history and final validation metrics.
+
+A run folder belongs to one run at a time (a folder lock, ``ecgkit.atomic.exclusive_folder``)
+and to one configuration: an interrupted run resumes only with the same parameters, data and
+model (``ecgkit.run_folder``); ``restart=True`` starts afresh instead.
 
 ``ecgkit train --params FILE.yaml`` is the command line (``ecgkit.cli``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -31,21 +38,23 @@ import keras
 import numpy as np
 
 from ecgkit import datasets
-from ecgkit.atomic import atomic_save, write_json
+from ecgkit.atomic import atomic_save, exclusive_folder, make_folder, write_json
 from ecgkit.augment import make_image_augment, make_signal_augment
 from ecgkit.backbone import record_grid, record_provenance
 from ecgkit.context import N_FEATURES
 from ecgkit.context_branch import (adapt_context, choose_image_scale, has_context,
                                    has_image_scale, has_warm_up, warm_up)
 from ecgkit.balance import CLASS_BALANCE_CHOICES, class_weights, sampled_classes
-from ecgkit.callbacks import (BN_REESTIMATE_BATCHES, auto_bn_momentum, best_state_path,
-                              make_callbacks, read_history, set_batchnorm_momentum)
+from ecgkit.callbacks import (BN_REESTIMATE_BATCHES, auto_bn_momentum, backup_state,
+                              best_state_path, make_callbacks, read_history,
+                              set_batchnorm_momentum)
 from ecgkit.contract import CLASSES
 from ecgkit.evaluate import predict_dataset
 from ecgkit.factory import create_enhanced_resnet50
 from ecgkit.hardware import hardware_settings, replicas, select_strategy, set_seeds, versions
 from ecgkit.params import lead_list, record_list, resolve, weights_arg
 from ecgkit.scoring import evaluate_predictions
+from ecgkit.run_folder import check_resume, interrupted_run, model_signature
 from ecgkit.training_config import get_training_config
 
 
@@ -188,9 +197,9 @@ def provenance(p: dict[str, Any], beats, context: str | None = "auto") -> dict[s
 
 
 def resumable(run_dir: Path) -> bool:
-    """Whether ``run_dir`` holds an interrupted run's backup (``BackupAndRestore``): its
+    """Whether ``run_dir`` holds an interrupted run's backup (``AtomicBackupAndRestore``): its
     weights, context branch included, are restored, so nothing is fitted before them."""
-    return (Path(run_dir) / "backup" / "training_metadata.json").is_file()
+    return backup_state(Path(run_dir) / "backup") is not None
 
 
 def _build_model(p: dict[str, Any]):
@@ -208,7 +217,7 @@ def baseline_model(p: dict[str, Any]):
 
 def train(params: dict[str, Any] | None = None, beats=None, model=None,
           run_dir: str | Path | None = None, progress: bool = True, strategy=None,
-          callbacks=(), run_eagerly: bool = False) -> TrainResult:
+          callbacks=(), run_eagerly: bool = False, restart: bool = False) -> TrainResult:
     """Trains a model with the workbook parameters and returns its history and outputs.
 
     Args:
@@ -222,13 +231,16 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
             multi-device strategy requires); None builds ``create_enhanced_resnet50`` from the
             model parameters. It is compiled here with ``get_training_config``.
         run_dir: output folder; default ``RUN_DIR/train``. Running again with the same folder
-            after an interruption resumes from the last finished epoch.
+            after an interruption resumes from the last finished epoch, with the same
+            parameters (``ecgkit.run_folder.RESUME_FREE_PARAMS`` aside), beats and model only.
+            One training at a time writes into a folder.
         progress: Keras progress bars and checkpoint messages.
         strategy: a ``tf.distribute`` strategy (TensorFlow) or ``keras.distribution``
             distribution (JAX); None calls ``ecgkit.hardware.select_strategy()``.
         callbacks: extra Keras callbacks, run after ours.
         run_eagerly: skip graph tracing (for runs of a few steps, where tracing a ResNet50's
             training step costs more than it saves; slower per step).
+        restart: discard an interrupted run in ``run_dir`` and start afresh.
 
     Returns:
         A ``TrainResult``.
@@ -236,14 +248,29 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
     Raises:
         ParamError: unknown or mistyped parameters.
         ValueError: no training or validation beats, or an unknown CLASS_BALANCE.
+        ecgkit.run_folder.RunFolderError: ``run_dir`` holds an interrupted run of other
+            parameters, beats or model (raised before anything in it is written).
+        ecgkit.atomic.FolderInUseError: another training is writing into ``run_dir``.
+        KeyboardInterrupt: an interruption; run.json then says ``"interrupted"`` and the
+            same call resumes the run.
     """
     p = resolve(params or {})
     if p["CLASS_BALANCE"] not in CLASS_BALANCE_CHOICES:
         raise ValueError(f"CLASS_BALANCE must be one of {CLASS_BALANCE_CHOICES}. "
                          f"Received: {p['CLASS_BALANCE']!r}")
     run_dir = Path(run_dir) if run_dir is not None else Path(p["RUN_DIR"]) / "train"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(run_dir)
+    with exclusive_folder(run_dir, "training"):
+        return _train_in(run_dir, p, beats, model, progress, strategy, callbacks, run_eagerly,
+                         restart)
+
+
+def _train_in(run_dir: Path, p: dict[str, Any], beats, model, progress: bool, strategy,
+              callbacks, run_eagerly: bool, restart: bool) -> TrainResult:
+    """``train`` in its locked folder."""
     started = time.time()
+    previous = None if restart else interrupted_run(run_dir)
+    check_resume(run_dir, previous, params=p)  # before the beats: a refusal comes at once
 
     set_seeds(p["SEED"], p["DETERMINISTIC"])
     hw = hardware_settings(p["MIXED_PRECISION"], p["DETERMINISTIC"])
@@ -262,6 +289,8 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
     if "val" not in beats.splits:
         raise ValueError("no validation beats: the best checkpoint is chosen on validation "
                          "patients, so VAL_FRACTION must leave at least one patient")
+    summary = data_summary(beats)
+    check_resume(run_dir, previous, data=summary)
     train_beats = beats.subset("train")
     # validation, predicted every epoch, is a weighted sample when TEST_MAX_BEATS_PER_RECORD caps it
     val_beats = datasets.cap_beats(beats.subset("val"), p["TEST_MAX_BEATS_PER_RECORD"], p["SEED"])
@@ -286,6 +315,8 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
                 model = _build_model(p)
             elif callable(model) and not hasattr(model, "fit"):
                 model = model()
+            signature = model_signature(model)
+            check_resume(run_dir, previous, model=signature)  # Keras would fail to load it
             n_bn = set_batchnorm_momentum(model, bn_momentum)
             record_grid(model, p["GRID"])  # saved with the model, for evaluation to read back
             # the model decides whether batches carry the context (a model passed in may not)
@@ -294,7 +325,7 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
                 adapt_context(model, train_beats.context_of(context))
             warmup_losses = None
             if (context is not None and has_warm_up(model) and p["CONTEXT_STEPS"]
-                    and not resumable(run_dir)):
+                    and previous is None):
                 warmup_losses = warm_up(
                     model, train_beats.context_of(context), train_beats.labels,
                     steps=p["CONTEXT_STEPS"], batch_size=batch, learning_rate=p["LEARNING_RATE"],
@@ -314,13 +345,14 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
 
         cbs, paths = make_callbacks(run_dir, progress=progress, extra=callbacks,
                                     bn_batches=train_ds)
-        done_before = len(read_history(paths["csv_log"]).get("epoch", []))
-        resuming = resumable(run_dir)
-        if not resuming:  # a fresh run starts a fresh log and a fresh best checkpoint
+        resuming = previous is not None
+        done_before = previous["epochs_done"] if resuming else 0
+        if not resuming:  # a fresh run starts a fresh log, best checkpoint and backup
             for stale in (paths["csv_log"], paths["best"], best_state_path(paths["best"])):
                 if stale.exists():
                     stale.unlink()
-            done_before = 0
+            if paths["backup"].is_dir():  # a discarded run's, or a backup never committed
+                shutil.rmtree(paths["backup"])
         train_ds.start = done_before * steps  # a resumed run continues the stream
         paths["run_json"] = run_dir / "run.json"
         info: dict[str, Any] = {
@@ -332,7 +364,7 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
             "tensorboard": str(paths["tensorboard"]) if "tensorboard" in paths else None,
             "hardware": {**hw, "run_eagerly": run_eagerly, "strategy": type(strategy).__name__,
                          "replicas": replicas(strategy)},
-            "data": data_summary(beats), "steps_per_epoch": steps,
+            "data": summary, "model": signature, "steps_per_epoch": steps,
             "batchnorm": {"momentum": bn_momentum, "layers": n_bn,
                           "auto": not p["BN_MOMENTUM"],
                           "reestimated_from_batches": BN_REESTIMATE_BATCHES},
@@ -344,7 +376,8 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
         write_json(paths["run_json"], info)
 
         verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
-        with strategy.scope():  # JAX's keras.distribution shards the batches inside its scope
+        # JAX's keras.distribution shards the batches inside its scope
+        with _stop_recorded(info, paths, started), strategy.scope():
             model.fit(train_ds, validation_data=val_ds, epochs=p["EPOCHS"],
                       steps_per_epoch=steps, class_weight=cw, callbacks=cbs, verbose=verbose,
                       shuffle=False)
@@ -352,27 +385,48 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
         if hw["mixed_precision"]:  # do not leak the policy into models built later
             keras.mixed_precision.set_global_policy(previous_policy)
 
-    best_state = best_state_path(paths["best"])
-    if paths["best"].is_file():
-        model.load_weights(paths["best"])
-    image_scale = None
-    if context is not None and has_image_scale(model):  # the image logits' weight: validation
-        scale, curve = choose_image_scale(model, val_ds, val_beats.labels,
-                                          val_beats.meta["weight"].to_numpy())
-        image_scale = {"chosen": scale, "val_cross_entropy": curve}
-    record_provenance(model, {**provenance(p, beats, context),
-                              "image_scale": image_scale and image_scale["chosen"]})
-    paths["model"] = atomic_save(model, run_dir / "model.keras")
-    history = read_history(paths["csv_log"])
-    info.update({
-        "status": "finished", "epochs_run": len(history.get("epoch", [])),
-        "best": json.loads(best_state.read_text()) if best_state.is_file() else None,
-        "history": history, "seconds": round(time.time() - started, 1),
-        "final_metrics": _final_metrics(model, val_ds, val_beats), "image_scale": image_scale,
-        "paths": {k: str(v) for k, v in paths.items()},
-    })
-    write_json(paths["run_json"], info)
+    with _stop_recorded(info, paths, started):  # a failure after fit too
+        best_state = best_state_path(paths["best"])
+        if paths["best"].is_file():
+            model.load_weights(paths["best"])
+        image_scale = None
+        if context is not None and has_image_scale(model):  # the image logits' weight: validation
+            scale, curve = choose_image_scale(model, val_ds, val_beats.labels,
+                                              val_beats.meta["weight"].to_numpy())
+            image_scale = {"chosen": scale, "val_cross_entropy": curve}
+        record_provenance(model, {**provenance(p, beats, context),
+                                  "image_scale": image_scale and image_scale["chosen"]})
+        paths["model"] = atomic_save(model, run_dir / "model.keras")
+        history = read_history(paths["csv_log"])
+        info.update({
+            "status": "finished", "epochs_run": len(history.get("epoch", [])),
+            "best": json.loads(best_state.read_text()) if best_state.is_file() else None,
+            "history": history, "seconds": round(time.time() - started, 1),
+            "final_metrics": _final_metrics(model, val_ds, val_beats), "image_scale": image_scale,
+            "paths": {k: str(v) for k, v in paths.items()},
+        })
+        write_json(paths["run_json"], info)
     return TrainResult(history=history, run_dir=run_dir, paths=paths, model=model, info=info)
+
+
+@contextlib.contextmanager
+def _stop_recorded(info: dict[str, Any], paths: dict[str, Path], started: float):
+    """Records in run.json how the run stopped when the block raises, and re-raises:
+    ``"interrupted"`` for a Ctrl-C (``KeyboardInterrupt``), else ``"failed"`` with the error;
+    ``resumable_after_epochs``: the epochs the backup holds (0: none)."""
+    try:
+        yield
+    except BaseException as exc:
+        backup = backup_state(paths["backup"])
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        info.update({"status": "interrupted" if interrupted else "failed",
+                     "epochs_run": len(read_history(paths["csv_log"]).get("epoch", [])),
+                     "resumable_after_epochs": backup["epoch"] if backup else 0,
+                     "seconds": round(time.time() - started, 1)})
+        if not interrupted:
+            info["error"] = f"{type(exc).__name__}: {exc}"
+        write_json(paths["run_json"], info)
+        raise
 
 
 def _final_metrics(model, val_ds, val_beats) -> dict[str, Any]:

@@ -354,7 +354,7 @@ class TestTrainCommandChecks:
         monkeypatch.setattr("ecgkit.train.train", _must_not_train)
 
         prof = tmp_path / "p.yaml"
-        prof.write_text(f"EPOCHS: 1\n{line}\n")
+        prof.write_text(f"SEED: 1\n{line}\n")
         assert main(["train", "--params", str(prof), "--run-dir", str(tmp_path / "r")]) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"error: {prof}: parameter {expected}")
