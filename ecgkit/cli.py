@@ -335,13 +335,52 @@ def _add_train(sub) -> None:
     p.add_argument("--run-dir", default=None, help="output folder (default RUN_DIR/train)")
     _add_lead_fallback_options(p, parameters=True)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_image_folder_options(p, training=True)
     p.set_defaults(func=_cmd_train)
+
+
+def _add_image_folder_options(p: argparse.ArgumentParser, training: bool) -> None:
+    """``--images DIR``, ``--labels CSV``, ``--group-column NAME`` (train and evaluate on your
+    own labelled images, ecgkit.folders) and, for training, how images are fitted and split."""
+    g = p.add_argument_group("your own labelled images")
+    g.add_argument("--images", metavar="DIR", default=None,
+                   help="a folder of labelled ECG images: one sub-folder per class, or a "
+                        "labels CSV (DIR/labels.csv or --labels) with columns file, label and a "
+                        "patient column")
+    g.add_argument("--labels", metavar="CSV", default=None,
+                   help="with --images: the labels CSV (file relative to DIR, label, optional "
+                        "group column)")
+    g.add_argument("--group-column", metavar="NAME", default=None,
+                   help="with --images: the CSV column naming each image's patient (default "
+                        "'patient' when present); no patient is then on two sides")
+    if training:
+        g.add_argument("--fit", choices=("pad", "tile"), default="pad",
+                       help="with --images: keep each image's aspect by padding it to a square "
+                            "(default), or cut it into square tiles along its longer side")
+        g.add_argument("--test-fraction", type=float, default=0.2,
+                       help="with --images: share of the images (whole patients) kept for test")
+        g.add_argument("--bad-images", choices=("error", "skip"), default="error",
+                       help="with --images: unreadable or too-small images: stop, naming every "
+                            "one (default), or leave them out with a warning")
+
+
+def _image_options_alone(args) -> str | None:
+    """The image-folder option given without ``--images``, if any."""
+    if args.images:
+        return None
+    for name in ("labels", "group_column"):
+        if getattr(args, name, None):
+            return "--" + name.replace("_", "-")
+    return None
 
 
 def _cmd_train(args) -> int:
     from ecgkit.callbacks import MONITOR
     from ecgkit.train import train
 
+    if _image_options_alone(args):
+        print(f"error: {_image_options_alone(args)} goes with --images DIR", file=sys.stderr)
+        return 2
     try:
         overrides = load_profile(args.params) if args.params else {}
         overrides.update(parse_assignments(args.set or []))
@@ -356,10 +395,30 @@ def _cmd_train(args) -> int:
     except ParamError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.images:
+        return _train_images(args, overrides)
     result = train(overrides, run_dir=args.run_dir, progress=not args.quiet)
     best = result.info.get("best") or {}
     print(f"run folder: {result.run_dir}")
     print(f"model: {result.paths['model']}")
+    if best:
+        print(f"best {best.get('monitor', MONITOR)} {best['best']:.4f} at epoch {best['epoch']}")
+    return 0
+
+
+def _train_images(args, overrides: dict) -> int:
+    """``ecgkit train --images DIR``: ecgkit.image_training on a labelled folder."""
+    from ecgkit.callbacks import MONITOR
+    from ecgkit.image_training import train_images
+
+    # The data report (printed first) says so when the split cannot keep patients apart.
+    result = train_images(args.images, args.labels, args.group_column, overrides,
+                          run_dir=args.run_dir, fit=args.fit, test_fraction=args.test_fraction,
+                          on_bad=args.bad_images, progress=not args.quiet, echo=print)
+    best = result.info.get("best") or {}
+    print(f"run folder: {result.run_dir}")
+    print(f"model: {result.paths['model']} (classes: "
+          f"{', '.join(result.info['data']['classes'])})")
     if best:
         print(f"best {best.get('monitor', MONITOR)} {best['best']:.4f} at epoch {best['epoch']}")
     return 0
@@ -395,6 +454,7 @@ def _add_evaluate(sub) -> None:
                         "every one (default), or leave them out with a warning")
     p.add_argument("--out", default=None, help="report folder (default: next to the model)")
     p.add_argument("--quiet", action="store_true")
+    _add_image_folder_options(p, training=False)
     p.set_defaults(func=_cmd_evaluate)
 
 
@@ -406,10 +466,19 @@ def _cmd_evaluate(args) -> int:
 
     from ecgkit.provenance import ProvenanceError, check_settings, protocol
 
+    if _image_options_alone(args):
+        print(f"error: {_image_options_alone(args)} goes with --images DIR", file=sys.stderr)
+        return 2
     model = _load_checked_model(args.model)
     if model is None:
         return 2
     out = Path(args.out) if args.out else Path(args.model).parent / "evaluation"
+    if args.images:
+        return _evaluate_images(args, model, out)
+    if recorded_source(model) == "image-folder":
+        print(f"error: {args.model} was trained on an image folder; evaluate it on such a "
+              "folder: --images DIR", file=sys.stderr)
+        return 2
     try:
         if args.no_grid:
             check_settings(model, {"GRID": False}, source="--no-grid")
@@ -441,6 +510,31 @@ def _cmd_evaluate(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(format_summary(report))
+    print(f"report written to {out}")
+    return 0
+
+
+def recorded_source(model) -> str | None:
+    """What the model was trained on, as it records it (``"image-folder"``), or None."""
+    from ecgkit.backbone import recorded_provenance
+
+    return recorded_provenance(model).get("source")
+
+
+def _evaluate_images(args, model, out: Path) -> int:
+    """``ecgkit evaluate --images DIR``: ecgkit.folder_evaluation on a labelled folder."""
+    from ecgkit.evaluate import format_summary
+    from ecgkit.folder_evaluation import evaluate_images, format_comparison
+
+    report, extra = evaluate_images(model, args.images, args.labels, args.group_column,
+                                    split=args.split, out_dir=out, n_boot=args.bootstrap,
+                                    on_bad=args.bad_images)
+    seen = extra["split"]["groups_seen_in_training"]
+    if seen:
+        print(f"warning: {seen} of these patients were seen in training (their figures are "
+              "optimistic)", file=sys.stderr)
+    print(format_summary(report))
+    print(format_comparison(report, extra))
     print(f"report written to {out}")
     return 0
 

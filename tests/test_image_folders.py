@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ecgkit.folders import (LabelsError, check_groups_apart, near_duplicates,
+from ecgkit.folders import (MAX_HASH_DISTANCE, LabelsError, check_groups_apart, near_duplicates,
                             read_labelled_images, split_images)
 from ecgkit.images import (ImageError, ImageFolderError, decode_image, fit_image, read_image,
                            tile_boxes)
@@ -227,7 +227,7 @@ class TestDuplicateAudit:
         found = near_duplicates(images, sides)
         assert len(found) == 1
         assert {found["file_a"][0], found["file_b"][0]} == {"pages/copy.jpg", "pages/orig.png"}
-        assert found["distance"].iloc[0] <= 8
+        assert found["distance"].iloc[0] <= MAX_HASH_DISTANCE
         assert len(near_duplicates(images, np.where(sides == "test", "train", "train"))) == 0
 
 
