@@ -8,7 +8,7 @@ for ``ecgkit train --images`` (shuffled, endless, worker threads), read through 
 PyDataset adapter as ``fit`` reads it, at 224 px. Its files are synthetic 12-lead pages drawn
 here (pink grid, 3 x 4 leads and a rhythm strip) at 1100 x 850 px (an 11 x 8.5 in page at
 100 dpi), as PNG and as JPEG (quality 90), in a temporary folder. The WFDB path is the training
-stream of ``train.make_datasets`` (``benchmarks/bench_pipeline.py``), rendered from the beats
+stream of ``train.make_datasets`` (images only, as ``benchmarks/bench_pipeline.py``), rendered from the beats
 of six embedded records.
 """
 
@@ -84,6 +84,30 @@ def folder_iterator(files, size: int, batch_size: int, fit: str, strength: float
         adapter.on_epoch_end()
 
 
+def wfdb_iterator(train_beats, val_beats, size: int, batch_size: int, strength: float):
+    """The image stream of ``train.make_datasets`` (shuffled, CLASS_BALANCE none, images only:
+    ``context=None``), read as ``fit`` reads it."""
+    import keras
+    from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
+
+    from ecgkit.params import resolve
+    from ecgkit.train import make_datasets
+
+    p = resolve({"IMAGE_SIZE": size, "GRID": True, "BATCH_SIZE": batch_size,
+                 "AUGMENT_STRENGTH": strength, "CLASS_BALANCE": "none"})
+    ds, _ = make_datasets(train_beats, val_beats, p, math.ceil(len(train_beats) / batch_size),
+                          context=None)
+    adapter = PyDatasetAdapter(ds, shuffle=False)
+    adapter.on_epoch_begin()
+    try:
+        if keras.backend.backend() == "tensorflow":
+            yield from adapter.get_tf_dataset()
+        else:
+            yield from adapter.get_numpy_iterator()
+    finally:
+        adapter.on_epoch_end()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batches", type=int, default=30)
@@ -93,7 +117,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
-    from bench_pipeline import batches_iterator, rate
+    from bench_pipeline import rate
     from ecgkit.datasets import load_beats
 
     size = 224
@@ -113,7 +137,7 @@ def main(argv=None) -> int:
     beats = load_beats(records=RECORDS, progress=False)
     train, val = beats.subset("train"), beats.subset("val")
     for strength in (0.0, 1.0):
-        it = batches_iterator(train, val, size, args.batch_size, strength)
+        it = wfdb_iterator(train, val, size, args.batch_size, strength)
         label = f"WFDB renderer (signal_dataset), augmentation {'on' if strength else 'off'}"
         print(f"{label:52} {rate(it, args.batches):>9,.0f}", flush=True)
     return 0

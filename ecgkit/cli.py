@@ -544,8 +544,9 @@ def _evaluate_images(args, model, out: Path) -> int:
 def _add_predict(sub) -> None:
     p = _add_command(
         sub, "predict", help="classify ECG beat images with a trained model",
-        description="Prints the AAMI class and the class probabilities of each image. Bad files "
-                    "get an error line; the exit status is 1 if any file failed.")
+        description="Prints the class (AAMI, or the classes of the image folder a model was "
+                    "trained on) and the class probabilities of each image. Bad files get an "
+                    "error line; the exit status is 1 if any file failed.")
     p.add_argument("--model", required=True, help="trained .keras model")
     p.add_argument("images", nargs="*", help="image files (PNG, JPEG, ...)")
     p.add_argument("--record", default=None, metavar="DIR/NAME",

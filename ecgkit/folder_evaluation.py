@@ -1,6 +1,7 @@
 """Evaluating a model on your own labelled ECG images, beside a majority-class baseline.
 
-Introduced in: notebook 40 (the rhythm strips: the generic image-folder path).
+Introduced in: notebooks/02_signals_to_images.ipynb (ECG images on disk); notebook 40 (the
+rhythm strips) walks through the whole image-folder path.
 
 ``evaluate_images(model, folder, ...)`` is ``ecgkit evaluate --model M --images DIR``: it reads
 the folder as training did (``ecgkit.folders``), takes the side asked (``test``: the side the

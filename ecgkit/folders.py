@@ -1,7 +1,7 @@
 """Your own labelled ECG images: reading a folder, splitting it by patient, auditing it.
 
-Introduced in: notebook 40 (the rhythm strips: the generic image-folder path,
-``ecgkit train --images DIR``).
+Introduced in: notebooks/02_signals_to_images.ipynb (ECG images on disk); notebook 40 (the
+rhythm strips) walks through the whole image-folder path.
 
 A labelled folder is either
 

@@ -111,10 +111,12 @@ def _to_rgb(img: np.ndarray) -> np.ndarray:
     if img.shape[2] == 2:  # grey + alpha
         img = np.dstack([img[:, :, 0]] * 3 + [img[:, :, 1]])
     if img.shape[2] == 4:
+        if img[:, :, 3].min() == 255:  # opaque: nothing to put on white
+            return np.ascontiguousarray(img[:, :, :3])
         alpha = img[:, :, 3:4].astype(np.float32) / 255.0
         rgb = img[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
         return np.rint(rgb).astype(np.uint8)
-    return np.ascontiguousarray(img[:, :, :3])
+    return img if img.shape[2] == 3 else np.ascontiguousarray(img[:, :, :3])
 
 
 def _exif_oriented(path: Path) -> np.ndarray | None:
@@ -131,6 +133,17 @@ def _exif_oriented(path: Path) -> np.ndarray | None:
             return np.asarray(pil.convert(mode))
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
         return None  # OpenCV decoded it; an EXIF block PIL cannot read is ignored
+
+
+def _may_be_rotated(data: np.ndarray) -> bool:
+    """Whether a file's bytes can hold an EXIF orientation: an EXIF block (JPEG, WebP: "Exif";
+    PNG: an "eXIf" chunk) or a TIFF. Only those are opened with PIL (which decodes a whole PNG
+    to look for EXIF)."""
+    head = data[:4].tobytes()
+    if head in (b"II*\x00", b"MM\x00*"):
+        return True
+    raw = data.tobytes()
+    return b"Exif\x00\x00" in raw[:65536] or b"eXIf" in raw
 
 
 def decode_image(path, min_side: int = 0) -> np.ndarray:
@@ -163,12 +176,13 @@ def decode_image(path, min_side: int = 0) -> np.ndarray:
     if img is None:
         raise ImageError(path, "not a readable image (corrupt, truncated, or not an image "
                                "format: PNG, JPEG, BMP...)")
-    upright = _exif_oriented(path)
+    upright = _exif_oriented(path) if _may_be_rotated(data) else None
     if upright is not None:
         img = _to_rgb(upright)
     else:
-        if img.ndim == 3 and img.shape[2] >= 3:  # OpenCV's BGR(A) -> RGB(A)
-            img = img[:, :, [2, 1, 0, 3][:img.shape[2]]]
+        if img.ndim == 3 and img.shape[2] in (3, 4):  # OpenCV's BGR(A) -> RGB(A)
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB if img.shape[2] == 3
+                               else cv2.COLOR_BGRA2RGBA)
         img = _to_rgb(img)
     h, w = img.shape[:2]
     if min(h, w) < min_side:
