@@ -8,8 +8,8 @@ for ``ecgkit train --images`` (shuffled, endless, worker threads), read through 
 PyDataset adapter as ``fit`` reads it, at 224 px. Its files are synthetic 12-lead pages drawn
 here (pink grid, 3 x 4 leads and a rhythm strip) at 1100 x 850 px (an 11 x 8.5 in page at
 100 dpi), as PNG and as JPEG (quality 90), in a temporary folder. The WFDB path is the training
-stream of ``train.make_datasets`` (images only, as ``benchmarks/bench_pipeline.py``), rendered from the beats
-of six embedded records.
+stream of ``train.make_datasets`` (images only, as in ``benchmarks/bench_pipeline.py``),
+rendered from the beats of six embedded records.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ them on a folder of synthetic 12-lead pages."""
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import cv2
