@@ -2,7 +2,7 @@
 over several seeds.
 
 Run: .venv/bin/python benchmarks/bench_learning.py [--recipes a,b] [--seeds 42,43,44]
-     [--out table.csv]   (about 9 minutes per recipe and seed on 2 CPU cores)
+     [--out table.csv] [--save DIR]   (about 9 minutes per recipe and seed on 2 CPU cores)
 
 Each recipe trains a network from random weights with ``ecgkit.train.train`` on the training
 patients of the strict AAMI protocol (DS1 without 201; the validation patients carved from DS1
@@ -76,11 +76,25 @@ def pooled_bootstrap(test, runs: list, other, n_boot: int = 200) -> dict:
     predictions are one copy of the test beats, with the same patients and weights."""
     import numpy as np
 
-    from ecgkit.evaluate import paired_bootstrap
+    from ecgkit.scoring import paired_bootstrap
 
     k = len(runs)
     return paired_bootstrap(np.tile(test.labels, k), np.concatenate(runs),
                             np.tile(other, (k, 1)), np.tile(test.meta["patient"].to_numpy(), k),
+                            weights=np.tile(test.meta["weight"].to_numpy(), k),
+                            class_set=CLASS_SET, n_boot=n_boot, seed=0)
+
+
+def pooled_pair(test, runs_a: list, runs_b: list, n_boot: int = 200) -> dict:
+    """Paired patient bootstrap of two recipes, their seeds pooled and paired (seed s of A with
+    seed s of B on the same copy of the test beats): the ablation's question."""
+    import numpy as np
+
+    from ecgkit.scoring import paired_bootstrap
+
+    k = len(runs_a)
+    return paired_bootstrap(np.tile(test.labels, k), np.concatenate(runs_a),
+                            np.concatenate(runs_b), np.tile(test.meta["patient"].to_numpy(), k),
                             weights=np.tile(test.meta["weight"].to_numpy(), k),
                             class_set=CLASS_SET, n_boot=n_boot, seed=0)
 
@@ -92,6 +106,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", default="42,43,44", help="comma-separated seeds")
     ap.add_argument("--data", default=None, help="WFDB folder (default: data/mitdb)")
     ap.add_argument("--out", default=None, help="also write the table to this CSV")
+    ap.add_argument("--save", default=None, metavar="DIR",
+                    help="keep each run's DS2 probabilities in DIR/RECIPE-SEED.npy; a run whose "
+                         "file is there is not trained again (an interrupted study resumes)")
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.recipes.split(",") if n.strip()]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -127,7 +144,16 @@ def main(argv=None) -> int:
         for name in names:
             for seed in seeds:
                 row = f"{name} seed {seed}"
-                r = run_recipe(name, RECIPES[name], seed, beats, val, test, Path(tmp))
+                saved = Path(args.save) / f"{name}-{seed}.npz" if args.save else None
+                if saved is not None and saved.is_file():
+                    with np.load(saved) as f:
+                        r = {k: (f[k] if f[k].ndim else f[k].item()) for k in f.files}
+                else:
+                    r = run_recipe(name, RECIPES[name], seed, beats, val, test, Path(tmp))
+                    if saved is not None:
+                        saved.parent.mkdir(parents=True, exist_ok=True)
+                        np.savez(saved, **{k: np.asarray(v, dtype=float if v is None else None)
+                                           for k, v in r.items()})
                 results[row] = r.pop("prob")
                 pooled.setdefault(name, []).append(results[row])
                 extra[row] = r
@@ -163,6 +189,13 @@ def main(argv=None) -> int:
             v = pooled_bootstrap(test, runs, results[other])
             print(f"{name} ({len(runs)} seeds pooled) - {other}: {v['difference']:+.3f} "
                   f"[{v['lo']:+.3f}, {v['hi']:+.3f}], > 0 in {v['share_above_zero']:.0%}")
+    done = list(pooled)
+    for i, a in enumerate(done):  # the ablation: recipe against recipe, seeds paired
+        for b in done[i + 1:]:
+            v = pooled_pair(test, pooled[a], pooled[b])
+            print(f"{a} - {b} ({len(seeds)} seeds pooled, paired by seed and patient): "
+                  f"{v['difference']:+.3f} [{v['lo']:+.3f}, {v['hi']:+.3f}], "
+                  f"> 0 in {v['share_above_zero']:.0%}")
     if args.out:
         table.to_csv(args.out)
     return 0

@@ -24,7 +24,7 @@ import numpy as np
 
 
 def macro_f1(y, prob, w) -> float:
-    from ecgkit.evaluate import evaluate_predictions
+    from ecgkit.scoring import evaluate_predictions
 
     return evaluate_predictions(y, prob, n_boot=0, weights=w, class_set=("N", "S", "V", "F")
                                 ).macro["f1"]

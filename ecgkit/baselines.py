@@ -5,7 +5,7 @@ Introduced in: notebooks/30_evaluation.ipynb.
 A network's figures mean little alone: on MIT-BIH, predicting N for every beat is already ~90 %
 accurate. Each baseline here is fitted on the training beats (a ``BeatSet``, possibly capped and
 weighted) and returns class probabilities ``(n, 5)`` for the test beats, so
-:func:`ecgkit.evaluate.evaluate_predictions` scores it exactly like the network, and
+:func:`ecgkit.scoring.evaluate_predictions` scores it exactly like the network, and
 :func:`comparison_table` puts them side by side in one call:
 
 * :func:`always_n`: probability 1 for N. Its N sensitivity is 1 and every other class's is 0.
@@ -27,8 +27,8 @@ features (the raw intervals fit the training patients' heart rates: S sensitivit
 instead of 0.64). ``features="all"`` gives the seven-feature LR.
 
 The verdict. :func:`verdict` turns a comparison table (optionally with paired patient-bootstrap
-results, :func:`ecgkit.evaluate.paired_bootstrap`, and the network's
-:func:`ecgkit.evaluate.class_coverage`) into sentences computed from the figures, so a notebook
+results, :func:`ecgkit.scoring.paired_bootstrap`, and the network's
+:func:`ecgkit.scoring.class_coverage`) into sentences computed from the figures, so a notebook
 or the demo states what the run shows instead of asserting that the network is better.
 
 Training weights. ``nearest_neighbour`` ignores them (a nearest neighbour has no weights; a
@@ -45,7 +45,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -365,7 +366,7 @@ def comparison_table(results: Mapping[str, np.ndarray], test_beats,
                      records: Sequence[str] | None = None) -> pd.DataFrame:
     """Models and baselines side by side: per-class Se/+P, macro-F1 and accuracy.
 
-    Every entry is scored by :func:`ecgkit.evaluate.evaluate_predictions` on the same beats,
+    Every entry is scored by :func:`ecgkit.scoring.evaluate_predictions` on the same beats,
     restricted to ``class_set`` (beats of other true classes dropped, argmax over the set).
 
     Args:
@@ -387,7 +388,7 @@ def comparison_table(results: Mapping[str, np.ndarray], test_beats,
         ValueError: probabilities of the wrong shape, bad weights or class set, or no beat
             of ``records`` in ``test_beats``.
     """
-    from ecgkit.evaluate import evaluate_predictions
+    from ecgkit.scoring import evaluate_predictions
 
     _check_beats(test_beats, "test_beats")
     n = len(test_beats.labels)
@@ -449,10 +450,10 @@ def verdict(table: pd.DataFrame, model: str = "network",
         table: a :func:`comparison_table` with a row ``model`` and the others to compare with.
         model: the row the sentence is about.
         class_set: the class set ``table`` was computed on (named in the sentence).
-        versus: optional ``{row name: ecgkit.evaluate.paired_bootstrap(model, row)}``: adds
+        versus: optional ``{row name: ecgkit.scoring.paired_bootstrap(model, row)}``: adds
             whether each difference is sure at the bootstrap's level (interval above or below 0)
             or not distinguishable (interval contains 0).
-        coverage: optional ``ecgkit.evaluate.class_coverage`` of the model: adds which of the
+        coverage: optional ``ecgkit.scoring.class_coverage`` of the model: adds which of the
             classes present it predicts.
 
     Returns:
@@ -495,3 +496,75 @@ def verdict(table: pd.DataFrame, model: str = "network",
         else:
             text += f" It predicts every class present ({', '.join(present)})."
     return text
+
+
+@dataclass
+class Comparison:
+    """What :func:`compare` returns: the table, the paired bootstraps, coverage and verdicts.
+
+    Attributes:
+        table: the :func:`comparison_table`.
+        versus: ``{model: {other row: ecgkit.scoring.paired_bootstrap(model, other)}}``.
+        coverage: ``{model: ecgkit.scoring.class_coverage(model)}``.
+        verdicts: ``{model: verdict(...)}``: the sentences.
+    """
+
+    table: pd.DataFrame
+    versus: dict[str, dict[str, dict[str, Any]]]
+    coverage: dict[str, dict[str, list[str]]]
+    verdicts: dict[str, str]
+
+    def paired(self) -> pd.DataFrame:
+        """The paired bootstraps as one table indexed by (model, minus)."""
+        cols = ("difference", "lo", "hi", "share_above_zero")
+        return pd.concat({m: pd.DataFrame({n: {k: v[k] for k in cols} for n, v in vs.items()}).T
+                          for m, vs in self.versus.items()}, names=["model", "minus"])
+
+
+def compare(results: Mapping[str, np.ndarray], test_beats, models: Sequence[str] = ("network",),
+            class_set: Sequence[str] = DEFAULT_CLASS_SET, records: Sequence[str] | None = None,
+            n_boot: int = 1000, seed: int = 42) -> Comparison:
+    """The whole comparison chain in one call: table, paired bootstrap, coverage, verdict.
+
+    The demo and notebook 30 both call this, so they compare in exactly the same way: every
+    entry of ``results`` is scored on the same beats (:func:`comparison_table`), each of
+    ``models`` is compared with every other entry by the paired patient bootstrap on those
+    beats (:func:`ecgkit.scoring.paired_bootstrap`, weighted), its class coverage is taken, and
+    :func:`verdict` puts it in words.
+
+    Args:
+        results: ``{name: probabilities (n_test, 5)}``, the models and the baselines.
+        test_beats: the BeatSet the probabilities are for.
+        models: the rows to judge (each against all the others).
+        class_set: classes to evaluate on.
+        records: only beats of these records count (e.g. ``ecgkit.contract.DS2``); None = all.
+        n_boot: bootstrap resamples (at least 1).
+        seed: bootstrap seed.
+
+    Returns:
+        A :class:`Comparison`.
+
+    Raises:
+        ValueError: a model that is not in ``results``, or any error of
+            :func:`comparison_table`.
+    """
+    from ecgkit.scoring import class_coverage, paired_bootstrap
+
+    missing = [m for m in models if m not in results]
+    if missing:
+        raise ValueError(f"models {missing} are not in results. Received: {list(results)}")
+    table = comparison_table(results, test_beats, class_set=class_set, records=records)
+    meta = test_beats.meta
+    sel = (np.ones(len(meta), dtype=bool) if records is None
+           else meta["record"].astype(str).isin([str(r) for r in records]).to_numpy())
+    y, patients = test_beats.labels[sel], meta["patient"].to_numpy()[sel]
+    weights = meta["weight"].to_numpy()[sel] if "weight" in meta.columns else None
+    probs = {name: np.asarray(p)[sel] for name, p in results.items()}
+    versus = {m: {n: paired_bootstrap(y, probs[m], probs[n], patients, weights=weights,
+                                      class_set=class_set, n_boot=max(1, n_boot), seed=seed)
+                  for n in results if n != m} for m in models}
+    coverage = {m: class_coverage(y, probs[m], class_set=class_set) for m in models}
+    verdicts = {m: verdict(table, m, class_set, versus=versus[m], coverage=coverage[m])
+                for m in models}
+    return Comparison(table, versus, coverage, verdicts)
+

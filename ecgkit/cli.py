@@ -8,7 +8,11 @@ OpenCV or pandas) inside its function, so that ``--help`` answers at once.
 Bad input is a one-line ``error: ...`` message and a non-zero exit status, never a traceback:
 commands catch the errors they expect, and :func:`main` turns any error of ecgkit's own types
 (``RecordError``, ``ParamError``, ``ImageFolderError``...), and any operating-system error
-naming a file, into such a message. Other exceptions are bugs and keep their traceback.
+naming a file (or a full disk), into such a message. Other exceptions are bugs and keep their
+traceback. Every numeric option is range-checked as it is parsed, by the option types below
+(:func:`param_option` for an option that means a workbook parameter, :func:`positive_int`,
+:func:`positive_float`, :func:`open_fraction`): ``error: --bootstrap: parameter BOOTSTRAP must
+be >= 0, got -1``, exit status 2. A ``KERAS_BACKEND`` that cannot run is one line too (:mod:`ecgkit.backends`).
 
 The terminal shows ecgkit's output. What libraries write to file descriptor 2 (TensorFlow's C++
 start-up lines such as ``cudart_stub.cc ... Could not find cuda drivers``, which ignore
@@ -21,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -32,8 +38,10 @@ from pathlib import Path
 import yaml
 
 from ecgkit import download
+from ecgkit.atomic import check_folder, describe_os_error
+from ecgkit.backends import backend_problem
 from ecgkit.contract import IMAGE_SIZE, LEAD, PROJECT_ROOT
-from ecgkit.params import (ParamError, check, load_profile, parse_assignments, resolve,
+from ecgkit.params import (PARAMS, ParamError, check, load_profile, parse_assignments, resolve,
                            weights_arg)
 from ecgkit.splits import MISSING_LEAD_POLICIES, PATIENT_SPLITS, SPLIT_PROTOCOLS, SplitError
 from ecgkit.workbook import (NOTEBOOKS_DIR, WorkbookError, lint_notebook, list_notebooks,
@@ -43,8 +51,17 @@ LOG_MAX_BYTES = 20_000_000
 """A log file larger than this is started afresh; otherwise each run is appended."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in ecgkit's own form, ``error: --option: problem`` (exit status 2); the
+    subcommands' parsers are of this class too."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"error: {message.removeprefix('argument ')}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ecgkit",
         description="ECG image classification with an enhanced ResNet50, on real MIT-BIH data.",
     )
@@ -166,14 +183,22 @@ def library_output_to(path: Path, title: str = "ecgkit"):
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for the records
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2
+    problem = backend_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     with contextlib.ExitStack() as stack:
         log_path = None
         if not args.verbose:
-            title = "ecgkit " + " ".join(sys.argv[1:] if argv is None else argv)
+            title = "ecgkit " + " ".join(args.argv)
             log_path = stack.enter_context(library_output_to(
                 Path(args.log_file) if args.log_file else default_log_file(args.command), title))
         stack.enter_context(_ecgkit_messages_on_terminal())
@@ -188,8 +213,13 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"(messages of TensorFlow and other libraries in this run: {log_path})",
                           file=sys.stderr)
                 raise
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {_message(exc)}", file=sys.stderr)
             return 1
+
+
+def _message(exc: BaseException) -> str:
+    """An error's one-line message; an operating-system error names its path and problem."""
+    return describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
 
 
 def is_input_error(exc: BaseException) -> bool:
@@ -198,7 +228,66 @@ def is_input_error(exc: BaseException) -> bool:
     if type(exc).__module__.split(".")[0] == "ecgkit":
         return True
     path_errors = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
-    return isinstance(exc, path_errors) or (isinstance(exc, OSError) and exc.filename is not None)
+    full = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+    return isinstance(exc, path_errors) or (isinstance(exc, OSError) and (
+        exc.filename is not None or exc.errno in full))
+
+
+# --- Option types: every number a command takes is range-checked as it is parsed ----------------
+
+def param_option(name: str):
+    """The type of an option that means the workbook parameter ``name`` (``--image-size`` is
+    ``IMAGE_SIZE``): its type and range are the parameter's (``ecgkit.params.PARAMS``)."""
+    want = PARAMS[name].type
+
+    def convert(text: str):
+        try:
+            value = want(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"parameter {name} must be {want.__name__}, got {text!r}") from None
+        try:
+            return check(name, value, source="")
+        except ParamError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(": ")) from None
+
+    convert.__name__ = name.lower()
+    return convert
+
+
+def _bounded(kind: type, low: float, strict: bool):
+    """An option type: a finite ``kind`` above ``low`` (``strict``) or at least ``low``."""
+    words = f"{'>' if strict else '>='} {low:g}"
+
+    def convert(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be {'an integer' if kind is int else 'a number'} {words}, "
+                f"got {text!r}") from None
+        if not (math.isfinite(value) and (value > low if strict else value >= low)):
+            raise argparse.ArgumentTypeError(f"must be {words}, got {value!r}")
+        return value
+
+    convert.__name__ = f"{kind.__name__} {words}"
+    return convert
+
+
+positive_int = _bounded(int, 1, strict=False)
+"""Option type: an integer >= 1 (``--workers``, ``--cell-timeout``)."""
+non_negative_int = _bounded(int, 0, strict=False)
+"""Option type: an integer >= 0."""
+positive_float = _bounded(float, 0, strict=True)
+"""Option type: a finite number > 0 (``--timeout``)."""
+
+
+def open_fraction(text: str) -> float:
+    """Option type: a share strictly between 0 and 1 (``train --images --test-fraction``)."""
+    value = positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be > 0 and < 1, got {value!r}")
+    return value
 
 
 # --- Options shared by several commands ----------------------------------------------------------
@@ -232,6 +321,40 @@ def _load_checked_model(path: str):
     return model
 
 
+def _add_params_options(p: argparse.ArgumentParser, what: str) -> None:
+    """``--params`` and ``--set``, as ``train`` takes them; ``what`` says what they set."""
+    p.add_argument("--params", help="YAML profile file, or a profile name (smoke, cpu, gpu, "
+                                    f"demo): {what}")
+    p.add_argument("--set", nargs="*", metavar="NAME=VALUE", help="override single parameters")
+
+
+def _profile_overrides(args) -> dict:
+    """The parameters given by ``--params`` and ``--set`` (validated; ``--set`` wins)."""
+    overrides = load_profile(args.params) if args.params else {}
+    overrides.update(parse_assignments(args.set or []))
+    return overrides
+
+
+def _fill_options(args, overrides: dict, options: dict[str, tuple[str, object]]) -> None:
+    """Options not given on the command line take their parameter's value from ``--params`` /
+    ``--set`` when it is stated there, else the command's default.
+
+    Args:
+        args: the parsed arguments; each option in ``options`` parsed with default None.
+        overrides: :func:`_profile_overrides`.
+        options: ``{option dest: (PARAMETER, command default)}``.
+    """
+    from ecgkit.params import lead_list, record_list
+
+    convert = {"RECORDS": record_list, "FALLBACK_LEADS": lambda v: list(lead_list(v)) or None,
+               "DATA_DIR": lambda v: v or None}
+    for dest, (name, default) in options.items():
+        if getattr(args, dest) is not None:
+            continue
+        value = convert.get(name, lambda v: v)(overrides[name]) if name in overrides else default
+        setattr(args, dest, value)
+
+
 # --- ecgkit build-dataset ------------------------------------------------------------------------
 
 def _add_build_dataset(sub) -> None:
@@ -241,24 +364,35 @@ def _add_build_dataset(sub) -> None:
                     "split by patient, with OUT_DIR/manifest.csv. Re-running resumes.")
     p.add_argument("source_dir", metavar="SOURCE_DIR", help="WFDB folder, e.g. data/mitdb")
     p.add_argument("out_dir", metavar="OUT_DIR", help="output folder")
+    p.add_argument("--task", choices=("beat", "rhythm"), default="beat",
+                   help="beat: one image per beat (default); rhythm: 10-s rhythm strips "
+                        "(NSR, AF, OTHER) as OUT_DIR/images/<class>/*.png with labels.csv")
+    p.add_argument("--max-strips-per-record", type=non_negative_int, default=None, metavar="N",
+                   help="--task rhythm: cap per record and class (default 30; 0 = no cap)")
     p.add_argument("--records", nargs="+", metavar="REC",
                    help="records to export (space or comma separated; default: all)")
-    p.add_argument("--split", choices=SPLIT_PROTOCOLS, default="inter-patient",
+    _add_params_options(p, "SPLIT, RECORDS, IMAGE_SIZE, GRID, MAX_BEATS_PER_RECORD, LEAD, "
+                           "FALLBACK_LEADS, UNKNOWN_SYMBOLS, VAL_FRACTION and SEED fill the "
+                           "options not given")
+    p.add_argument("--split", choices=SPLIT_PROTOCOLS, default=None,
                    help="split protocol (default: inter-patient; "
                         "beat-random-LEAKS-PATIENTS leaks patients, for comparison only)")
-    p.add_argument("--image-size", type=int, default=IMAGE_SIZE, help="image side in pixels")
-    p.add_argument("--grid", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--image-size", type=param_option("IMAGE_SIZE"), default=None,
+                   help=f"image side in pixels (default: {IMAGE_SIZE}; --task rhythm: the strip "
+                        "height, 10/3 as wide)")
+    p.add_argument("--grid", action=argparse.BooleanOptionalAction, default=None,
                    help="draw the ECG-paper grid (default: on)")
-    p.add_argument("--max-beats-per-record", type=int, default=0, metavar="N",
-                   help="cap per record and class (0 = no cap)")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    p.add_argument("--lead", default=LEAD, help="lead name (default: MLII)")
+    p.add_argument("--max-beats-per-record", type=param_option("MAX_BEATS_PER_RECORD"),
+                   default=None, metavar="N", help="cap per record and class (default 0 = no cap)")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="processes (default: all cores)")
+    p.add_argument("--lead", default=None, help="lead name (default: MLII)")
     p.add_argument("--missing-lead", choices=MISSING_LEAD_POLICIES, default="skip",
                    help="records without the lead: skip with a message (default) or fail")
-    _add_lead_fallback_options(p)
-    p.add_argument("--val-fraction", type=float, default=0.2,
-                   help="validation share of training beats, carved by patient")
-    p.add_argument("--seed", type=int, default=42)
+    _add_lead_fallback_options(p, parameters=True)
+    p.add_argument("--val-fraction", type=param_option("VAL_FRACTION"), default=None,
+                   help="validation share of training beats, carved by patient (default 0.2)")
+    p.add_argument("--seed", type=param_option("SEED"), default=None, help="default 42")
     p.add_argument("--prune", action="store_true",
                    help="delete the images of records built into OUT_DIR before but not in this "
                         "run (default: refuse such a run)")
@@ -266,14 +400,52 @@ def _add_build_dataset(sub) -> None:
     p.set_defaults(func=_cmd_build_dataset)
 
 
+BUILD_DATASET_OPTIONS = {
+    "split": ("SPLIT", "inter-patient"), "records": ("RECORDS", None),
+    "image_size": ("IMAGE_SIZE", IMAGE_SIZE), "grid": ("GRID", True),
+    "max_beats_per_record": ("MAX_BEATS_PER_RECORD", 0), "lead": ("LEAD", LEAD),
+    "fallback_lead": ("FALLBACK_LEADS", None), "unknown_symbols": ("UNKNOWN_SYMBOLS", "error"),
+    "val_fraction": ("VAL_FRACTION", 0.2), "seed": ("SEED", 42)}
+"""build-dataset's options that ``--params`` / ``--set`` fill: ``{dest: (PARAMETER, default)}``."""
+
+_BEAT_ONLY = {"split": "--split", "max_beats_per_record": "--max-beats-per-record",
+              "val_fraction": "--val-fraction", "seed": "--seed", "workers": "--workers",
+              "prune": "--prune"}
+"""build-dataset options of the beat task: refused with --task rhythm."""
+
+
 def _cmd_build_dataset(args) -> int:
     from ecgkit.export import build_dataset, check_options
     from ecgkit.records import RecordError
+    from ecgkit.rhythm import MAX_STRIPS_PER_RECORD, build_rhythm_dataset
 
+    given = [flag for key, flag in _BEAT_ONLY.items()
+             if getattr(args, key) is not None and getattr(args, key) is not False]
+    if args.task == "rhythm" and given:
+        print(f"error: {', '.join(given)}: not an option of --task rhythm", file=sys.stderr)
+        return 1
+    if args.task == "beat" and args.max_strips_per_record is not None:
+        print("error: --max-strips-per-record is an option of --task rhythm", file=sys.stderr)
+        return 1
+    try:
+        _fill_options(args, _profile_overrides(args), BUILD_DATASET_OPTIONS)
+    except ParamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     records = None
     if args.records:
         records = [r for item in args.records for r in item.split(",") if r]
     try:
+        check_folder(args.out_dir)
+        if args.task == "rhythm":
+            cap = args.max_strips_per_record
+            build_rhythm_dataset(args.source_dir, args.out_dir, records=records,
+                                 max_strips_per_record=MAX_STRIPS_PER_RECORD if cap is None
+                                 else cap, image_size=args.image_size, grid=args.grid,
+                                 lead=args.lead, fallback_leads=tuple(args.fallback_lead or ()),
+                                 missing_lead=args.missing_lead,
+                                 unknown_symbols=args.unknown_symbols, progress=not args.quiet)
+            return 0
         check_options(args.image_size, args.max_beats_per_record, args.val_fraction, args.seed,
                       args.workers, names={"image_size": "--image-size", "max_beats_per_record":
                                            "--max-beats-per-record", "val_fraction":
@@ -288,7 +460,7 @@ def _cmd_build_dataset(args) -> int:
                       missing_lead=args.missing_lead, unknown_symbols=args.unknown_symbols,
                       prune=args.prune)
     except (RecordError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_message(exc)}", file=sys.stderr)
         return 1
     return 0
 
@@ -304,7 +476,7 @@ def _add_download(sub) -> None:
                                  "compressed.")
     p.add_argument("database", choices=sorted(download.DATABASES), help="database to fetch")
     p.add_argument("dest", metavar="DIR", help="destination folder")
-    p.add_argument("--timeout", type=float, default=download.PROBE_TIMEOUT_S,
+    p.add_argument("--timeout", type=positive_float, default=download.PROBE_TIMEOUT_S,
                    help="seconds to wait for PhysioNet before giving up")
     p.set_defaults(func=_cmd_download)
 
@@ -330,8 +502,7 @@ def _add_train(sub) -> None:
                     "profile (names from ecgkit.params; unknown names are errors). Running the "
                     "same command again after an interruption resumes from the last finished "
                     "epoch.")
-    p.add_argument("--params", help="YAML profile file, or a profile name (smoke, cpu, gpu, demo)")
-    p.add_argument("--set", nargs="*", metavar="NAME=VALUE", help="override single parameters")
+    _add_params_options(p, "the training parameters (names from ecgkit.params)")
     p.add_argument("--run-dir", default=None, help="output folder (default RUN_DIR/train)")
     _add_lead_fallback_options(p, parameters=True)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -357,7 +528,7 @@ def _add_image_folder_options(p: argparse.ArgumentParser, training: bool) -> Non
         g.add_argument("--fit", choices=("pad", "tile"), default="pad",
                        help="with --images: keep each image's aspect by padding it to a square "
                             "(default), or cut it into square tiles along its longer side")
-        g.add_argument("--test-fraction", type=float, default=0.2,
+        g.add_argument("--test-fraction", type=open_fraction, default=0.2,
                        help="with --images: share of the images (whole patients) kept for test")
         g.add_argument("--bad-images", choices=("error", "skip"), default="error",
                        help="with --images: unreadable or too-small images: stop, naming every "
@@ -381,9 +552,10 @@ def _cmd_train(args) -> int:
     if _image_options_alone(args):
         print(f"error: {_image_options_alone(args)} goes with --images DIR", file=sys.stderr)
         return 2
+    if args.run_dir:
+        check_folder(args.run_dir)  # a file in the way: an error naming it (main), exit 1
     try:
-        overrides = load_profile(args.params) if args.params else {}
-        overrides.update(parse_assignments(args.set or []))
+        overrides = _profile_overrides(args)
         if args.fallback_lead:
             overrides["FALLBACK_LEADS"] = ",".join(args.fallback_lead)
         if args.unknown_symbols:
@@ -435,6 +607,9 @@ def _add_evaluate(sub) -> None:
                     "the test patients. Writes metrics.json, per_class.csv, literature.csv and "
                     "figures.")
     p.add_argument("--model", required=True, help="trained .keras model")
+    _add_params_options(p, "DATA_DIR, SPLIT, RECORDS, LEAD, FALLBACK_LEADS, UNKNOWN_SYMBOLS, "
+                           "TEST_MAX_BEATS_PER_RECORD and BOOTSTRAP fill the options not given; "
+                           "IMAGE_SIZE, GRID, CONTEXT and CONTEXT_MODE must agree with the model")
     p.add_argument("--data", default=None, help="WFDB folder or build-dataset image folder "
                    "(default: the embedded database, data/mitdb)")
     p.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
@@ -442,10 +617,13 @@ def _add_evaluate(sub) -> None:
                    help="split protocol (default: the one the model was trained with, recorded "
                         "in the model; another one is used with a warning)")
     p.add_argument("--records", nargs="*", help="only these records")
-    p.add_argument("--lead", default=LEAD, help="lead name (default: MLII)")
-    _add_lead_fallback_options(p)
-    p.add_argument("--max-beats-per-record", type=int, default=0)
-    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples by patient")
+    p.add_argument("--lead", default=None, help="lead name (default: MLII)")
+    _add_lead_fallback_options(p, parameters=True)
+    p.add_argument("--max-beats-per-record", type=param_option("TEST_MAX_BEATS_PER_RECORD"),
+                   default=None,
+                   help="cap per record and class, the beats weighted (default 0 = every beat)")
+    p.add_argument("--bootstrap", type=param_option("BOOTSTRAP"), default=None,
+                   help="bootstrap resamples by patient (default 200)")
     p.add_argument("--no-grid", action="store_true",
                    help="images without the ECG-paper grid (default: as the model was trained, "
                         "when it records it; else with the grid)")
@@ -458,9 +636,21 @@ def _add_evaluate(sub) -> None:
     p.set_defaults(func=_cmd_evaluate)
 
 
+EVALUATE_OPTIONS = {
+    "data": ("DATA_DIR", None), "protocol": ("SPLIT", None), "records": ("RECORDS", None),
+    "lead": ("LEAD", LEAD), "fallback_lead": ("FALLBACK_LEADS", None),
+    "unknown_symbols": ("UNKNOWN_SYMBOLS", "error"),
+    "max_beats_per_record": ("TEST_MAX_BEATS_PER_RECORD", 0), "bootstrap": ("BOOTSTRAP", 200)}
+"""evaluate's options that ``--params`` / ``--set`` fill: ``{dest: (PARAMETER, default)}``."""
+
+MODEL_SETTINGS = ("IMAGE_SIZE", "GRID", "CONTEXT", "CONTEXT_MODE")
+"""Parameters that must agree with the model evaluated (``provenance.check_settings``)."""
+
+
 def _cmd_evaluate(args) -> int:
     from ecgkit.datasets import load_beats
-    from ecgkit.evaluate import evaluate_image_folder, evaluate_model, format_summary
+    from ecgkit.evaluate import evaluate_image_folder, evaluate_model
+    from ecgkit.scoring import format_summary
     from ecgkit.images import ImageFolderError
     from ecgkit.records import RecordError
 
@@ -469,23 +659,32 @@ def _cmd_evaluate(args) -> int:
     if _image_options_alone(args):
         print(f"error: {_image_options_alone(args)} goes with --images DIR", file=sys.stderr)
         return 2
+    try:
+        overrides = _profile_overrides(args)
+        _fill_options(args, overrides, EVALUATE_OPTIONS)
+    except ParamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path(args.model).parent / "evaluation"
+    check_folder(out)
     model = _load_checked_model(args.model)
     if model is None:
         return 2
-    out = Path(args.out) if args.out else Path(args.model).parent / "evaluation"
-    if args.images:
-        return _evaluate_images(args, model, out)
-    if recorded_source(model) == "image-folder":
+    if not args.images and recorded_source(model) == "image-folder":
         print(f"error: {args.model} was trained on an image folder; evaluate it on such a "
               "folder: --images DIR", file=sys.stderr)
         return 2
     try:
         if args.no_grid:
             check_settings(model, {"GRID": False}, source="--no-grid")
-        split = protocol(model, args.protocol)
+        check_settings(model, {k: v for k, v in overrides.items() if k in MODEL_SETTINGS},
+                       source="--params/--set")
+        split = None if args.images else protocol(model, args.protocol)
     except ProvenanceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.images:
+        return _evaluate_images(args, model, out)
     print(f"protocol: {split} ({'as asked' if args.protocol else 'as the model was trained'})")
     try:
         if args.data and (Path(args.data) / "manifest.csv").is_file():  # a build-dataset folder
@@ -522,9 +721,10 @@ def recorded_source(model) -> str | None:
 
 
 def _evaluate_images(args, model, out: Path) -> int:
-    """``ecgkit evaluate --images DIR``: ecgkit.folder_evaluation on a labelled folder."""
-    from ecgkit.evaluate import format_summary
+    """``ecgkit evaluate --images DIR``: ecgkit.folder_evaluation on a labelled folder
+    (``--bootstrap``, or BOOTSTRAP from ``--params``/``--set``, sets the resamples)."""
     from ecgkit.folder_evaluation import evaluate_images, format_comparison
+    from ecgkit.scoring import format_summary
 
     report, extra = evaluate_images(model, args.images, args.labels, args.group_column,
                                     split=args.split, out_dir=out, n_boot=args.bootstrap,
@@ -627,11 +827,10 @@ def _add_demo(sub) -> None:
     p.add_argument("--data", default=None,
                    help="WFDB folder (default: the embedded database, data/mitdb)")
     p.add_argument("--ci", action="store_true", help="tiny settings (seconds; for tests)")
-    p.add_argument("--image-size", type=int)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--steps-per-epoch", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--max-beats-per-record", type=int)
+    for name in ("IMAGE_SIZE", "EPOCHS", "STEPS_PER_EPOCH", "BATCH_SIZE",
+                 "MAX_BEATS_PER_RECORD"):
+        p.add_argument("--" + name.lower().replace("_", "-"), type=param_option(name),
+                       help=f"parameter {name}")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_demo)
 
@@ -643,14 +842,9 @@ def _cmd_demo(args) -> int:
     options = {"IMAGE_SIZE": args.image_size, "EPOCHS": args.epochs,
                "STEPS_PER_EPOCH": args.steps_per_epoch, "BATCH_SIZE": args.batch_size,
                "MAX_BEATS_PER_RECORD": args.max_beats_per_record}
-    try:
-        for name, value in options.items():
-            if value is not None:
-                overrides[name] = check(name, value, "--" + name.lower().replace("_", "-"))
-    except ParamError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    run_demo(args.out, overrides, data_dir=args.data, progress=not args.quiet)
+    overrides.update({name: value for name, value in options.items() if value is not None})
+    run_demo(args.out, overrides, data_dir=args.data, progress=not args.quiet,
+             command=" ".join(["ecgkit", *args.argv]))
     return 0
 
 
@@ -669,7 +863,8 @@ def _add_workbook(sub) -> None:
     run.add_argument("--only", default=None, help="comma-separated notebook numbers, e.g. 01,02")
     run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                      help="override one parameter (repeatable)")
-    run.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell")
+    run.add_argument("--cell-timeout", type=positive_int, default=None,
+                     help="seconds per cell")
     run.add_argument("--notebooks", default=str(NOTEBOOKS_DIR), help=argparse.SUPPRESS)
     run.set_defaults(func=_cmd_workbook_run)
 

@@ -165,6 +165,17 @@ def record_beats(data_dir: str | Path, name: str, lead: str = LEAD,
             "non_beat": dict(rec.skipped), "unknown": dict(rec.unknown)}
 
 
+def no_beats_message(data_dir: str | Path, name: str, skips: dict) -> str:
+    """Why a record gives no beats (none annotated, or every window skipped), as the warning
+    of a skipped record."""
+    if sum(skips.values()):
+        why = "every beat window skipped: " + ", ".join(f"{k} {v}"
+                                                        for k, v in sorted(skips.items()))
+    else:
+        why = f"{Path(data_dir) / name}.atr holds no beat annotations"
+    return f"skipped record {name}: no beats ({why})"
+
+
 @functools.lru_cache(maxsize=64)
 def _load_record(d: str, name: str, lead: str, fallback: tuple, unknown: str, stamp: tuple,
                  cache_dir: str | None) -> dict:
@@ -313,21 +324,26 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
 
     Returns:
         A :class:`BeatSet`. ``report`` holds ``records`` (used), ``skipped_records``
-        (record -> message), ``excluded_records`` (record -> reason), ``skipped_windows``
+        (record -> message), ``empty_records`` (record -> message: read, but no beats),
+        ``excluded_records`` (record -> reason), ``skipped_windows``
         (edge / nan / flat counts), ``non_beat_annotations``, ``unknown_symbols``,
         ``capped`` (beats dropped by the cap), ``splits`` (split -> records) and ``messages``.
 
     Raises:
         RecordError, LeadNotFoundError, SplitError: bad records or options, naming them.
+        ecgkit.params.ParamError: ``max_beats_per_record`` below 0.
     """
     import pandas as pd
 
+    from ecgkit.params import check
+
+    check("MAX_BEATS_PER_RECORD", max_beats_per_record, "max_beats_per_record")
     plan = plan_split(data_dir or EMBEDDED_DATA_DIR, split, records, lead, fallback_leads,
                       missing_lead, val_fraction, seed)
     d = plan.data_dir
     cache_dir = cache_dir or os.environ.get("ECGKIT_CACHE_DIR") or None
     report: dict = {"data_dir": str(d), "split": split, "lead": lead, "records": [],
-                    "skipped_records": dict(plan.skipped),
+                    "skipped_records": dict(plan.skipped), "empty_records": {},
                     "excluded_records": dict(plan.excluded),
                     "skipped_windows": collections.Counter(),
                     "non_beat_annotations": collections.Counter(),
@@ -352,11 +368,17 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
 
     windows, labels, metas = [], [], []
     contexts: dict[str, list] = {mode: [] for mode in CONTEXT_MODES}
+    any_beats = any(data["labels"].size for data in loaded.values())
     for name, data in loaded.items():
         report["skipped_windows"].update(data["skips"])
         report["non_beat_annotations"].update(data["non_beat"])
         report["unknown_symbols"].update(data["unknown"])
         lab = data["labels"]
+        if lab.size == 0:
+            report["empty_records"][name] = no_beats_message(d, name, data["skips"])
+            note(report["empty_records"][name])
+            if any_beats:  # else kept, an empty BeatSet, which the caller refuses
+                continue
         idx, where = select_beats(name, lab, split, plan.side_of(name), max_beats_per_record,
                                   val_fraction, seed)
         report["capped"] += int(lab.shape[0] - idx.size)
@@ -373,7 +395,7 @@ def load_beats(data_dir=None, split: str = "inter-patient", records: Sequence[st
             "weight": weight,
         }))
         report["records"].append(name)
-    sides = plan.sides
+    sides = {s: [r for r in rs if r in report["records"]] for s, rs in plan.sides.items()}
     if split == "beat-random-LEAKS-PATIENTS":
         sides = {s: list(report["records"]) for s in ("train", "val", "test")}
     report["splits"] = {s: sorted(rs) for s, rs in sides.items()}

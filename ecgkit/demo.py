@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -56,8 +55,13 @@ Full-size version (GPU recommended; hours on a CPU), on the same 48 embedded rec
 
 
 def run_demo(out_dir: str | Path = "runs/demo", overrides: dict[str, Any] | None = None,
-             data_dir: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
+             data_dir: str | Path | None = None, progress: bool = True,
+             command: str = "ecgkit.run_demo") -> dict[str, Any]:
     """Trains and evaluates the enhanced ResNet50 on the embedded data; writes a report.
+
+    Five steps, each a function of this module: load the beats, train (``ecgkit.train``),
+    evaluate on the test patients, compare with the baselines (:func:`ecgkit.baselines.compare`)
+    and save (:func:`save_outputs`, :func:`summarise`).
 
     Args:
         out_dir: output folder: ``metrics.json``, ``confusion_matrix.png``,
@@ -67,27 +71,13 @@ def run_demo(out_dir: str | Path = "runs/demo", overrides: dict[str, Any] | None
         overrides: parameters over the demo profile (``CI``, or your own ``{"EPOCHS": 2}``).
         data_dir: WFDB folder; None = the embedded database (data/mitdb).
         progress: progress bars and messages.
+        command: how the demo was started, recorded in ``metrics.json``.
 
     Returns:
         The content of ``metrics.json`` (parameters, timings, test metrics, paths).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    import pandas as pd
-
-    from ecgkit import plots
-    from ecgkit.baselines import comparison_table, run_baselines, verdict
-    from ecgkit.datasets import load_beats
-    from ecgkit.evaluate import (
-        class_coverage,
-        evaluate_model,
-        format_summary,
-        literature_table,
-        paired_bootstrap,
-    )
+    from ecgkit.baselines import compare, run_baselines
+    from ecgkit.evaluate import evaluate_model
     from ecgkit.train import few_steps, train
 
     out = Path(out_dir)
@@ -95,49 +85,65 @@ def run_demo(out_dir: str | Path = "runs/demo", overrides: dict[str, Any] | None
     p = demo_params(overrides)
     p["WARMUP_EPOCHS"] = min(p["WARMUP_EPOCHS"], p["EPOCHS"] / 2)  # at most half of a short run
     p.update(RUN_DIR=str(out), DATA_DIR=str(data_dir or p["DATA_DIR"]))
-    data_dir = p["DATA_DIR"] or None
-    size, batch, seed = p["IMAGE_SIZE"], p["BATCH_SIZE"], p["SEED"]
-    t0 = time.time()
     say = print if progress else (lambda *a, **k: None)
+    seconds = {}
+    t0 = time.time()
 
     say(f"[1/5] loading beats ({p['SPLIT']}; cap {p['MAX_BEATS_PER_RECORD']} per record and class)")
-    beats = load_beats(data_dir, split=p["SPLIT"], max_beats_per_record=p["MAX_BEATS_PER_RECORD"],
-                       seed=seed, progress=progress)
-    say(f"[2/5] training the enhanced ResNet50 ({size}x{size}, {p['EPOCHS']} "
-        f"epochs x {p['STEPS_PER_EPOCH']} steps x {batch} images)")
-    t_train = time.time()
+    beats, test = load_demo_beats(p, progress)
+    say(f"[2/5] training the enhanced ResNet50 ({p['IMAGE_SIZE']}x{p['IMAGE_SIZE']}, "
+        f"{p['EPOCHS']} epochs x {p['STEPS_PER_EPOCH']} steps x {p['BATCH_SIZE']} images)")
+    t = time.time()
     result = train(p, beats=beats, run_dir=out / "train", progress=progress,
                    run_eagerly=few_steps(p["EPOCHS"], p["STEPS_PER_EPOCH"]))
-    train_s = time.time() - t_train
-
+    seconds["train"] = time.time() - t
     say(f"[3/5] evaluating on the test patients (cap {p['TEST_MAX_BEATS_PER_RECORD']} per "
         "record and class)")
+    t = time.time()
+    report = evaluate_model(result.model, test, out / "evaluation", image_size=p["IMAGE_SIZE"],
+                            grid=p["GRID"], batch_size=p["BATCH_SIZE"], n_boot=p["BOOTSTRAP"],
+                            seed=p["SEED"])
+    seconds["evaluate"] = time.time() - t
+    say(f"[4/5] the baselines on the same test beats (fitted on the "
+        f"{len(beats.subset('train'))} training beats)")
+    t = time.time()
+    results = {"network": report.y_prob, **run_baselines(beats.subset("train"), test)}
+    comparison = compare(results, test, class_set=CLASS_SET, n_boot=p["BOOTSTRAP"],
+                         seed=p["SEED"])
+    seconds["baselines"] = time.time() - t
+    say("[5/5] saving figures, the comparison and the model")
+    paths = save_outputs(out, result, report, comparison.table)
+    seconds["total"] = time.time() - t0
+    summary = summarise(p, result, report, comparison, paths, seconds, command)
+    paths["metrics"].write_text(json.dumps(summary, indent=2, default=str))
+    say(closing_text(summary, report, comparison, out, paths))
+    return summary
+
+
+def load_demo_beats(p: dict[str, Any], progress: bool = True):
+    """The beats to train on (capped per record and class) and the test beats (the test cap)."""
+    from ecgkit.datasets import load_beats
+
+    data_dir = p["DATA_DIR"] or None
+    beats = load_beats(data_dir, split=p["SPLIT"], max_beats_per_record=p["MAX_BEATS_PER_RECORD"],
+                       seed=p["SEED"], progress=progress)
     test = beats
     if p["TEST_MAX_BEATS_PER_RECORD"] != p["MAX_BEATS_PER_RECORD"]:
         test = load_beats(data_dir, split=p["SPLIT"],
-                          max_beats_per_record=p["TEST_MAX_BEATS_PER_RECORD"], seed=seed,
+                          max_beats_per_record=p["TEST_MAX_BEATS_PER_RECORD"], seed=p["SEED"],
                           progress=progress)
-    test = test.subset("test")
-    t_eval = time.time()
-    report = evaluate_model(result.model, test, out / "evaluation", image_size=size,
-                            grid=p["GRID"], batch_size=batch, n_boot=p["BOOTSTRAP"], seed=seed)
-    eval_s = time.time() - t_eval
+    return beats, test.subset("test")
 
-    say(f"[4/5] the baselines on the same test beats (fitted on the "
-        f"{len(beats.subset('train'))} training beats)")
-    t_base = time.time()
-    results = {"network": report.y_prob, **run_baselines(beats.subset("train"), test)}
-    table = comparison_table(results, test, class_set=CLASS_SET)
-    weights = test.meta["weight"].to_numpy()
-    versus = {name: paired_bootstrap(test.labels, report.y_prob, results[name],
-                                     test.meta["patient"].to_numpy(), weights=weights,
-                                     class_set=CLASS_SET, n_boot=max(1, p["BOOTSTRAP"]), seed=seed)
-              for name in results if name != "network"}
-    coverage = class_coverage(test.labels, report.y_prob, class_set=CLASS_SET)
-    text = verdict(table, "network", CLASS_SET, versus=versus, coverage=coverage)
-    base_s = time.time() - t_base
 
-    say("[5/5] saving figures, the comparison and the model")
+def save_outputs(out: Path, result, report, table) -> dict[str, Path]:
+    """Writes the comparison table, the model and the two figures; returns every path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ecgkit import plots
+
     paths = {"model": out / "enhanced_resnet50.keras",
              "confusion_matrix": out / "confusion_matrix.png",
              "training_history": out / "training_history.png",
@@ -152,16 +158,22 @@ def run_demo(out_dir: str | Path = "runs/demo", overrides: dict[str, Any] | None
                          {k: v for k, v in result.history.items() if k != "epoch"}))):
         fig.savefig(paths[key], dpi=110, bbox_inches="tight")
         plt.close(fig)
+    return paths
+
+
+def summarise(p: dict[str, Any], result, report, comparison, paths: dict[str, Path],
+              seconds: dict[str, float], command: str) -> dict[str, Any]:
+    """The content of ``metrics.json``: parameters, timings, test metrics, baselines, verdict."""
+    from ecgkit.literature import literature_table
 
     d = report.to_dict()
-    summary = {
-        "command": " ".join(["ecgkit demo", *sys.argv[2:]]) if sys.argv[1:2] == ["demo"]
-        else " ".join(sys.argv),
-        "params": p, "data_dir": str(data_dir or "embedded data/mitdb"),
+    table, coverage = comparison.table, comparison.coverage["network"]
+    return {
+        "command": command,
+        "params": p, "data_dir": str(p["DATA_DIR"] or "embedded data/mitdb"),
         "data": result.info["data"], "hardware": result.info["hardware"],
         "versions": result.info["versions"],
-        "seconds": {"total": round(time.time() - t0, 1), "train": round(train_s, 1),
-                    "evaluate": round(eval_s, 1), "baselines": round(base_s, 1)},
+        "seconds": {k: round(v, 1) for k, v in seconds.items()},
         "best_epoch": result.info.get("best"),
         "test": {"n": d["n"], "n_weighted": d["n_weighted"], "accuracy": d["accuracy"],
                  "macro_precision": d["macro"]["ppv"], "macro_recall": d["macro"]["sensitivity"],
@@ -175,32 +187,41 @@ def run_demo(out_dir: str | Path = "runs/demo", overrides: dict[str, Any] | None
                       for name, row in table.to_dict(orient="index").items()},
             "versus_network": {name: {k: v[k] for k in ("difference", "lo", "hi",
                                                         "share_above_zero", "n_boot")}
-                               for name, v in versus.items()},
+                               for name, v in comparison.versus["network"].items()},
         },
         "coverage": coverage,
         "predicts_every_class_present": not coverage["never_predicted"],
         "beats_always_n": bool(table.loc["network", "macro_f1"]
                                > table.loc["always_n", "macro_f1"]),
-        "verdict": text,
+        "verdict": comparison.verdicts["network"],
         "literature": literature_table(report).to_dict(orient="records"),
         "paths": {k: str(v) for k, v in paths.items()},
     }
-    paths["metrics"].write_text(json.dumps(summary, indent=2, default=str))
 
-    t = summary["test"]
-    say("")
-    say(f"Test patients ({t['n']} beats, weighted {t['n_weighted']:,.0f}): accuracy {t['accuracy']:.3f}, macro precision "
-        f"{t['macro_precision']:.3f}, recall {t['macro_recall']:.3f}, F1 {t['macro_f1']:.3f}, "
-        f"specificity {t['macro_specificity']:.3f}")
-    say(format_summary(report))
+
+def closing_text(summary: dict[str, Any], report, comparison, out: Path,
+                 paths: dict[str, Path]) -> str:
+    """What the demo prints at the end: test metrics, the comparison, the verdict, the files."""
+    import pandas as pd
+
+    from ecgkit.scoring import format_summary
+
+    t, s = summary["test"], summary["seconds"]
     with pd.option_context("display.width", 120, "display.max_columns", 20):
-        say(f"\nThe network beside the baselines ({'/'.join(CLASS_SET)}, the same weighted test "
-            f"beats):\n{table.round(3).to_string()}")
-    say(f"\n{text}")
-    say(f"\nWritten to {out}: {', '.join(f.name for f in paths.values())}")
-    say(f"Time: {summary['seconds']['total']:.0f} s (training {train_s:.0f} s)\n")
-    say(FULL_SIZE_HINT)
-    return summary
+        table = comparison.table.round(3).to_string()
+    return "\n".join([
+        "",
+        f"Test patients ({t['n']} beats, weighted {t['n_weighted']:,.0f}): accuracy "
+        f"{t['accuracy']:.3f}, macro precision {t['macro_precision']:.3f}, recall "
+        f"{t['macro_recall']:.3f}, F1 {t['macro_f1']:.3f}, specificity "
+        f"{t['macro_specificity']:.3f}",
+        format_summary(report),
+        f"\nThe network beside the baselines ({'/'.join(CLASS_SET)}, the same weighted test "
+        f"beats):\n{table}",
+        f"\n{comparison.verdicts['network']}",
+        f"\nWritten to {out}: {', '.join(f.name for f in paths.values())}",
+        f"Time: {s['total']:.0f} s (training {s['train']:.0f} s)\n",
+        FULL_SIZE_HINT])
 
 
 def _json_safe(v: Any) -> Any:

@@ -9,10 +9,13 @@ The records and their sides come from :func:`ecgkit.splits.plan_split`, as for
 cores by default). Every file is
 written under a temporary name in its folder and renamed (``os.replace``), so a crash never
 leaves a half-written image; a re-run skips the images already there and writes the manifest,
-atomically, at the end. ``OUT_DIR/build.json`` records the options and whether the build
-finished: re-running into the same folder with different options is refused, so images of two
-settings are never mixed; a run that failed before writing any image does not count.
-Options are checked (with the ranges of ``ecgkit.params``) before anything is written.
+atomically, at the end. A Ctrl-C stops the workers within seconds (they check before each
+image; queued records are cancelled) and keeps the images written; the same command resumes.
+``OUT_DIR/build.json`` records the options and whether the build finished: re-running into
+the same folder with different options is refused, so images of two settings are never mixed
+(and ``evaluate`` refuses a model of another image size or grid); a run that failed before
+writing any image does not count. Options are checked (with the ranges of ``ecgkit.params``)
+before anything is written.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from ecgkit.atomic import write_bytes
+from ecgkit.atomic import make_folder, write_bytes
 from ecgkit.contract import CLASSES, IMAGE_SIZE, LEAD, patient_of
 from ecgkit.splits import SplitPlan, plan_split
 
@@ -70,8 +73,36 @@ def _end_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+_stop_event = None
+"""In a worker process: the build's stop event (set by the parent on Ctrl-C or an error)."""
+
+
+class _Stopped(Exception):
+    """A worker's record left unfinished because the build is stopping."""
+
+
+def _init_worker(parent_pid: int, stop) -> None:
+    """Worker initializer: ends with the parent (:func:`_end_with_parent`), leaves Ctrl-C to
+    the parent (a terminal sends SIGINT to the workers too), and keeps the stop event that the
+    parent sets instead."""
+    import signal
+
+    global _stop_event
+    _end_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _stop_event = stop
+
+
+def _check_stop(name: str) -> None:
+    if _stop_event is not None and _stop_event.is_set():
+        raise _Stopped(f"record {name}: stopped (build-dataset interrupted)")
+
+
 def _export_record(task: dict) -> dict:
-    """Worker: reads one record, renders its beats, writes the missing PNGs."""
+    """Worker: reads one record, renders its beats, writes the missing PNGs.
+
+    In a worker of a parallel build, stops before the next image when the parent stops the
+    build (raising ``_Stopped``)."""
     import cv2
 
     from ecgkit.datasets import record_beats, select_beats
@@ -79,6 +110,7 @@ def _export_record(task: dict) -> dict:
 
     cv2.setNumThreads(1)
     name, out = task["record"], Path(task["out_dir"])
+    _check_stop(name)
     data = record_beats(task["source_dir"], name, task["lead"], task["fallback_leads"],
                         task["unknown_symbols"])
     labels = data["labels"]
@@ -95,20 +127,28 @@ def _export_record(task: dict) -> dict:
             todo.append(k)
     clipped = 0
     for start in range(0, len(todo), RENDER_CHUNK):
+        _check_stop(name)
         chunk = todo[start:start + RENDER_CHUNK]
         images, n_clip = render_batch(data["windows"][idx[chunk]], task["image_size"],
                                       task["grid"], baseline=False)
         clipped += n_clip
         for k, img in zip(chunk, images):
-            target = out / rows[k]["path"]
-            ok, buf = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
-                                   [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
-            if not ok:
-                raise RuntimeError(f"{target}: PNG encoding failed")
-            write_bytes(target, buf.tobytes())
+            _check_stop(name)
+            write_png(out / rows[k]["path"], img)
     return {"record": name, "rows": rows, "written": len(todo),
             "existing": len(rows) - len(todo), "clipped": clipped, "skips": data["skips"],
             "capped": int(labels.shape[0] - idx.size), "unknown": data["unknown"]}
+
+
+def write_png(path: Path, image) -> None:
+    """Writes a uint8 RGB image as a PNG, atomically (:func:`ecgkit.atomic.write_bytes`)."""
+    import cv2
+
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
+    if not ok:
+        raise RuntimeError(f"{path}: PNG encoding failed")
+    write_bytes(path, buf.tobytes())
 
 
 class OutputFolderError(ValueError):
@@ -208,7 +248,7 @@ def _check_out_dir(out: Path, options: dict, records: dict, prune: bool = False)
 
 
 @contextlib.contextmanager
-def _exclusive(out: Path):
+def exclusive_folder(out: Path):
     """Holds an exclusive lock on the folder for the whole build (``flock`` on the folder, so
     no lock file is left behind; the kernel releases it when the process ends, even killed).
 
@@ -260,6 +300,28 @@ def _remove_leftovers(out: Path, keep: set[str]) -> tuple[int, int]:
     return tmp, stale
 
 
+def read_build_info(folder) -> dict | None:
+    """The options a build-dataset folder was built with (its ``build.json``: ``image_size``,
+    ``grid``, ``split``...); None when there is none (a manifest made by hand, or older ecgkit).
+
+    Raises:
+        ecgkit.images.ImageFolderError: an unreadable build.json, naming it.
+    """
+    from ecgkit.images import ImageFolderError
+
+    info = Path(folder) / BUILD_INFO
+    if not info.is_file():
+        return None
+    try:
+        data = json.loads(info.read_text())
+    except (ValueError, OSError) as exc:
+        raise ImageFolderError(f"{info}: unreadable ({exc}); rebuild the folder with "
+                               "build-dataset") from None
+    if not isinstance(data, dict):
+        raise ImageFolderError(f"{info}: not a build-dataset record (a JSON object expected)")
+    return data
+
+
 def read_manifest(folder, split: str = "all", on_bad: str = "error",
                   workers: int | None = None):
     """The manifest rows of one split of a build-dataset folder, every image checked first.
@@ -279,8 +341,9 @@ def read_manifest(folder, split: str = "all", on_bad: str = "error",
         image's full path; ``attrs["bad"]`` lists ``(file, reason)`` of the skipped ones.
 
     Raises:
-        ecgkit.images.ImageFolderError: no or unreadable manifest, no images in ``split``
-            (naming the splits there), or unreadable images with ``on_bad="error"``.
+        ecgkit.images.ImageFolderError: no or unreadable manifest, rows that are not one image
+            of one class each (:func:`check_manifest_rows`), no images in ``split`` (naming the
+            splits there), or unreadable images with ``on_bad="error"``.
     """
     import pandas as pd
 
@@ -298,6 +361,7 @@ def read_manifest(folder, split: str = "all", on_bad: str = "error",
     if missing:
         raise ImageFolderError(f"{path}: no column(s) {', '.join(missing)}; expected "
                                f"{', '.join(MANIFEST_COLUMNS)}")
+    check_manifest_rows(m, path)
     if split != "all":
         present = sorted(set(m["split"]))
         m = m[m["split"] == split].reset_index(drop=True)
@@ -314,6 +378,49 @@ def read_manifest(folder, split: str = "all", on_bad: str = "error",
             raise ImageFolderError(f"{path}: no readable images in split {split!r}")
     m.attrs["bad"] = bad
     return m
+
+
+def _lines(rows) -> str:
+    """``"line 3"`` / ``"lines 3, 7, 9"``: file lines of manifest rows (header on line 1), the
+    first 10."""
+    lines = [str(int(i) + 2) for i in rows]
+    more = f" and {len(lines) - 10} more" if len(lines) > 10 else ""
+    return f"line{'s' if len(lines) > 1 else ''} {', '.join(lines[:10])}{more}"
+
+
+def check_manifest_rows(manifest, path) -> None:
+    """Refuses a manifest that lists a file more than once (its beat would be scored as many
+    times, and the intervals would be too narrow) or a label that is not a class name.
+
+    Args:
+        manifest: the rows as read (index 0 is the file's line 2).
+        path: the manifest file, for the message.
+
+    Raises:
+        ecgkit.images.ImageFolderError: naming the repeated files or the unknown labels, with
+            their lines.
+    """
+    from ecgkit.images import ImageFolderError
+
+    files = manifest["path"].astype(str)
+    repeated = files[files.duplicated(keep=False)]
+    if not repeated.empty:
+        groups = list(repeated.groupby(repeated, sort=False).groups.items())
+        listed = "; ".join(f"{f} ({_lines(rows)})" for f, rows in groups[:10])
+        more = f"; and {len(groups) - 10} more" if len(groups) > 10 else ""
+        raise ImageFolderError(
+            f"{path}: {len(groups)} file(s) listed more than once, which would score their "
+            f"beats as many times: {listed}{more}. Keep one row per image (rebuild the folder "
+            "with build-dataset, or drop the repeated rows)")
+    labels = manifest["label"]
+    unknown = labels[~labels.isin(CLASSES)]
+    if not unknown.empty:
+        shown = unknown.fillna("").astype(str)  # an empty cell (NaN) as ''
+        groups = list(shown.groupby(shown, sort=False).groups.items())
+        listed = "; ".join(f"{lab!r} ({_lines(rows)})" for lab, rows in groups)
+        raise ImageFolderError(
+            f"{path}: label(s) not among the classes {', '.join(CLASSES)} (upper case): "
+            f"{listed}. Correct or remove these rows")
 
 
 def summary_table(manifest) -> str:
@@ -367,7 +474,8 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
     check_options(image_size, max_beats_per_record, val_fraction, seed, workers)
     plan = plan_split(source_dir, split, records, lead, fallback_leads, missing_lead,
                       val_fraction, seed)
-    report = {"skipped_records": dict(plan.skipped), "excluded_records": dict(plan.excluded),
+    report = {"skipped_records": dict(plan.skipped), "empty_records": {},
+              "excluded_records": dict(plan.excluded),
               "skipped_windows": collections.Counter(), "unknown_symbols": collections.Counter(),
               "written": 0, "existing": 0, "clipped": 0, "capped": 0}
     options = {"split": split, "image_size": int(image_size), "grid": bool(grid),
@@ -375,13 +483,15 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
                "fallback_leads": list(fallback_leads), "val_fraction": float(val_fraction),
                "seed": int(seed), "unknown_symbols": unknown_symbols}
     created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    with _exclusive(out):
+    make_folder(out)
+    with exclusive_folder(out):
         try:
             manifest = _build_into(out, plan, options, workers, progress, report, prune)
-        except BaseException:
+        except BaseException as exc:
             if created:
                 _remove_if_unused(out)
+            if isinstance(exc, KeyboardInterrupt):
+                _say_interrupted(out)
             raise
     if progress:
         print(format_summary(manifest, report, out))
@@ -414,21 +524,18 @@ def _build_into(out: Path, plan: SplitPlan, options: dict, workers: int | None, 
                 if bar:
                     bar.update(1)
         else:
-            ctx = multiprocessing.get_context("spawn")  # safe even if TensorFlow is loaded
-            with concurrent.futures.ProcessPoolExecutor(
-                    workers, mp_context=ctx, initializer=_end_with_parent,
-                    initargs=(os.getpid(),)) as pool:
-                futures = [pool.submit(_export_record, t) for t in tasks]
-                for f in concurrent.futures.as_completed(futures):
-                    results.append(f.result())
-                    if bar:
-                        bar.update(1)
+            results = _export_in_pool(tasks, workers, bar)
     finally:
         if bar:
             bar.close()
+    from ecgkit.datasets import no_beats_message
+
     rows = []
     for res in sorted(results, key=lambda r: r["record"]):
         rows.extend(res["rows"])
+        if not res["rows"]:
+            report["empty_records"][res["record"]] = no_beats_message(
+                plan.data_dir, res["record"], res["skips"])
         report["skipped_windows"].update(res["skips"])
         report["unknown_symbols"].update(res["unknown"])
         for k in ("written", "existing", "clipped", "capped"):
@@ -453,12 +560,51 @@ def _build_into(out: Path, plan: SplitPlan, options: dict, workers: int | None, 
     return manifest
 
 
+def _export_in_pool(tasks: list[dict], workers: int, bar) -> list[dict]:
+    """Runs :func:`_export_record` over the tasks in ``workers`` processes.
+
+    On Ctrl-C (or a worker's error) the queued records are cancelled and the running ones stop
+    before their next image (or after the chunk being rendered): the build ends within seconds,
+    where leaving a pool's ``with`` block waits for every queued record (tens of seconds).
+    """
+    ctx = multiprocessing.get_context("spawn")  # safe even if TensorFlow is loaded
+    stop = ctx.Event()
+    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx,
+                                                  initializer=_init_worker,
+                                                  initargs=(os.getpid(), stop))
+    results = []
+    try:
+        futures = [pool.submit(_export_record, t) for t in tasks]
+        for f in concurrent.futures.as_completed(futures):
+            results.append(f.result())
+            if bar:
+                bar.update(1)
+    except BaseException:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return results
+
+
+def _say_interrupted(out: Path) -> None:
+    """Logs what an interrupted build leaves and how to finish it."""
+    if not out.is_dir():
+        log.warning(f"{out}: build-dataset interrupted before writing any image; nothing kept")
+        return
+    n = sum(1 for _ in out.glob("*/*/*.png"))
+    log.warning(f"{out}: build-dataset interrupted; the {n} images written so far are kept. Run "
+                "the same command again to finish the build (it resumes where this one "
+                "stopped)")
+
+
 def format_summary(manifest, report: dict, out: Path) -> str:
     """The human summary printed at the end of an export."""
     lines = [f"{out}: {len(manifest)} images ({report['written']} written, "
              f"{report['existing']} already there)", summary_table(manifest)]
     for msg in report["skipped_records"].values():
         lines.append(msg)
+    lines.extend(report.get("empty_records", {}).values())
     for msg in report["excluded_records"].values():
         lines.append(msg)
     if report["skipped_windows"]:

@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 
 from ecgkit.backbone import recorded_provenance
-from ecgkit.evaluate import Report, evaluate_predictions, write_report
+from ecgkit.evaluate import write_report
 from ecgkit.folders import read_labelled_images, sides_from_record
 from ecgkit.images import ImageFolderError, decode_image, fit_image
 from ecgkit.predict import predict_images
 from ecgkit.provenance import image_fit, model_classes
+from ecgkit.scoring import Report, evaluate_predictions
 
 GRADCAM_PAGES = 4
 """Images shown with their Grad-CAM heatmap in the report."""
@@ -75,7 +76,7 @@ def evaluate_images(model, folder, labels=None, group_column: str | None = None,
         figures: also save PNG figures.
 
     Returns:
-        ``(report, extra)``: the model's ``evaluate.Report`` and what ``metrics.json`` adds to
+        ``(report, extra)``: the model's ``scoring.Report`` and what ``metrics.json`` adds to
         it (``split``: the side, images, groups seen in training; ``baseline``).
 
     Raises:

@@ -124,9 +124,9 @@ def choose_weight(network_prob, rr_prob, y_true, *, weights=None,
 
     Raises:
         ValueError: an empty grid or a grid value outside [0, 1], and what :func:`fuse` and
-            :func:`ecgkit.evaluate.evaluate_predictions` raise.
+            :func:`ecgkit.scoring.evaluate_predictions` raise.
     """
-    from ecgkit.evaluate import evaluate_predictions
+    from ecgkit.scoring import evaluate_predictions
 
     grid = [float(w) for w in grid]
     if not grid or any(not 0.0 <= w <= 1.0 for w in grid):

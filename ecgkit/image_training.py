@@ -31,13 +31,12 @@ from typing import Any
 import keras
 import numpy as np
 
-from ecgkit.atomic import atomic_save, write_json
+from ecgkit.atomic import atomic_save, check_folder, make_folder, write_json
 from ecgkit.augment import make_image_augment
 from ecgkit.backbone import record_provenance
 from ecgkit.balance import CLASS_BALANCE_CHOICES, class_weights, sampled_classes
 from ecgkit.callbacks import (BN_REESTIMATE_BATCHES, auto_bn_momentum, best_state_path,
                               make_callbacks, read_history, set_batchnorm_momentum)
-from ecgkit.evaluate import evaluate_predictions
 from ecgkit.factory import create_enhanced_resnet50
 from ecgkit.folders import (data_report, format_data_report, near_duplicates,
                             read_labelled_images, split_images, split_record, split_table)
@@ -45,6 +44,7 @@ from ecgkit.hardware import hardware_settings, replicas, select_strategy, set_se
 from ecgkit.images import IMAGE_FITS, image_files_dataset
 from ecgkit.params import resolve
 from ecgkit.predict import predict_images
+from ecgkit.scoring import evaluate_predictions
 from ecgkit.train import TrainResult, epoch_steps, few_steps, model_kwargs, resumable
 from ecgkit.training_config import get_training_config
 
@@ -111,6 +111,7 @@ def train_images(folder, labels=None, group_column: str | None = None,
         raise ValueError(f"fit must be one of {IMAGE_FITS}. Received: fit={fit!r}")
     run_dir = Path(run_dir) if run_dir is not None else Path(p["RUN_DIR"]) / "train-images"
     started = time.time()
+    check_folder(run_dir)  # a file in the way is named before the images are read
 
     images = read_labelled_images(folder, labels, group_column, on_bad=on_bad)
     split = split_images(images, p["VAL_FRACTION"], test_fraction, p["SEED"])
@@ -118,7 +119,7 @@ def train_images(folder, labels=None, group_column: str | None = None,
     report = data_report(images, split, duplicates)
     if echo is not None:
         echo(format_data_report(report))
-    run_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(run_dir)
     split_table(images, split.sides).to_csv(run_dir / "split.csv", index=False)
 
     k = len(images.classes)

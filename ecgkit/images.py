@@ -7,7 +7,9 @@ Introduced in: notebooks/02_signals_to_images.ipynb.
 ``build-dataset`` folder, training on a folder). :func:`check_images` decodes every file once, so
 a corrupt or missing one is reported by name with all the others before any training step;
 :func:`image_folder_dataset` reads any folder with one sub-folder per class after
-:func:`scan_image_folder` has checked it.
+:func:`scan_image_folder` has checked it. An image's size is read from its header first
+(:func:`image_dimensions`): one far outside :data:`MIN_IMAGE_SIDE` .. :data:`MAX_IMAGE_SIDE`
+pixels a side is refused before its pixels are decoded.
 """
 
 from __future__ import annotations
@@ -22,13 +24,20 @@ from typing import Sequence
 
 import numpy as np
 
-from ecgkit.contract import CLASSES, IMAGE_SIZE
+from ecgkit.contract import CLASSES, IMAGE_SIZE, MAX_IMAGE_SIZE
 
 log = logging.getLogger("ecgkit")
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp",
                               ".ppm", ".pgm", ".pbm"})
 BAD_IMAGE_POLICIES = ("skip", "error")
+MIN_IMAGE_SIDE = 8
+"""Smallest side of an image file ecgkit reads: below it there is no ECG trace to classify."""
+MAX_IMAGE_SIDE = 4 * MAX_IMAGE_SIZE
+"""Largest side of an image file ecgkit reads (4096 px: four times the largest IMAGE_SIZE, room
+for a scanned strip or a 12-lead page, e.g. 1100 x 850 px at 100 dpi; decoded it is 50 MB). A
+larger one is refused from its header, before its pixels are decoded: a blank 20,000 x 20,000
+PNG of a few KB would take 2.5 GB and come back as a beat of class Q."""
 
 
 class ImageFolderError(ValueError):
@@ -146,26 +155,80 @@ def _may_be_rotated(data: np.ndarray) -> bool:
     return b"Exif\x00\x00" in raw[:65536] or b"eXIf" in raw
 
 
+def image_dimensions(path) -> tuple[int, int] | None:
+    """``(width, height)`` of an image file from its header, without decoding its pixels.
+
+    PNG (what ``build-dataset`` writes) is read here; other formats through Pillow, which opens
+    files lazily.
+
+    Returns:
+        The size, or None when the header does not tell (not an image, or a format Pillow does
+        not know: decoding the file then says what is wrong).
+
+    Raises:
+        ImageError: an image larger than Pillow's safety limit (a "decompression bomb").
+    """
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(24)
+    except OSError:
+        return None
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        return struct.unpack(">II", head[16:24])
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return tuple(im.size)
+    except Image.DecompressionBombError:
+        raise ImageError(path, f"more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, far larger "
+                               f"than an ECG image (at most {MAX_IMAGE_SIDE} pixels a side); "
+                               "crop or shrink it first") from None
+    except Exception:  # noqa: BLE001 - not an image for Pillow; the decoder names the problem
+        return None
+
+
+def check_dimensions(path, dims: tuple[int, int] | None) -> None:
+    """Refuses an image whose ``(width, height)`` lies outside
+    :data:`MIN_IMAGE_SIDE` .. :data:`MAX_IMAGE_SIDE` pixels a side.
+
+    Raises:
+        ImageError: naming the file, its size and the range.
+    """
+    if dims is None:
+        return
+    w, h = dims
+    if min(w, h) < MIN_IMAGE_SIDE or max(w, h) > MAX_IMAGE_SIDE:
+        raise ImageError(path, f"{w} x {h} pixels, outside the sizes ecgkit reads as an ECG "
+                               f"image ({MIN_IMAGE_SIDE} to {MAX_IMAGE_SIDE} pixels a side: a "
+                               "beat image, a strip or a page); crop or resize it first")
+
+
 def decode_image(path, min_side: int = 0) -> np.ndarray:
     """Reads an image file at its own size as uint8 RGB (H, W, 3), upright.
 
     Any image OpenCV can decode (PNG, JPEG, BMP, TIFF, WebP...). Grayscale, palette, 16-bit and
     RGBA images are converted (transparent pixels on white); an EXIF orientation (a rotated
-    phone photo or scan) is applied.
+    phone photo or scan) is applied. Its size is read from the header first, so a file far
+    outside :data:`MIN_IMAGE_SIDE` .. :data:`MAX_IMAGE_SIDE` pixels a side is refused before its
+    pixels are decoded.
 
     Args:
         path: the image file.
         min_side: refuse an image whose shorter side has fewer pixels (0: no limit).
 
     Raises:
-        ImageError: the file is missing, empty, unreadable, not a decodable image, or smaller
-            than ``min_side`` (naming the file and the problem).
+        ImageError: the file is missing, empty, unreadable, not a decodable image, of a size
+            outside that range, or smaller than ``min_side`` (naming the file and the problem).
     """
     import cv2
 
     path = Path(path)
     if not path.is_file():
         raise ImageError(path, "not a file" if path.exists() else "file not found")
+    check_dimensions(path, image_dimensions(path))
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
@@ -176,6 +239,7 @@ def decode_image(path, min_side: int = 0) -> np.ndarray:
     if img is None:
         raise ImageError(path, "not a readable image (corrupt, truncated, or not an image "
                                "format: PNG, JPEG, BMP...)")
+    check_dimensions(path, (img.shape[1], img.shape[0]))  # a header that did not tell
     upright = _exif_oriented(path) if _may_be_rotated(data) else None
     if upright is not None:
         img = _to_rgb(upright)
@@ -265,12 +329,14 @@ def read_image(path, image_size: int = IMAGE_SIZE, fit: str = "squash", min_side
     :func:`decode_image` (any format and mode, EXIF orientation) then :func:`fit_image`. The
     default ``"squash"`` resizes to the square (area interpolation when shrinking, linear when
     enlarging): ``build-dataset`` images are square already. Images of other shapes (a page, a
-    strip) take ``fit="pad"`` or ``"tile"``. The image-folder pipeline, the manifest of
-    ``build-dataset``, ``evaluate`` and ``predict`` all read images with it.
+    strip) take ``fit="pad"`` or ``"tile"``. A file far outside :data:`MIN_IMAGE_SIDE` ..
+    :data:`MAX_IMAGE_SIDE` pixels a side is refused from its header, before decoding. The
+    image-folder pipeline, the manifest of ``build-dataset``, ``evaluate`` and ``predict`` all
+    read images with it.
 
     Raises:
-        ImageError: the file is missing, empty, unreadable, not a decodable image, or smaller
-            than ``min_side`` (naming the file and the problem).
+        ImageError: the file is missing, empty, unreadable, not a decodable image, of a size
+            outside that range, or smaller than ``min_side`` (naming the file and the problem).
     """
     return fit_image(decode_image(path, min_side), image_size, fit, tile)
 
@@ -294,6 +360,30 @@ def report_bad(bad: Sequence[tuple[str, str]], where, on_bad: str = "skip",
         raise ImageFolderError(f"{where}: {len(bad)} unreadable image(s): {listed}{more}"
                                f"{advice}")
     log.warning(f"{where}: skipped {len(bad)} unreadable image(s): {listed}{more}")
+
+
+def warn_other_sizes(files, image_size: int, where) -> int:
+    """Logs a warning when image files (sizes read from their headers) are not
+    ``image_size`` x ``image_size`` pixels: they will be resized, and a model scores a resized
+    image differently from one rendered at its size. Returns how many are of another size.
+
+    Args:
+        files: image paths.
+        image_size: the model's image side.
+        where: the folder or manifest they come from (it starts the message).
+    """
+    files = [str(f) for f in files]
+    sizes = [image_dimensions(f) for f in files]
+    other = [(f, d) for f, d in zip(files, sizes) if d is not None and d != (image_size,) * 2]
+    if other:
+        seen = sorted({d for _, d in other})
+        shown = ", ".join(f"{w} x {h}" for w, h in seen[:5]) + (", ..." if len(seen) > 5 else "")
+        log.warning(f"{where}: {len(other)} of {len(files)} images are not the model's "
+                    f"{image_size} x {image_size} pixels ({shown}; e.g. {other[0][0]}); they are "
+                    "resized, with other line widths and grid spacing than the model was "
+                    f"trained on: render them at {image_size} px (build-dataset --image-size "
+                    f"{image_size})")
+    return len(other)
 
 
 def check_images(files, where, on_bad: str = "skip", workers: int | None = None,

@@ -7,7 +7,7 @@ A published figure is comparable with ours only under the same protocol: the sam
 in the class set: some classify N, S and V (and drop F and Q beats), others N, S, V and F, others
 all five AAMI classes. :func:`literature_table` therefore computes one row of ours per class set
 found in :data:`LITERATURE`, on the DS2 records only, dropping the beats of other classes and
-predicting by the argmax over the set's classes (:func:`ecgkit.evaluate.restrict`), with the
+predicting by the argmax over the set's classes (:func:`ecgkit.scoring.restrict`), with the
 report's cap weights when it has them, and puts the literature rows of that class set under it.
 
 Every figure in :data:`LITERATURE` was read in the source named in its ``reference`` (the
@@ -120,14 +120,14 @@ def our_row(report, class_set: Sequence[str], test_records: Sequence[str] = DS2
     """Our figures on one class set, over the report's beats from ``test_records`` only.
 
     Args:
-        report: an ``ecgkit.evaluate.Report`` with ``records`` (its ``weights`` are used).
-        class_set: the classes to evaluate on (:func:`ecgkit.evaluate.restrict`).
+        report: an ``ecgkit.scoring.Report`` with ``records`` (its ``weights`` are used).
+        class_set: the classes to evaluate on (:func:`ecgkit.scoring.restrict`).
         test_records: the records that count (default: DS2 of de Chazal, no paced records).
 
     Returns:
         A row for :func:`literature_table` (``kind="this run"``).
     """
-    from ecgkit.evaluate import confusion_matrix, per_class_metrics, restrict, summaries
+    from ecgkit.scoring import confusion_matrix, per_class_metrics, restrict, summaries
 
     row: dict[str, Any] = {"source": "ecgkit (this run)", "kind": "this run",
                            "class_set": _set_name(class_set), "reference": "computed here"}
@@ -188,7 +188,7 @@ def literature_table(report, literature: Sequence[dict] = LITERATURE,
     and copied from the cited sources, not recomputed.
 
     Args:
-        report: an ``ecgkit.evaluate.Report`` evaluated with ``records=``.
+        report: an ``ecgkit.scoring.Report`` evaluated with ``records=``.
         literature: rows like :data:`LITERATURE` (each with a ``class_set``).
         others: optional ``{name: Report}`` of other models on the same beats (e.g. the
             network fused with the RR intervals); their rows have ``kind="this run, NAME"``

@@ -13,6 +13,7 @@ not silently run the default.
 
 from __future__ import annotations
 
+import collections.abc
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -245,6 +246,24 @@ def parse_assignments(items: list[str], source: str = "--set") -> dict[str, Any]
     return validate(values, source=source)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (plain YAML keeps the last
+    value in silence: ``EPOCHS: 1`` then ``EPOCHS: 50`` would train 50)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if not isinstance(key, collections.abc.Hashable):
+                continue  # the base class reports it
+            if key in seen:
+                raise ParamError(f"{key} is given twice, on lines {seen[key]} and {line}; keep "
+                                 "one")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_profile(path: str | Path) -> dict[str, Any]:
     """Reads a YAML profile and validates it. Values not in the file keep their defaults.
 
@@ -254,6 +273,10 @@ def load_profile(path: str | Path) -> dict[str, Any]:
 
     Returns:
         The validated overrides in the file (not merged with defaults).
+
+    Raises:
+        ParamError: a missing file, bad YAML (naming the line), a name given twice (naming both
+            lines), or a bad parameter.
     """
     from ecgkit.contract import PROJECT_ROOT
 
@@ -263,7 +286,9 @@ def load_profile(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise ParamError(f"{p}: profile not found")
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        data = yaml.load(p.read_text(), Loader=_UniqueKeyLoader) or {}
+    except ParamError as exc:
+        raise ParamError(f"{p}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{p}:{mark.line + 1}" if mark is not None else str(p)

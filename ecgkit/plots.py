@@ -45,7 +45,7 @@ def plot_history(history, title: str = "Training history"):
     """
     h = _history_dict(history)
     lr_keys = [k for k in ("learning_rate", "lr") if k in h]
-    base = [k for k in h if not k.startswith("val_") and k not in lr_keys]
+    base = [k for k in h if not k.startswith("val_") and k not in lr_keys and k != "epoch"]
     base.sort(key=lambda k: (k != "loss", k))
     panels = base + lr_keys[:1]
     if not panels:
@@ -166,7 +166,7 @@ def plot_calibration(reliability, ece: float | None = None):
 
     Args:
         reliability: DataFrame with ``lo``, ``hi``, ``confidence``, ``accuracy``, ``count``
-            (``ecgkit.evaluate.calibration_bins``).
+            (``ecgkit.scoring.calibration_bins``).
         ece: expected calibration error, shown in the title.
     """
     r = reliability
@@ -338,5 +338,37 @@ def plot_detector_maps(images, detector_maps, component_names: Sequence[str],
             axes[i, j].imshow(maps[i, :, :, j - 1], cmap="inferno")
             axes[i, j].set_title(comp, fontsize=8)
     for ax in axes.ravel():
+        ax.set_axis_off()
+    return fig
+
+
+def plot_paired_bootstrap(versus: Mapping[str, Mapping], xlabel: str = "macro-F1 difference"):
+    """Paired patient bootstraps (``ecgkit.scoring.paired_bootstrap``), one panel each: the
+    resampled differences, 0, the difference on all test beats and the interval.
+
+    Args:
+        versus: panel title (e.g. "network - RR-LR") -> a paired bootstrap with its
+            ``samples``.
+        xlabel: the x axis label.
+
+    Returns:
+        A Figure with one axes per comparison, in rows of at most three.
+    """
+    n = max(len(versus), 1)
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig = _figure(figsize=(4.2 * cols, 3.0 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax, (title, v) in zip(axes, versus.items()):
+        ax.hist(v["samples"], bins=30, color="tab:blue", alpha=0.7)
+        ax.axvline(0, color="black", lw=1)
+        ax.axvline(v["difference"], color="tab:red",
+                   label=f"on all test beats {v['difference']:+.3f}")
+        ax.axvspan(v["lo"], v["hi"], color="tab:red", alpha=0.12,
+                   label=f"{v['level']:.0%} interval")
+        ax.set(xlabel=xlabel, ylabel="resamples",
+               title=f"{title}\n({v['n_patients']} patients, {v['n_boot']} resamples)")
+        ax.legend(fontsize=7)
+    for ax in axes[len(versus):]:
         ax.set_axis_off()
     return fig

@@ -3,12 +3,18 @@
 Introduced in: notebooks/30_evaluation.ipynb.
 
 ``ecgkit predict --model M.keras IMAGE...`` prints the class and the class probabilities of each
-image (``--json`` for machine-readable output). A missing, corrupt or non-image file gets its own
-error line and the other files are still answered; the exit status is 1 if any file failed.
+image (``--json`` for machine-readable output). A missing, corrupt or non-image file, or one far
+outside an ECG image's size, gets its own error line and the other files are still answered; the
+exit status is 1 if any file failed. For a beat-image model (it squashes its input), an image
+of another size than the model's is resized, and said so (a warning naming the files;
+``resized_from`` in the JSON): its lines and grid are then not those the model was trained on,
+and its scores may differ much. A model trained on an image folder with ``fit`` pad or tile
+expects images of any size and reads them as in training.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -21,6 +27,9 @@ from ecgkit.contract import CLASSES
 from ecgkit.images import ImageError
 
 from ecgkit.registration import CUSTOM_OBJECT_MODULES, register_custom_objects  # noqa: F401
+
+
+log = logging.getLogger("ecgkit")
 
 
 class ModelLoadError(RuntimeError):
@@ -105,13 +114,17 @@ def load_classifier(path: str | Path):
 
 @dataclass
 class Prediction:
-    """The answer for one file: the class and probabilities, or the error."""
+    """The answer for one file: the class and probabilities, or the error.
+
+    ``resized_from`` is the file's ``(width, height)`` when it was squashed to the model's size
+    (None when it had that size, or when the model pads or tiles images of any size)."""
 
     path: str
     label: str | None = None
     confidence: float | None = None
     probabilities: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    resized_from: tuple[int, int] | None = None
 
     @property
     def ok(self) -> bool:
@@ -119,7 +132,8 @@ class Prediction:
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "class": self.label, "confidence": self.confidence,
-                "probabilities": self.probabilities, "error": self.error}
+                "probabilities": self.probabilities, "error": self.error,
+                "resized_from": list(self.resized_from) if self.resized_from else None}
 
 
 def predict_images(model, paths: Sequence[str | Path], *, fit: str | None = None,
@@ -167,7 +181,11 @@ def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
     """Predicts each image file; a bad file gets an error entry, the others are still answered.
 
     Files are read as the model was trained to see them (:func:`predict_images`: squashed beat
-    images, or padded or tiled pages for a model trained on an image folder).
+    images, or padded or tiled pages for a model trained on an image folder). A model that
+    squashes (a beat-image model) sees a file of another size than its own resized, with other
+    line widths and grid spacing: a logged warning names those files (and
+    ``Prediction.resized_from``). A padding or tiling model (``provenance.image_fit``) expects
+    files of any size: nothing is said.
 
     Args:
         model: a trained classifier.
@@ -178,10 +196,13 @@ def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
     Raises:
         ModelLoadError: the model does not output one probability per class (:func:`check_model`).
     """
+    from ecgkit.context_branch import image_size_of
     from ecgkit.images import decode_image
-    from ecgkit.provenance import model_classes
+    from ecgkit.provenance import image_fit, model_classes
 
     classes = tuple(classes or model_classes(model))
+    size = int(image_size_of(model))
+    squashed = image_fit(model) == "squash"
     check_model(model, classes=classes)
     if has_context(model):
         raise ModelLoadError(
@@ -194,11 +215,14 @@ def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
     good: list[int] = []
     for p in paths:
         try:
-            decode_image(p)
+            img = decode_image(p)
+            dims = (int(img.shape[1]), int(img.shape[0]))
             good.append(len(results))
-            results.append(Prediction(path=str(p)))
+            results.append(Prediction(path=str(p), resized_from=None
+                                      if not squashed or dims == (size, size) else dims))
         except ImageError as exc:
             results.append(Prediction(path=str(p), error=str(exc)))
+    warn_resized([r for r in results if r.resized_from], size)
     probs = predict_images(model, [paths[i] for i in good], batch_size=batch_size)
     for i, pr in zip(good, probs):
         k = int(pr.argmax())
@@ -206,6 +230,19 @@ def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
         results[i].confidence = float(pr[k])
         results[i].probabilities = {c: float(v) for c, v in zip(classes, pr)}
     return results
+
+
+def warn_resized(resized: Sequence[Prediction], size: int) -> None:
+    """Logs a warning naming the files (the first 20) that were resized to ``size``."""
+    if not resized:
+        return
+    listed = ", ".join(f"{r.path} ({r.resized_from[0]} x {r.resized_from[1]})"
+                       for r in resized[:20])
+    more = f" and {len(resized) - 20} more" if len(resized) > 20 else ""
+    log.warning(f"{len(resized)} image(s) resized to the model's {size} x {size} pixels: "
+                f"{listed}{more}. The model was trained on images rendered at {size} px; a "
+                "resized image has other line widths and grid spacing, and its scores may "
+                f"differ much (render it at {size} px: build-dataset --image-size {size})")
 
 
 def predict_record(model, record: str | Path, *, lead: str | None = None,

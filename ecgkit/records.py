@@ -120,6 +120,21 @@ def _need(path: Path, what: str) -> Path:
     return path
 
 
+def check_name(data_dir: str | Path, record: str) -> None:
+    """Refuses a record name that wfdb cannot read: it drops non-ASCII letters from the names in
+    a header (``réc1`` becomes ``rc1``) and would then look for files that do not exist.
+
+    Raises:
+        RecordError: naming the header and the record.
+    """
+    if not str(record).isascii():
+        hea = Path(data_dir) / f"{record}.hea"
+        raise RecordError(
+            f"{hea}: record name {record!r} has non-ASCII characters, which are not supported "
+            "(WFDB record names are ASCII letters, digits, '_' and '-'; wfdb drops the others "
+            "from the header): rename the record's files and the names inside its header")
+
+
 def read_header(data_dir: str | Path, record: str):
     """Reads the header (``.hea``) of a WFDB record, without its signal.
 
@@ -127,16 +142,41 @@ def read_header(data_dir: str | Path, record: str):
         A ``wfdb.Record`` holding the header fields (``sig_name``, ``fs``, ``sig_len``...).
 
     Raises:
-        RecordError: the header is missing or unreadable (naming the file).
+        RecordError: the header is missing or unreadable, its record name is not ASCII, or its
+            sampling frequency is not a positive number (naming the file).
     """
     import wfdb
 
     data_dir = Path(data_dir)
     hea = _need(data_dir / f"{record}.hea", "header (.hea)")
+    check_name(data_dir, record)
     try:
-        return wfdb.rdheader(str(data_dir / record))
+        header = wfdb.rdheader(str(data_dir / record))
     except Exception as exc:  # wfdb raises many types on a bad header
         raise RecordError(f"{hea}: unreadable header: {exc}") from exc
+    fs = _first_line_fs(hea)
+    if fs is not None and not (math.isfinite(fs) and fs > 0):
+        raise RecordError(
+            f"{hea}: sampling frequency {fs:g} (the third field of its first line) must be a "
+            "positive number of samples per second")
+    return header
+
+
+def _first_line_fs(hea: Path) -> float | None:
+    """The sampling frequency written on a header's first (record) line, or None when it is
+    left out (WFDB's default, 250 Hz). wfdb reads ``0`` as 0 and ``-360`` as 250 Hz with a
+    counter frequency, so the field is read here."""
+    for line in hea.read_text(errors="replace").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            fields = line.split()
+            if len(fields) < 3:
+                return None
+            try:
+                return float(fields[2].split("/")[0])
+            except ValueError:
+                return None
+    return None
 
 
 def fallback_hint(lead: str) -> str:
@@ -229,6 +269,27 @@ def _check_dat(data_dir: Path, header) -> None:
             )
 
 
+def read_atr(data_dir: str | Path, record: str):
+    """The reference annotation file (``.atr``) of a record as wfdb reads it: every annotation,
+    beats and others (rhythm changes ``+`` with their ``aux_note``, noise, comments).
+
+    Returns:
+        A ``wfdb.Annotation``.
+
+    Raises:
+        RecordError: the ``.atr`` file is missing or unreadable (naming it).
+    """
+    import wfdb
+
+    d = Path(data_dir)
+    check_name(d, record)
+    atr = _need(d / f"{record}.atr", "annotation (.atr)")
+    try:
+        return wfdb.rdann(str(d / record), "atr")
+    except Exception as exc:
+        raise RecordError(f"{atr}: unreadable annotation file: {exc}") from exc
+
+
 def read_annotations(data_dir: str | Path, record: str, unknown_symbols: str = "error"):
     """Reference beats of a record (annotations only, no signal).
 
@@ -239,17 +300,11 @@ def read_annotations(data_dir: str | Path, record: str, unknown_symbols: str = "
         RecordError: missing or unreadable ``.atr``; an unknown symbol when
             ``unknown_symbols="error"``.
     """
-    import wfdb
-
     if unknown_symbols not in UNKNOWN_SYMBOL_POLICIES:
         raise ValueError(f"unknown_symbols must be one of {UNKNOWN_SYMBOL_POLICIES}. "
                          f"Received: unknown_symbols={unknown_symbols!r}")
-    d = Path(data_dir)
-    atr = _need(d / f"{record}.atr", "annotation (.atr)")
-    try:
-        ann = wfdb.rdann(str(d / record), "atr")
-    except Exception as exc:
-        raise RecordError(f"{atr}: unreadable annotation file: {exc}") from exc
+    atr = Path(data_dir) / f"{record}.atr"
+    ann = read_atr(data_dir, record)
     symbols = np.asarray(ann.symbol, dtype=object)
     samples = np.asarray(ann.sample, dtype=np.int64)
     is_beat = np.array([s in AAMI_MAP for s in symbols], dtype=bool)

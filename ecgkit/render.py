@@ -12,6 +12,9 @@ into the image; the minor grid is left out when its lines would be under 2 px ap
 For speed the grid background is drawn once per (size, grid) and copied, and the 1080-sample
 window is reduced to the minimum and maximum of each pixel column (in the order they occur, so a
 QRS peak is never lost between samples) before one anti-aliased ``cv2.polylines`` call.
+
+:func:`render_strip` draws a longer signal (a 10-s rhythm strip, :mod:`ecgkit.rhythm`) at the
+same scales: as high as a beat image of that side, and as wide as its duration.
 """
 
 from __future__ import annotations
@@ -60,19 +63,33 @@ def _check_size(image_size: int) -> int:
 def paper_background(image_size: int = IMAGE_SIZE, grid: bool = True) -> np.ndarray:
     """The empty ECG paper (read-only uint8 RGB), drawn once per (size, grid) and cached."""
     size = _check_size(image_size)
-    img = np.empty((size, size, 3), np.uint8)
+    return strip_background(size, size, grid)
+
+
+@functools.lru_cache(maxsize=16)
+def strip_background(height: int, width: int, grid: bool = True) -> np.ndarray:
+    """Empty ECG paper of ``height`` x ``width`` px (read-only uint8 RGB), cached.
+
+    The paper is 75 mm high, as the beat images are (:func:`paper_geometry`), so one mm is
+    ``height / 75`` px in both directions; the millimetres are counted from the bottom-left
+    corner.
+    """
+    height, width = _check_size(height), _check_size(width)
+    img = np.empty((height, width, 3), np.uint8)
     img[:] = PAPER_RGB
     if grid:
-        g = paper_geometry(size)
-        ppm, n_mm = g["px_per_mm"], int(round(g["width_mm"]))
-        levels = ([(k, MINOR_GRID_RGB) for k in range(n_mm + 1) if k % 5]
-                  if ppm >= MIN_MINOR_GRID_PX else [])
-        levels += [(k, MAJOR_GRID_RGB) for k in range(0, n_mm + 1, 5)]
-        for k, colour in levels:
-            x = min(int(round(k * ppm)), size - 1)
-            y = min(int(round(size - k * ppm)), size - 1)  # mm counted from the bottom edge
-            img[:, x] = colour
-            img[y, :] = colour
+        g = paper_geometry(height)
+        ppm = g["px_per_mm"]
+        n_x, n_y = int(round(width / ppm)), int(round(g["height_mm"]))
+        levels = [(MINOR_GRID_RGB, 1)] if ppm >= MIN_MINOR_GRID_PX else []
+        for colour, step in levels + [(MAJOR_GRID_RGB, 5)]:  # major lines over minor ones
+            for k in range(0, max(n_x, n_y) + 1, step):
+                if step == 1 and k % 5 == 0:
+                    continue
+                if k <= n_x:
+                    img[:, min(int(round(k * ppm)), width - 1)] = colour
+                if k <= n_y:
+                    img[min(int(round(height - k * ppm)), height - 1), :] = colour
     img.setflags(write=False)
     return img
 
@@ -88,12 +105,15 @@ def clipped_windows(windows) -> np.ndarray:
     return ((w < g["mv_low"]) | (w > g["mv_high"])).any(axis=1)
 
 
-def _trace_points(windows: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sub-pixel polyline points (n, m, 2) int32 and the per-window clipped-sample flags."""
-    g = paper_geometry(size, windows.shape[1])
+def _trace_points(windows: np.ndarray, height: int, width: int | None = None,
+                  mv_range: tuple[float, float] | None = None) -> np.ndarray:
+    """Sub-pixel polyline points (n, m, 2) int32 of windows drawn ``height`` px high and
+    ``width`` px wide (default square) over ``mv_range`` (default :func:`paper_geometry`'s)."""
+    g = paper_geometry(height, windows.shape[1])
+    mv_low, mv_high = mv_range or (g["mv_low"], g["mv_high"])
     n = windows.shape[1]
-    scale = size / (g["mv_high"] - g["mv_low"])
-    clipped = clipped_windows(windows)
+    scale = height / (mv_high - mv_low)
+    size = width or height  # the width
     if 2 * size >= n:  # enough pixels: every sample is a point
         xs = np.broadcast_to((np.arange(n) + 0.5) * size / n - 0.5, windows.shape)
         vals = windows
@@ -108,12 +128,12 @@ def _trace_points(windows: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarra
         vals[:, 0::2] = np.where(rising, lo, hi)
         vals[:, 1::2] = np.where(rising, hi, lo)
         xs = np.broadcast_to(np.repeat(np.arange(size, dtype=np.float32), 2), vals.shape)
-    ys = (g["mv_high"] - vals) * scale - 0.5
-    np.clip(ys, 0, size - 1, out=ys)
+    ys = (mv_high - vals) * scale - 0.5
+    np.clip(ys, 0, height - 1, out=ys)
     pts = np.empty(vals.shape + (2,), np.int32)
     pts[..., 0] = np.rint(xs * _ONE)
     pts[..., 1] = np.rint(ys * _ONE)
-    return pts, clipped
+    return pts
 
 
 def _as_windows(windows, baseline: bool) -> np.ndarray:
@@ -153,7 +173,7 @@ def render_batch(windows, image_size: int = IMAGE_SIZE, grid: bool = True,
     images[:] = bg
     if w.shape[0] == 0:
         return images, 0
-    pts, clipped = _trace_points(w, size)
+    pts, clipped = _trace_points(w, size), clipped_windows(w)
     thickness = max(1, int(round(size / 224)))
     for img, p in zip(images, pts):
         cv2.polylines(img, [p], False, TRACE_RGB, thickness, cv2.LINE_AA, _SHIFT)
@@ -167,3 +187,37 @@ def render_ecg_image(window, image_size: int = IMAGE_SIZE, grid: bool = True,
     if w.ndim != 1:
         raise ValueError(f"window must be 1-D. Received shape {w.shape}")
     return render_batch(w, image_size, grid, baseline)[0][0]
+
+
+def render_strip(signal, image_height: int = IMAGE_SIZE, grid: bool = True,
+                 baseline: bool = True) -> tuple[np.ndarray, bool]:
+    """Renders a signal of any duration as one wide ECG strip, at the beat images' paper scale.
+
+    The strip is 75 mm (7.5 mV, -3.0 to +4.5 mV around its median) high, ``image_height`` px,
+    like a beat image of that side, and as wide as its duration at 25 mm/s: a 10-s strip is
+    250 mm, 747 px at the default 224 px height.
+
+    Args:
+        signal: float 1-D, mV, at the contract sampling rate ``FS``.
+        image_height: height in pixels (the width follows the duration).
+        grid: draw the 1 mm / 5 mm ECG-paper grid.
+        baseline: subtract the signal's median first.
+
+    Returns:
+        ``(image uint8 (height, width, 3) RGB, clipped)``: ``clipped`` is True when a sample
+        lies outside the amplitude range (drawn at the edge).
+    """
+    height = _check_size(image_height)
+    s = np.asarray(signal)
+    if s.ndim != 1:
+        raise ValueError(f"signal must be 1-D. Received shape {s.shape}")
+    w = _as_windows(s, baseline)
+    g = paper_geometry(height)  # the contract window's mm and mV range
+    width = int(round(w.shape[1] / FS * PAPER_SPEED_MM_S * g["px_per_mm"]))
+    mv_range = (g["mv_low"], g["mv_high"])
+    img = strip_background(height, width, bool(grid)).copy()
+    pts = _trace_points(w, height, width, mv_range)
+    cv2.polylines(img, [pts[0]], False, TRACE_RGB, max(1, int(round(height / 224))),
+                  cv2.LINE_AA, _SHIFT)
+    clipped = bool(((w < mv_range[0]) | (w > mv_range[1])).any())
+    return img, clipped

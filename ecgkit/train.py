@@ -41,10 +41,11 @@ from ecgkit.balance import CLASS_BALANCE_CHOICES, class_weights, sampled_classes
 from ecgkit.callbacks import (BN_REESTIMATE_BATCHES, auto_bn_momentum, best_state_path,
                               make_callbacks, read_history, set_batchnorm_momentum)
 from ecgkit.contract import CLASSES
-from ecgkit.evaluate import evaluate_predictions, predict_dataset
+from ecgkit.evaluate import predict_dataset
 from ecgkit.factory import create_enhanced_resnet50
 from ecgkit.hardware import hardware_settings, replicas, select_strategy, set_seeds, versions
 from ecgkit.params import lead_list, record_list, resolve, weights_arg
+from ecgkit.scoring import evaluate_predictions
 from ecgkit.training_config import get_training_config
 
 
@@ -201,7 +202,7 @@ def baseline_model(p: dict[str, Any]):
     ``train(p)`` builds: an ablation of the four enhancements alone."""
     from ecgkit.factory import ENHANCEMENTS, create_baseline_resnet50
 
-    kwargs = {k: v for k, v in model_kwargs(p).items() if k not in ENHANCEMENTS}
+    kwargs = {k: v for k, v in model_kwargs(resolve(p)).items() if k not in ENHANCEMENTS}
     return create_baseline_resnet50(**kwargs)
 
 

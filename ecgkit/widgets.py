@@ -11,10 +11,15 @@ draws the result as a PNG (``lr_schedule_widget`` ...). Every factory returns a 
 and ``panel.plot.value`` changed, without a browser. Cheap curves follow the sliders as they
 move; the augmentation preview updates when a slider is released; training runs only when its
 button is pressed.
+
+A panel, when a notebook displays it, first leaves a static PNG of its first state as an ordinary
+output, then the live panel: the HTML copy of a run (``ecgkit workbook run``) and a notebook
+opened without a live kernel show that picture where a live kernel shows the panel.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 from typing import Any, Callable, Sequence
 
@@ -169,7 +174,11 @@ def plot_focal_loss(curve: dict[str, np.ndarray], gamma: float, alpha: float):
 
 
 class Panel(widgets.VBox):
-    """A VBox with ``controls`` (by name), a ``plot`` Image and the last ``data``."""
+    """A VBox with ``controls`` (by name), a ``plot`` Image and the last ``data``.
+
+    ``first_png`` is the plot of the first state; displaying the panel shows it as a static
+    picture before the live panel.
+    """
 
     def __init__(self, title: str, controls: dict[str, Any], update: Callable[["Panel"], None],
                  extra: Sequence[Any] = ()):
@@ -178,6 +187,8 @@ class Panel(widgets.VBox):
         self.plot.add_class("ecgkit-plot")
         self.data: dict[str, Any] = {}
         self.updates = 0
+        self.first_png: bytes | None = None
+        self.title = title
         self._update = update
         header = widgets.HTML(f"<b>{title}</b>")
         box = widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
@@ -188,6 +199,17 @@ class Panel(widgets.VBox):
         """Recomputes ``data`` from the controls and redraws ``plot``."""
         self._update(self)
         self.updates += 1
+        if self.first_png is None:
+            self.first_png = self.plot.value
+
+    def _ipython_display_(self) -> None:
+        """Shows the first state as a static PNG, then the live panel."""
+        from IPython import display
+
+        if self.first_png:
+            display.display({"image/png": base64.b64encode(self.first_png).decode(),
+                             "text/plain": f"[{self.title}: the panel's first state]"}, raw=True)
+        display.display(self._repr_mimebundle_(), raw=True)
 
 
 def _slider(kind: str, description: str, value, **kw):

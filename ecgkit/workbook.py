@@ -8,7 +8,13 @@ names, then executes the notebooks one after the other into the run folder. Each
 the resolved value of exactly the names it declares, ``RUN_DIR`` being the run folder, so the
 model that ``20_training`` saves is the one ``30_evaluation`` reads. A failing notebook stops the
 run and the error names the notebook and the cell. At the end ``summary.csv`` and ``summary.md``
-collect what each notebook recorded in ``RUN_DIR/<notebook>/figures.json``.
+collect what each notebook recorded in ``RUN_DIR/<notebook>/figures.json``, and the reader's copy
+is written beside them: each executed notebook as an HTML page (nbconvert, figures embedded) and
+``index.html`` linking the pages, so a run can be read in a browser without Jupyter.
+
+What libraries write to file descriptor 2 in a kernel (TensorFlow's C++ start-up lines and its
+``failed call to cuInit`` on a machine without a GPU) goes to ``kernels.log``, not under the cells:
+kernels start with ipykernel's ``capture_fd_output`` off. Python's own warnings stay in the cells.
 
 The same module holds the notebook rules (``lint_notebook``) that ``ecgkit workbook check`` and
 the hygiene test apply.
@@ -24,6 +30,7 @@ import json
 import os
 import re
 import sys
+import textwrap
 import time
 import tokenize
 from dataclasses import dataclass, field
@@ -35,6 +42,10 @@ from ecgkit.contract import PROJECT_ROOT
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 KERNEL_NAME = "python3"
 NOTEBOOK_NAME_RE = re.compile(r"^(\d\d)_[a-z0-9]+(?:_[a-z0-9]+)*\.ipynb$")
+MAX_LINE = 100
+"""Longest code line a notebook may have (as the package's own code)."""
+KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False"]
+"""The kernel leaves file descriptors 1 and 2 alone: C++ library lines go to ``kernels.log``."""
 HEADER_PARTS = ("What you will learn", "Prerequisites", "Runtime")
 """Headings the first (markdown) cell must contain, besides the title and one-line description."""
 ENDING_PARTS = ("Summary", "Exercises")
@@ -108,6 +119,9 @@ def parameters_cells(nb) -> list[int]:
 def parse_parameters(source: str, where: str = "parameters cell") -> list[NotebookParam]:
     """Parses a ``parameters`` cell: only ``NAME: type = literal  # comment`` lines.
 
+    Comment-only lines right after a parameter's line continue its comment (a long help text
+    wrapped to ``MAX_LINE``; papermill skips them).
+
     Raises:
         WorkbookError: on anything else (a call, an import, a derived value, a missing annotation
             or comment, a lower-case name), naming the line.
@@ -117,9 +131,14 @@ def parse_parameters(source: str, where: str = "parameters cell") -> list[Notebo
     except SyntaxError as exc:
         raise WorkbookError(f"{where}: syntax error on line {exc.lineno}: {exc.msg}") from exc
     comments = {}
+    lines = source.splitlines()
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
         if tok.type == tokenize.COMMENT:
             comments[tok.start[0]] = tok.string.lstrip("#").strip()
+    for lineno in sorted(comments, reverse=True):  # fold continuation lines into the one above
+        above = lineno - 1
+        if lines[lineno - 1].lstrip().startswith("#") and above in comments:
+            comments[above] = f"{comments[above]} {comments.pop(lineno)}".strip()
     params = []
     for node in tree.body:
         line = f"{where}, line {node.lineno}"
@@ -175,7 +194,12 @@ def parameters_cell(names: list[str], values: dict[str, Any] | None = None) -> s
     for name, value in values.items():
         p = P.PARAMS[name]
         note = "" if value == p.default else f"; table default {_literal(p.default)}"
-        lines.append(f"{name}: {p.type.__name__} = {_literal(value)}  # {p.help}{note}")
+        code = f"{name}: {p.type.__name__} = {_literal(value)}  # "
+        help_lines = textwrap.wrap(f"{p.help}{note}", MAX_LINE - len(code),
+                                   break_on_hyphens=False) or [""]
+        lines.append(code + help_lines[0])
+        rest = " ".join(help_lines[1:])
+        lines += [f"#   {ln}" for ln in textwrap.wrap(rest, MAX_LINE - 4, break_on_hyphens=False)]
     return "\n".join(lines)
 
 
@@ -214,11 +238,12 @@ def notebook_parameters(path: str | Path) -> list[NotebookParam]:
 
 
 def lint_notebook(path: str | Path) -> list[str]:
-    """Every way a notebook breaks the workbook rules (see ``STYLE.md``); ``[]`` when none.
+    """Every way a notebook breaks the workbook rules (below); ``[]`` when none.
 
     Checks the file name, the header cell, the single ``parameters`` cell, the summary and
-    exercises at the end, the ``python3`` kernelspec, that no outputs are committed, and that no
-    cell installs packages, edits ``sys.path``, star-imports or downloads.
+    exercises at the end, the ``python3`` kernelspec, that no outputs are committed, that code
+    lines are at most ``MAX_LINE`` characters, and that no cell installs packages, edits
+    ``sys.path``, star-imports or downloads.
     """
     path = Path(path)
     problems = []
@@ -262,6 +287,10 @@ def lint_notebook(path: str | Path) -> list[str]:
         for pattern, what in FORBIDDEN_CODE:
             if pattern.search(cell.source):
                 problems.append(f"{path.name}: cell {i} {what}")
+        for n, line in enumerate(cell.source.splitlines(), 1):
+            if len(line) > MAX_LINE:
+                problems.append(f"{path.name}: cell {i}, line {n} has {len(line)} characters "
+                                f"(at most {MAX_LINE})")
     return problems
 
 
@@ -288,6 +317,7 @@ class WorkbookResult:
     notebooks: list[NotebookRun]
     summary_csv: Path | None = None
     summary_md: Path | None = None
+    index_html: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -419,7 +449,7 @@ def run_workbook(profile: str | Path | dict[str, Any] | None = "cpu", out: str |
                         pm.execute_notebook(
                             str(nb), str(run.output), parameters=inject, kernel_name=kernel_name,
                             cwd=str(out), progress_bar=False, log_output=False,
-                            execution_timeout=cell_timeout,
+                            execution_timeout=cell_timeout, extra_arguments=KERNEL_ARGUMENTS,
                         )
                 except PapermillExecutionError as exc:
                     run.seconds = time.perf_counter() - t0
@@ -448,6 +478,7 @@ def run_workbook(profile: str | Path | dict[str, Any] | None = "cpu", out: str |
             if run.status != "ok" and not run.figures:
                 run.figures = _figures(out, run.name)
         write_summary(result)
+        write_reader_copy(result)
     say(f"workbook: all {len(runs)} notebook(s) ok in {time.perf_counter() - started:.0f} s; "
         f"summary: {result.summary_md}")
     return result
@@ -520,3 +551,51 @@ def write_summary(result: WorkbookResult) -> tuple[Path, Path]:
     }, indent=2) + "\n")
     result.summary_csv, result.summary_md = csv_path, md_path
     return csv_path, md_path
+
+
+# --- The reader's copy ---------------------------------------------------------------------------
+def notebook_html(path: str | Path) -> str:
+    """An executed notebook as one HTML page (nbconvert's ``lab`` template, images embedded)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(Path(path), as_version=4)
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    return body
+
+
+def write_reader_copy(result: WorkbookResult) -> Path:
+    """Writes ``<notebook>.html`` for every executed copy in the run and ``index.html``.
+
+    The index names the profile, links each page (with the notebook's status and seconds) and
+    the summary; a notebook that did not run is listed without a link.
+
+    Returns:
+        The path of ``index.html``.
+    """
+    import html
+
+    out = result.out
+    rows = []
+    for run in result.notebooks:
+        page = out / f"{run.name}.html"
+        if run.output.exists():
+            page.write_text(notebook_html(run.output), encoding="utf-8")
+            link = f'<a href="{page.name}">{html.escape(run.name)}</a>'
+        else:
+            link = html.escape(run.name)
+        rows.append(f"<tr><td>{link}</td><td>{html.escape(run.status)}</td>"
+                    f'<td style="text-align:right">{run.seconds:.1f}</td></tr>')
+    title = f"Workbook run: profile {html.escape(result.profile)}"
+    text = "\n".join([
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{title}</title></head><body>", f"<h1>{title}</h1>",
+        "<p>Each executed notebook as a page, with every figure and number of this run. "
+        'Figures of each notebook: <a href="summary.md">summary.md</a> '
+        '(also <a href="summary.csv">summary.csv</a>, <a href="run.json">run.json</a>).</p>',
+        "<table><thead><tr><th>notebook</th><th>status</th><th>seconds</th></tr></thead>",
+        "<tbody>", *rows, "</tbody></table>", "</body></html>", ""])
+    index = out / "index.html"
+    index.write_text(text, encoding="utf-8")
+    result.index_html = index
+    return index

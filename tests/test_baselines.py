@@ -128,6 +128,35 @@ class TestOnRealBeats:
         assert q.shape == p.shape
 
 
+class TestCompare:
+    """``compare`` is the chain the demo and notebook 30 share: its parts agree with each other."""
+
+    def test_chain_on_real_beats(self, split_beats, results):
+        from ecgkit.baselines import compare
+
+        _, test = split_beats
+        res = {"network": results["nearest_neighbour"], **results}
+        c = compare(res, test, models=("network",), records=DS2, n_boot=20, seed=0)
+        assert c.table.equals(comparison_table(res, test, records=DS2))
+        vs = c.versus["network"]
+        assert set(vs) == set(results)
+        for name, v in vs.items():  # the bootstrap's point estimates are the table's figures
+            assert v["a"] == pytest.approx(c.table.loc["network", "macro_f1"])
+            assert v["b"] == pytest.approx(c.table.loc[name, "macro_f1"])
+        assert vs["nearest_neighbour"]["difference"] == pytest.approx(0.0)
+        assert c.coverage["network"]["present"] == ["N", "S", "V", "F"]
+        n = int(c.table.loc["network", "n_beats"])  # N/S/V/F beats of DS2: Q beats dropped
+        assert c.verdicts["network"].startswith(f"On {n:,} test beats") and n < len(test)
+        paired = c.paired()
+        assert list(paired.index.names) == ["model", "minus"] and len(paired) == len(results)
+
+    def test_unknown_model(self, split_beats, results):
+        from ecgkit.baselines import compare
+
+        with pytest.raises(ValueError, match=r"models \['network'\] are not in results"):
+            compare(results, split_beats[1], n_boot=1)
+
+
 class TestMorphology:
     def test_values_around_the_r_peak(self):
         w = np.zeros((2, WINDOW_SAMPLES), np.float32)

@@ -32,7 +32,7 @@ class TestDemo:
             assert 0.0 <= t[key] <= 1.0, key
         assert set(t["per_class"]) == set("NSVFQ")
         assert data["params"]["IMAGE_SIZE"] == 64  # the demo profile with the CI overrides
-        assert data["hardware"]["strategy"]
+        assert data["hardware"]["strategy"] and data["command"] == "ecgkit.run_demo"
         # the capped test beats carry cap weights: the confusion holds weighted counts
         assert summary["test"]["n_weighted"] == pytest.approx(sum(map(sum, t["confusion"])))
         assert summary["test"]["n"] < summary["test"]["n_weighted"]

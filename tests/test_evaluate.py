@@ -1,4 +1,4 @@
-"""Tests for ecgkit.evaluate: per-class metrics, absent classes, curves, calibration, bootstrap."""
+"""Tests for ecgkit.scoring and ecgkit.evaluate: per-class metrics, absent classes, curves, calibration, bootstrap."""
 
 import json
 import warnings
@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from ecgkit.contract import CLASSES
-from ecgkit.evaluate import (
+from ecgkit.evaluate import write_report
+from ecgkit.literature import LITERATURE, literature_table
+from ecgkit.scoring import (
     bootstrap_ci,
     calibration_bins,
     class_coverage,
@@ -17,9 +19,7 @@ from ecgkit.evaluate import (
     paired_bootstrap,
     per_class_metrics,
     restrict,
-    write_report,
 )
-from ecgkit.literature import LITERATURE, literature_table
 
 
 def _probs(pred, k=5, conf=0.8):

@@ -68,6 +68,19 @@ class TestBuildDataset:
         with pytest.raises(RecordError, match="no such WFDB folder"):
             build_dataset(tmp_path / "nowhere", tmp_path / "y", progress=False)
 
+    def test_cli_takes_params_and_set(self, tmp_path, capsys):
+        out = tmp_path / "p"
+        rc = main(["build-dataset", str(_embedded()), str(out), "--workers", "1", "--quiet",
+                   "--set", "RECORDS=100,107", "MAX_BEATS_PER_RECORD=2", "IMAGE_SIZE=32",
+                   "GRID=false", "SPLIT=none", "--image-size", "40"])
+        assert rc == 0, capsys.readouterr().err
+        info = json.loads((out / "build.json").read_text())
+        assert info["image_size"] == 40 and info["grid"] is False  # the option wins over --set
+        assert len(list((out / "all").glob("*/*.png"))) == 9  # 100: N2 S2 V1; 107: V2 Q2
+        assert main(["build-dataset", str(_embedded()), str(tmp_path / "q"),
+                     "--set", "NOT_A_PARAMETER=1"]) == 2
+        assert "NOT_A_PARAMETER" in capsys.readouterr().err
+
     def test_cli(self, tmp_path, capsys):
         rc = main(["build-dataset", str(_embedded()), str(tmp_path / "c"), "--records", "100,107",
                    "--max-beats-per-record", "2", "--workers", "1", "--image-size", "32",
@@ -132,7 +145,7 @@ class TestBuildDatasetOptionChecks:
         out = tmp_path / "ds"
         args = ["build-dataset", str(_embedded()), str(out), "--records", "100",
                 "--max-beats-per-record", "1", "--workers", "1", "--quiet"]
-        assert main([*args, "--image-size", "0"]) == 1
+        assert main([*args, "--image-size", "0"]) == 2
         err = capsys.readouterr().err
         assert "error: --image-size: parameter IMAGE_SIZE must be in [32, 1024], got 0" in err
         assert main([*args, "--image-size", "32"]) == 0

@@ -132,6 +132,16 @@ class TestReadAnyImage:
             decode_image(bad)
 
 
+    def test_a_page_passes_the_size_check_and_a_huge_one_is_refused_from_its_header(
+            self, tmp_path):
+        sheet = save(tmp_path / "sheet.png", np.full((850, 1100, 3), 250, np.uint8))
+        assert decode_image(sheet).shape == (850, 1100, 3)  # a 12-lead page at 100 dpi
+        assert read_image(sheet, 32, fit="pad").shape == (32, 32, 3)
+        wide = save(tmp_path / "wide.jpg", np.full((100, 5000, 3), 250, np.uint8))
+        with pytest.raises(ImageError, match=r"wide\.jpg: 5000 x 100 pixels, outside"):
+            decode_image(wide)
+
+
 class TestLabelledFolders:
     def test_class_subfolders(self, tmp_path):
         for cls, name in enumerate(("afib", "normal")):
@@ -251,7 +261,7 @@ class TestCommandsEndToEnd:
 
         report = tmp_path / "report"
         rc = main(["evaluate", "--model", str(run / "model.keras"), "--images", str(root),
-                   "--split", "test", "--out", str(report), "--quiet", "--bootstrap", "10"])
+                   "--split", "test", "--out", str(report), "--quiet", "--set", "BOOTSTRAP=10"])
         out = capsys.readouterr().out
         assert rc == 0, out
         metrics = json.loads((report / "metrics.json").read_text())
@@ -267,7 +277,30 @@ class TestCommandsEndToEnd:
         pages = sorted((root / "pages").glob("*.png"))[:2]
         rc = main(["predict", "--model", str(run / "model.keras"), "--json",
                    *map(str, pages)])
-        answers = json.loads(capsys.readouterr().out)
+        said = capsys.readouterr()
+        answers = json.loads(said.out)
         assert rc == 0
+        # a padding model expects pages of any size: nothing resized is said
+        assert [a["resized_from"] for a in answers] == [None, None]
+        assert "resized" not in said.err
         assert {a["class"] for a in answers} <= {"AF", "HYP", "MI", "NORM", "STTC"}
         assert set(answers[0]["probabilities"]) == {"AF", "HYP", "MI", "NORM", "STTC"}
+
+
+class TestCommandOptions:
+    def test_test_fraction_out_of_range_is_refused(self, tmp_path, capsys):
+        from ecgkit.cli import main
+
+        for bad in ("1.5", "0", "many"):
+            assert main(["train", "--images", str(tmp_path), "--test-fraction", bad]) == 2
+            assert "error: --test-fraction: must be " in capsys.readouterr().err
+
+    def test_a_file_where_the_run_folder_goes_is_named_before_reading(self, tmp_path, capsys):
+        from ecgkit.cli import main
+
+        blocker = tmp_path / "run"
+        blocker.write_text("not a folder")
+        rc = main(["train", "--images", str(tmp_path / "no_such_folder"), "--run-dir",
+                   str(blocker)])
+        err = capsys.readouterr().err
+        assert rc == 1 and str(blocker) in err and "no_such_folder" not in err

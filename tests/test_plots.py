@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from ecgkit import plots
 from ecgkit.contract import CLASSES
-from ecgkit.evaluate import evaluate_predictions
+from ecgkit.scoring import evaluate_predictions
 
 
 def _visible_axes(fig):
@@ -39,6 +39,12 @@ class TestHistory:
     def test_empty_raises(self):
         with pytest.raises(ValueError):
             plots.plot_history({})
+
+    def test_epoch_column_is_the_axis_not_a_panel(self):
+        # train() returns the CSV log as a dict, with its "epoch" column
+        h = {"epoch": [0, 1, 2], "loss": [1.0, 0.6, 0.5], "val_loss": [1.2, 0.8, 0.7]}
+        fig = plots.plot_history(h)
+        assert [ax.get_title() for ax in _visible_axes(fig)] == ["loss"]
 
 
 class TestEvaluationFigures:
@@ -123,3 +129,23 @@ class TestDetectorMaps:
 
         with pytest.raises(ValueError, match=r"detector_maps must have shape \(n=2, h, w, 4\)"):
             plot_detector_maps(np.zeros((2, 8, 8, 3)), np.zeros((2, 4, 4, 3)), "PQRS")
+
+
+class TestPairedBootstrap:
+    def test_one_panel_per_comparison(self):
+        from ecgkit.plots import plot_paired_bootstrap
+        from ecgkit.scoring import paired_bootstrap
+
+        rng = np.random.default_rng(0)
+        y = rng.integers(0, 4, 200)
+        good = np.eye(5)[y] * 0.9 + 0.02
+        noisy = rng.dirichlet(np.ones(5), 200)
+        patients = np.repeat(np.arange(10), 20)
+        v = paired_bootstrap(y, good, noisy, patients, n_boot=50, seed=0)
+        fig = plot_paired_bootstrap({"a - b": v, "b - a": paired_bootstrap(
+            y, noisy, good, patients, n_boot=50, seed=0)})
+        axes = [ax for ax in fig.axes if ax.axison]
+        assert len(axes) == 2
+        assert sum(p.get_height() for p in axes[0].patches if hasattr(p, "get_height")) >= 50
+        assert "a - b" in axes[0].get_title() and "10 patients" in axes[0].get_title()
+        assert axes[0].get_legend().get_texts()[0].get_text().endswith(f"{v['difference']:+.3f}")

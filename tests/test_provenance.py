@@ -126,6 +126,30 @@ class TestCommands:
                      str(tmp_path / "nope")]) == 1
         assert "no such WFDB header" in capsys.readouterr().err
 
+    def test_evaluate_takes_params_and_set(self, trained, tmp_path, capsys, caplog):
+        from ecgkit.cli import main
+
+        model = str(trained.paths["model"])
+        profile = tmp_path / "mine.yaml"
+        profile.write_text("RECORDS: '100, 232, 217'\nTEST_MAX_BEATS_PER_RECORD: 2\n"
+                           "BOOTSTRAP: 0\nIMAGE_SIZE: 32\n")
+        base = ["evaluate", "--model", model, "--quiet", "--params", str(profile)]
+        assert main([*base, "--out", str(tmp_path / "a")]) == 0, capsys.readouterr().err
+        strict = json.loads((tmp_path / "a" / "metrics.json").read_text())
+        assert strict["n"] > 0 and not strict["ci"]  # BOOTSTRAP 0 from the profile: no intervals
+        assert main([*base, "--set", "SPLIT=inter-patient", "--out", str(tmp_path / "b")]) == 0
+        assert "evaluating with 'inter-patient' as asked" in caplog.text
+        assert json.loads((tmp_path / "b" / "metrics.json").read_text())["n"] > strict["n"]
+        # an option given on the command line wins over the profile
+        assert main([*base, "--max-beats-per-record", "1", "--out", str(tmp_path / "c")]) == 0
+        assert json.loads((tmp_path / "c" / "metrics.json").read_text())["n"] < strict["n"]
+        capsys.readouterr()
+        assert main([*base, "--set", "IMAGE_SIZE=64", "--out", str(tmp_path / "d")]) == 2
+        err = capsys.readouterr().err
+        assert "IMAGE_SIZE=64 contradicts the model" in err and "IMAGE_SIZE=32" in err
+        assert main([*base, "--set", "BOOTSTRAP=many"]) == 2
+        assert "BOOTSTRAP" in capsys.readouterr().err
+
     def test_evaluate_uses_the_models_protocol(self, trained, tmp_path, capsys, caplog):
         from ecgkit.cli import main
 

@@ -79,3 +79,34 @@ class TestRender:
     def test_bad_windows_raise(self, bad):
         with pytest.raises(ValueError):
             render_batch(bad)
+
+
+class TestRenderStrip:
+    def test_strip_keeps_the_paper_scale_of_the_beat_images(self):
+        from ecgkit.contract import FS
+        from ecgkit.render import render_strip
+
+        s = np.zeros(10 * FS, np.float32)
+        s[5 * FS] = 2.0
+        img, clipped = render_strip(s, image_height=224, grid=False)
+        # 10 s = 250 mm wide, 75 mm (7.5 mV) high, as the 3-s, 75-mm beat images
+        assert img.shape == (224, round(224 * 250 / 75), 3) and img.dtype == np.uint8
+        assert clipped is False
+        dark = _dark(img)
+        assert abs(np.flatnonzero(dark.any(axis=1)).min() - _row_of(2.0)) <= 1.5
+        assert abs(np.median(np.flatnonzero(dark[:, 10])) - _row_of(0.0)) <= 1
+        cols = np.flatnonzero(dark[: int(_row_of(1.0))].any(axis=0))  # the spike, mid-strip
+        assert abs(cols.mean() - img.shape[1] / 2) <= 2
+
+    def test_strip_grid_clipping_and_square_background_unchanged(self):
+        from ecgkit.render import render_strip, strip_background
+
+        wide = strip_background(224, 747, True)
+        assert wide.shape == (224, 747, 3) and not wide.flags.writeable
+        # the same grid: only the last column differs (the square clamps its 75-mm line there)
+        np.testing.assert_array_equal(wide[:, :223], paper_background(224, True)[:, :223])
+        s = np.zeros(3600, np.float32)
+        s[100] = 6.0
+        assert render_strip(s, image_height=64)[1] is True
+        with pytest.raises(ValueError, match="1-D"):
+            render_strip(np.zeros((2, 3600)))

@@ -66,6 +66,12 @@ class TestParameters:
 
 
 class TestHelpers:
+    def test_baseline_model_takes_partial_parameters(self):
+        from ecgkit.train import baseline_model
+
+        m = baseline_model({"IMAGE_SIZE": 32, "WEIGHTS": "none", "CONTEXT": "logits"})
+        assert m.name == "baseline_resnet50" and len(m.inputs) == 2  # image and context
+
     def test_class_weights_inverse_frequency(self):
         w = class_weights({"N": 80, "S": 10, "V": 10, "F": 0, "Q": 0})
         assert w[0] == pytest.approx(100 / (3 * 80)) and w[1] == pytest.approx(100 / 30)

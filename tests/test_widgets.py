@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pytest
 
@@ -122,3 +124,30 @@ class TestWidgets:
         assert "failed: RuntimeError: no data" in panel.children[2].value
         assert panel.controls["train"].disabled is False
         assert panel.data["runs"] == []
+
+
+class TestStaticPicture:
+    """A panel, when displayed, also leaves a PNG of its first state as ordinary output, so the
+    HTML copy of a run and a notebook opened without a live kernel show what the panel shows."""
+
+    def test_display_emits_the_first_state_picture_then_the_live_panel(self, monkeypatch):
+        import IPython.display
+
+        from ecgkit.widgets import focal_loss_widget
+
+        shown = []
+        monkeypatch.setattr(IPython.display, "display",
+                            lambda *objs, **kw: shown.append((objs, kw)))
+        panel = focal_loss_widget(gamma=2.0)
+        first = panel.plot.value
+        panel._ipython_display_()
+        (picture,), kw = shown[0]
+        assert kw.get("raw") and picture["image/png"] == base64.b64encode(first).decode()
+        assert "Focal loss" in picture["text/plain"]
+        (bundle,), kw = shown[1]
+        assert kw.get("raw") and "application/vnd.jupyter.widget-view+json" in bundle
+        # a later move of a slider does not change the picture already left
+        panel.controls["gamma"].value = 4.0
+        panel._ipython_display_()
+        assert shown[2][0][0]["image/png"] == picture["image/png"]
+        assert panel.plot.value != first

@@ -23,6 +23,9 @@ A notebook that exists to test the runner.
 
 **Runtime:** CPU 1 s, GPU 1 s.
 """
+_PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAA"
+        "AABJRU5ErkJggg==")
+"""A 1x1 PNG, base64."""
 ENDING = "## Summary\nDone.\n\n## Exercises\n1. None."
 
 
@@ -144,6 +147,23 @@ class TestLint:
                          "sys.path", "star import", "downloads"]:
             assert expected in text
 
+    def test_code_lines_at_most_100_characters(self, tmp_path):
+        long = "x = " + "1 + " * 30 + "1"
+        path = make_notebook(tmp_path / "00_x.ipynb", "EPOCHS: int = 3  # e\n",
+                             "y = 1\n" + "z = " + "2 + " * 23 + "2", "y = 2\n" + long)
+        problems = lint_notebook(path)
+        assert len(long) > 100 and problems == [
+            f"00_x.ipynb: cell 3, line 2 has {len(long)} characters (at most 100)"]
+
+    def test_long_parameter_help_wraps_into_comment_lines(self):
+        text = parameters_cell(["SPLIT", "CONTEXT"])
+        assert max(len(ln) for ln in text.splitlines()) <= 100
+        from ecgkit.params import PARAMS
+
+        params = parse_parameters(text)
+        assert [(p.name, p.comment) for p in params] == [
+            ("SPLIT", PARAMS["SPLIT"].help), ("CONTEXT", PARAMS["CONTEXT"].help)]
+
     def test_two_parameter_cells(self, tmp_path):
         path = make_notebook(tmp_path / "00_x.ipynb", "EPOCHS: int = 3  # e\n")
         nb = nbformat.read(path, as_version=4)
@@ -192,6 +212,38 @@ class TestRunWorkbook:
         out = tmp_path / "run"
         run_workbook({}, out=out, notebooks_dir=book, only="00", log=None)
         assert "kernel-noise-xyz" in (out / "kernels.log").read_text()
+
+    def test_library_noise_stays_out_of_the_executed_notebook(self, book, tmp_path, monkeypatch):
+        # what TensorFlow's C++ writes to file descriptor 2 ("failed call to cuInit" on a CPU
+        # machine) is kept in kernels.log, not shown under the cell of the executed copy
+        monkeypatch.delenv("PYTEST_CURRENT_TEST")  # ipykernel captures no fd under pytest
+        make_notebook(book / "00_first.ipynb", PARAMS,
+                      "import os, time\n"
+                      "os.write(2, b'failed call to cu' + b'Init: CUDA error\\n')\n"
+                      "time.sleep(1)  # the kernel forwards captured output from a thread",
+                      "import sys; print('for the reader'); print('a warning', file=sys.stderr)")
+        out = tmp_path / "run"
+        run_workbook({}, out=out, notebooks_dir=book, only="00", log=None)
+        executed = (out / "00_first.ipynb").read_text()
+        assert "cuInit" not in executed
+        assert "for the reader" in executed and "a warning" in executed  # Python output stays
+        assert "cuInit" in (out / "kernels.log").read_text()
+
+    def test_reader_copy_html_pages_and_index(self, book, tmp_path):
+        make_notebook(book / "00_first.ipynb", PARAMS, RECORDING.format(stem="00_first"),
+                      "from IPython.display import Image\n"
+                      "import base64\n"
+                      "Image(data=base64.b64decode(" + repr(_PNG) + "))")
+        out = tmp_path / "run"
+        result = run_workbook({}, out=out, notebooks_dir=book, log=None)
+        page = (out / "00_first.html").read_text()
+        assert "<img" in page and "data:image/png;base64," in page
+        assert "00 Tiny notebook" in page
+        assert (out / "01_second.html").exists()
+        index = (out / "index.html").read_text()
+        assert 'href="00_first.html"' in index and 'href="01_second.html"' in index
+        assert "profile custom" in index and 'href="summary.md"' in index
+        assert result.index_html == out / "index.html"
 
     def test_failure_names_notebook_and_cell_and_stops(self, book, tmp_path):
         make_notebook(book / "00_first.ipynb", PARAMS, "x = 1", "raise ValueError('bad beat')")

@@ -6,7 +6,7 @@ Usage:
 
 A source module defines ``TITLE``, ``DESCRIPTION``, ``LEARN`` (list), ``PREREQUISITES`` (list)
 and ``CELLS``: a list of ``("md" | "code", text)`` and one ``("params", names)``. The header cell
-is built here from those and the measured runtimes in ``RUNTIMES``, so every notebook has the same
+is built here from those and the runtimes of the table in ``notebooks/README.md``, so every notebook has the same
 header parts (``ecgkit.workbook.lint_notebook`` checks them). ``names`` lists the parameters the
 notebook takes, as ``"SEED"`` or, where the notebook needs its own default, ``"EPOCHS=2"`` (the
 value read as YAML, as ``--set`` reads it); the cell's lines, with types, defaults and help, are
@@ -31,25 +31,29 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = Path(__file__).resolve().parent / "nbsrc"
 NOTEBOOKS = ROOT / "notebooks"
 
-RUNTIMES: dict[str, tuple[str, str]] = {
-    # notebook number: (CPU, GPU). CPU: measured, `ecgkit workbook run --profile cpu` on the
-    # 2-core CPU VM (2026-11-30, all 48 records). GPU: ESTIMATES for params/gpu.yaml (full
-    # database, 224 px) on one modern GPU; no GPU was available to measure them.
-    "00": ("7 s", "about 10 s"),
-    "01": ("13 s", "about 2 min (full database)"),
-    "02": ("5 s", "about 1 min"),
-    "03": ("9 s", "about 30 s"),
-    "10": ("10 s", "about 20 s"),
-    "11": ("10 s", "about 20 s"),
-    "12": ("10 s", "about 20 s"),
-    "13": ("14 s", "about 20 s"),
-    "14": ("16 s", "about 30 s"),
-    "20": ("26 min (two models of 12,800 images with context; 2026-12-03, validating on every validation beat, since fixed)", "about 1-2 h (30 epochs, full DS1)"),
-    "21": ("2.6 min (one button-press run)", "about 1 min + runs"),  # 154 s on 2026-12-03
-    "30": ("1.8 min", "about 5 min"),
-    "31": ("1.7 min", "about 3 min"),
-    "32": ("3.7 min", "about 5 min (2 models predict DS2; no training)"),
-}
+RUNTIME_TABLE = NOTEBOOKS / "README.md"
+"""The measured table: one row per notebook (``| 00 | [...] | ... |``); the headers' runtimes are
+read from its CPU (measured) and GPU (estimated) columns, so the two never disagree."""
+
+
+def runtimes(table: Path = RUNTIME_TABLE) -> dict[str, tuple[str, str]]:
+    """``{"00": (cpu, gpu), ...}`` from the notebook table of ``notebooks/README.md``.
+
+    Raises:
+        ValueError: if the table or its CPU or GPU column is missing, naming the file.
+    """
+    rows = [[c.strip() for c in ln.strip().strip("|").split("|")]
+            for ln in table.read_text().splitlines() if ln.lstrip().startswith("| ")]
+    head = next((r for r in rows if r and r[0] == "#"), None)
+    if head is None:
+        raise ValueError(f"{table}: no notebook table (a header row starting '| # |')")
+    try:
+        cpu = next(i for i, c in enumerate(head) if c.startswith("CPU"))
+        gpu = next(i for i, c in enumerate(head) if c.startswith("GPU"))
+    except StopIteration:
+        raise ValueError(f"{table}: the notebook table needs a 'CPU ...' and a 'GPU ...' column")
+    return {r[0]: (r[cpu].replace("\\*", "").replace("; see below", ""), r[gpu]) for r in rows
+            if len(r) == len(head) and r[0].isdigit()}
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
@@ -64,14 +68,15 @@ def load_source(path: Path):
 
 
 def header(src, number: str) -> str:
-    cpu, gpu = RUNTIMES.get(number, ("not measured", "not measured"))
+    cpu, gpu = runtimes().get(number, ("not measured", "not measured"))
     learn = "\n".join(f"- {item}" for item in src.LEARN)
     prereq = "\n".join(f"- {item}" for item in src.PREREQUISITES)
     return (f"# {src.TITLE}\n\n{src.DESCRIPTION}\n\n"
             f"**What you will learn**\n\n{learn}\n\n"
             f"**Prerequisites**\n\n{prereq}\n\n"
-            f"**Runtime:** CPU {cpu} measured (`params/cpu.yaml`, 2 cores); "
-            f"GPU {gpu}, estimated (`params/gpu.yaml`).")
+            f"**Runtime:** CPU {cpu}, measured (`params/cpu.yaml`, 2 cores); "
+            f"GPU {gpu}, an estimate, not measured (`params/gpu.yaml`). "
+            f"From the table in `notebooks/README.md`.")
 
 
 def params_text(names: list[str], where: str) -> str:

@@ -28,6 +28,7 @@ CELLS = [
 
     import ecgkit
     from ecgkit import contract, nb, params, workbook
+    from ecgkit.params import record_list
     from ecgkit.records import list_records
 
     NOTEBOOK = "00_setup_and_tour"
@@ -63,25 +64,39 @@ CELLS = [
     The project ships the whole **real** MIT-BIH Arrhythmia Database (all 48 records, WFDB format,
     signals losslessly compressed as FLAC: 32 MB instead of 94 MB) in `data/mitdb`; it is the
     default everywhere, so nothing needs downloading. `DATA_DIR` chooses another WFDB folder, and
-    `RECORDS` a few of its records (the smoke profile reads 14, to stay fast).
+    `RECORDS` a few of its records (the smoke profile reads a few, to stay fast: counted below).
     """),
     ("code", """
     records = list_records(DATA)
     print(f"{DATA}: {len(records)} records")
     print(" ".join(records))
     assert len(records) > 0
-    print("embedded database:", contract.EMBEDDED_DATA_DIR, f"({len(list_records(contract.EMBEDDED_DATA_DIR))} records)")
+    smoke_records = record_list(params.load_profile("smoke")["RECORDS"])
+    print(f"the smoke profile reads {len(smoke_records)} of them: {' '.join(smoke_records)}")
+    print(
+        "embedded database:",
+        contract.EMBEDDED_DATA_DIR,
+        f"({len(list_records(contract.EMBEDDED_DATA_DIR))} records)",
+    )
     """),
     ("md", """
     The fixed choices about signals, beats and images (sampling rate, lead, window, paper scales,
     class order, split) are written once, in `ecgkit/contract.py`:
     """),
     ("code", """
-    pd.Series({"FS (Hz)": contract.FS, "LEAD": contract.LEAD, "CLASSES": " ".join(contract.CLASSES),
-               "window (s)": contract.WINDOW_BEFORE_S + contract.WINDOW_AFTER_S,
-               "WINDOW_SAMPLES": contract.WINDOW_SAMPLES, "IMAGE_SIZE": contract.IMAGE_SIZE,
-               "paper speed (mm/s)": contract.PAPER_SPEED_MM_S, "gain (mm/mV)": contract.PAPER_GAIN_MM_MV},
-              name="contract").to_frame()
+    pd.Series(
+        {
+            "FS (Hz)": contract.FS,
+            "LEAD": contract.LEAD,
+            "CLASSES": " ".join(contract.CLASSES),
+            "window (s)": contract.WINDOW_BEFORE_S + contract.WINDOW_AFTER_S,
+            "WINDOW_SAMPLES": contract.WINDOW_SAMPLES,
+            "IMAGE_SIZE": contract.IMAGE_SIZE,
+            "paper speed (mm/s)": contract.PAPER_SPEED_MM_S,
+            "gain (mm/mV)": contract.PAPER_GAIN_MM_MV,
+        },
+        name="contract",
+    ).to_frame()
     """),
     ("md", """
     ## 3. One vocabulary of parameters
@@ -94,8 +109,10 @@ CELLS = [
     nb.show_source(params.validate)
     """),
     ("code", """
-    table = pd.DataFrame([(name, p.type.__name__, p.default, p.help) for name, p in params.PARAMS.items()],
-                         columns=["name", "type", "default", "meaning"]).set_index("name")
+    table = pd.DataFrame(
+        [(name, p.type.__name__, p.default, p.help) for name, p in params.PARAMS.items()],
+        columns=["name", "type", "default", "meaning"],
+    ).set_index("name")
     table
     """),
     ("code", """
@@ -135,8 +152,10 @@ CELLS = [
     """),
     ("code", """
     notebooks = workbook.list_notebooks()
-    pd.DataFrame([(p.stem, ", ".join(q.name for q in workbook.notebook_parameters(p))) for p in notebooks],
-                 columns=["notebook", "parameters"]).set_index("notebook")
+    pd.DataFrame(
+        [(p.stem, ", ".join(q.name for q in workbook.notebook_parameters(p))) for p in notebooks],
+        columns=["notebook", "parameters"],
+    ).set_index("notebook")
     """),
     ("md", """
     Each notebook records its key numbers with `ecgkit.nb.record_figures` to

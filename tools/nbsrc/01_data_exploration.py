@@ -24,7 +24,7 @@ CELLS = [
     from ecgkit import contract, nb, records as rec_mod, splits
     from ecgkit.datasets import load_beats
     from ecgkit.params import record_list
-    from ecgkit.evaluate import evaluate_predictions
+    from ecgkit.scoring import evaluate_predictions
     from ecgkit.plots import plot_class_distribution
 
     NOTEBOOK = "01_data_exploration"
@@ -65,7 +65,9 @@ CELLS = [
     t = np.arange(start, stop) / record.fs
     fig, ax = plt.subplots(figsize=(12, 3))
     ax.plot(t, record.signal[start:stop], lw=0.8, color="k")
-    colours = dict(zip(contract.CLASSES, ["tab:green", "tab:orange", "tab:red", "tab:purple", "tab:blue"]))
+    colours = dict(
+        zip(contract.CLASSES, ["tab:green", "tab:orange", "tab:red", "tab:purple", "tab:blue"])
+    )
     inside = (record.samples >= start) & (record.samples < stop)
     for s, sym, lab in zip(record.samples[inside], record.symbols[inside], record.labels[inside]):
         cls = contract.CLASSES[lab]
@@ -100,8 +102,12 @@ CELLS = [
     paced records. Whatever a model learns about a rare class, it learns from very few people.
     """),
     ("code", """
-    per_record = pd.crosstab(beats["record"], beats["label"]).reindex(columns=list(contract.CLASSES), fill_value=0)
-    per_patient = pd.crosstab(beats["patient"], beats["label"]).reindex(columns=list(contract.CLASSES), fill_value=0)
+    per_record = pd.crosstab(beats["record"], beats["label"]).reindex(
+        columns=list(contract.CLASSES), fill_value=0
+    )
+    per_patient = pd.crosstab(beats["patient"], beats["label"]).reindex(
+        columns=list(contract.CLASSES), fill_value=0
+    )
     class_counts = per_record.sum()
     print("beats per class:", class_counts.to_dict())
     print(f"{len(per_record)} records, {len(per_patient)} patients")
@@ -109,14 +115,17 @@ CELLS = [
     """),
     ("code", """
     share = (per_patient > 0).sum().rename("patients with the class")
-    top = (per_patient.max() / per_patient.sum().replace(0, np.nan)).rename("share from the largest patient")
+    top = (per_patient.max() / per_patient.sum().replace(0, np.nan)).rename(
+        "share from the largest patient"
+    )
     balance = pd.concat([class_counts.rename("beats"), share, top.round(2)], axis=1)
     balance
     """),
     ("code", """
     fig, ax = plt.subplots(figsize=(10, 3.5))
-    (per_record.div(per_record.sum(axis=1), axis=0)).plot.bar(stacked=True, ax=ax, width=0.85,
-                                                               color=[colours[c] for c in contract.CLASSES])
+    (per_record.div(per_record.sum(axis=1), axis=0)).plot.bar(
+        stacked=True, ax=ax, width=0.85, color=[colours[c] for c in contract.CLASSES]
+    )
     ax.set(ylabel="share of the record's beats", title="class mix per record")
     ax.legend(ncol=5, fontsize=8)
     nb.save_figure(fig, RUN_DIR, NOTEBOOK, "class_mix_per_record")
@@ -177,11 +186,26 @@ CELLS = [
     of the most similar training beat. It has no notion of "class"; it only finds look-alikes.
     """),
     ("code", """
-    ip = load_beats(DATA_DIR or None, split="inter-patient", records=CHOSEN, lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
-                    val_fraction=VAL_FRACTION, seed=SEED, progress=False)
-    leaky = load_beats(DATA_DIR or None, split="beat-random-LEAKS-PATIENTS", records=CHOSEN, lead=LEAD,
-                       max_beats_per_record=MAX_BEATS_PER_RECORD, val_fraction=VAL_FRACTION, seed=SEED,
-                       progress=False)
+    ip = load_beats(
+        DATA_DIR or None,
+        split="inter-patient",
+        records=CHOSEN,
+        lead=LEAD,
+        max_beats_per_record=MAX_BEATS_PER_RECORD,
+        val_fraction=VAL_FRACTION,
+        seed=SEED,
+        progress=False,
+    )
+    leaky = load_beats(
+        DATA_DIR or None,
+        split="beat-random-LEAKS-PATIENTS",
+        records=CHOSEN,
+        lead=LEAD,
+        max_beats_per_record=MAX_BEATS_PER_RECORD,
+        val_fraction=VAL_FRACTION,
+        seed=SEED,
+        progress=False,
+    )
     counts = {s: ip.subset(s).class_counts() for s in ip.splits}
     pd.DataFrame(counts).T
     """),
@@ -195,25 +219,39 @@ CELLS = [
         te = rng.permutation(len(test))[:KNN_MAX_BEATS]
         a = train.windows[tr, ::4]  # 90 Hz is plenty for look-alikes
         b = test.windows[te, ::4]
-        d2 = (b ** 2).sum(1)[:, None] - 2 * b @ a.T + (a ** 2).sum(1)[None, :]
+        d2 = (b**2).sum(1)[:, None] - 2 * b @ a.T + (a**2).sum(1)[None, :]
         nearest = d2.argmin(axis=1)
         y_true = test.labels[te]
         y_prob = np.eye(len(contract.CLASSES))[train.labels[tr][nearest]]
         report = evaluate_predictions(y_true, y_prob, n_boot=0)
-        same_patient = (train.meta["patient"].to_numpy()[tr][nearest] == test.meta["patient"].to_numpy()[te]).mean()
-        return {"accuracy": report.accuracy, "macro_f1": report.macro["f1"],
-                "nearest_is_same_patient": float(same_patient), "test_beats": int(len(te))}
+        same_patient = (
+            train.meta["patient"].to_numpy()[tr][nearest] == test.meta["patient"].to_numpy()[te]
+        ).mean()
+        return {
+            "accuracy": report.accuracy,
+            "macro_f1": report.macro["f1"],
+            "nearest_is_same_patient": float(same_patient),
+            "test_beats": int(len(te)),
+        }
+
 
     rng = np.random.default_rng(SEED)
-    knn = pd.DataFrame({"inter-patient": nearest_neighbour(ip, rng),
-                        "beat-random (leaks)": nearest_neighbour(leaky, rng)}).T
+    knn = pd.DataFrame(
+        {
+            "inter-patient": nearest_neighbour(ip, rng),
+            "beat-random (leaks)": nearest_neighbour(leaky, rng),
+        }
+    ).T
     knn
     """),
     ("code", """
     assert knn.loc["inter-patient", "nearest_is_same_patient"] == 0.0
-    print(f"With the leaky split, the nearest training beat comes from the same patient "
-          f"{knn.loc['beat-random (leaks)', 'nearest_is_same_patient']:.0%} of the time, and macro-F1 goes from "
-          f"{knn.loc['inter-patient', 'macro_f1']:.2f} (new patients) to {knn.loc['beat-random (leaks)', 'macro_f1']:.2f}.")
+    leaky, fair = knn.loc["beat-random (leaks)"], knn.loc["inter-patient"]
+    print(
+        f"With the leaky split, the nearest training beat comes from the same patient "
+        f"{leaky['nearest_is_same_patient']:.0%} of the time, and macro-F1 goes from "
+        f"{fair['macro_f1']:.2f} (new patients) to {leaky['macro_f1']:.2f}."
+    )
     """),
     ("md", """
     That gap is what a beat-level split leaks: the score measures recognising patients already

@@ -45,10 +45,16 @@ CELLS = [
     nb.show_source(beat_windows)
     """),
     ("code", """
-    record = read_record(DATA, "208" if (DATA / "208.hea").exists() else sorted(p.stem for p in DATA.glob("*.hea"))[0],
-                         lead=LEAD)
+    record = read_record(
+        DATA,
+        "208" if (DATA / "208.hea").exists() else sorted(p.stem for p in DATA.glob("*.hea"))[0],
+        lead=LEAD,
+    )
     windows, kept, skips = beat_windows(record)
-    print(f"record {record.name}: {len(record.samples)} beats -> {windows.shape} windows; skipped {dict(skips)}")
+    print(
+        f"record {record.name}: {len(record.samples)} beats -> {windows.shape} windows; "
+        f"skipped {dict(skips)}"
+    )
     assert windows.shape[1] == contract.WINDOW_SAMPLES == 1080
     assert np.allclose(np.median(windows, axis=1), 0, atol=1e-5)  # baseline removed
     """),
@@ -108,7 +114,10 @@ CELLS = [
     t0 = time.perf_counter()
     batch, clipped = render.render_batch(windows[:500], IMAGE_SIZE, grid=GRID)
     per_image_ms = 1000 * (time.perf_counter() - t0) / len(batch)
-    print(f"{len(batch)} images of {IMAGE_SIZE} px in {per_image_ms:.2f} ms each; {clipped} windows clipped")
+    print(
+        f"{len(batch)} images of {IMAGE_SIZE} px in {per_image_ms:.2f} ms each; "
+        f"{clipped} windows clipped"
+    )
     assert batch.shape == (len(batch), IMAGE_SIZE, IMAGE_SIZE, 3)
     """),
     ("md", """
@@ -119,8 +128,14 @@ CELLS = [
     two; Q (paced) beats start with a pacemaker spike.
     """),
     ("code", """
-    beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD, seed=SEED,
-                       progress=False)
+    beats = load_beats(
+        DATA_DIR or None,
+        records=record_list(RECORDS),
+        lead=LEAD,
+        max_beats_per_record=MAX_BEATS_PER_RECORD,
+        seed=SEED,
+        progress=False,
+    )
     rng = np.random.default_rng(SEED)
     picked, titles = [], []
     for k, cls in enumerate(contract.CLASSES):
@@ -138,15 +153,28 @@ CELLS = [
     ("code", """
     clip_share = float(render.clipped_windows(beats.windows).mean())  # no rendering needed
     print(f"{clip_share:.1%} of windows touch the -3.0/+4.5 mV limits (drawn clipped)")
-    nb.record_figures(RUN_DIR, NOTEBOOK, {
-        "image_size": IMAGE_SIZE, "grid": GRID, "window_samples": int(windows.shape[1]),
-        "record_windows": int(len(windows)), "record_skips": dict(skips),
-        "px_per_mm": geometry["px_per_mm"], "mv_range": [geometry["mv_low"], geometry["mv_high"]],
-        "render_ms_per_image": per_image_ms, "examples": len(picked),
-        "examples_per_class": {c: int(sum(t.startswith(c + " ") for t in titles)) for c in contract.CLASSES},
-        "example_shape": list(examples.shape), "clipped_share": clip_share,
-        "beats": len(beats), "class_counts": beats.class_counts(),
-    })
+    nb.record_figures(
+        RUN_DIR,
+        NOTEBOOK,
+        {
+            "image_size": IMAGE_SIZE,
+            "grid": GRID,
+            "window_samples": int(windows.shape[1]),
+            "record_windows": int(len(windows)),
+            "record_skips": dict(skips),
+            "px_per_mm": geometry["px_per_mm"],
+            "mv_range": [geometry["mv_low"], geometry["mv_high"]],
+            "render_ms_per_image": per_image_ms,
+            "examples": len(picked),
+            "examples_per_class": {
+                c: int(sum(t.startswith(c + " ") for t in titles)) for c in contract.CLASSES
+            },
+            "example_shape": list(examples.shape),
+            "clipped_share": clip_share,
+            "beats": len(beats),
+            "class_counts": beats.class_counts(),
+        },
+    )
     """),
     ("md", """
     ## Summary

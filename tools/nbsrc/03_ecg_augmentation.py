@@ -37,11 +37,20 @@ CELLS = [
     to exactly these images, so differences come from the augmentation only.
     """),
     ("code", """
-    beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD, seed=SEED,
-                       progress=False)
+    beats = load_beats(
+        DATA_DIR or None,
+        records=record_list(RECORDS),
+        lead=LEAD,
+        max_beats_per_record=MAX_BEATS_PER_RECORD,
+        seed=SEED,
+        progress=False,
+    )
     rng = np.random.default_rng(SEED)
-    idx = [int(rng.choice(np.flatnonzero(beats.labels == k))) for k in range(len(contract.CLASSES))
-           if (beats.labels == k).any()]
+    idx = [
+        int(rng.choice(np.flatnonzero(beats.labels == k)))
+        for k in range(len(contract.CLASSES))
+        if (beats.labels == k).any()
+    ]
     names = [contract.CLASSES[beats.labels[i]] for i in idx]
     images, _ = render.render_batch(beats.windows[idx], IMAGE_SIZE, grid=GRID)
     print(images.shape, images.dtype, names)
@@ -59,7 +68,11 @@ CELLS = [
     """),
     ("code", """
     flipped = np.concatenate([images[:1], images[:1, :, ::-1], images[:1, ::-1]])
-    plot_image_grid(flipped, ["original", "horizontal flip: time reversed", "vertical flip: polarity inverted"], ncols=3)
+    plot_image_grid(
+        flipped,
+        ["original", "horizontal flip: time reversed", "vertical flip: polarity inverted"],
+        ncols=3,
+    )
     """),
     ("code", """
     aug = augment.ecg_augmentation(1.0, seed=SEED)
@@ -113,12 +126,18 @@ CELLS = [
     """),
     ("code", """
     geometry = render.paper_geometry(IMAGE_SIZE)
-    limits = pd.DataFrame({
-        "max shift (mm)": [s * augment.MAX_TRANSLATION * geometry["width_mm"] for s in STRENGTHS],
-        "max shift (s)": [s * augment.MAX_TRANSLATION * geometry["width_mm"] / contract.PAPER_SPEED_MM_S for s in STRENGTHS],
-        "max zoom (%)": [100 * s * augment.MAX_ZOOM for s in STRENGTHS],
-        "max rotation (deg)": [s * augment.MAX_ROTATION_DEG for s in STRENGTHS],
-    }, index=pd.Index(STRENGTHS, name="strength"))
+    limits = pd.DataFrame(
+        {
+            "max shift (mm)": [s * augment.MAX_TRANSLATION * geometry["width_mm"] for s in STRENGTHS],
+            "max shift (s)": [
+                s * augment.MAX_TRANSLATION * geometry["width_mm"] / contract.PAPER_SPEED_MM_S
+                for s in STRENGTHS
+            ],
+            "max zoom (%)": [100 * s * augment.MAX_ZOOM for s in STRENGTHS],
+            "max rotation (deg)": [s * augment.MAX_ROTATION_DEG for s in STRENGTHS],
+        },
+        index=pd.Index(STRENGTHS, name="strength"),
+    )
     limits.round(3)
     """),
     ("code", """
@@ -165,7 +184,9 @@ CELLS = [
     fig, ax = plt.subplots(figsize=(8, 2.5))
     ax.plot(t, window, color="k", lw=1, label="original")
     for k in range(3):
-        out = augment.signal_augment(window, np.random.default_rng(SEED + k), strength=max(AUGMENT_STRENGTH, 1.0))
+        out = augment.signal_augment(
+            window, np.random.default_rng(SEED + k), strength=max(AUGMENT_STRENGTH, 1.0)
+        )
         assert out.shape == window.shape
         ax.plot(t, out, lw=0.7, alpha=0.8, label=f"augmented {k + 1}")
     ax.set(xlabel="time from the R peak (s)", ylabel="mV")

@@ -56,7 +56,9 @@ CELLS = [
     responses = probe.predict(images, verbose=0)
     for r in responses:
         assert r.shape[1:3] == tuple(c2.shape[1:3])
-    fig, axes = plt.subplots(len(images), len(branch_names) + 2, figsize=(13, 2.1 * len(images)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(images), len(branch_names) + 2, figsize=(13, 2.1 * len(images)), squeeze=False
+    )
     for i in range(len(images)):
         axes[i, 0].imshow(images[i])
         axes[i, 0].set_title(pick_names[i], fontsize=9)
@@ -68,13 +70,25 @@ CELLS = [
     nb.save_figure(fig, RUN_DIR, NOTEBOOK, "branch_responses")
     """),
     ("code", """
-    smoothness = {name: float(np.abs(np.diff(r.mean(axis=-1), axis=2)).mean()) for name, r in zip(branch_names, responses)}
-    print("mean horizontal change of each branch map (smaller = smoother):", {k: round(v, 4) for k, v in smoothness.items()})
-    nb.record_figures(RUN_DIR, NOTEBOOK, {
-        "block_params": int(block.count_params()), "output_shape": list(y.shape[1:]),
-        "kernel_sizes": list(DEFAULT_KERNEL_SIZES), "branch_map_shape": list(responses[0].shape[1:]),
-        "branch_smoothness": smoothness,
-    })
+    smoothness = {
+        name: float(np.abs(np.diff(r.mean(axis=-1), axis=2)).mean())
+        for name, r in zip(branch_names, responses)
+    }
+    print(
+        "mean horizontal change of each branch map (smaller = smoother):",
+        {k: round(v, 4) for k, v in smoothness.items()},
+    )
+    nb.record_figures(
+        RUN_DIR,
+        NOTEBOOK,
+        {
+            "block_params": int(block.count_params()),
+            "output_shape": list(y.shape[1:]),
+            "kernel_sizes": list(DEFAULT_KERNEL_SIZES),
+            "branch_map_shape": list(responses[0].shape[1:]),
+            "branch_smoothness": smoothness,
+        },
+    )
     """),
     ("md", """
     ### The same block after training

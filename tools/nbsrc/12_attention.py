@@ -56,7 +56,9 @@ CELLS = [
     channel, spatial = maps["attention_channel_weights"], maps["attention_spatial_map"]
     assert channel.shape == (len(images), 1, 1, 2048) and spatial.shape[-1] == 1
     assert ((channel >= 0) & (channel <= 1)).all() and ((spatial >= 0) & (spatial <= 1)).all()
-    fig = plot_attention_maps(images, spatial[..., 0], channel.reshape(len(images), -1), titles=pick_names)
+    fig = plot_attention_maps(
+        images, spatial[..., 0], channel.reshape(len(images), -1), titles=pick_names
+    )
     nb.save_figure(fig, RUN_DIR, NOTEBOOK, "attention_maps")
     fig
     """),
@@ -80,7 +82,9 @@ CELLS = [
     if trained is not None:
         tmaps = attention_maps(trained, trained_images)
         t_channel, t_spatial = tmaps["attention_channel_weights"], tmaps["attention_spatial_map"]
-        fig = plot_attention_maps(trained_images, t_spatial[..., 0], t_channel.reshape(len(pick), -1), titles=pick_names)
+        fig = plot_attention_maps(
+            trained_images, t_spatial[..., 0], t_channel.reshape(len(pick), -1), titles=pick_names
+        )
         nb.save_figure(fig, RUN_DIR, NOTEBOOK, "attention_maps_trained")
         display(fig)
     nb.record_figures(RUN_DIR, NOTEBOOK, {"trained_maps": trained is not None})

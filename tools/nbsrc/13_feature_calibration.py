@@ -53,15 +53,23 @@ CELLS = [
     nb.save_figure(fig, RUN_DIR, NOTEBOOK, "detector_maps")
     """),
     ("code", """
-    gates = keras.Model(model.inputs, model.get_layer("calibration_out").output).predict(images, verbose=0)
+    gates = keras.Model(model.inputs, model.get_layer("calibration_out").output).predict(
+        images, verbose=0
+    )
     before = keras.Model(model.inputs, top).predict(images, verbose=0)
     ratio = np.divide(gates, before, out=np.ones_like(gates), where=np.abs(before) > 1e-6)
     print(f"calibration keeps {ratio.mean():.2f} of each activation on average (gates in 0..1)")
-    nb.record_figures(RUN_DIR, NOTEBOOK, {
-        "block_params": int(block.count_params()), "detector_maps_shape": list(det_shape[1:]),
-        "components": list(calibration.COMPONENT_NAMES), "detector_sum": float(sums.mean()),
-        "mean_gate": float(ratio.mean()),
-    })
+    nb.record_figures(
+        RUN_DIR,
+        NOTEBOOK,
+        {
+            "block_params": int(block.count_params()),
+            "detector_maps_shape": list(det_shape[1:]),
+            "components": list(calibration.COMPONENT_NAMES),
+            "detector_sum": float(sums.mean()),
+            "mean_gate": float(ratio.mean()),
+        },
+    )
     """),
     ("md", """
     ### The same detectors after training
@@ -98,8 +106,11 @@ CELLS = [
     def my_calibration(x, n_components=4, name="mine"):
         raise NotImplementedError("exercise 1: write the module here")
 
+
     try:
-        result = nb.check_block(my_calibration, calibration.feature_calibration, (7, 7, 2048), n_components=4)
+        result = nb.check_block(
+            my_calibration, calibration.feature_calibration, (7, 7, 2048), n_components=4
+        )
         print("same output shape, parameter count and outputs as the library:", result["reference"])
     except NotImplementedError as todo:
         print("not written yet:", todo)

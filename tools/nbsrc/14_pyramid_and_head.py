@@ -29,7 +29,10 @@ CELLS = [
     ("code", "nb.show_source(pyramid_fusion)"),
     ("code", """
     sizes = [56, 28, 14, 7]
-    feats = [keras.Input((s, s, c), name=f"c{i + 2}") for i, (s, c) in enumerate(zip(sizes, (256, 512, 1024, 2048)))]
+    feats = [
+        keras.Input((s, s, c), name=f"c{i + 2}")
+        for i, (s, c) in enumerate(zip(sizes, (256, 512, 1024, 2048)))
+    ]
     ecg = keras.Input((56, 56, 128), name="ecg_stream")
     fused = pyramid_fusion(feats, ecg_stream=ecg, channels=128, name="fpn")
     fpn = keras.Model(feats + [ecg], fused, name="fpn_alone")
@@ -40,12 +43,19 @@ CELLS = [
     ("code", "nb.show_source(classification_head)"),
     ("code", """
     v = keras.Input((512,), name="pooled")
-    probs = classification_head(v, num_classes=len(contract.CLASSES), units=(512, 256), dropout=0.5, name="head")
+    probs = classification_head(
+        v, num_classes=len(contract.CLASSES), units=(512, 256), dropout=0.5, name="head"
+    )
     head = keras.Model(v, probs, name="head_alone")
     out = head(np.random.default_rng(SEED).normal(size=(3, 512)).astype("float32"), training=False)
     assert tuple(probs.shape) == (None, 5) and np.allclose(np.asarray(out).sum(axis=1), 1.0, atol=1e-5)
-    assert head.layers[-1].name == "predictions" and head.layers[-1].dtype_policy.compute_dtype == "float32"
-    print(f"{head.count_params():,} parameters; rows sum to 1; float32 output even under mixed precision")
+    assert (
+        head.layers[-1].name == "predictions"
+        and head.layers[-1].dtype_policy.compute_dtype == "float32"
+    )
+    print(
+        f"{head.count_params():,} parameters; rows sum to 1; float32 output even under mixed precision"
+    )
     """),
     ("md", """
     ## 3. The full model and what it costs
@@ -57,14 +67,27 @@ CELLS = [
     ("code", "nb.show_source(factory.create_enhanced_resnet50)"),
     ("code", REAL_IMAGES),
     ("code", """
-    variants = {"baseline": dict.fromkeys(factory.ENHANCEMENTS, False), "enhanced": dict.fromkeys(factory.ENHANCEMENTS, True)}
-    variants.update({f"+{e} only": {k: k == e for k in factory.ENHANCEMENTS} for e in factory.ENHANCEMENTS})
+    variants = {
+        "baseline": dict.fromkeys(factory.ENHANCEMENTS, False),
+        "enhanced": dict.fromkeys(factory.ENHANCEMENTS, True),
+    }
+    variants.update(
+        {f"+{e} only": {k: k == e for k in factory.ENHANCEMENTS} for e in factory.ENHANCEMENTS}
+    )
     rows, models = [], {}
     for name, switches in variants.items():
-        m = factory.create_enhanced_resnet50(INPUT_SHAPE, len(contract.CLASSES), weights=WEIGHTS_ARG, **switches)
+        m = factory.create_enhanced_resnet50(
+            INPUT_SHAPE, len(contract.CLASSES), weights=WEIGHTS_ARG, **switches
+        )
         models[name] = m
-        rows.append({"model": name, "parameters": count_params(m), "trainable": count_params(m, trainable=True),
-                     "GFLOPs per image": count_flops(m) / 1e9})
+        rows.append(
+            {
+                "model": name,
+                "parameters": count_params(m),
+                "trainable": count_params(m, trainable=True),
+                "GFLOPs per image": count_flops(m) / 1e9,
+            }
+        )
     cost = pd.DataFrame(rows).set_index("model")
     base = cost.loc["baseline"]
     cost["params vs baseline"] = (cost["parameters"] / base["parameters"]).round(3)
@@ -74,7 +97,8 @@ CELLS = [
     ("code", """
     full = models["enhanced"]
     probs = full.predict(images, verbose=0)
-    assert probs.shape == (len(images), len(contract.CLASSES)) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+    assert probs.shape == (len(images), len(contract.CLASSES))
+    assert np.allclose(probs.sum(axis=1), 1, atol=1e-4)
     assert cost.loc["enhanced", "parameters"] > cost.loc["baseline", "parameters"]
     print("Grad-CAM layer:", factory.gradcam_layer_name(full))
     lines = []

@@ -37,9 +37,15 @@ CELLS = [
 
     NOTEBOOK = "20_training"
     OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
-    MODELS = nb.model_path(RUN_DIR, "").parent  # RUN_DIR/models: baseline.keras and enhanced.keras, read by 30-32
-    EAGER = few_steps(EPOCHS, STEPS_PER_EPOCH)  # a few steps: tracing the graph costs more than it saves
-    PARAMS = {k: v for k, v in globals().items() if k.isupper() and k in KNOWN}  # this notebook's parameters
+    MODELS = nb.model_path(
+        RUN_DIR, ""
+    ).parent  # RUN_DIR/models: baseline.keras and enhanced.keras, read by 30-32
+    EAGER = few_steps(
+        EPOCHS, STEPS_PER_EPOCH
+    )  # a few steps: tracing the graph costs more than it saves
+    PARAMS = {
+        k: v for k, v in globals().items() if k.isupper() and k in KNOWN
+    }  # this notebook's parameters
     SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 3)
     print(f"{len(PARAMS)} parameters; models will be saved in {MODELS}")
     """),
@@ -54,8 +60,11 @@ CELLS = [
     ("code", """
     hw = hardware_settings(MIXED_PRECISION, DETERMINISTIC)
     strategy = select_strategy()
-    print(f"GPUs: {hw['gpus'] or 'none'}; mixed precision: {hw['mixed_precision']}; XLA: {hw['jit_compile']}; "
-          f"strategy: {type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s)")
+    print(
+        f"GPUs: {hw['gpus'] or 'none'}; mixed precision: {hw['mixed_precision']}; "
+        f"XLA: {hw['jit_compile']}; "
+        f"strategy: {type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s)"
+    )
     """),
     ("md", """
     ## 2. The data: training and validation patients only
@@ -69,8 +78,16 @@ CELLS = [
     estimate those of every validation beat.
     """),
     ("code", """
-    beats = load_beats(DATA_DIR or None, split=SPLIT, records=record_list(RECORDS), lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD,
-                       val_fraction=VAL_FRACTION, seed=SEED, progress=False)
+    beats = load_beats(
+        DATA_DIR or None,
+        split=SPLIT,
+        records=record_list(RECORDS),
+        lead=LEAD,
+        max_beats_per_record=MAX_BEATS_PER_RECORD,
+        val_fraction=VAL_FRACTION,
+        seed=SEED,
+        progress=False,
+    )
     counts = {s: beats.subset(s).class_counts() for s in ("train", "val")}
     print({s: beats.report["splits"].get(s) for s in ("train", "val")})
     plot_class_distribution(counts)
@@ -87,20 +104,26 @@ CELLS = [
     rng = np.random.default_rng(SEED)
     train_beats = beats.subset("train")
     present = [k for k in range(len(contract.CLASSES)) if (train_beats.labels == k).sum() >= 4]
-    idx = np.concatenate([rng.choice(np.flatnonzero(train_beats.labels == k), 4, replace=False) for k in present])[:16]
+    idx = np.concatenate(
+        [rng.choice(np.flatnonzero(train_beats.labels == k), 4, replace=False) for k in present]
+    )[:16]
     x_batch, _ = render_batch(train_beats.windows[idx], IMAGE_SIZE, GRID)
     y_batch = np.eye(len(contract.CLASSES), dtype="float32")[train_beats.labels[idx]]
     keras.utils.set_random_seed(SEED)
     probe = create_baseline_resnet50(SHAPE, len(contract.CLASSES), weights=None)
     set_batchnorm_momentum(probe, 0.99)  # Keras' default, stated explicitly
-    probe.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy", metrics=["accuracy"])
+    probe.compile(
+        optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy", metrics=["accuracy"]
+    )
     overfit = [probe.train_on_batch(x_batch, y_batch, return_dict=True) for _ in range(40)]
     overfit = pd.DataFrame(overfit)
     fig, ax = plt.subplots(figsize=(6, 3))
     overfit.plot(ax=ax, xlabel="step", title="one batch, 40 steps (training mode)")
     nb.save_figure(fig, RUN_DIR, NOTEBOOK, "overfit_one_batch")
     print(f"training-mode accuracy on the batch after 40 steps: {overfit['accuracy'].iloc[-1]:.2f}")
-    assert overfit["accuracy"].iloc[-5:].max() >= 0.9, "the network cannot memorise one batch: check the setup"
+    assert overfit["accuracy"].iloc[-5:].max() >= 0.9, (
+        "the network cannot memorise one batch: check the setup"
+    )
     """),
     ("md", """
     ## 4. The BatchNorm trap of short runs
@@ -114,14 +137,21 @@ CELLS = [
     ("code", """
     labels = train_beats.labels[idx]
     before = np.asarray(probe(x_batch, training=False)).argmax(axis=1)
-    set_batchnorm_momentum(probe, 0.0)  # the next training-mode call replaces the averages by this batch's statistics
+    set_batchnorm_momentum(
+        probe, 0.0
+    )  # the next training-mode call replaces the averages by this batch's statistics
     probe(x_batch, training=True)
     after = np.asarray(probe(x_batch, training=False)).argmax(axis=1)
-    bn_lesson = {"inference_accuracy_momentum_0.99": float((before == labels).mean()),
-                 "predicted_classes_momentum_0.99": sorted({contract.CLASSES[k] for k in before}),
-                 "inference_accuracy_after_reestimate": float((after == labels).mean())}
+    bn_lesson = {
+        "inference_accuracy_momentum_0.99": float((before == labels).mean()),
+        "predicted_classes_momentum_0.99": sorted({contract.CLASSES[k] for k in before}),
+        "inference_accuracy_after_reestimate": float((after == labels).mean()),
+    }
     print(bn_lesson)
-    assert bn_lesson["inference_accuracy_after_reestimate"] >= bn_lesson["inference_accuracy_momentum_0.99"]
+    assert (
+        bn_lesson["inference_accuracy_after_reestimate"]
+        >= bn_lesson["inference_accuracy_momentum_0.99"]
+    )
     """),
     ("md", """
     The measured collapse is the one every short CPU run from random weights hits: validation
@@ -135,7 +165,9 @@ CELLS = [
     ("code", "nb.show_source(ReestimateBatchNorm)"),
     ("code", """
     train_counts = counts["train"]
-    steps = epoch_steps(STEPS_PER_EPOCH, sum(train_counts.values()), BATCH_SIZE)  # as train() counts them
+    steps = epoch_steps(
+        STEPS_PER_EPOCH, sum(train_counts.values()), BATCH_SIZE
+    )  # as train() counts them
     print(f"{steps} steps per epoch -> BatchNorm momentum {BN_MOMENTUM or auto_bn_momentum(steps):.3f}")
     """),
     ("md", """
@@ -218,13 +250,21 @@ CELLS = [
     ("code", "nb.show_source(train)"),
     ("code", """
     runs = {}
-    runs["baseline"] = train(PARAMS, beats=beats, run_dir=OUT / "baseline", progress=False, run_eagerly=EAGER,
-                             model=lambda: baseline_model(PARAMS))  # same context branch, head
+    runs["baseline"] = train(
+        PARAMS,
+        beats=beats,
+        run_dir=OUT / "baseline",
+        progress=False,
+        run_eagerly=EAGER,
+        model=lambda: baseline_model(PARAMS),
+    )  # same context branch, head
     print(f"baseline: {runs['baseline'].info['seconds']} s, best {runs['baseline'].info['best']}")
     """),
     ("md", "## 8. Train the enhanced ResNet50 with the same recipe"),
     ("code", """
-    runs["enhanced"] = train(PARAMS, beats=beats, run_dir=OUT / "enhanced", progress=False, run_eagerly=EAGER)
+    runs["enhanced"] = train(
+        PARAMS, beats=beats, run_dir=OUT / "enhanced", progress=False, run_eagerly=EAGER
+    )
     print(f"enhanced: {runs['enhanced'].info['seconds']} s, best {runs['enhanced'].info['best']}")
     """),
     ("code", """

@@ -37,12 +37,28 @@ CELLS = [
     # A short run learns from EXPLORER_STEPS batches but is validated on every loaded validation beat:
     # at most 100 per record and class (weighted N/n) keeps a run to about a minute on a CPU.
     CAP = min(MAX_BEATS_PER_RECORD or 100, 100)
-    BASE = {"DATA_DIR": DATA_DIR, "RECORDS": RECORDS, "SPLIT": SPLIT, "LEAD": LEAD, "IMAGE_SIZE": IMAGE_SIZE, "GRID": GRID,
-            "MAX_BEATS_PER_RECORD": CAP, "VAL_FRACTION": VAL_FRACTION, "WEIGHTS": WEIGHTS,
-            "EPOCHS": 1, "STEPS_PER_EPOCH": EXPLORER_STEPS, "BATCH_SIZE": BATCH_SIZE,
-            "LEARNING_RATE": LEARNING_RATE, "WARMUP_EPOCHS": 0.5, "FOCAL_GAMMA": FOCAL_GAMMA,
-            "CLASS_BALANCE": CLASS_BALANCE, "AUGMENT_STRENGTH": AUGMENT_STRENGTH,
-            "MIXED_PRECISION": MIXED_PRECISION, "SEED": SEED, "RUN_DIR": RUN_DIR}
+    BASE = {
+        "DATA_DIR": DATA_DIR,
+        "RECORDS": RECORDS,
+        "SPLIT": SPLIT,
+        "LEAD": LEAD,
+        "IMAGE_SIZE": IMAGE_SIZE,
+        "GRID": GRID,
+        "MAX_BEATS_PER_RECORD": CAP,
+        "VAL_FRACTION": VAL_FRACTION,
+        "WEIGHTS": WEIGHTS,
+        "EPOCHS": 1,
+        "STEPS_PER_EPOCH": EXPLORER_STEPS,
+        "BATCH_SIZE": BATCH_SIZE,
+        "LEARNING_RATE": LEARNING_RATE,
+        "WARMUP_EPOCHS": 0.5,
+        "FOCAL_GAMMA": FOCAL_GAMMA,
+        "CLASS_BALANCE": CLASS_BALANCE,
+        "AUGMENT_STRENGTH": AUGMENT_STRENGTH,
+        "MIXED_PRECISION": MIXED_PRECISION,
+        "SEED": SEED,
+        "RUN_DIR": RUN_DIR,
+    }
     """),
     ("md", """
     ## How the explorer is built
@@ -80,7 +96,9 @@ CELLS = [
     ("code", """
     focal_panel = widgets.focal_loss_widget(gamma=FOCAL_GAMMA, alpha=0.25)
     easy = focal_panel.data["focal"][-20] / focal_panel.data["ce"][-20]
-    print(f"at p = {focal_panel.data['p'][-20]:.2f} focal loss is {easy:.1%} of cross-entropy (x alpha)")
+    print(
+        f"at p = {focal_panel.data['p'][-20]:.2f} focal loss is {easy:.1%} of cross-entropy (x alpha)"
+    )
     focal_panel
     """),
     ("md", """
@@ -89,10 +107,20 @@ CELLS = [
     The same images as notebook 03, at the strength you choose:
     """),
     ("code", """
-    beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), split=SPLIT, lead=LEAD, max_beats_per_record=CAP,
-                       val_fraction=VAL_FRACTION, seed=SEED, progress=False)
+    beats = load_beats(
+        DATA_DIR or None,
+        records=record_list(RECORDS),
+        split=SPLIT,
+        lead=LEAD,
+        max_beats_per_record=CAP,
+        val_fraction=VAL_FRACTION,
+        seed=SEED,
+        progress=False,
+    )
     rng = np.random.default_rng(SEED)
-    idx = [int(rng.choice(np.flatnonzero(beats.labels == k))) for k in (0, 2) if (beats.labels == k).any()]
+    idx = [
+        int(rng.choice(np.flatnonzero(beats.labels == k))) for k in (0, 2) if (beats.labels == k).any()
+    ]
     images, _ = render.render_batch(beats.windows[idx], IMAGE_SIZE)
     aug_panel = widgets.augmentation_widget(images, strength=AUGMENT_STRENGTH, seed=SEED)
     aug_panel
@@ -109,10 +137,15 @@ CELLS = [
     ("code", """
     def short_run(settings):
         run_dir = OUT / f"run{len(train_panel.data['runs']) + 1}"
-        result = train({**BASE, **settings}, beats=beats, run_dir=run_dir, progress=False, run_eagerly=EAGER)
+        result = train(
+            {**BASE, **settings}, beats=beats, run_dir=run_dir, progress=False, run_eagerly=EAGER
+        )
         return result.history
 
-    train_panel = widgets.training_comparison_widget(short_run, LEARNING_RATE, FOCAL_GAMMA, AUGMENT_STRENGTH)
+
+    train_panel = widgets.training_comparison_widget(
+        short_run, LEARNING_RATE, FOCAL_GAMMA, AUGMENT_STRENGTH
+    )
     train_panel
     """),
     ("md", """
@@ -125,15 +158,30 @@ CELLS = [
     runs = train_panel.data["runs"]
     assert len(runs) == 1, "the run failed: see the status line above the plot"
     first = runs[0]["history"]
-    print({k: np.round(v, 4).tolist() for k, v in first.items() if k in ("loss", "val_loss", "val_macro_f1")})
+    print(
+        {
+            k: np.round(v, 4).tolist()
+            for k, v in first.items()
+            if k in ("loss", "val_loss", "val_macro_f1")
+        }
+    )
     """),
     ("code", """
-    nb.record_figures(RUN_DIR, NOTEBOOK, {
-        "lr_peak": float(lr_panel.data["lr"].max()), "lr_points": int(len(lr_panel.data["lr"])),
-        "focal_ratio_easy": float(easy), "augment_change": aug_panel.data["mean_abs_change"],
-        "runs": len(runs), "run_epochs": len(first.get("loss", [])),
-        "run_final": {k: float(v[-1]) for k, v in first.items() if k in ("loss", "val_loss", "val_macro_f1")},
-    })
+    nb.record_figures(
+        RUN_DIR,
+        NOTEBOOK,
+        {
+            "lr_peak": float(lr_panel.data["lr"].max()),
+            "lr_points": int(len(lr_panel.data["lr"])),
+            "focal_ratio_easy": float(easy),
+            "augment_change": aug_panel.data["mean_abs_change"],
+            "runs": len(runs),
+            "run_epochs": len(first.get("loss", [])),
+            "run_final": {
+                k: float(v[-1]) for k, v in first.items() if k in ("loss", "val_loss", "val_macro_f1")
+            },
+        },
+    )
     """),
     ("md", """
     ## Summary

@@ -23,7 +23,7 @@ CELLS = [
     import numpy as np
     import pandas as pd
 
-    from ecgkit import baselines, contract, evaluate, fusion, nb, plots
+    from ecgkit import baselines, contract, evaluate, fusion, literature, nb, plots, scoring
     from ecgkit.datasets import load_beats
     from ecgkit.params import record_list
     from ecgkit.predict import load_model
@@ -57,13 +57,16 @@ CELLS = [
     probabilities. The bootstrap resamples **patients**, not beats: beats of one patient are not
     independent, and resampling beats would give intervals that are far too narrow.
     """),
-    ("code", "nb.show_source(evaluate.evaluate_predictions)"),
+    ("code", "nb.show_source(scoring.evaluate_predictions)"),
     ("code", """
-    report = evaluate.evaluate_model(model, test, out_dir=OUT, grid=GRID, batch_size=BATCH_SIZE,
-                                     n_boot=BOOTSTRAP, seed=SEED)
-    print(evaluate.format_summary(report))
+    report = evaluate.evaluate_model(
+        model, test, out_dir=OUT, grid=GRID, batch_size=BATCH_SIZE, n_boot=BOOTSTRAP, seed=SEED
+    )
+    print(scoring.format_summary(report))
     assert report.weights is not None and report.n_beats == len(test)
-    assert np.isclose(report.confusion.sum(), weights.sum()) and np.isclose(report.n_weighted, weights.sum())
+    assert np.isclose(report.confusion.sum(), weights.sum()) and np.isclose(
+        report.n_weighted, weights.sum()
+    )
     """),
     ("code", "report.table().round(3)"),
     ("md", """
@@ -74,8 +77,11 @@ CELLS = [
     diagonal is the sensitivity of each class.
     """),
     ("code", """
-    plots.plot_confusion_matrix(report.confusion, report.classes,
-                                title="Confusion matrix (weighted counts: estimated over every test beat)")
+    plots.plot_confusion_matrix(
+        report.confusion,
+        report.classes,
+        title="Confusion matrix (weighted counts: estimated over every test beat)",
+    )
     """),
     ("code", "plots.plot_confusion_matrix(report.confusion, report.classes, normalize=True)"),
     ("md", "## 4. ROC and precision-recall (one class against the rest, weighted)"),
@@ -115,12 +121,15 @@ CELLS = [
     """),
     ("code", "nb.show_source(baselines.comparison_table)"),
     ("code", """
-    train_beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), split=SPLIT, lead=LEAD,
-                             val_fraction=VAL_FRACTION, seed=SEED, progress=False).subset("train")
-    assert not set(train_beats.meta["patient"]) & set(test.meta["patient"])  # no patient on both sides
+    train_beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), split=SPLIT,
+                             lead=LEAD, val_fraction=VAL_FRACTION, seed=SEED,
+                             progress=False).subset("train")
+    # no patient on both sides
+    assert not set(train_beats.meta["patient"]) & set(test.meta["patient"])
     results = {"network": report.y_prob, **baselines.run_baselines(train_beats, test)}
     table = baselines.comparison_table(results, test, class_set=CLASS_SET, records=contract.DS2)
-    print(f"baselines fitted on {len(train_beats)} training beats of {len(train_beats.records())} records")
+    print(f"baselines fitted on {len(train_beats)} training beats "
+          f"of {len(train_beats.records())} records")
     table.round(3)
     """),
     ("md", """
@@ -144,12 +153,19 @@ CELLS = [
     assert not set(val.meta["patient"]) & (set(train_beats.meta["patient"]) | set(test.meta["patient"]))
     _, val_prob = evaluate.predict_beats(model, val, grid=GRID, batch_size=BATCH_SIZE)
     val_rr = baselines.rr_logistic_regression(train_beats, val)
-    FUSION_WEIGHT, fusion_curve = fusion.choose_weight(val_prob, val_rr, val.labels, weights=val.meta["weight"].to_numpy(),
-                                                       class_set=CLASS_SET)
-    print(f"{len(val)} validation beats of records {' '.join(val.records())}: chosen w = {FUSION_WEIGHT}")
+    FUSION_WEIGHT, fusion_curve = fusion.choose_weight(
+        val_prob, val_rr, val.labels, weights=val.meta["weight"].to_numpy(), class_set=CLASS_SET
+    )
+    print(
+        f"{len(val)} validation beats of records {' '.join(val.records())}: chosen w = {FUSION_WEIGHT}"
+    )
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 3.5))
-    fusion_curve["cross_entropy"].plot(ax=a1, marker="o", title="validation: class-balanced cross-entropy (minimised)")
-    fusion_curve.drop(columns="cross_entropy").plot(ax=a2, marker="o", ylim=(0, 1.02), title="validation: macro-F1 and sensitivities")
+    fusion_curve["cross_entropy"].plot(
+        ax=a1, marker="o", title="validation: class-balanced cross-entropy (minimised)"
+    )
+    fusion_curve.drop(columns="cross_entropy").plot(
+        ax=a2, marker="o", ylim=(0, 1.02), title="validation: macro-F1 and sensitivities"
+    )
     for ax in (a1, a2):
         ax.axvline(FUSION_WEIGHT, color="grey", ls="--")
         ax.set(xlabel="w (0 = network alone, 1 = RR-LR alone)")
@@ -174,39 +190,40 @@ CELLS = [
     on the same resample, and look at the distribution of the macro-F1 difference. (Notebook 32
     uses the same function for the baseline-against-enhanced question.)
     """),
-    ("code", "nb.show_source(evaluate.paired_bootstrap)"),
+    ("code", "nb.show_source(scoring.paired_bootstrap)"),
+    ("md", """
+    The table, the paired bootstraps, the class coverage and the verdict below are one chain,
+    `baselines.compare`, the same call the demo makes: each model is compared with every other
+    row on the DS2 beats, and the bootstrap's point estimates are the table's figures.
+    """),
+    ("code", "nb.show_source(baselines.compare)"),
     ("code", """
-    ds2 = test.meta["record"].isin(contract.DS2).to_numpy()
-
-
-    def versus_all(model):  # paired patient bootstrap of `model` against every other row (DS2 beats)
-        out = {name: evaluate.paired_bootstrap(test.labels[ds2], results[model][ds2], results[name][ds2],
-                                               test.meta["patient"].to_numpy()[ds2], weights=weights[ds2],
-                                               class_set=CLASS_SET, n_boot=BOOTSTRAP, seed=SEED)
-               for name in results if name != model}
-        for name, v in out.items():  # the point estimates are the comparison table's
-            assert np.isclose(v["a"], table.loc[model, "macro_f1"]) and np.isclose(v["b"], table.loc[name, "macro_f1"])
-        return out
-
-
-    versus = {model: versus_all(model) for model in ("network", "network+RR")}
-    paired = pd.concat({model: pd.DataFrame({name: {k: v[k] for k in ("difference", "lo", "hi", "share_above_zero")}
-                                             for name, v in vs.items()}).T for model, vs in versus.items()},
-                       names=["model", "minus"])
+    comparison = baselines.compare(results, test, models=("network", "network+RR"),
+                                   class_set=CLASS_SET, records=contract.DS2, n_boot=BOOTSTRAP,
+                                   seed=SEED)
+    assert comparison.table.equals(table)
+    versus, coverage, verdict = comparison.versus, comparison.coverage, comparison.verdicts
+    paired = comparison.paired()
     paired.round(3)
+    """),
+    ("md", """
+    Each panel is one pair: the macro-F1 differences over the patient resamples, 0 (black), the
+    difference on all the test beats (red) and its interval (shaded). An interval that holds 0
+    means these test patients cannot tell the two apart.
+    """),
+    ("code", """
+    fig = plots.plot_paired_bootstrap(
+        {f"network - {baselines.LABELS.get(n, n)}": v for n, v in versus["network"].items()},
+        xlabel=f"macro-F1 ({'/'.join(CLASS_SET)}) difference",
+    )
+    nb.save_figure(fig, RUN_DIR, NOTEBOOK, "paired_bootstrap")
     """),
     ("md", """
     The verdict is computed from the tables above, not written in advance: it says what this run
     shows, whichever way it goes, and whether the network predicts every class that occurs.
     """),
     ("code", "nb.show_source(baselines.verdict)"),
-    ("code", """
-    coverage = {model: evaluate.class_coverage(test.labels[ds2], results[model][ds2], class_set=CLASS_SET)
-                for model in versus}
-    verdict = {model: baselines.verdict(table, model, CLASS_SET, versus=versus[model], coverage=coverage[model])
-               for model in versus}
-    print("\\n\\n".join(verdict.values()))
-    """),
+    ("code", 'print("\\n\\n".join(verdict.values()))'),
     ("md", """
     ## 10. Beside the literature
 
@@ -217,30 +234,45 @@ CELLS = [
     CPU training the numbers are **not** directly comparable: the `note` says what differs.
     """),
     ("code", """
-    fused_report = evaluate.evaluate_predictions(test.labels, results["network+RR"], n_boot=0, weights=weights,
-                                                 records=test.meta["record"].to_numpy())
-    lit = evaluate.literature_table(report, others={"network+RR": fused_report})
+    fused_report = scoring.evaluate_predictions(
+        test.labels,
+        results["network+RR"],
+        n_boot=0,
+        weights=weights,
+        records=test.meta["record"].to_numpy(),
+    )
+    lit = literature.literature_table(report, others={"network+RR": fused_report})
     ours = lit[lit["kind"] == "this run"].set_index("class_set")
     ours_fused = lit[lit["kind"] == "this run, network+RR"].set_index("class_set")
     lit
     """),
     ("code", """
-    FIG = ["macro_f1", "accuracy", "N_Se", "N_PP", "S_Se", "S_PP", "V_Se", "V_PP", "F_Se", "F_PP", "n_beats", "n_weighted"]
+    FIG = ["macro_f1", "accuracy", "N_Se", "N_PP", "S_Se", "S_PP", "V_Se", "V_PP", "F_Se",
+           "F_PP", "n_beats", "n_weighted"]
+    PER_CLASS = ["sensitivity", "ppv", "specificity", "f1", "support", "beats"]
+
+
+    def literature_rows(rows):
+        return rows[[c for c in FIG if c in rows.columns] + ["note"]].to_dict(orient="index")
+
+
     nb.record_figures(RUN_DIR, NOTEBOOK, {
-        "split": SPLIT, "test_beats": len(test), "test_records": test.records(), "test_weighted": report.n_weighted,
-        "weight_sum": float(weights.sum()), "confusion_sum": float(report.confusion.sum()),
-        "accuracy": report.accuracy, "macro": report.macro, "weighted": report.weighted, "ece": report.ece,
-        "per_class": report.per_class[["sensitivity", "ppv", "specificity", "f1", "support", "beats"]].to_dict(orient="index"),
+        "split": SPLIT, "test_beats": len(test), "test_records": test.records(),
+        "test_weighted": report.n_weighted, "weight_sum": float(weights.sum()),
+        "confusion_sum": float(report.confusion.sum()), "accuracy": report.accuracy,
+        "macro": report.macro, "weighted": report.weighted, "ece": report.ece,
+        "per_class": report.per_class[PER_CLASS].to_dict(orient="index"),
         "ci": ci[["estimate", "lo", "hi"]].to_dict(orient="index"), "ci_unit": report.ci_unit,
         "absent_classes": report.absent_classes, "class_set": list(CLASS_SET),
         "comparison": table[FIG].to_dict(orient="index"),
-        "versus_baselines": {f"{m} - {n}": row for (m, n), row in paired.to_dict(orient="index").items()},
+        "versus_baselines": {f"{m} - {n}": row
+                             for (m, n), row in paired.to_dict(orient="index").items()},
         "coverage": coverage, "verdict": verdict,
         "fusion": {"weight": FUSION_WEIGHT, "val_beats": len(val), "val_records": val.records(),
                    "val_cross_entropy": fusion_curve["cross_entropy"].to_dict(),
                    "val_macro_f1": fusion_curve["macro_f1"].to_dict()},
-        "literature_ours": ours[[c for c in FIG if c in ours.columns] + ["note"]].to_dict(orient="index"),
-        "literature_ours_fused": ours_fused[[c for c in FIG if c in ours.columns] + ["note"]].to_dict(orient="index"),
+        "literature_ours": literature_rows(ours),
+        "literature_ours_fused": literature_rows(ours_fused),
     })
     """),
     ("md", """

@@ -20,7 +20,8 @@ CELLS = [
 
     from ecgkit import contract, error_analysis as ea, nb, plots, provenance
     from ecgkit.datasets import load_beats
-    from ecgkit.evaluate import evaluate_predictions, predict_beats
+    from ecgkit.evaluate import predict_beats
+    from ecgkit.scoring import evaluate_predictions
     from ecgkit.factory import gradcam_layer_name
     from ecgkit.params import record_list
     from ecgkit.predict import load_model
@@ -62,7 +63,9 @@ CELLS = [
     ("code", """
     if len(table):
         shown = table.head(SHOW)
-        images, _ = render_batch(test.windows[shown["index"].to_numpy()], IMAGE_SIZE_OF_MODEL, grid=GRID)
+        images, _ = render_batch(
+            test.windows[shown["index"].to_numpy()], IMAGE_SIZE_OF_MODEL, grid=GRID
+        )
         lookup = dict(zip(shown["index"].to_numpy(), images))
         fig = ea.misclassified_gallery(lookup, shown, n=SHOW)
         nb.save_figure(fig, RUN_DIR, NOTEBOOK, "misclassified")
@@ -103,14 +106,18 @@ CELLS = [
     """),
     ("code", "nb.show_source(ea.grad_cam)"),
     ("code", """
-    order = np.concatenate([table["index"].to_numpy()[:SHOW // 2],
-                            np.flatnonzero(~wrong)[:SHOW // 2]]).astype(int)[:6]
+    order = np.concatenate(
+        [table["index"].to_numpy()[: SHOW // 2], np.flatnonzero(~wrong)[: SHOW // 2]]
+    ).astype(int)[:6]
     # context: None for an image-only model
     imgs, context = provenance.model_inputs(model, test, order, grid=GRID)
     layer = gradcam_layer_name(model)
     heat = ea.grad_cam(model, imgs, layer_name=layer, context=context)
     assert heat.shape[0] == len(order) and np.nanmax(heat) <= 1.0 + 1e-6
-    titles = [f"true {contract.CLASSES[y_true[i]]} / pred {contract.CLASSES[y_pred[i]]} {y_prob[i].max():.2f}" for i in order]
+    titles = [
+        f"true {contract.CLASSES[y_true[i]]} / pred {contract.CLASSES[y_pred[i]]} {y_prob[i].max():.2f}"
+        for i in order
+    ]
     fig = plots.plot_gradcam(imgs, heat, titles)
     nb.save_figure(fig, RUN_DIR, NOTEBOOK, "gradcam")
     fig
@@ -123,8 +130,12 @@ CELLS = [
         maps = {}
         print(err)
     if "attention_spatial_map" in maps:
-        fig = plots.plot_attention_maps(imgs, maps["attention_spatial_map"][..., 0],
-                                        maps["attention_channel_weights"].reshape(len(imgs), -1), titles)
+        fig = plots.plot_attention_maps(
+            imgs,
+            maps["attention_spatial_map"][..., 0],
+            maps["attention_channel_weights"].reshape(len(imgs), -1),
+            titles,
+        )
         nb.save_figure(fig, RUN_DIR, NOTEBOOK, "attention")
         display(fig)
     {k: v.shape for k, v in maps.items()}

@@ -20,10 +20,11 @@ CELLS = [
     import numpy as np
     import pandas as pd
 
-    from ecgkit import baselines, nb
+    from ecgkit import baselines, nb, plots
     from ecgkit.cost import count_params
     from ecgkit.datasets import load_beats
-    from ecgkit.evaluate import class_coverage, paired_bootstrap, predict_beats
+    from ecgkit.evaluate import predict_beats
+    from ecgkit.scoring import class_coverage, paired_bootstrap
     from ecgkit.predict import load_model
     from ecgkit.params import record_list
 
@@ -45,13 +46,21 @@ CELLS = [
     ("code", """
     missing = [n for n in ("baseline", "enhanced") if not (MODELS / f"{n}.keras").is_file()]
     if missing:
-        raise FileNotFoundError(f"{MODELS}: no {', '.join(m + '.keras' for m in missing)}. "
-                                "Run 20_training first with the same RUN_DIR.")
-    names = ["baseline", "enhanced"] + sorted(p.stem for p in MODELS.glob("*.keras") if p.stem not in ("baseline", "enhanced"))
+        raise FileNotFoundError(
+            f"{MODELS}: no {', '.join(m + '.keras' for m in missing)}. "
+            "Run 20_training first with the same RUN_DIR."
+        )
+    names = ["baseline", "enhanced"] + sorted(
+        p.stem for p in MODELS.glob("*.keras") if p.stem not in ("baseline", "enhanced")
+    )
     models = {n: load_model(MODELS / f"{n}.keras") for n in names}
     sizes = {n: nb.image_size_of(m) for n, m in models.items()}
-    assert len(set(sizes.values())) == 1, f"models of different image sizes cannot share one test set: {sizes}"
-    cost = pd.DataFrame({"parameters": {n: count_params(m) for n, m in models.items()}, "image size": sizes})
+    assert len(set(sizes.values())) == 1, (
+        f"models of different image sizes cannot share one test set: {sizes}"
+    )
+    cost = pd.DataFrame(
+        {"parameters": {n: count_params(m) for n, m in models.items()}, "image size": sizes}
+    )
     cost
     """),
     ("md", """
@@ -84,25 +93,37 @@ CELLS = [
     ("code", "nb.show_source(paired_bootstrap)"),
     ("code", """
     patients = test.meta["patient"].to_numpy()
-    paired = {n: paired_bootstrap(test.labels, probs[n], probs["baseline"], patients, weights=weights,
-                                  class_set=CLASS_SET, n_boot=BOOTSTRAP, seed=SEED)
-              for n in names if n != "baseline"}
+    paired = {
+        n: paired_bootstrap(
+            test.labels,
+            probs[n],
+            probs["baseline"],
+            patients,
+            weights=weights,
+            class_set=CLASS_SET,
+            n_boot=BOOTSTRAP,
+            seed=SEED,
+        )
+        for n in names
+        if n != "baseline"
+    }
     main = paired["enhanced"]
-    assert np.isclose(main["a"], table.loc["enhanced", "macro_f1"]) and np.isclose(main["b"], table.loc["baseline", "macro_f1"])
-    summary = pd.DataFrame({n: {k: v[k] for k in ("a", "b", "difference", "lo", "hi", "share_above_zero")}
-                            for n, v in paired.items()}).T.rename(columns={"a": "macro_f1", "b": "baseline_macro_f1"})
+    assert np.isclose(main["a"], table.loc["enhanced", "macro_f1"]) and np.isclose(
+        main["b"], table.loc["baseline", "macro_f1"]
+    )
+    summary = pd.DataFrame(
+        {
+            n: {k: v[k] for k in ("a", "b", "difference", "lo", "hi", "share_above_zero")}
+            for n, v in paired.items()
+        }
+    ).T.rename(columns={"a": "macro_f1", "b": "baseline_macro_f1"})
     summary.index.name = "model minus baseline"
     summary.round(3)
     """),
     ("code", """
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    ax.hist(main["samples"], bins=30, color="tab:blue", alpha=0.7)
-    ax.axvline(0, color="black", lw=1)
-    ax.axvline(main["difference"], color="tab:red", label=f"on all test beats {main['difference']:+.3f}")
-    ax.axvspan(main["lo"], main["hi"], color="tab:red", alpha=0.12, label="95% interval")
-    ax.set(xlabel="macro-F1 (N/S/V/F), enhanced minus baseline", ylabel="resamples",
-           title=f"paired bootstrap over {main['n_patients']} test patients")
-    ax.legend(fontsize=8)
+    fig = plots.plot_paired_bootstrap(
+        {"enhanced - baseline": main}, xlabel="macro-F1 (N/S/V/F), enhanced minus baseline"
+    )
     nb.save_figure(fig, RUN_DIR, NOTEBOOK, "paired_bootstrap")
     """),
     ("md", """
@@ -117,13 +138,17 @@ CELLS = [
         if v["lo"] > 0:
             return "better than the baseline"
         return "worse than the baseline" if v["hi"] < 0 else "not distinguishable from the baseline"
+
+
     decisions = {n: decide(v) for n, v in paired.items()}
     coverage = {n: class_coverage(test.labels, p, class_set=CLASS_SET) for n, p in probs.items()}
     extra = cost.loc["enhanced", "parameters"] / cost.loc["baseline", "parameters"] - 1
     verdict = (
-        f"On {main['n_beats']} test beats of {main['n_patients']} patients (weighted {main['n_weighted']:,.0f}), "
-        f"the enhanced model's macro-F1 over {'/'.join(CLASS_SET)} is {main['a']:.3f} against the baseline's "
-        f"{main['b']:.3f}: difference {main['difference']:+.3f}, 95% interval [{main['lo']:+.3f}, {main['hi']:+.3f}], "
+        f"On {main['n_beats']} test beats of {main['n_patients']} patients "
+        f"(weighted {main['n_weighted']:,.0f}), the enhanced model's macro-F1 over "
+        f"{'/'.join(CLASS_SET)} is {main['a']:.3f} against the baseline's {main['b']:.3f}: "
+        f"difference {main['difference']:+.3f}, "
+        f"95% interval [{main['lo']:+.3f}, {main['hi']:+.3f}], "
         f"enhanced ahead in {main['share_above_zero']:.0%} of {main['n_boot']} patient resamples. "
         f"Verdict: {decisions['enhanced']} on these test patients, for {extra:+.0%} parameters."
     )
@@ -133,14 +158,26 @@ CELLS = [
     print(verdict)
     """),
     ("code", """
-    nb.record_figures(RUN_DIR, NOTEBOOK, {
-        "models": names, "class_set": list(CLASS_SET), "bootstrap": BOOTSTRAP, "split": SPLIT,
-        "test_beats": len(test), "test_weighted": float(weights.sum()),
-        "parameters": cost["parameters"].to_dict(),
-        "comparison": table[["macro_f1", "accuracy", "N_Se", "N_PP", "S_Se", "S_PP", "V_Se", "V_PP", "F_Se", "F_PP"]].to_dict(orient="index"),
-        "paired": {n: {k: v for k, v in p.items() if k != "samples"} for n, p in paired.items()},
-        "decision": decisions, "coverage": coverage, "verdict": verdict,
-    })
+    nb.record_figures(
+        RUN_DIR,
+        NOTEBOOK,
+        {
+            "models": names,
+            "class_set": list(CLASS_SET),
+            "bootstrap": BOOTSTRAP,
+            "split": SPLIT,
+            "test_beats": len(test),
+            "test_weighted": float(weights.sum()),
+            "parameters": cost["parameters"].to_dict(),
+            "comparison": table[
+                ["macro_f1", "accuracy", "N_Se", "N_PP", "S_Se", "S_PP", "V_Se", "V_PP", "F_Se", "F_PP"]
+            ].to_dict(orient="index"),
+            "paired": {n: {k: v for k, v in p.items() if k != "samples"} for n, p in paired.items()},
+            "decision": decisions,
+            "coverage": coverage,
+            "verdict": verdict,
+        },
+    )
     """),
     ("md", """
     ## Summary

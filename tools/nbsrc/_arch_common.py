@@ -4,9 +4,11 @@ PARAMS = ["DATA_DIR", "RECORDS", "LEAD", "IMAGE_SIZE", "GRID", "WEIGHTS", "MAX_B
           "SEED", "RUN_DIR"]
 
 REAL_IMAGES = """
-beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), lead=LEAD, max_beats_per_record=MAX_BEATS_PER_RECORD, seed=SEED, progress=False)
+beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), lead=LEAD,
+                   max_beats_per_record=MAX_BEATS_PER_RECORD, seed=SEED, progress=False)
 rng = np.random.default_rng(SEED)
-pick = [int(rng.choice(np.flatnonzero(beats.labels == k))) for k in range(len(contract.CLASSES)) if (beats.labels == k).any()]
+pick = [int(rng.choice(np.flatnonzero(beats.labels == k)))
+        for k in range(len(contract.CLASSES)) if (beats.labels == k).any()]
 pick_names = [contract.CLASSES[beats.labels[i]] for i in pick]
 images, _ = render_batch(beats.windows[pick], IMAGE_SIZE, GRID)
 keras.utils.set_random_seed(SEED)

@@ -30,11 +30,14 @@ PARAMS_NO_TRAINING = data_names("DATA_DIR", "RECORDS", "SPLIT", "LEAD", "GRID", 
 """Notebooks 31 (plus MODEL) and 32: they read test beats only."""
 
 TEST_BEATS = """
-beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), split=SPLIT, lead=LEAD, max_beats_per_record=TEST_MAX_BEATS_PER_RECORD,
-                   val_fraction=VAL_FRACTION, seed=SEED, progress=False)
+beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), split=SPLIT, lead=LEAD,
+                   max_beats_per_record=TEST_MAX_BEATS_PER_RECORD, val_fraction=VAL_FRACTION,
+                   seed=SEED, progress=False)
 test = beats.subset("test")
-weights = test.meta["weight"].to_numpy()  # N/n per record and class: the weighted beats are every test beat
-cap = f"at most {TEST_MAX_BEATS_PER_RECORD} per record and class" if TEST_MAX_BEATS_PER_RECORD else "all"
+# N/n per record and class: the weighted beats are every test beat
+weights = test.meta["weight"].to_numpy()
+cap = (f"at most {TEST_MAX_BEATS_PER_RECORD} per record and class"
+       if TEST_MAX_BEATS_PER_RECORD else "all")
 print(f"{SPLIT}: {len(test)} test beats ({cap}) from records {' '.join(test.records())}; "
       f"weighted {weights.sum():,.0f} = every test beat of these records")
 """
@@ -42,7 +45,8 @@ print(f"{SPLIT}: {len(test)} test beats ({cap}) from records {' '.join(test.reco
 LOAD = """
 path = nb.model_path(RUN_DIR, MODEL_PATH)
 if not path.exists():
-    raise FileNotFoundError(f"{path}: no trained model. Run 20_training first (same RUN_DIR), or set MODEL_PATH.")
+    raise FileNotFoundError(f"{path}: no trained model. Run 20_training first (same RUN_DIR), "
+                            "or set MODEL_PATH.")
 model = load_model(path)
 from ecgkit import provenance  # what the model records about its training (split, grid, context)
 
