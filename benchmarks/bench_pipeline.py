@@ -64,7 +64,8 @@ def reference_tfdata(beats, image_size, batch_size, strength, seed=42):
 
 def batches_iterator(train_beats, val_beats, image_size, batch_size, strength, seed=42):
     """The training stream of ``train.make_datasets`` (shuffled, CLASS_BALANCE none), read as
-    ``fit`` reads it."""
+    ``fit`` reads it: the image path alone (``context=None``; the context vectors of the default
+    CONTEXT logits are cheap beside rendering)."""
     import math
 
     import keras
@@ -75,7 +76,8 @@ def batches_iterator(train_beats, val_beats, image_size, batch_size, strength, s
 
     p = resolve({"IMAGE_SIZE": image_size, "GRID": True, "BATCH_SIZE": batch_size,
                  "AUGMENT_STRENGTH": strength, "CLASS_BALANCE": "none", "SEED": seed})
-    ds, _ = make_datasets(train_beats, val_beats, p, math.ceil(len(train_beats) / batch_size))
+    ds, _ = make_datasets(train_beats, val_beats, p, math.ceil(len(train_beats) / batch_size),
+                          context=None)
     adapter = PyDatasetAdapter(ds, shuffle=False)
     adapter.on_epoch_begin()
     try:
@@ -94,6 +96,8 @@ def rate(it, batches: int) -> float:
     start = time.perf_counter()
     for _ in range(batches):
         x = next(it)[0]
+        if isinstance(x, dict):  # a model with a context input: its batches are dicts
+            x = x["image"]
         n += int(x.shape[0])
     seconds = time.perf_counter() - start
     if hasattr(it, "close"):

@@ -113,6 +113,12 @@ _EXPORTS = {
     "fuse": "fusion",
     "choose_weight": "fusion",
     "grad_cam": "error_analysis",
+    # your own labelled images
+    "read_labelled_images": "folders",
+    "split_images": "folders",
+    "near_duplicates": "folders",
+    "train_images": "image_training",
+    "evaluate_images": "folder_evaluation",
     # notebooks
     "show_source": "nb",
     "record_figures": "nb",

@@ -26,17 +26,19 @@ under the strict protocol) repeats them thousands of times. Rarer classes are le
 stream (run.json lists them)."""
 
 
-def class_weights(counts: dict[str, int]) -> dict[int, float]:
-    """Inverse-frequency class weights n / (k * n_c) for the classes present (absent: 0)."""
+def class_weights(counts: dict[str, int], classes=CLASSES) -> dict[int, float]:
+    """Inverse-frequency class weights n / (k * n_c) for the classes present (absent: 0);
+    ``classes``: the class names in label order (default ecgkit's; an image folder's own)."""
     n = sum(counts.values())
-    present = [c for c in CLASSES if counts.get(c, 0) > 0]
+    present = [c for c in classes if counts.get(c, 0) > 0]
     return {i: (n / (len(present) * counts[c]) if counts.get(c, 0) > 0 else 0.0)
-            for i, c in enumerate(CLASSES)}
+            for i, c in enumerate(classes)}
 
 
-def sampled_classes(labels) -> list[int]:
+def sampled_classes(labels, num_classes: int = len(CLASSES)) -> list[int]:
     """Classes that balanced sampling draws from: those with at least SAMPLING_MIN_BEATS beats
-    (every class present when none has that many: a tiny test set)."""
-    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(CLASSES))
-    big = [k for k in range(len(CLASSES)) if counts[k] >= SAMPLING_MIN_BEATS]
-    return big or [k for k in range(len(CLASSES)) if counts[k] > 0]
+    (every class present when none has that many: a tiny test set); ``num_classes``: how many
+    classes the labels index (default ecgkit's 5; an image folder's own)."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)
+    big = [k for k in range(num_classes) if counts[k] >= SAMPLING_MIN_BEATS]
+    return big or [k for k in range(num_classes) if counts[k] > 0]

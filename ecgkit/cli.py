@@ -11,8 +11,8 @@ commands catch the errors they expect, and :func:`main` turns any error of ecgki
 naming a file (or a full disk), into such a message. Other exceptions are bugs and keep their
 traceback. Every numeric option is range-checked as it is parsed, by the option types below
 (:func:`param_option` for an option that means a workbook parameter, :func:`positive_int`,
-:func:`positive_float`): ``error: --bootstrap: parameter BOOTSTRAP must be >= 0, got -1``, exit
-status 2. A ``KERAS_BACKEND`` that cannot run is one line too (:mod:`ecgkit.backends`).
+:func:`positive_float`, :func:`open_fraction`): ``error: --bootstrap: parameter BOOTSTRAP must
+be >= 0, got -1``, exit status 2. A ``KERAS_BACKEND`` that cannot run is one line too (:mod:`ecgkit.backends`).
 
 The terminal shows ecgkit's output. What libraries write to file descriptor 2 (TensorFlow's C++
 start-up lines such as ``cudart_stub.cc ... Could not find cuda drivers``, which ignore
@@ -282,6 +282,14 @@ positive_float = _bounded(float, 0, strict=True)
 """Option type: a finite number > 0 (``--timeout``)."""
 
 
+def open_fraction(text: str) -> float:
+    """Option type: a share strictly between 0 and 1 (``train --images --test-fraction``)."""
+    value = positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be > 0 and < 1, got {value!r}")
+    return value
+
+
 # --- Options shared by several commands ----------------------------------------------------------
 
 def _add_lead_fallback_options(p: argparse.ArgumentParser, parameters: bool = False) -> None:
@@ -502,13 +510,52 @@ def _add_train(sub) -> None:
                         "(without it, only the same settings may continue that run)")
     _add_lead_fallback_options(p, parameters=True)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_image_folder_options(p, training=True)
     p.set_defaults(func=_cmd_train)
+
+
+def _add_image_folder_options(p: argparse.ArgumentParser, training: bool) -> None:
+    """``--images DIR``, ``--labels CSV``, ``--group-column NAME`` (train and evaluate on your
+    own labelled images, ecgkit.folders) and, for training, how images are fitted and split."""
+    g = p.add_argument_group("your own labelled images")
+    g.add_argument("--images", metavar="DIR", default=None,
+                   help="a folder of labelled ECG images: one sub-folder per class, or a "
+                        "labels CSV (DIR/labels.csv or --labels) with columns file, label and a "
+                        "patient column")
+    g.add_argument("--labels", metavar="CSV", default=None,
+                   help="with --images: the labels CSV (file relative to DIR, label, optional "
+                        "group column)")
+    g.add_argument("--group-column", metavar="NAME", default=None,
+                   help="with --images: the CSV column naming each image's patient (default "
+                        "'patient' when present); no patient is then on two sides")
+    if training:
+        g.add_argument("--fit", choices=("pad", "tile"), default="pad",
+                       help="with --images: keep each image's aspect by padding it to a square "
+                            "(default), or cut it into square tiles along its longer side")
+        g.add_argument("--test-fraction", type=open_fraction, default=0.2,
+                       help="with --images: share of the images (whole patients) kept for test")
+        g.add_argument("--bad-images", choices=("error", "skip"), default="error",
+                       help="with --images: unreadable or too-small images: stop, naming every "
+                            "one (default), or leave them out with a warning")
+
+
+def _image_options_alone(args) -> str | None:
+    """The image-folder option given without ``--images``, if any."""
+    if args.images:
+        return None
+    for name in ("labels", "group_column"):
+        if getattr(args, name, None):
+            return "--" + name.replace("_", "-")
+    return None
 
 
 def _cmd_train(args) -> int:
     from ecgkit.callbacks import MONITOR
     from ecgkit.train import train
 
+    if _image_options_alone(args):
+        print(f"error: {_image_options_alone(args)} goes with --images DIR", file=sys.stderr)
+        return 2
     if args.run_dir:
         check_folder(args.run_dir)  # a file in the way: an error naming it (main), exit 1
     try:
@@ -525,6 +572,8 @@ def _cmd_train(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
+        if args.images:
+            return _train_images(args, overrides)
         result = train(overrides, run_dir=args.run_dir, progress=not args.quiet,
                        restart=args.restart)
     except KeyboardInterrupt:
@@ -534,6 +583,25 @@ def _cmd_train(args) -> int:
     best = result.info.get("best") or {}
     print(f"run folder: {result.run_dir}")
     print(f"model: {result.paths['model']}")
+    if best:
+        print(f"best {best.get('monitor', MONITOR)} {best['best']:.4f} at epoch {best['epoch']}")
+    return 0
+
+
+def _train_images(args, overrides: dict) -> int:
+    """``ecgkit train --images DIR``: ecgkit.image_training on a labelled folder."""
+    from ecgkit.callbacks import MONITOR
+    from ecgkit.image_training import train_images
+
+    # The data report (printed first) says so when the split cannot keep patients apart.
+    result = train_images(args.images, args.labels, args.group_column, overrides,
+                          run_dir=args.run_dir, fit=args.fit, test_fraction=args.test_fraction,
+                          on_bad=args.bad_images, progress=not args.quiet, echo=print,
+                          restart=args.restart)
+    best = result.info.get("best") or {}
+    print(f"run folder: {result.run_dir}")
+    print(f"model: {result.paths['model']} (classes: "
+          f"{', '.join(result.info['data']['classes'])})")
     if best:
         print(f"best {best.get('monitor', MONITOR)} {best['best']:.4f} at epoch {best['epoch']}")
     return 0
@@ -575,6 +643,7 @@ def _add_evaluate(sub) -> None:
                         "every one (default), or leave them out with a warning")
     p.add_argument("--out", default=None, help="report folder (default: next to the model)")
     p.add_argument("--quiet", action="store_true")
+    _add_image_folder_options(p, training=False)
     p.set_defaults(func=_cmd_evaluate)
 
 
@@ -598,6 +667,9 @@ def _cmd_evaluate(args) -> int:
 
     from ecgkit.provenance import ProvenanceError, check_settings, protocol
 
+    if _image_options_alone(args):
+        print(f"error: {_image_options_alone(args)} goes with --images DIR", file=sys.stderr)
+        return 2
     try:
         overrides = _profile_overrides(args)
         _fill_options(args, overrides, EVALUATE_OPTIONS)
@@ -609,15 +681,21 @@ def _cmd_evaluate(args) -> int:
     model = _load_checked_model(args.model)
     if model is None:
         return 2
+    if not args.images and recorded_source(model) == "image-folder":
+        print(f"error: {args.model} was trained on an image folder; evaluate it on such a "
+              "folder: --images DIR", file=sys.stderr)
+        return 2
     try:
         if args.no_grid:
             check_settings(model, {"GRID": False}, source="--no-grid")
         check_settings(model, {k: v for k, v in overrides.items() if k in MODEL_SETTINGS},
                        source="--params/--set")
-        split = protocol(model, args.protocol)
+        split = None if args.images else protocol(model, args.protocol)
     except ProvenanceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.images:
+        return _evaluate_images(args, model, out)
     print(f"protocol: {split} ({'as asked' if args.protocol else 'as the model was trained'})")
     try:
         if args.data and (Path(args.data) / "manifest.csv").is_file():  # a build-dataset folder
@@ -646,13 +724,40 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def recorded_source(model) -> str | None:
+    """What the model was trained on, as it records it (``"image-folder"``), or None."""
+    from ecgkit.backbone import recorded_provenance
+
+    return recorded_provenance(model).get("source")
+
+
+def _evaluate_images(args, model, out: Path) -> int:
+    """``ecgkit evaluate --images DIR``: ecgkit.folder_evaluation on a labelled folder
+    (``--bootstrap``, or BOOTSTRAP from ``--params``/``--set``, sets the resamples)."""
+    from ecgkit.folder_evaluation import evaluate_images, format_comparison
+    from ecgkit.scoring import format_summary
+
+    report, extra = evaluate_images(model, args.images, args.labels, args.group_column,
+                                    split=args.split, out_dir=out, n_boot=args.bootstrap,
+                                    on_bad=args.bad_images)
+    seen = extra["split"]["groups_seen_in_training"]
+    if seen:
+        print(f"warning: {seen} of these patients were seen in training (their figures are "
+              "optimistic)", file=sys.stderr)
+    print(format_summary(report))
+    print(format_comparison(report, extra))
+    print(f"report written to {out}")
+    return 0
+
+
 # --- ecgkit predict ------------------------------------------------------------------------------
 
 def _add_predict(sub) -> None:
     p = _add_command(
         sub, "predict", help="classify ECG beat images with a trained model",
-        description="Prints the AAMI class and the class probabilities of each image. Bad files "
-                    "get an error line; the exit status is 1 if any file failed.")
+        description="Prints the class (AAMI, or the classes of the image folder a model was "
+                    "trained on) and the class probabilities of each image. Bad files get an "
+                    "error line; the exit status is 1 if any file failed.")
     p.add_argument("--model", required=True, help="trained .keras model")
     p.add_argument("images", nargs="*", help="image files (PNG, JPEG, ...)")
     p.add_argument("--record", default=None, metavar="DIR/NAME",

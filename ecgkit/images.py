@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,6 @@ from typing import Sequence
 import numpy as np
 
 from ecgkit.contract import CLASSES, IMAGE_SIZE, MAX_IMAGE_SIZE
-from ecgkit.datasets import one_hot
 
 log = logging.getLogger("ecgkit")
 
@@ -35,9 +35,9 @@ MIN_IMAGE_SIDE = 8
 """Smallest side of an image file ecgkit reads: below it there is no ECG trace to classify."""
 MAX_IMAGE_SIDE = 4 * MAX_IMAGE_SIZE
 """Largest side of an image file ecgkit reads (4096 px: four times the largest IMAGE_SIZE, room
-for a scanned strip; decoded it is 50 MB). A larger one is refused from its header, before its
-pixels are decoded: a blank 20,000 x 20,000 PNG of a few KB would take 2.5 GB and come back as a
-beat of class Q."""
+for a scanned strip or a 12-lead page, e.g. 1100 x 850 px at 100 dpi; decoded it is 50 MB). A
+larger one is refused from its header, before its pixels are decoded: a blank 20,000 x 20,000
+PNG of a few KB would take 2.5 GB and come back as a beat of class Q."""
 
 
 class ImageFolderError(ValueError):
@@ -85,6 +85,76 @@ class FolderReport:
         return {c: int(n) for c, n in zip(CLASSES, counts)}
 
 
+IMAGE_FITS = ("squash", "pad", "tile")
+"""How an image of any shape becomes a square model input (:func:`fit_image`):
+
+- ``"squash"``: resized to the square, aspect not kept (``build-dataset`` images are square, so
+  nothing is distorted there);
+- ``"pad"``: scaled so that its longer side fills the square, the rest padded with the colour of
+  its border (never squashed: a 12-lead page is 11 x 8.5 in);
+- ``"tile"``: cut along its longer side into squares of its shorter side (overlapping evenly,
+  :func:`tile_boxes`), each resized; training draws one tile per image, prediction averages the
+  probabilities of all tiles.
+"""
+
+EXIF_ORIENTATION = 0x0112
+"""The EXIF tag of a camera's orientation (1: upright; 2 to 8: flipped or rotated)."""
+
+
+def _to_rgb(img: np.ndarray) -> np.ndarray:
+    """Any decoded array (grey, grey+alpha, RGB, RGBA; 8, 16 bit or float) as uint8 RGB;
+    transparent pixels are put on white (an ECG's paper), not on black."""
+    import cv2
+
+    if img.dtype == np.uint16:
+        img = ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        f = img.astype(np.float32)
+        if f.max() <= 1.0:
+            f = f * 255.0
+        img = np.clip(f, 0, 255).astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+    if img.shape[2] == 2:  # grey + alpha
+        img = np.dstack([img[:, :, 0]] * 3 + [img[:, :, 1]])
+    if img.shape[2] == 4:
+        if img[:, :, 3].min() == 255:  # opaque: nothing to put on white
+            return np.ascontiguousarray(img[:, :, :3])
+        alpha = img[:, :, 3:4].astype(np.float32) / 255.0
+        rgb = img[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+        return np.rint(rgb).astype(np.uint8)
+    return img if img.shape[2] == 3 else np.ascontiguousarray(img[:, :, :3])
+
+
+def _exif_oriented(path: Path) -> np.ndarray | None:
+    """The image upright (``PIL.ImageOps.exif_transpose``) when its EXIF orientation says it is
+    flipped or rotated (phone photos, scanners); None when it is upright or has no EXIF."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as pil:
+            if pil.getexif().get(EXIF_ORIENTATION, 1) in (1, None):
+                return None
+            pil = ImageOps.exif_transpose(pil)
+            mode = "RGBA" if ("A" in pil.mode or "transparency" in pil.info) else "RGB"
+            return np.asarray(pil.convert(mode))
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        return None  # OpenCV decoded it; an EXIF block PIL cannot read is ignored
+
+
+def _may_be_rotated(data: np.ndarray) -> bool:
+    """Whether a file's bytes can hold an EXIF orientation: an EXIF block (JPEG, WebP: "Exif";
+    PNG: an "eXIf" chunk) or a TIFF. Only those are opened with PIL (which decodes a whole PNG
+    to look for EXIF)."""
+    head = data[:4].tobytes()
+    if head in (b"II*\x00", b"MM\x00*"):
+        return True
+    raw = data.tobytes()
+    return b"Exif\x00\x00" in raw[:65536] or b"eXIf" in raw
+
+
 def image_dimensions(path) -> tuple[int, int] | None:
     """``(width, height)`` of an image file from its header, without decoding its pixels.
 
@@ -114,8 +184,8 @@ def image_dimensions(path) -> tuple[int, int] | None:
             return tuple(im.size)
     except Image.DecompressionBombError:
         raise ImageError(path, f"more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, far larger "
-                               f"than an ECG beat image (at most {MAX_IMAGE_SIDE} pixels a "
-                               "side); crop or shrink it first") from None
+                               f"than an ECG image (at most {MAX_IMAGE_SIDE} pixels a side); "
+                               "crop or shrink it first") from None
     except Exception:  # noqa: BLE001 - not an image for Pillow; the decoder names the problem
         return None
 
@@ -132,23 +202,26 @@ def check_dimensions(path, dims: tuple[int, int] | None) -> None:
     w, h = dims
     if min(w, h) < MIN_IMAGE_SIDE or max(w, h) > MAX_IMAGE_SIDE:
         raise ImageError(path, f"{w} x {h} pixels, outside the sizes ecgkit reads as an ECG "
-                               f"beat image ({MIN_IMAGE_SIDE} to {MAX_IMAGE_SIDE} pixels a "
-                               "side); crop or resize it to the model's image size first")
+                               f"image ({MIN_IMAGE_SIDE} to {MAX_IMAGE_SIDE} pixels a side: a "
+                               "beat image, a strip or a page); crop or resize it first")
 
 
-def read_image(path, image_size: int = IMAGE_SIZE) -> np.ndarray:
-    """Reads an image file as uint8 RGB (size, size, 3): ecgkit's one image reader.
+def decode_image(path, min_side: int = 0) -> np.ndarray:
+    """Reads an image file at its own size as uint8 RGB (H, W, 3), upright.
 
-    Any image OpenCV can decode. Grayscale, RGBA and 16-bit images are converted; other sizes
-    are resized (area interpolation when shrinking, linear when enlarging; the aspect ratio is
-    not kept). Its size is read from the header first, so a file far outside
-    :data:`MIN_IMAGE_SIDE` .. :data:`MAX_IMAGE_SIDE` pixels a side is refused before decoding.
-    The image-folder pipeline, the manifest of ``build-dataset``, ``evaluate`` and ``predict``
-    all read images with it.
+    Any image OpenCV can decode (PNG, JPEG, BMP, TIFF, WebP...). Grayscale, palette, 16-bit and
+    RGBA images are converted (transparent pixels on white); an EXIF orientation (a rotated
+    phone photo or scan) is applied. Its size is read from the header first, so a file far
+    outside :data:`MIN_IMAGE_SIDE` .. :data:`MAX_IMAGE_SIDE` pixels a side is refused before its
+    pixels are decoded.
+
+    Args:
+        path: the image file.
+        min_side: refuse an image whose shorter side has fewer pixels (0: no limit).
 
     Raises:
-        ImageError: the file is missing, empty, unreadable, not a decodable image, or of a size
-            outside that range (naming the file and the problem).
+        ImageError: the file is missing, empty, unreadable, not a decodable image, of a size
+            outside that range, or smaller than ``min_side`` (naming the file and the problem).
     """
     import cv2
 
@@ -167,27 +240,126 @@ def read_image(path, image_size: int = IMAGE_SIZE) -> np.ndarray:
         raise ImageError(path, "not a readable image (corrupt, truncated, or not an image "
                                "format: PNG, JPEG, BMP...)")
     check_dimensions(path, (img.shape[1], img.shape[0]))  # a header that did not tell
-    if img.dtype == np.uint16:
-        img = ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    elif img.dtype != np.uint8:
-        f = img.astype(np.float32)
-        if f.max() <= 1.0:
-            f = f * 255.0
-        img = np.clip(f, 0, 255).astype(np.uint8)
-    if img.ndim == 3 and img.shape[2] == 1:
-        img = img[:, :, 0]
-    if img.ndim == 2:
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
-    elif img.shape[2] == 4:
-        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+    upright = _exif_oriented(path) if _may_be_rotated(data) else None
+    if upright is not None:
+        img = _to_rgb(upright)
     else:
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    size = int(image_size)
-    if img.shape[:2] != (size, size):
-        shrink = img.shape[0] > size or img.shape[1] > size
-        img = cv2.resize(img, (size, size),
-                         interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        if img.ndim == 3 and img.shape[2] in (3, 4):  # OpenCV's BGR(A) -> RGB(A)
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB if img.shape[2] == 3
+                               else cv2.COLOR_BGRA2RGBA)
+        img = _to_rgb(img)
+    h, w = img.shape[:2]
+    if min(h, w) < min_side:
+        raise ImageError(path, f"too small to classify: {w} x {h} px; the shorter side must "
+                               f"have at least {min_side} px")
     return img
+
+
+def tile_boxes(height: int, width: int) -> list[tuple[int, int, int]]:
+    """The square tiles ``"tile"`` cuts an image into: ``(top, left, side)`` each.
+
+    The side is the image's shorter side; ``ceil(longer / shorter)`` tiles cover the longer
+    side, evenly spaced (overlapping where it does not divide). A square image is one tile.
+    """
+    side = min(height, width)
+    longer = max(height, width)
+    k = math.ceil(longer / side - 1e-9)
+    starts = np.rint(np.linspace(0, longer - side, k)).astype(int) if k > 1 else [0]
+    if width >= height:
+        return [(0, int(s), side) for s in starts]
+    return [(int(s), 0, side) for s in starts]
+
+
+def _resize(img: np.ndarray, width: int, height: int) -> np.ndarray:
+    import cv2
+
+    if img.shape[:2] == (height, width):
+        return img
+    shrink = img.shape[0] > height or img.shape[1] > width
+    return cv2.resize(img, (width, height),
+                      interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def fit_image(img: np.ndarray, image_size: int, fit: str = "squash",
+              tile: int | None = None) -> np.ndarray:
+    """An RGB image of any shape as a square (size, size, 3) model input (:data:`IMAGE_FITS`).
+
+    Args:
+        img: uint8 RGB (H, W, 3), e.g. from :func:`decode_image`.
+        image_size: the square's side in pixels.
+        fit: ``"squash"``, ``"pad"`` or ``"tile"``.
+        tile: with ``"tile"``, which tile of :func:`tile_boxes` (None: the middle one).
+
+    Raises:
+        ValueError: an unknown ``fit`` or a tile number out of range.
+    """
+    size = int(image_size)
+    h, w = img.shape[:2]
+    if fit == "squash":
+        return _resize(img, size, size)
+    if fit == "pad":
+        scale = size / max(h, w)
+        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+        border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
+        out = np.empty((size, size, 3), np.uint8)
+        out[:] = np.median(border, axis=0).astype(np.uint8)
+        top, left = (size - nh) // 2, (size - nw) // 2
+        out[top:top + nh, left:left + nw] = _resize(img, nw, nh)
+        return out
+    if fit == "tile":
+        boxes = tile_boxes(h, w)
+        k = len(boxes) // 2 if tile is None else int(tile)
+        if not 0 <= k < len(boxes):
+            raise ValueError(f"tile {tile} of an image with {len(boxes)} tiles")
+        top, left, side = boxes[k]
+        return _resize(img[top:top + side, left:left + side], size, size)
+    raise ValueError(f"fit must be one of {IMAGE_FITS}. Received: fit={fit!r}")
+
+
+def image_tiles(img: np.ndarray, image_size: int) -> np.ndarray:
+    """Every tile of ``img`` (:func:`tile_boxes`) as (k, size, size, 3) uint8."""
+    return np.stack([fit_image(img, image_size, "tile", k)
+                     for k in range(len(tile_boxes(*img.shape[:2])))])
+
+
+def read_image(path, image_size: int = IMAGE_SIZE, fit: str = "squash", min_side: int = 0,
+               tile: int | None = None) -> np.ndarray:
+    """Reads an image file as uint8 RGB (size, size, 3): ecgkit's one image reader.
+
+    :func:`decode_image` (any format and mode, EXIF orientation) then :func:`fit_image`. The
+    default ``"squash"`` resizes to the square (area interpolation when shrinking, linear when
+    enlarging): ``build-dataset`` images are square already. Images of other shapes (a page, a
+    strip) take ``fit="pad"`` or ``"tile"``. A file far outside :data:`MIN_IMAGE_SIDE` ..
+    :data:`MAX_IMAGE_SIDE` pixels a side is refused from its header, before decoding. The
+    image-folder pipeline, the manifest of ``build-dataset``, ``evaluate`` and ``predict`` all
+    read images with it.
+
+    Raises:
+        ImageError: the file is missing, empty, unreadable, not a decodable image, of a size
+            outside that range, or smaller than ``min_side`` (naming the file and the problem).
+    """
+    return fit_image(decode_image(path, min_side), image_size, fit, tile)
+
+
+def report_bad(bad: Sequence[tuple[str, str]], where, on_bad: str = "skip",
+               advice: str = "") -> None:
+    """Applies the ``--bad-images`` policy to ``(file, problem)`` pairs: a warning naming them
+    (``"skip"``) or :class:`ImageFolderError` (``"error"``), the first 20 named.
+
+    Raises:
+        ImageFolderError: bad images with ``on_bad="error"``.
+        ValueError: an unknown policy.
+    """
+    if on_bad not in BAD_IMAGE_POLICIES:
+        raise ValueError(f"on_bad must be one of {BAD_IMAGE_POLICIES}. Received: on_bad={on_bad!r}")
+    if not bad:
+        return
+    listed = "; ".join(f"{f}: {why}" for f, why in bad[:20])
+    more = f" (and {len(bad) - 20} more)" if len(bad) > 20 else ""
+    if on_bad == "error":
+        raise ImageFolderError(f"{where}: {len(bad)} unreadable image(s): {listed}{more}"
+                               f"{advice}")
+    log.warning(f"{where}: skipped {len(bad)} unreadable image(s): {listed}{more}")
 
 
 def warn_other_sizes(files, image_size: int, where) -> int:
@@ -214,8 +386,8 @@ def warn_other_sizes(files, image_size: int, where) -> int:
     return len(other)
 
 
-def check_images(files, where, on_bad: str = "skip",
-                 workers: int | None = None, advice: str = "") -> list[tuple[str, str]]:
+def check_images(files, where, on_bad: str = "skip", workers: int | None = None,
+                 advice: str = "", min_side: int = 0) -> list[tuple[str, str]]:
     """Decodes every image once (in threads); returns ``(file, problem)`` of the bad ones.
 
     So a corrupt or missing file is named now, with all the others, rather than stopping
@@ -227,6 +399,7 @@ def check_images(files, where, on_bad: str = "skip",
         on_bad: ``"skip"`` (log a warning naming them) or ``"error"``.
         workers: decoding threads (default: CPU count).
         advice: what to do, appended to the error message.
+        min_side: also refuse images whose shorter side has fewer pixels (0: no limit).
 
     Raises:
         ImageFolderError: bad images with ``on_bad="error"`` (the first 20 named).
@@ -236,7 +409,7 @@ def check_images(files, where, on_bad: str = "skip",
 
     def problem(path: str) -> str | None:
         try:
-            read_image(path, 16)
+            decode_image(path, min_side)
         except ImageError as exc:
             return exc.problem
         return None
@@ -244,13 +417,7 @@ def check_images(files, where, on_bad: str = "skip",
     files = [str(f) for f in files]
     with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
         bad = [(f, why) for f, why in zip(files, pool.map(problem, files)) if why]
-    if bad:
-        listed = "; ".join(f"{f}: {why}" for f, why in bad[:20])
-        more = f" (and {len(bad) - 20} more)" if len(bad) > 20 else ""
-        if on_bad == "error":
-            raise ImageFolderError(f"{where}: {len(bad)} unreadable image(s): {listed}{more}"
-                                   f"{advice}")
-        log.warning(f"{where}: skipped {len(bad)} unreadable image(s): {listed}{more}")
+    report_bad(bad, where, on_bad, advice)
     return bad
 
 
@@ -313,7 +480,10 @@ def scan_image_folder(folder, on_bad: str = "skip", workers: int | None = None) 
 
 def image_files_dataset(files: Sequence, labels: Sequence[int], image_size: int = IMAGE_SIZE,
                         batch_size: int = 32, shuffle: bool = False, seed: int = 42,
-                        repeat: bool = False, workers: int | None = None):
+                        repeat: bool = False, workers: int | None = None, fit: str = "squash",
+                        image_augment=None, balance_classes: Sequence[int] | None = None,
+                        num_classes: int | None = None, epoch_batches: int | None = None,
+                        cache: bool = False):
     """Batches of image files (:func:`read_image`), in order unless shuffled, for any backend.
 
     Args:
@@ -325,9 +495,18 @@ def image_files_dataset(files: Sequence, labels: Sequence[int], image_size: int 
         seed: shuffle seed.
         repeat: an endless stream (use with ``steps_per_epoch``).
         workers: threads reading files (default ``batches.default_workers()``).
+        fit: how an image becomes a square (:data:`IMAGE_FITS`); with ``"tile"`` each image
+            gives one tile, drawn at random from the batch's generator (the same one for a
+            cached pass).
+        image_augment: ``f(images, rng) -> images`` applied to each batch
+            (``augment.make_image_augment``), or None.
+        balance_classes: draw every batch equally from these classes (``order="balanced"``).
+        num_classes: width of the one-hot labels (default 5, ecgkit's classes).
+        epoch_batches: batches per epoch of an endless stream.
+        cache: keep each batch once made (a sequential, finite pass: validation).
 
     Returns:
-        ``ecgkit.batches.Batches`` of ``(uint8 (b, H, W, 3), float32 one-hot (b, 5))``.
+        ``ecgkit.batches.Batches`` of ``(uint8 (b, H, W, 3), float32 one-hot (b, k))``.
     """
     from ecgkit.batches import Batches  # needs Keras; scanning folders does not
 
@@ -336,18 +515,32 @@ def image_files_dataset(files: Sequence, labels: Sequence[int], image_size: int 
         raise ValueError(f"{len(paths)} files and {len(labels)} labels")
     if not paths:
         raise ValueError("image_files_dataset: no files")
-    targets = one_hot(np.asarray(labels))
+    if fit not in IMAGE_FITS:
+        raise ValueError(f"fit must be one of {IMAGE_FITS}. Received: fit={fit!r}")
+    k = len(CLASSES) if num_classes is None else int(num_classes)
+    targets = np.eye(k, dtype=np.float32)[np.asarray(labels, dtype=np.int64)]
     size = int(image_size)
 
-    def make(idx, _rng):
+    def make(idx, rng):
         images = np.empty((len(idx), size, size, 3), np.uint8)
-        for k, i in enumerate(idx):
-            images[k] = read_image(paths[i], size)
+        for j, i in enumerate(idx):
+            img = decode_image(paths[i])
+            tile = None
+            if fit == "tile":
+                tile = int(rng.integers(len(tile_boxes(*img.shape[:2]))))
+            images[j] = fit_image(img, size, fit, tile)
+        if image_augment is not None:
+            images = image_augment(images, rng)
         return images, targets[idx]
 
-    return Batches(len(paths), make, batch_size=batch_size,
-                   order="shuffle" if shuffle else "sequential", seed=seed, endless=repeat,
-                   workers=workers)
+    if balance_classes is not None:
+        order = "balanced"
+    else:
+        order = "shuffle" if shuffle else "sequential"
+    return Batches(len(paths), make, batch_size=batch_size, order=order,
+                   labels=labels if balance_classes is not None else None,
+                   classes=balance_classes, seed=seed, endless=repeat,
+                   epoch_batches=epoch_batches, cache=cache, workers=workers)
 
 
 def image_folder_dataset(folder, image_size: int = IMAGE_SIZE, batch_size: int = 32,

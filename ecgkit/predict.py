@@ -4,10 +4,12 @@ Introduced in: notebooks/30_evaluation.ipynb.
 
 ``ecgkit predict --model M.keras IMAGE...`` prints the class and the class probabilities of each
 image (``--json`` for machine-readable output). A missing, corrupt or non-image file, or one far
-outside a beat image's size, gets its own error line and the other files are still answered; the
-exit status is 1 if any file failed. An image of another size than the model's is resized, and
-said so (a warning naming the files; ``resized_from`` in the JSON): its lines and grid are then
-not those the model was trained on, and its scores may differ much.
+outside an ECG image's size, gets its own error line and the other files are still answered; the
+exit status is 1 if any file failed. For a beat-image model (it squashes its input), an image
+of another size than the model's is resized, and said so (a warning naming the files;
+``resized_from`` in the JSON): its lines and grid are then not those the model was trained on,
+and its scores may differ much. A model trained on an image folder with ``fit`` pad or tile
+expects images of any size and reads them as in training.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 
 from ecgkit.context_branch import CONTEXT_INPUT, has_context
 from ecgkit.contract import CLASSES
-from ecgkit.images import ImageError, image_dimensions, read_image
+from ecgkit.images import ImageError
 
 from ecgkit.registration import CUSTOM_OBJECT_MODULES, register_custom_objects  # noqa: F401
 
@@ -94,7 +96,8 @@ def check_model(model, path: str | Path | None = None, classes: Sequence[str] = 
 
 
 def load_classifier(path: str | Path):
-    """Loads a ``.keras`` model and checks that it classifies ECG images into ecgkit's classes.
+    """Loads a ``.keras`` model and checks that it classifies ECG images into its classes
+    (ecgkit's, or those of the image folder it was trained on, which it records).
 
     :func:`load_model` then :func:`check_model`: what ``ecgkit predict`` and ``ecgkit evaluate``
     need before reading any data.
@@ -102,8 +105,10 @@ def load_classifier(path: str | Path):
     Raises:
         ModelLoadError: naming the file, the problem and what to do.
     """
+    from ecgkit.provenance import model_classes
+
     model = load_model(path)
-    check_model(model, path)
+    check_model(model, path, classes=model_classes(model))
     return model
 
 
@@ -111,8 +116,8 @@ def load_classifier(path: str | Path):
 class Prediction:
     """The answer for one file: the class and probabilities, or the error.
 
-    ``resized_from`` is the file's ``(width, height)`` when it was resized to the model's size
-    (None when it had that size)."""
+    ``resized_from`` is the file's ``(width, height)`` when it was squashed to the model's size
+    (None when it had that size, or when the model pads or tiles images of any size)."""
 
     path: str
     label: str | None = None
@@ -131,17 +136,74 @@ class Prediction:
                 "resized_from": list(self.resized_from) if self.resized_from else None}
 
 
+def predict_images(model, paths: Sequence[str | Path], *, fit: str | None = None,
+                   image_size: int | None = None, batch_size: int = 32) -> np.ndarray:
+    """Class probabilities (n, k) of image files, read as the model was trained to see them.
+
+    ``fit`` (default: the model's, ``provenance.image_fit``): ``"squash"`` or ``"pad"`` give one
+    input per file; with ``"tile"`` every tile of a file is classified and the file's
+    probabilities are the mean over its tiles.
+
+    Raises:
+        ImageError: an unreadable file (check the files first: ``images.check_images``).
+    """
+    from ecgkit.context_branch import image_size_of
+    from ecgkit.images import decode_image, fit_image, image_tiles
+    from ecgkit.provenance import image_fit
+
+    fit = fit or image_fit(model)
+    size = int(image_size or image_size_of(model))
+    inputs, owner = [], []
+    for i, p in enumerate(paths):
+        img = decode_image(p)
+        batch = image_tiles(img, size) if fit == "tile" else fit_image(img, size, fit)[None]
+        inputs.append(batch)
+        owner += [i] * len(batch)
+    if not inputs:
+        return np.zeros((0, int(model.output_shape[-1])))
+    x = np.concatenate(inputs)
+    probs = []
+    for start in range(0, len(x), batch_size):
+        chunk = x[start:start + batch_size]
+        n = len(chunk)
+        if probs and n < batch_size:  # one compiled shape: pad the last, shorter batch
+            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch_size - n, axis=0)])
+        probs.append(np.asarray(model.predict_on_batch(chunk), dtype=np.float64)[:n])
+    per_input = np.concatenate(probs)
+    owner = np.asarray(owner)
+    out = np.zeros((len(inputs), per_input.shape[1]))
+    np.add.at(out, owner, per_input)
+    return out / np.bincount(owner, minlength=len(inputs))[:, None]
+
+
 def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
-                  classes: Sequence[str] = CLASSES) -> list[Prediction]:
+                  classes: Sequence[str] | None = None) -> list[Prediction]:
     """Predicts each image file; a bad file gets an error entry, the others are still answered.
 
-    Files of another size than the model's are resized, with a logged warning naming them
-    (and ``Prediction.resized_from``).
+    Files are read as the model was trained to see them (:func:`predict_images`: squashed beat
+    images, or padded or tiled pages for a model trained on an image folder). A model that
+    squashes (a beat-image model) sees a file of another size than its own resized, with other
+    line widths and grid spacing: a logged warning names those files (and
+    ``Prediction.resized_from``). A padding or tiling model (``provenance.image_fit``) expects
+    files of any size: nothing is said.
+
+    Args:
+        model: a trained classifier.
+        paths: image files.
+        batch_size: images per batch.
+        classes: class names of the outputs (default: the model's, ``provenance.model_classes``).
 
     Raises:
         ModelLoadError: the model does not output one probability per class (:func:`check_model`).
     """
-    size = check_model(model, classes=classes)
+    from ecgkit.context_branch import image_size_of
+    from ecgkit.images import decode_image
+    from ecgkit.provenance import image_fit, model_classes
+
+    classes = tuple(classes or model_classes(model))
+    size = int(image_size_of(model))
+    squashed = image_fit(model) == "squash"
+    check_model(model, classes=classes)
     if has_context(model):
         raise ModelLoadError(
             f"model {model.name!r} classifies a beat from its image and its context (the "
@@ -150,26 +212,23 @@ def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
             "--record DIR/NAME --out beats.csv`, ecgkit.predict.predict_record), or train an "
             "image-only model (CONTEXT=none)")
     results: list[Prediction] = []
-    good: list[tuple[int, np.ndarray]] = []
+    good: list[int] = []
     for p in paths:
         try:
-            img = read_image(p, size)
-            dims = image_dimensions(p)
-            good.append((len(results), img))
-            results.append(Prediction(path=str(p), resized_from=None if dims == (size, size)
-                                      else dims))
+            img = decode_image(p)
+            dims = (int(img.shape[1]), int(img.shape[0]))
+            good.append(len(results))
+            results.append(Prediction(path=str(p), resized_from=None
+                                      if not squashed or dims == (size, size) else dims))
         except ImageError as exc:
             results.append(Prediction(path=str(p), error=str(exc)))
     warn_resized([r for r in results if r.resized_from], size)
-    for start in range(0, len(good), batch_size):
-        chunk = good[start:start + batch_size]
-        x = np.stack([img for _, img in chunk])
-        probs = np.asarray(model.predict(x, verbose=0), dtype=np.float64)
-        for (i, _), pr in zip(chunk, probs):
-            k = int(pr.argmax())
-            results[i].label = classes[k]
-            results[i].confidence = float(pr[k])
-            results[i].probabilities = {c: float(v) for c, v in zip(classes, pr)}
+    probs = predict_images(model, [paths[i] for i in good], batch_size=batch_size)
+    for i, pr in zip(good, probs):
+        k = int(pr.argmax())
+        results[i].label = classes[k]
+        results[i].confidence = float(pr[k])
+        results[i].probabilities = {c: float(v) for c, v in zip(classes, pr)}
     return results
 
 

@@ -43,6 +43,22 @@ def model_settings(model) -> dict[str, Any]:
     return out
 
 
+def model_classes(model) -> tuple[str, ...]:
+    """The class names ``model`` predicts, in output order: those it records (a model trained on
+    an image folder records its folder's classes), else ecgkit's (N, S, V, F, Q)."""
+    from ecgkit.contract import CLASSES
+
+    recorded = recorded_provenance(model).get("classes")
+    return tuple(recorded) if recorded else CLASSES
+
+
+def image_fit(model) -> str:
+    """How ``model`` turns an image file into its square input (``ecgkit.images.IMAGE_FITS``):
+    as it records it (a model trained on an image folder), else ``"squash"`` (square beat
+    images)."""
+    return recorded_provenance(model).get("image_fit", "squash")
+
+
 def protocol(model, asked: str | None = None) -> str:
     """The split protocol to evaluate ``model`` with: ``asked`` when given (with a warning when
     it differs from the model's), else the model's, else :data:`DEFAULT_PROTOCOL`."""

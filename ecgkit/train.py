@@ -346,13 +346,7 @@ def _train_in(run_dir: Path, p: dict[str, Any], beats, model, progress: bool, st
         cbs, paths = make_callbacks(run_dir, progress=progress, extra=callbacks,
                                     bn_batches=train_ds)
         resuming = previous is not None
-        done_before = previous["epochs_done"] if resuming else 0
-        if not resuming:  # a fresh run starts a fresh log, best checkpoint and backup
-            for stale in (paths["csv_log"], paths["best"], best_state_path(paths["best"])):
-                if stale.exists():
-                    stale.unlink()
-            if paths["backup"].is_dir():  # a discarded run's, or a backup never committed
-                shutil.rmtree(paths["backup"])
+        done_before = start_or_resume(paths, previous)
         train_ds.start = done_before * steps  # a resumed run continues the stream
         paths["run_json"] = run_dir / "run.json"
         info: dict[str, Any] = {
@@ -377,7 +371,7 @@ def _train_in(run_dir: Path, p: dict[str, Any], beats, model, progress: bool, st
 
         verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
         # JAX's keras.distribution shards the batches inside its scope
-        with _stop_recorded(info, paths, started), strategy.scope():
+        with stop_recorded(info, paths, started), strategy.scope():
             model.fit(train_ds, validation_data=val_ds, epochs=p["EPOCHS"],
                       steps_per_epoch=steps, class_weight=cw, callbacks=cbs, verbose=verbose,
                       shuffle=False)
@@ -385,7 +379,7 @@ def _train_in(run_dir: Path, p: dict[str, Any], beats, model, progress: bool, st
         if hw["mixed_precision"]:  # do not leak the policy into models built later
             keras.mixed_precision.set_global_policy(previous_policy)
 
-    with _stop_recorded(info, paths, started):  # a failure after fit too
+    with stop_recorded(info, paths, started):  # a failure after fit too
         best_state = best_state_path(paths["best"])
         if paths["best"].is_file():
             model.load_weights(paths["best"])
@@ -409,8 +403,21 @@ def _train_in(run_dir: Path, p: dict[str, Any], beats, model, progress: bool, st
     return TrainResult(history=history, run_dir=run_dir, paths=paths, model=model, info=info)
 
 
+def start_or_resume(paths: dict[str, Path], previous: dict[str, Any] | None) -> int:
+    """The epochs an interrupted run (``previous``, ``run_folder.interrupted_run``) finished;
+    for a fresh run (None) 0, after removing the old log, best checkpoint and backup."""
+    if previous is not None:
+        return int(previous["epochs_done"])
+    for stale in (paths["csv_log"], paths["best"], best_state_path(paths["best"])):
+        if stale.exists():
+            stale.unlink()
+    if paths["backup"].is_dir():  # a discarded run's, or a backup never committed
+        shutil.rmtree(paths["backup"])
+    return 0
+
+
 @contextlib.contextmanager
-def _stop_recorded(info: dict[str, Any], paths: dict[str, Path], started: float):
+def stop_recorded(info: dict[str, Any], paths: dict[str, Path], started: float):
     """Records in run.json how the run stopped when the block raises, and re-raises:
     ``"interrupted"`` for a Ctrl-C (``KeyboardInterrupt``), else ``"failed"`` with the error;
     ``resumable_after_epochs``: the epochs the backup holds (0: none)."""

@@ -1,0 +1,242 @@
+"""Training on your own labelled ECG images (a folder of pages, strips or scans).
+
+Introduced in: notebooks/02_signals_to_images.ipynb (ECG images on disk); notebook 40 (the
+rhythm strips) walks through the whole image-folder path.
+
+``train_images(folder, ...)`` is ``ecgkit train --images DIR``: it reads the folder
+(``ecgkit.folders``: class sub-folders or a labels CSV with a patient column), splits it by
+patient (checked) or, without patients, by image with a warning and a near-duplicate audit,
+prints the pre-training report, and trains with the recipe of ``ecgkit.train``: the same model
+factory with the folder's classes, balanced sampling (``CLASS_BALANCE``), focal loss and AdamW
+with warm-up cosine (``training_config``), ECG-safe image augmentation, best checkpoint by
+validation macro F1, resume after an interruption and logs (``callbacks``), ImageNet weights
+when asked and cached (``backbone``). Images of any shape are padded to a square, never
+squashed, or cut into tiles (``images.IMAGE_FITS``).
+
+The model records (``backbone.record_provenance``) its class names, how it sees an image (size,
+fit) and the split (groups or images on each side), so that ``ecgkit evaluate --images`` scores
+the same test side and ``ecgkit predict`` answers in the folder's class names. ``run.json``
+holds the parameters, the data report (class counts, groups of every side, image sizes,
+near-duplicates), history and validation metrics; ``split.csv`` the side of every image.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from ecgkit.atomic import atomic_save, check_folder, exclusive_folder, make_folder, write_json
+from ecgkit.augment import make_image_augment
+from ecgkit.backbone import record_provenance
+from ecgkit.balance import CLASS_BALANCE_CHOICES, class_weights, sampled_classes
+from ecgkit.callbacks import (BN_REESTIMATE_BATCHES, auto_bn_momentum, best_state_path,
+                              make_callbacks, read_history, set_batchnorm_momentum)
+from ecgkit.factory import create_enhanced_resnet50
+from ecgkit.folders import (data_report, format_data_report, near_duplicates,
+                            read_labelled_images, split_images, split_record, split_table)
+from ecgkit.hardware import hardware_settings, replicas, select_strategy, set_seeds, versions
+from ecgkit.images import IMAGE_FITS, image_files_dataset
+from ecgkit.params import resolve
+from ecgkit.predict import predict_images
+from ecgkit.scoring import evaluate_predictions
+from ecgkit.run_folder import check_resume, interrupted_run, model_signature
+from ecgkit.train import (TrainResult, epoch_steps, few_steps, model_kwargs, start_or_resume,
+                          stop_recorded)
+from ecgkit.training_config import get_training_config
+
+TEST_FRACTION = 0.2
+"""Share of the images (of the groups, by image count) kept for the test side."""
+
+
+def image_model_kwargs(p: dict[str, Any], num_classes: int) -> dict[str, Any]:
+    """``train.model_kwargs`` for an image folder: its number of classes, and no context input
+    (an image file carries no beat context)."""
+    return {**model_kwargs(p), "num_classes": int(num_classes), "context_features": 0,
+            "context_join": "logits"}
+
+
+def image_provenance(p: dict[str, Any], images, split, fit: str) -> dict[str, Any]:
+    """What a model trained on an image folder records: its classes, how it sees an image and
+    the split (``folders.split_record``)."""
+    return {"source": "image-folder", "classes": list(images.classes),
+            "image_size": p["IMAGE_SIZE"], "image_fit": fit, "seed": p["SEED"],
+            "context": "none", "context_mode": "none", "folder": str(images.folder),
+            "labels_csv": None if images.labels_csv is None else str(images.labels_csv),
+            "image_split": split_record(images, split)}
+
+
+def train_images(folder, labels=None, group_column: str | None = None,
+                 params: dict[str, Any] | None = None, run_dir: str | Path | None = None,
+                 fit: str = "pad", test_fraction: float = TEST_FRACTION, on_bad: str = "error",
+                 progress: bool = True, strategy=None, callbacks=(),
+                 run_eagerly: bool | None = None, echo=print, restart: bool = False
+                 ) -> TrainResult:
+    """Trains a model on a labelled image folder; returns its history and outputs.
+
+    As ``train.train``: one training at a time in ``run_dir`` (a folder lock), and an
+    interrupted run resumes only with the same parameters, images and model
+    (``ecgkit.run_folder``); ``restart=True`` starts afresh.
+
+    Args:
+        folder: the image folder (``ecgkit.folders.read_labelled_images``).
+        labels: a labels CSV (default ``folder/labels.csv`` when present, else class
+            sub-folders).
+        group_column: the CSV column of each image's patient (default ``patient`` if present).
+        params: UPPER_CASE parameters (``ecgkit.params``): ``IMAGE_SIZE``, the model switches,
+            ``EPOCHS``, ``STEPS_PER_EPOCH``, ``BATCH_SIZE``, ``LEARNING_RATE``,
+            ``CLASS_BALANCE``, ``AUGMENT_STRENGTH``, ``VAL_FRACTION``, ``WEIGHTS``, ``SEED``...
+            (the WFDB ones, such as ``RECORDS``, are not used).
+        run_dir: output folder; default ``RUN_DIR/train-images``. Running again with the same
+            folder after an interruption resumes from the last finished epoch.
+        fit: ``"pad"`` (default) or ``"tile"``: how an image becomes a square
+            (``images.IMAGE_FITS``; ``"squash"`` for images that are square already).
+        test_fraction: share of the images (whole groups) on the test side.
+        on_bad: unreadable or too-small images: ``"error"`` (all named) or ``"skip"``.
+        progress: progress bars and the data report on the terminal.
+        strategy, callbacks: as in ``ecgkit.train.train``.
+        run_eagerly: skip graph tracing; None: for runs of a few steps (``train.few_steps``).
+        echo: where the data report is printed (None: nowhere).
+        restart: discard an interrupted run in ``run_dir`` and start afresh.
+
+    Returns:
+        A ``train.TrainResult``; ``info["data"]`` is the data report.
+
+    Raises:
+        ImageFolderError, LabelsError: the folder or its labels cannot be used (named).
+        ParamError: unknown or mistyped parameters.
+    """
+    p = resolve(params or {})
+    if p["CLASS_BALANCE"] not in CLASS_BALANCE_CHOICES:
+        raise ValueError(f"CLASS_BALANCE must be one of {CLASS_BALANCE_CHOICES}. "
+                         f"Received: {p['CLASS_BALANCE']!r}")
+    if fit not in IMAGE_FITS:
+        raise ValueError(f"fit must be one of {IMAGE_FITS}. Received: fit={fit!r}")
+    run_dir = Path(run_dir) if run_dir is not None else Path(p["RUN_DIR"]) / "train-images"
+    check_folder(run_dir)  # a file in the way is named before the images are read
+    make_folder(run_dir)
+    with exclusive_folder(run_dir, "training"):
+        previous = None if restart else interrupted_run(run_dir)
+        check_resume(run_dir, previous, params=p)  # before the images: a refusal comes at once
+        return _train_images_in(folder, labels, group_column, p, run_dir, fit, test_fraction,
+                                on_bad, progress, strategy, callbacks, run_eagerly, echo,
+                                previous)
+
+
+def _train_images_in(folder, labels, group_column, p, run_dir: Path, fit: str,
+                     test_fraction: float, on_bad: str, progress: bool, strategy, callbacks,
+                     run_eagerly, echo, previous) -> TrainResult:
+    started = time.time()
+    images = read_labelled_images(folder, labels, group_column, on_bad=on_bad)
+    split = split_images(images, p["VAL_FRACTION"], test_fraction, p["SEED"])
+    duplicates = near_duplicates(images, split.sides)
+    report = data_report(images, split, duplicates)
+    if echo is not None:
+        echo(format_data_report(report))
+    check_resume(run_dir, previous, data=json.loads(json.dumps(report)))
+    split_table(images, split.sides).to_csv(run_dir / "split.csv", index=False)
+
+    k = len(images.classes)
+    train_rows, val_rows = split.rows("train"), split.rows("val")
+    files = np.asarray(images.files)
+    counts = images.class_counts(train_rows)
+    batch = p["BATCH_SIZE"]
+    steps = epoch_steps(p["STEPS_PER_EPOCH"], len(train_rows), batch)
+    if run_eagerly is None:
+        run_eagerly = few_steps(p["EPOCHS"], p["STEPS_PER_EPOCH"])
+
+    set_seeds(p["SEED"], p["DETERMINISTIC"])
+    hw = hardware_settings(p["MIXED_PRECISION"], p["DETERMINISTIC"])
+    if strategy is None:
+        strategy = select_strategy()
+    n_replicas = replicas(strategy)
+    if batch % n_replicas:
+        raise ValueError(f"BATCH_SIZE {batch} must split evenly over the {n_replicas} devices")
+    balance = p["CLASS_BALANCE"]
+    sampled = (sampled_classes(images.labels[train_rows], k) if balance == "sampling"
+               else None)
+    strength = p["AUGMENT_STRENGTH"]
+    size = p["IMAGE_SIZE"]
+    train_ds = image_files_dataset(
+        files[train_rows], images.labels[train_rows], size, batch, shuffle=True,
+        seed=p["SEED"], repeat=True, fit=fit, num_classes=k, epoch_batches=steps,
+        image_augment=make_image_augment(strength) if strength > 0 else None,
+        balance_classes=sampled)
+    val_ds = image_files_dataset(files[val_rows], images.labels[val_rows], size, batch,
+                                 seed=p["SEED"], fit=fit, num_classes=k, cache=True)
+
+    previous_policy = keras.mixed_precision.global_policy().name
+    if hw["mixed_precision"]:
+        keras.mixed_precision.set_global_policy(hw["policy"])
+    try:
+        bn_momentum = p["BN_MOMENTUM"] or auto_bn_momentum(steps)
+        with strategy.scope():
+            model = create_enhanced_resnet50(**image_model_kwargs(p, k))
+            n_bn = set_batchnorm_momentum(model, bn_momentum)
+            cfg = get_training_config(
+                model, learning_rate=p["LEARNING_RATE"], weight_decay=p["WEIGHT_DECAY"],
+                epochs=p["EPOCHS"], steps_per_epoch=steps, warmup_epochs=p["WARMUP_EPOCHS"],
+                focal_gamma=p["FOCAL_GAMMA"],
+                class_counts=([counts[c] for c in images.classes] if balance == "alpha"
+                              else None))
+            model.compile(optimizer=cfg["optimizer"], loss=cfg["loss"], metrics=cfg["metrics"],
+                          jit_compile=hw["jit_compile"] and not run_eagerly,
+                          run_eagerly=run_eagerly)
+        cw = class_weights(counts, images.classes) if balance == "class_weight" else None
+        cbs, paths = make_callbacks(run_dir, progress=progress, extra=callbacks,
+                                    bn_batches=train_ds)
+        signature = model_signature(model)
+        check_resume(run_dir, previous, model=signature)  # Keras would fail to load it
+        done_before = start_or_resume(paths, previous)
+        train_ds.start = done_before * steps  # a resumed run continues the stream
+        paths["run_json"] = run_dir / "run.json"
+        paths["split_csv"] = run_dir / "split.csv"
+        info: dict[str, Any] = {
+            "source": "image-folder", "params": p, "image_fit": fit,
+            "class_balance": {"mode": balance, "train_counts": counts, "class_weight": cw,
+                              "sampled_classes": (None if sampled is None else
+                                                  [images.classes[i] for i in sampled])},
+            "versions": versions(),
+            "hardware": {**hw, "run_eagerly": run_eagerly, "strategy": type(strategy).__name__,
+                         "replicas": n_replicas},
+            "data": report, "model": signature, "steps_per_epoch": steps,
+            "batchnorm": {"momentum": bn_momentum, "layers": n_bn,
+                          "auto": not p["BN_MOMENTUM"],
+                          "reestimated_from_batches": BN_REESTIMATE_BATCHES},
+            "resumed_after_epochs": done_before, "status": "running",
+        }
+        write_json(paths["run_json"], info)
+        verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
+        with stop_recorded(info, paths, started), strategy.scope():
+            model.fit(train_ds, validation_data=val_ds, epochs=p["EPOCHS"],
+                      steps_per_epoch=steps, class_weight=cw, callbacks=cbs, verbose=verbose,
+                      shuffle=False)
+    finally:
+        if hw["mixed_precision"]:
+            keras.mixed_precision.set_global_policy(previous_policy)
+
+    best_state = best_state_path(paths["best"])
+    if paths["best"].is_file():
+        model.load_weights(paths["best"])
+    record_provenance(model, image_provenance(p, images, split, fit))
+    paths["model"] = atomic_save(model, run_dir / "model.keras")
+    history = read_history(paths["csv_log"])
+    y_prob = predict_images(model, files[val_rows], fit=fit, image_size=size, batch_size=batch)
+    val = evaluate_predictions(images.labels[val_rows], y_prob, n_boot=0,
+                               classes=images.classes).to_dict()
+    info.update({
+        "status": "finished", "epochs_run": len(history.get("epoch", [])),
+        "best": json.loads(best_state.read_text()) if best_state.is_file() else None,
+        "history": history, "seconds": round(time.time() - started, 1),
+        "final_metrics": {"split": "val", "accuracy": val["accuracy"], "macro": val["macro"],
+                          "per_class": val["per_class"],
+                          "absent_classes": val["absent_classes"]},
+        "paths": {name: str(v) for name, v in paths.items()},
+    })
+    write_json(paths["run_json"], info)
+    return TrainResult(history=history, run_dir=run_dir, paths=paths, model=model, info=info)
