@@ -91,9 +91,11 @@ def what_spans(ms: float) -> str:
         return f"about one QRS complex ({lo}-{hi} ms)"
     if ms <= BEAT_MS / 2:
         return "a QRS complex with its neighbouring P or T wave"
+    if ms <= 0.9 * BEAT_MS:
+        return f"most of one beat ({BEAT_MS} ms at 75 bpm)"
     if ms <= 1.25 * BEAT_MS:
-        return f"about one beat (one beat = {BEAT_MS} ms at 75 bpm)"
-    return f"{ms / BEAT_MS:.1f} beats (one beat = {BEAT_MS} ms at 75 bpm)"
+        return f"about one beat ({BEAT_MS} ms at 75 bpm)"
+    return f"{ms / BEAT_MS:.1f} beats at 75 bpm"
 
 
 def _check_size(image_size: int) -> int:

@@ -128,5 +128,6 @@ class TestTimeScale:
 
         assert "QRS" in what_spans(100) and "beat" not in what_spans(100)
         assert "less than a QRS" in what_spans(40)
-        assert "one beat" in what_spans(700)
+        assert "most of one beat" in what_spans(600)
+        assert "about one beat" in what_spans(900)
         assert "2.3 beats" in what_spans(1875)  # at 75 bpm one beat is 800 ms
