@@ -285,7 +285,8 @@ CELLS = [
                                "image weight (chosen on val)":
                                    (r.info.get("image_scale") or {}).get("chosen"),
                                "seconds": r.info["seconds"]} for name, r in runs.items()}).T
-    val
+    nb.captioned(val, "validation patients; macro-F1 and accuracy over the AAMI classes present "
+                 "there (N/S/V/F/Q)")
     """),
     ("md", """
     These are validation figures, from patients that chose the epoch: they are optimistic. The
