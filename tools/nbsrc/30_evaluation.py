@@ -58,8 +58,8 @@ CELLS = [
     independent, and resampling beats would give intervals that are far too narrow.
 
     Sections 2-6 cover all five AAMI classes (N/S/V/F/Q) on every test record. Q is shown apart
-    (the cell after the report counts it): with the paced records out, it is a handful of
-    unclassifiable beats the model hardly ever sees in training. The headline figures, like the
+    (the cell after the report counts it): under the strict protocol (paced records out) it is a
+    handful of unclassifiable beats the model hardly ever sees in training. The headline figures, like the
     literature's, are over N/S/V/F on the DS2 records (sections 7-10).
     """),
     ("code", "nb.show_source(scoring.evaluate_predictions)"),

@@ -19,7 +19,9 @@ CELLS = [
     import numpy as np
     import pandas as pd
 
-    from ecgkit import contract, ecg_block, error_analysis as ea, nb, plots, provenance, render
+    from ecgkit import (
+        context_branch, contract, ecg_block, error_analysis as ea, nb, plots, provenance, render,
+    )
     from ecgkit.datasets import load_beats
     from ecgkit.evaluate import predict_beats
     from ecgkit.scoring import evaluate_predictions
@@ -45,8 +47,7 @@ CELLS = [
     print(f"N/S/V/F: estimated error rate over every N, S, V and F test beat (weighted) "
           f"{nsvf_rate:.3f}")
     print(f"Q, apart: {is_q.sum()} test beats ({weights[is_q].sum():.0f} weighted), "
-          f"{(wrong & is_q).sum()} misclassified. With the paced records out, Q is a handful of "
-          "unclassifiable beats the model hardly ever sees in training.")
+          f"{(wrong & is_q).sum()} misclassified.")
     print(f"N/S/V/F/Q (all five classes, as notebook 30's report): {error_rate:.3f}")
     assert len(y_true) == len(test) and np.isclose((weights * wrong).sum() / weights.sum(), error_rate)
     """),
@@ -140,6 +141,14 @@ CELLS = [
     heat = ea.grad_cam(model, imgs, layer_name=layer, context=context)
     heat_last = ea.grad_cam(model, imgs, layer_name=last, context=context)
     assert heat.shape[0] == len(order) and np.nanmax(heat) <= 1.0 + 1e-6
+    image_scale = (float(model.get_layer(context_branch.DROP_LAYER).scale)
+                   if context_branch.has_image_scale(model) else None)
+    if image_scale is not None:
+        print(f"the image logits weigh {image_scale:g} against the context's (chosen on the "
+              "validation patients in 20)")
+    if not heat.any():
+        print("every Grad-CAM map is zero: the predicted class does not change with this map"
+              + (" (the image weighs 0: the context alone decides)" if image_scale == 0 else ""))
     titles = [
         f"true {contract.CLASSES[y_true[i]]} / pred {contract.CLASSES[y_pred[i]]} {y_prob[i].max():.2f}"
         for i in order
@@ -208,6 +217,7 @@ CELLS = [
         "error_rate_nsvf": nsvf_rate, "q_beats": int(is_q.sum()),
         "gradcam_layer": layer, "gradcam_cell_ms": cell_ms, "gradcam_last_layer": last,
         "gradcam_shape": list(heat.shape), "gradcam_last_shape": list(heat_last.shape),
+        "gradcam_zero": not heat.any(), "image_scale": image_scale,
         "maps": {k: list(v.shape) for k, v in maps.items()},
         "branch_activation": branch_use.to_dict(orient="index"),
         "top_records_error_share": float(share),
