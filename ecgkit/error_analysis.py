@@ -5,7 +5,8 @@ Introduced in: notebooks/31_error_analysis.ipynb.
 The table functions take plain arrays and the beat metadata (``BeatSet.meta``: record, patient,
 sample, symbol, label), so they run without a model. ``grad_cam`` (Selvaraju et al. 2017) and
 ``attention_overview`` look inside a trained model; they are analysis code, written with
-``keras`` and the backend's own gradient (:func:`gradient`).
+``keras`` and the backend's own gradient (:func:`gradient`). :func:`gradcam_layer_for_size`
+picks the layer whose map resolves a beat at the model's image size.
 
 References:
     Selvaraju et al., "Grad-CAM: Visual Explanations from Deep Networks via Gradient-based
@@ -148,6 +149,47 @@ def misclassified_gallery(images, table: pd.DataFrame, n: int = 12, ncols: int =
     imgs = np.stack([np.asarray(images[int(i)]) for i in sel["index"]])
     return plot_image_grid(imgs, gallery_titles(sel), ncols=ncols,
                            title="Misclassified beats, most confident first")
+
+
+MIN_GRADCAM_WIDTH = 8
+"""Cells a Grad-CAM map needs across the 3-s window to resolve a beat: 8 cells are 375 ms each,
+so the beat under study and its neighbours fall in different cells."""
+
+
+def gradcam_layer_for_size(model, min_width: int = MIN_GRADCAM_WIDTH) -> tuple[str, int]:
+    """The Grad-CAM layer that resolves a beat at the model's image size, and its map's width.
+
+    The candidates are ResNet50's stage outputs (``ecgkit.backbone.STAGE_OUTPUTS``, strides 4 to
+    16) and the model's last spatial map (``ecgkit.factory.gradcam_layer_name``: the calibration
+    or attention output, stride 32). The deepest one whose map is at least ``min_width`` cells
+    wide is chosen; when none is, the widest. At 224 px that is ``conv4_block6_out`` (14 cells;
+    the last map has 7); at 64 px ``conv3_block4_out`` (8 cells; the last map has 2, and a
+    Grad-CAM from it is four coloured squares). A map taken before the model's last stages
+    explains the stream through it: enhancements fed from earlier stages (the ECG block, the
+    pyramid's finer levels) are part of what follows it, or bypass it.
+
+    Returns:
+        ``(layer name, map width in cells)``.
+
+    Raises:
+        ValueError: the model has none of the candidate layers.
+    """
+    from ecgkit.backbone import STAGE_OUTPUTS
+
+    names = {layer.name for layer in model.layers}
+    candidates = [n for n in STAGE_OUTPUTS[:-1] if n in names]
+    try:
+        from ecgkit.factory import gradcam_layer_name
+
+        candidates.append(gradcam_layer_name(model))
+    except ValueError:
+        pass
+    if not candidates:
+        raise ValueError(f"model {model.name!r} has none of the layers {list(STAGE_OUTPUTS)} "
+                         "(nor an attention or calibration output): pass grad_cam's layer_name")
+    widths = [(n, int(model.get_layer(n).output.shape[2])) for n in candidates]
+    wide = [nw for nw in widths if nw[1] >= min_width]
+    return wide[-1] if wide else max(widths, key=lambda nw: nw[1])
 
 
 def grad_cam(model, images, layer_name: str | None = None, class_index=None,

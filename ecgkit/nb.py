@@ -323,3 +323,9 @@ def image_input(model):
     """The image input of ``model`` (its ``"image"`` input when it also takes the beat's context),
     for sub-models that read what the network makes of the image alone."""
     return model.input["image"] if isinstance(model.input, dict) else model.input
+
+
+def captioned(table, caption: str, digits: int = 3):
+    """``table`` shown with a caption above it (e.g. the class set and records it covers) and
+    floats to ``digits`` decimals; the DataFrame itself is not changed (``.data``)."""
+    return table.style.format(precision=digits).set_caption(caption)

@@ -52,6 +52,52 @@ def paper_geometry(image_size: int = IMAGE_SIZE, n_samples: int = WINDOW_SAMPLES
             "mv_low": -MV_BELOW_BASELINE, "mv_high": mv_span - MV_BELOW_BASELINE}
 
 
+QRS_MS = (80, 120)
+"""Usual duration of a QRS complex (ms): the narrowest wave a classifier must resolve."""
+
+BEAT_MS = 800
+"""One beat at 75 beats per minute (ms): the RR interval used to say how many beats a span holds."""
+
+
+def ms_per_pixel(image_size: int, n_samples: int = WINDOW_SAMPLES) -> float:
+    """Milliseconds of signal per pixel column of a beat image of side ``image_size``."""
+    return n_samples / FS * 1000.0 / _check_size(image_size)
+
+
+def ms_per_cell(cells: int, n_samples: int = WINDOW_SAMPLES) -> float:
+    """Milliseconds of signal per cell of a feature map ``cells`` wide over the whole window.
+
+    A stride-``s`` map of an image of side ``S`` is about ``S / s`` cells wide (read the width
+    from the map itself: ``tensor.shape[2]``); its cell covers the window divided by that.
+
+    Raises:
+        ValueError: ``cells`` is not a positive integer.
+    """
+    if int(cells) != cells or cells < 1:
+        raise ValueError(f"cells must be a positive integer. Received: cells={cells!r}")
+    return n_samples / FS * 1000.0 / int(cells)
+
+
+def what_spans(ms: float) -> str:
+    """What a span of ``ms`` milliseconds covers on an ECG, in words (QRS 80-120 ms, beat 800 ms).
+
+    Used to state scales that follow the image size: a notebook computes the span of a pixel, a
+    cell or a kernel and prints this beside it, instead of a sentence true at one size only.
+    """
+    lo, hi = QRS_MS
+    if ms < lo:
+        return f"less than a QRS complex ({lo}-{hi} ms)"
+    if ms <= 1.5 * hi:
+        return f"about one QRS complex ({lo}-{hi} ms)"
+    if ms <= BEAT_MS / 2:
+        return "a QRS complex with its neighbouring P or T wave"
+    if ms <= 0.9 * BEAT_MS:
+        return f"most of one beat ({BEAT_MS} ms at 75 bpm)"
+    if ms <= 1.25 * BEAT_MS:
+        return f"about one beat ({BEAT_MS} ms at 75 bpm)"
+    return f"{ms / BEAT_MS:.1f} beats at 75 bpm"
+
+
 def _check_size(image_size: int) -> int:
     if int(image_size) != image_size or image_size < 16:
         raise ValueError(f"image_size must be an integer >= 16. "

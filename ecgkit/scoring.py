@@ -593,12 +593,13 @@ def evaluate_predictions(y_true, y_prob, patients=None, n_boot: int = 200, seed:
 
 
 def format_summary(report: Report) -> str:
-    """A short plain-text summary: accuracy, macro averages and the per-class table."""
+    """A short plain-text summary: the class set, accuracy, macro averages, the per-class table."""
     t = report.table()[["sensitivity", "ppv", "specificity", "f1", "support", "beats", "absent"]]
     n = f"n={report.n_beats}"
     if report.weights is not None:
         n += f" beats, weighted {report.n_weighted:,.0f}"
-    lines = [f"accuracy {report.accuracy:.4f}  macro F1 {report.macro['f1']:.4f}  "
+    classes = f"{'/'.join(report.classes)} ({len(report.classes)} classes)"
+    lines = [f"{classes}: accuracy {report.accuracy:.4f}  macro F1 {report.macro['f1']:.4f}  "
              f"ECE {report.ece:.4f}  ({n})",
              t.to_string(float_format=lambda v: f"{v:.3f}")]
     if report.absent_classes:

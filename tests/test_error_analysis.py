@@ -109,3 +109,41 @@ class TestGradCam:
         assert cam2.shape == cam.shape
         with pytest.raises(ValueError, match="no layer"):
             grad_cam(model, imgs, layer_name="nope")
+
+
+class TestGradCamLayerForSize:
+    def _stages(self, size):
+        import keras
+
+        inp = keras.Input((size, size, 3))
+        x = inp
+        for name, stride in (("conv2_block3_out", 4), ("conv3_block4_out", 2),
+                             ("conv4_block6_out", 2), ("conv5_block3_out", 2)):
+            x = keras.layers.Conv2D(2, 1, strides=stride, padding="same", name=name)(x)
+        x = keras.layers.Conv2D(2, 1, name="attention_out")(x)
+        out = keras.layers.Dense(5)(keras.layers.GlobalAveragePooling2D()(x))
+        return keras.Model(inp, out)
+
+    def test_deepest_stage_at_least_min_width(self):
+        from ecgkit.error_analysis import gradcam_layer_for_size
+
+        # 64 px: widths 16, 8, 4, 2 -> conv3 (8 wide); 224 px: 56, 28, 14, 7 -> conv4
+        assert gradcam_layer_for_size(self._stages(64)) == ("conv3_block4_out", 8)
+        assert gradcam_layer_for_size(self._stages(224)) == ("conv4_block6_out", 14)
+        # 256 px: the top map is 8 wide, so the model's own last map (attention_out) is kept
+        assert gradcam_layer_for_size(self._stages(256)) == ("attention_out", 8)
+
+    def test_too_small_for_any_stage_takes_the_widest(self):
+        from ecgkit.error_analysis import gradcam_layer_for_size
+
+        assert gradcam_layer_for_size(self._stages(64), min_width=40) == ("conv2_block3_out", 16)
+
+    def test_model_without_stages_is_refused(self):
+        import keras
+
+        from ecgkit.error_analysis import gradcam_layer_for_size
+
+        inp = keras.Input((32, 32, 3))
+        model = keras.Model(inp, keras.layers.Dense(5)(keras.layers.Flatten()(inp)))
+        with pytest.raises(ValueError, match="conv2_block3_out"):
+            gradcam_layer_for_size(model)

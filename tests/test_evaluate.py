@@ -676,3 +676,11 @@ class TestEvaluateRecordOptions:
         assert main(args) == 1
         assert "--unknown-symbols skip" in capsys.readouterr().err
         assert main([*args, "--unknown-symbols", "skip"]) == 0
+
+
+class TestSummaryLabelsClassSet:
+    def test_headline_names_the_classes_it_is_over(self):
+        y = np.array([0, 1, 2, 3, 4, 0])
+        r = evaluate_predictions(y, _probs(y), n_boot=0)
+        first = format_summary(r).splitlines()[0]
+        assert first.startswith("N/S/V/F/Q (5 classes): accuracy")

@@ -54,3 +54,15 @@ class TestCheckBlock:
         assert r["same_output"] is None
         with pytest.raises(AssertionError, match="parameters|cannot be compared"):
             nb.check_block(_wrong_kernel, _reference, (8, 8, 4), filters=6)
+
+
+class TestCaptioned:
+    def test_a_table_shows_its_caption_and_rounds(self):
+        import pandas as pd
+
+        t = pd.DataFrame({"macro_f1": [0.123456]}, index=["network"])
+        styled = nb.captioned(t, "N/S/V/F, DS2 records")
+        html = styled.to_html()
+        assert "<caption>N/S/V/F, DS2 records</caption>" in html and "0.123" in html
+        assert "0.123456" not in html
+        assert styled.data is t  # the table itself is unchanged

@@ -89,8 +89,10 @@ class TestWorkbookRun:
         assert between(f12["channel_weight_range"][0]) and between(f12["spatial_range"][1])
         f13 = figs(run, "13_feature_calibration")
         assert f13["detector_maps_shape"] == [7, 7, 4] and math.isclose(f13["detector_sum"], 1, abs_tol=1e-3)
-        # a fresh run folder has no trained model yet when 11-13 run (they come before 20)
-        assert f11["trained_maps"] is f12["trained_maps"] is f13["trained_maps"] is False
+        # scales computed from IMAGE_SIZE (64 px): stride-4 cells of 3000/16 ms, a 2 x 2 top map
+        assert math.isclose(f11["stride4_cell_ms"], 3000 / 16)
+        assert f12["top_map_cells"] == 2 and math.isclose(f12["top_cell_ms"], 1500)
+        assert f13["positions"] == 4 and math.isclose(f13["position_ms"], 1500)
 
     def test_14_cost_table(self, run):
         f = figs(run, "14_pyramid_and_head")
@@ -184,6 +186,9 @@ class TestWorkbookRun:
         assert f["test_weighted"] == pytest.approx(f30["test_weighted"])
         assert f["weighted_accuracy"] == pytest.approx(f30["accuracy"], abs=1e-6)
         assert f["gradcam_shape"][0] > 0
+        # at 64 px the last map is 2 x 2; Grad-CAM comes from the 8-wide stride-8 stage
+        assert f["gradcam_layer"] == "conv3_block4_out" and f["gradcam_shape"][1:] == [8, 8]
+        assert f["gradcam_last_shape"][1:] == [2, 2] and between(f["error_rate_nsvf"])
 
     def test_32_ablation(self, run):
         f = figs(run, "32_ablation")

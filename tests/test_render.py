@@ -110,3 +110,24 @@ class TestRenderStrip:
         assert render_strip(s, image_height=64)[1] is True
         with pytest.raises(ValueError, match="1-D"):
             render_strip(np.zeros((2, 3600)))
+
+
+class TestTimeScale:
+    def test_milliseconds_per_pixel_and_per_cell_follow_the_size(self):
+        from ecgkit.render import ms_per_cell, ms_per_pixel
+
+        assert ms_per_pixel(224) == pytest.approx(3000 / 224)
+        assert ms_per_pixel(64) == pytest.approx(3000 / 64)
+        assert ms_per_cell(2) == pytest.approx(1500.0)  # 64 px, stride 32
+        assert ms_per_cell(56) == pytest.approx(3000 / 56)  # 224 px, stride 4
+        with pytest.raises(ValueError, match="cells"):
+            ms_per_cell(0)
+
+    def test_what_a_span_covers_is_named_from_its_length(self):
+        from ecgkit.render import what_spans
+
+        assert "QRS" in what_spans(100) and "beat" not in what_spans(100)
+        assert "less than a QRS" in what_spans(40)
+        assert "most of one beat" in what_spans(600)
+        assert "about one beat" in what_spans(900)
+        assert "2.3 beats" in what_spans(1875)  # at 75 bpm one beat is 800 ms

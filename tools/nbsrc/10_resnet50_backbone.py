@@ -30,8 +30,9 @@ CELLS = [
     stages = backbone.resnet50_backbone(inputs, weights=WEIGHTS_ARG)
     extractor = keras.Model(inputs, [stages[s] for s in backbone.STAGE_OUTPUTS], name="resnet50_stages")
     shapes = {s: tuple(stages[s].shape[1:]) for s in backbone.STAGE_OUTPUTS}
-    pd.DataFrame([(s, shp, IMAGE_SIZE // shp[0]) for s, shp in shapes.items()],
-                 columns=["stage output", "shape (H, W, C)", "stride"])
+    pd.DataFrame([(s, shp, IMAGE_SIZE // shp[0], round(render.ms_per_cell(shp[1])))
+                  for s, shp in shapes.items()],
+                 columns=["stage output", "shape (H, W, C)", "stride", "one cell (ms of signal)"])
     """),
     ("code", """
     for s, stride in zip(backbone.STAGE_OUTPUTS, (4, 8, 16, 32)):

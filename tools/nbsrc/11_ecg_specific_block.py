@@ -1,4 +1,4 @@
-from _arch_common import PARAMS, REAL_IMAGES, TRAINED, derived
+from _arch_common import PARAMS, REAL_IMAGES, derived
 
 TITLE = "11 · The ECG-specific multi-scale block"
 DESCRIPTION = ("Builds the multi-scale ECG block on its own, checks its shapes, and looks at "
@@ -20,11 +20,21 @@ CELLS = [
     ("md", """
     ## 1. The block
 
-    At 224 px one pixel of the stride-4 map `conv2_block3_out` is about 54 ms of signal. A 3-wide
-    kernel there sees a QRS complex; a 15-wide one sees most of a beat. The block projects the
-    features down (1x1), runs the branches in parallel, concatenates them and fuses with a 1x1
+    The block sits on the stride-4 map `conv2_block3_out`, whose cells each cover a stretch of the
+    3-s window; a k-wide kernel covers k of them. How long those stretches are depends on the image
+    size, so the cell below computes them for this run's `IMAGE_SIZE` (the kernel's receptive field
+    in the image is wider still: the backbone's layers before it add theirs). The block projects
+    the features down (1x1), runs the branches in parallel, concatenates them and fuses with a 1x1
     convolution. Sublayers carry hierarchical names (`ecg_block_9x9_conv1`), so the summary reads
     like the diagram.
+    """),
+    ("code", """
+    stride4_cells = -(-IMAGE_SIZE // 4)  # conv2_block3_out's width (section 3 checks it)
+    cell_ms = render.ms_per_cell(stride4_cells)
+    print(f"At {IMAGE_SIZE} px one pixel is {render.ms_per_pixel(IMAGE_SIZE):.1f} ms of signal; "
+          f"the stride-4 map is {stride4_cells} cells wide, one cell = {cell_ms:.0f} ms.")
+    for k in DEFAULT_KERNEL_SIZES:
+        print(f"  a {k}-wide kernel spans {k * cell_ms:.0f} ms: {render.what_spans(k * cell_ms)}")
     """),
     ("code", "nb.show_source(ecg_multiscale_block)"),
     ("md", "## 2. Standalone, shape-checked"),
@@ -54,6 +64,7 @@ CELLS = [
     placed = keras.Model(inputs, out)
     probe = keras.Model(inputs, [placed.get_layer(n).output for n in branch_names] + [out])
     responses = probe.predict(images, verbose=0)
+    assert c2.shape[2] == stride4_cells, "section 1's cell size was computed for another width"
     for r in responses:
         assert r.shape[1:3] == tuple(c2.shape[1:3])
     fig, axes = plt.subplots(
@@ -87,34 +98,18 @@ CELLS = [
             "kernel_sizes": list(DEFAULT_KERNEL_SIZES),
             "branch_map_shape": list(responses[0].shape[1:]),
             "branch_smoothness": smoothness,
+            "stride4_cell_ms": cell_ms,
+            "kernel_span_ms": {k: k * cell_ms for k in DEFAULT_KERNEL_SIZES},
         },
     )
     """),
     ("md", """
-    ### The same block after training
-
-    When `RUN_DIR/models/enhanced.keras` exists (notebook 20 has run with this `RUN_DIR`), the
-    trained model's ECG block is read on the same beats: the mean activation of each branch shows
-    which scales the trained network relies on for each class. On a fresh run folder this cell
-    says there is no trained model yet.
-    """),
-    ("code", TRAINED),
-    ("code", """
-    if trained is not None:
-        branch_names = [f"ecg_block_{k}x{k}_relu" for k in (3, 5, 9, 15)]
-        outputs = [trained.get_layer(n).output for n in branch_names]
-        reader = keras.Model(nb.image_input(trained), outputs)
-        acts = reader.predict(trained_images, verbose=0)
-        branch_use = pd.DataFrame({n.split("_")[2]: [float(np.mean(a[i])) for i in range(len(pick))]
-                                   for n, a in zip(branch_names, acts)}, index=pick_names)
-        nb.record_figures(RUN_DIR, NOTEBOOK, {"trained_branch_activation": branch_use})
-        display(branch_use.round(4))
-    nb.record_figures(RUN_DIR, NOTEBOOK, {"trained_maps": trained is not None})
-    """),
-    ("md", """
     ## Summary
 
-    - ECG evidence spans scales; parallel branches with 3/5/9/15 kernels see all of them at once.
+    - ECG evidence spans scales; parallel branches with 3/5/9/15 kernels see several at once.
+      What each spans in milliseconds follows the image size (section 1 printed it for this run).
+    - After training (notebook 20), notebook 31 reads the trained block's branches on test beats:
+      which scales the network relies on for each class.
     - Factorising kxk as 1xk + kx1 keeps the wide branches cheap.
     - The block keeps the grid and returns `filters` channels; it feeds the feature pyramid (14).
 

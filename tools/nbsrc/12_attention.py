@@ -1,4 +1,4 @@
-from _arch_common import PARAMS, REAL_IMAGES, TRAINED, derived
+from _arch_common import PARAMS, REAL_IMAGES, derived
 
 TITLE = "12 · Channel and spatial attention"
 DESCRIPTION = ("Builds the attention block on its own, checks its shapes, and shows its two "
@@ -27,7 +27,7 @@ CELLS = [
     are multiplied by both.
     """),
     ("code", "nb.show_source(ecg_attention)"),
-    ("md", "## 2. Standalone, shape-checked"),
+    ("md", "## 2. Standalone, shape-checked (on the 7 x 7 grid of a 224-px image)"),
     ("code", """
     x = keras.Input((7, 7, 2048), name="features")
     y = ecg_attention(x, reduction=16, name="attention")
@@ -45,7 +45,8 @@ CELLS = [
     The block on ResNet50's top stage, as the factory places it, read with
     `ecgkit.attention.attention_maps`. Untrained (or ImageNet-only) weights give unspecific maps;
     notebook 31 shows them after training. The mechanics are what matters here: weights in (0, 1),
-    one map per image.
+    one map per image. How fine that map is depends on the image size: the cell after the figure
+    computes it for this run.
     """),
     ("code", REAL_IMAGES),
     ("code", """
@@ -63,40 +64,30 @@ CELLS = [
     fig
     """),
     ("code", """
+    top_cells = int(top.shape[2])
+    top_cell_ms = render.ms_per_cell(top_cells)
+    print(f"At {IMAGE_SIZE} px the spatial map is {top_cells} x {top_cells}: one cell = "
+          f"{top_cell_ms:.0f} ms of the 3-s window ({render.what_spans(top_cell_ms)}): "
+          f"spatial attention chooses among {top_cells} stretches of time across the window.")
+    """),
+    ("code", """
     nb.record_figures(RUN_DIR, NOTEBOOK, {
         "block_params": int(block.count_params()), "channel_weights_shape": list(weights_shape[1:]),
         "spatial_map_shape": list(map_shape[1:]),
         "channel_weight_range": [float(channel.min()), float(channel.max())],
         "spatial_range": [float(spatial.min()), float(spatial.max())],
+        "top_map_cells": top_cells, "top_cell_ms": top_cell_ms,
     })
-    """),
-    ("md", """
-    ### The same maps after training
-
-    When `RUN_DIR/models/enhanced.keras` exists (notebook 20 has run with this `RUN_DIR`), the
-    trained model's attention maps are read on the same beats. On a fresh run folder this cell
-    says there is no trained model yet.
-    """),
-    ("code", TRAINED),
-    ("code", """
-    if trained is not None:
-        tmaps = attention_maps(trained, trained_images)
-        t_channel, t_spatial = tmaps["attention_channel_weights"], tmaps["attention_spatial_map"]
-        fig = plot_attention_maps(
-            trained_images, t_spatial[..., 0], t_channel.reshape(len(pick), -1), titles=pick_names
-        )
-        nb.save_figure(fig, RUN_DIR, NOTEBOOK, "attention_maps_trained")
-        display(fig)
-    nb.record_figures(RUN_DIR, NOTEBOOK, {"trained_maps": trained is not None})
     """),
     ("md", """
     ## Summary
 
     - Channel attention reweights *what* (2048 weights); spatial attention reweights *where*
-      (one map over the 7x7 grid at 224 px).
+      (one map over the stride-32 grid: 7 x 7 at 224 px, 2 x 2 at 64 px).
     - Both are sigmoid gates, so they can only attenuate or keep; named layers make them readable.
-    - On a stride-32 map one cell is about 0.4 s of signal: spatial attention picks beat regions,
-      not individual waves.
+    - One cell of the stride-32 map covers the 3-s window divided by its width (section 3
+      printed it for this run): spatial attention picks stretches of time, not individual waves.
+    - Notebook 31 reads the trained model's maps on test beats.
 
     ## Exercises
 

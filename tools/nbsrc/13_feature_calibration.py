@@ -1,4 +1,4 @@
-from _arch_common import PARAMS, REAL_IMAGES, TRAINED, derived
+from _arch_common import PARAMS, REAL_IMAGES, derived
 
 TITLE = "13 · Feature calibration"
 DESCRIPTION = ("Builds the feature-calibration module on its own, checks its shapes, and looks "
@@ -25,7 +25,7 @@ CELLS = [
     "P-wave detector" is a P-wave detector by intention only. Read the source:
     """),
     ("code", "nb.show_source(calibration.feature_calibration)"),
-    ("md", "## 2. Standalone, shape-checked"),
+    ("md", "## 2. Standalone, shape-checked (on the 7 x 7 grid of a 224-px image)"),
     ("code", """
     x = keras.Input((7, 7, 2048), name="features")
     y = calibration.feature_calibration(x, n_components=4, name="calibration")
@@ -39,7 +39,9 @@ CELLS = [
     ## 3. Detector maps on real images
 
     Each detector map is a softmax over positions (it sums to 1 over the grid), so it says where
-    that detector fires most. Untrained here; compare with notebook 31 after training.
+    that detector fires most. Untrained here; notebook 31 shows them after training. Whether a
+    position can hold one wave depends on the image size: the cell after the figure says how much
+    signal one position covers in this run.
     """),
     ("code", REAL_IMAGES),
     ("code", """
@@ -51,6 +53,13 @@ CELLS = [
     assert np.allclose(sums, 1.0, atol=1e-3), "each detector map is a softmax over positions"
     fig = plot_detector_maps(images, detectors, calibration.COMPONENT_NAMES, titles=pick_names)
     nb.save_figure(fig, RUN_DIR, NOTEBOOK, "detector_maps")
+    """),
+    ("code", """
+    positions = int(top.shape[1] * top.shape[2])
+    position_ms = render.ms_per_cell(int(top.shape[2]))
+    print(f"At {IMAGE_SIZE} px each detector chooses among {positions} positions; one position "
+          f"covers {position_ms:.0f} ms of the 3-s window ({render.what_spans(position_ms)}), "
+          "so a 'P-wave detector' can at best point at the stretch that holds the P wave.")
     """),
     ("code", """
     gates = keras.Model(model.inputs, model.get_layer("calibration_out").output).predict(
@@ -68,32 +77,18 @@ CELLS = [
             "components": list(calibration.COMPONENT_NAMES),
             "detector_sum": float(sums.mean()),
             "mean_gate": float(ratio.mean()),
+            "positions": positions,
+            "position_ms": position_ms,
         },
     )
-    """),
-    ("md", """
-    ### The same detectors after training
-
-    When `RUN_DIR/models/enhanced.keras` exists (notebook 20 has run with this `RUN_DIR`), the
-    trained model's detector maps are read on the same beats: whether the four detectors have
-    specialised is something training decides, not their names. On a fresh run folder this cell
-    says there is no trained model yet.
-    """),
-    ("code", TRAINED),
-    ("code", """
-    if trained is not None:
-        t_det = attention_maps(trained, trained_images)["calibration_detector_maps"]
-        fig = plot_detector_maps(trained_images, t_det, calibration.COMPONENT_NAMES, titles=pick_names)
-        nb.save_figure(fig, RUN_DIR, NOTEBOOK, "detector_maps_trained")
-        display(fig)
-    nb.record_figures(RUN_DIR, NOTEBOOK, {"trained_maps": trained is not None})
     """),
     ("md", """
     ## Summary
 
     - Detectors -> softmax maps -> component descriptors -> channel gates -> recalibrated features.
     - It is squeeze-and-excitation with a component-aware squeeze; shape in = shape out.
-    - The component names are intentions; check the maps after training before trusting them.
+    - The component names are intentions; check the maps after training (notebook 31) before
+      trusting them, and remember how much signal one position covers at this image size.
 
     ## Exercises
 

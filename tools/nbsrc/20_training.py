@@ -1,4 +1,10 @@
-from _train_common import DATA, TRAINING
+import textwrap
+
+from _train_common import DATA, TRAINING, params_dict
+
+NAMES = DATA + ["TEST_MAX_BEATS_PER_RECORD=100", "CONTEXT", "CONTEXT_MODE", "CONTEXT_STEPS",
+                "ECG_BLOCK", "ATTENTION", "CALIBRATION", "PYRAMID", "EPOCHS=4", "BN_MOMENTUM",
+                "DETERMINISTIC"] + TRAINING
 
 TITLE = "20 · Training that learns: baseline first, then the enhanced ResNet50"
 DESCRIPTION = ("Builds training up step by step: a one-batch sanity check, the BatchNorm trap of "
@@ -14,9 +20,7 @@ PREREQUISITES = ["03_ecg_augmentation", "14_pyramid_and_head"]
 
 CELLS = [
     ("md", "## Parameters"),
-    ("params", DATA + ["TEST_MAX_BEATS_PER_RECORD=100", "CONTEXT", "CONTEXT_MODE", "CONTEXT_STEPS",
-                       "ECG_BLOCK", "ATTENTION", "CALIBRATION", "PYRAMID", "EPOCHS=4",
-                       "BN_MOMENTUM", "DETERMINISTIC"] + TRAINING),
+    ("params", NAMES),
     ("code", """
     import shutil
 
@@ -25,27 +29,22 @@ CELLS = [
     import numpy as np
     import pandas as pd
 
-    from ecgkit import context, contract, nb, training_config, widgets
-    from ecgkit.callbacks import ReestimateBatchNorm, auto_bn_momentum, set_batchnorm_momentum
+    from ecgkit import (
+        callbacks, context, contract, factory, hardware, nb, plots, render, train, training_config,
+        widgets,
+    )
     from ecgkit.datasets import load_beats
-    from ecgkit.factory import create_baseline_resnet50, create_enhanced_resnet50
-    from ecgkit.hardware import hardware_settings, select_strategy
-    from ecgkit.params import PARAMS as KNOWN, record_list
-    from ecgkit.plots import plot_class_distribution, plot_history
-    from ecgkit.render import render_batch
-    from ecgkit.train import baseline_model, epoch_steps, few_steps, train
+    from ecgkit.params import record_list
 
     NOTEBOOK = "20_training"
     OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
     MODELS = nb.model_path(
         RUN_DIR, ""
     ).parent  # RUN_DIR/models: baseline.keras and enhanced.keras, read by 30-32
-    EAGER = few_steps(
+    EAGER = train.few_steps(
         EPOCHS, STEPS_PER_EPOCH
     )  # a few steps: tracing the graph costs more than it saves
-    PARAMS = {
-        k: v for k, v in globals().items() if k.isupper() and k in KNOWN
-    }  # this notebook's parameters
+    """ + textwrap.indent(params_dict(NAMES), "    ").lstrip() + """
     SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 3)
     print(f"{len(PARAMS)} parameters; models will be saved in {MODELS}")
     """),
@@ -58,8 +57,8 @@ CELLS = [
     when `TF_CONFIG` is set, and the default strategy otherwise.
     """),
     ("code", """
-    hw = hardware_settings(MIXED_PRECISION, DETERMINISTIC)
-    strategy = select_strategy()
+    hw = hardware.hardware_settings(MIXED_PRECISION, DETERMINISTIC)
+    strategy = hardware.select_strategy()
     print(
         f"GPUs: {hw['gpus'] or 'none'}; mixed precision: {hw['mixed_precision']}; "
         f"XLA: {hw['jit_compile']}; "
@@ -90,7 +89,7 @@ CELLS = [
     )
     counts = {s: beats.subset(s).class_counts() for s in ("train", "val")}
     print({s: beats.report["splits"].get(s) for s in ("train", "val")})
-    plot_class_distribution(counts)
+    plots.plot_class_distribution(counts)
     """),
     ("md", """
     ## 3. First test: can the network memorise one batch?
@@ -107,11 +106,11 @@ CELLS = [
     idx = np.concatenate(
         [rng.choice(np.flatnonzero(train_beats.labels == k), 4, replace=False) for k in present]
     )[:16]
-    x_batch, _ = render_batch(train_beats.windows[idx], IMAGE_SIZE, GRID)
+    x_batch, _ = render.render_batch(train_beats.windows[idx], IMAGE_SIZE, GRID)
     y_batch = np.eye(len(contract.CLASSES), dtype="float32")[train_beats.labels[idx]]
     keras.utils.set_random_seed(SEED)
-    probe = create_baseline_resnet50(SHAPE, len(contract.CLASSES), weights=None)
-    set_batchnorm_momentum(probe, 0.99)  # Keras' default, stated explicitly
+    probe = factory.create_baseline_resnet50(SHAPE, len(contract.CLASSES), weights=None)
+    callbacks.set_batchnorm_momentum(probe, 0.99)  # Keras' default, stated explicitly
     probe.compile(
         optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy", metrics=["accuracy"]
     )
@@ -137,7 +136,7 @@ CELLS = [
     ("code", """
     labels = train_beats.labels[idx]
     before = np.asarray(probe(x_batch, training=False)).argmax(axis=1)
-    set_batchnorm_momentum(
+    callbacks.set_batchnorm_momentum(
         probe, 0.0
     )  # the next training-mode call replaces the averages by this batch's statistics
     probe(x_batch, training=True)
@@ -147,28 +146,36 @@ CELLS = [
         "predicted_classes_momentum_0.99": sorted({contract.CLASSES[k] for k in before}),
         "inference_accuracy_after_reestimate": float((after == labels).mean()),
     }
-    print(bn_lesson)
+    predicted = bn_lesson["predicted_classes_momentum_0.99"]
+    print(
+        f"Inference mode with momentum 0.99: {len(predicted)} class(es) predicted "
+        f"({', '.join(predicted)}) for {len(labels)} beats of {len(set(labels))} classes, "
+        f"accuracy {bn_lesson['inference_accuracy_momentum_0.99']:.2f}; after re-estimating "
+        f"the statistics: {bn_lesson['inference_accuracy_after_reestimate']:.2f}."
+    )
     assert (
         bn_lesson["inference_accuracy_after_reestimate"]
         >= bn_lesson["inference_accuracy_momentum_0.99"]
     )
     """),
     ("md", """
-    The measured collapse is the one every short CPU run from random weights hits: validation
-    and test see one or two predicted classes however well training goes. `train()` therefore
+    That is the trap of every short run from random weights: moving averages that lag the weights
+    can make inference mode predict few classes however well training goes (the cell above
+    measured it on this run). `train()` therefore
     does two things in every run: it sets the momentum from the epoch length (`BN_MOMENTUM: 0`;
     the moving averages cover about the last fifth of an epoch), and before every validation it
     recomputes the statistics from a few training batches with the current weights, exactly what
     the cell above did by hand ("precise BN").
     """),
-    ("code", "nb.show_source(auto_bn_momentum)"),
-    ("code", "nb.show_source(ReestimateBatchNorm)"),
+    ("code", "nb.show_source(callbacks.auto_bn_momentum)"),
+    ("code", "nb.show_source(callbacks.ReestimateBatchNorm)"),
     ("code", """
     train_counts = counts["train"]
-    steps = epoch_steps(
+    steps = train.epoch_steps(
         STEPS_PER_EPOCH, sum(train_counts.values()), BATCH_SIZE
     )  # as train() counts them
-    print(f"{steps} steps per epoch -> BatchNorm momentum {BN_MOMENTUM or auto_bn_momentum(steps):.3f}")
+    momentum = BN_MOMENTUM or callbacks.auto_bn_momentum(steps)
+    print(f"{steps} steps per epoch -> BatchNorm momentum {momentum:.3f}")
     """),
     ("md", """
     ## 5. Loss, optimizer and schedule, before training
@@ -247,22 +254,22 @@ CELLS = [
     it, trained with the same data, recipe and budget (notebook 32 compares them on the test
     patients).
     """),
-    ("code", "nb.show_source(train)"),
+    ("code", "nb.show_source(train.train)"),
     ("code", """
     runs = {}
-    runs["baseline"] = train(
+    runs["baseline"] = train.train(
         PARAMS,
         beats=beats,
         run_dir=OUT / "baseline",
         progress=False,
         run_eagerly=EAGER,
-        model=lambda: baseline_model(PARAMS),
+        model=lambda: train.baseline_model(PARAMS),
     )  # same context branch, head
     print(f"baseline: {runs['baseline'].info['seconds']} s, best {runs['baseline'].info['best']}")
     """),
     ("md", "## 8. Train the enhanced ResNet50 with the same recipe"),
     ("code", """
-    runs["enhanced"] = train(
+    runs["enhanced"] = train.train(
         PARAMS, beats=beats, run_dir=OUT / "enhanced", progress=False, run_eagerly=EAGER
     )
     print(f"enhanced: {runs['enhanced'].info['seconds']} s, best {runs['enhanced'].info['best']}")
@@ -270,7 +277,7 @@ CELLS = [
     ("code", """
     for name, r in runs.items():
         assert len(r.history["loss"]) >= 1 and np.isfinite(r.history["loss"]).all()
-        fig = plot_history(r.history, title=f"{name}: training history")
+        fig = plots.plot_history(r.history, title=f"{name}: training history")
         nb.save_figure(fig, RUN_DIR, NOTEBOOK, f"history_{name}")
     val = pd.DataFrame({name: {"best epoch": (r.info["best"] or {}).get("epoch"),
                                "val macro-F1 (best)": (r.info["best"] or {}).get("best"),
@@ -278,7 +285,8 @@ CELLS = [
                                "image weight (chosen on val)":
                                    (r.info.get("image_scale") or {}).get("chosen"),
                                "seconds": r.info["seconds"]} for name, r in runs.items()}).T
-    val
+    nb.captioned(val, "validation patients; macro-F1 and accuracy over the AAMI classes present "
+                 "there (N/S/V/F/Q)")
     """),
     ("md", """
     These are validation figures, from patients that chose the epoch: they are optimistic. The
@@ -306,9 +314,9 @@ CELLS = [
     ## Summary
 
     - A one-batch overfit is the cheapest test of a training setup; it passed above.
-    - Short runs from random weights need BatchNorm statistics that follow the data: with Keras'
-      default momentum the network predicted one class in inference mode; `train()` re-estimates
-      them before every validation.
+    - Short runs from random weights need BatchNorm statistics that follow the data: section 4
+      measured what Keras' default momentum does to inference mode on one batch (the classes it
+      predicted are printed there); `train()` re-estimates them before every validation.
     - The baseline and the enhanced model are trained with one recipe and the same context
       branch; the epoch is chosen on validation patients, never on test patients.
     - The beat's context (its rhythm against the patient's, its shape against the patient's usual

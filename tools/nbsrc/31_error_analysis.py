@@ -6,8 +6,8 @@ DESCRIPTION = ("Looks at what the trained model gets wrong: a gallery of misclas
 LEARN = [
     "how to find the most confident mistakes and look at them",
     "why errors concentrate in a few records (patients), and what that means",
-    "Grad-CAM: which image regions drove a prediction",
-    "how to read the model's own attention and calibration maps after training",
+    "Grad-CAM: which image regions drove a prediction, from a map fine enough to resolve a beat",
+    "how to read the trained model's ECG-block branches, attention and calibration maps",
 ]
 PREREQUISITES = ["30_evaluation"]
 
@@ -15,17 +15,19 @@ CELLS = [
     ("md", "## Parameters"),
     ("params", PARAMS_NO_TRAINING + MODEL),
     ("code", """
+    import keras
     import numpy as np
     import pandas as pd
 
-    from ecgkit import contract, error_analysis as ea, nb, plots, provenance
+    from ecgkit import (
+        context_branch, contract, ecg_block, error_analysis as ea, nb, plots, provenance, render,
+    )
     from ecgkit.datasets import load_beats
     from ecgkit.evaluate import predict_beats
     from ecgkit.scoring import evaluate_predictions
     from ecgkit.factory import gradcam_layer_name
     from ecgkit.params import record_list
     from ecgkit.predict import load_model
-    from ecgkit.render import render_batch
 
     NOTEBOOK = "31_error_analysis"
     OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
@@ -38,16 +40,24 @@ CELLS = [
     wrong = y_pred != y_true
     report = evaluate_predictions(y_true, y_prob, patients=test.meta["patient"].to_numpy(),
                                   records=test.meta["record"].to_numpy(), weights=weights, n_boot=0)
-    error_rate = 1 - report.accuracy  # weighted: estimated over every test beat
-    print(f"{wrong.sum()} of {len(y_true)} sampled test beats misclassified; "
-          f"estimated error rate over every test beat (weighted) {error_rate:.3f}")
+    error_rate = 1 - report.accuracy  # weighted, all five classes: estimated over every test beat
+    is_q = y_true == contract.CLASSES.index("Q")
+    nsvf_rate = float((weights * wrong)[~is_q].sum() / weights[~is_q].sum())
+    print(f"{wrong.sum()} of {len(y_true)} sampled test beats misclassified.")
+    print(f"N/S/V/F: estimated error rate over every N, S, V and F test beat (weighted) "
+          f"{nsvf_rate:.3f}")
+    print(f"Q, apart: {is_q.sum()} test beats ({weights[is_q].sum():.0f} weighted), "
+          f"{(wrong & is_q).sum()} misclassified.")
+    print(f"N/S/V/F/Q (all five classes, as notebook 30's report): {error_rate:.3f}")
     assert len(y_true) == len(test) and np.isclose((weights * wrong).sum() / weights.sum(), error_rate)
     """),
     ("md", """
     Two numbers, two questions. The count of misclassified *sampled* beats is what the gallery and
     the tables below show, beat by beat. The error rate is weighted: with the test cap, rare
     classes (and with them most mistakes) are over-represented in the sample, so only the
-    weighted rate estimates how often the model errs on the patients' real beats.
+    weighted rate estimates how often the model errs on the patients' real beats. The headline is
+    over N/S/V/F, the literature's class set; Q is shown apart. The tables below cover all five
+    classes (their `errors_Q` column and the Q rows are those few beats).
     """),
     ("md", """
     ## 1. The most confident mistakes
@@ -63,7 +73,7 @@ CELLS = [
     ("code", """
     if len(table):
         shown = table.head(SHOW)
-        images, _ = render_batch(
+        images, _ = render.render_batch(
             test.windows[shown["index"].to_numpy()], IMAGE_SIZE_OF_MODEL, grid=GRID
         )
         lookup = dict(zip(shown["index"].to_numpy(), images))
@@ -76,21 +86,26 @@ CELLS = [
     ("md", """
     ## 2. Errors per record and per patient
 
-    `errors` counts the sampled beats; `weighted_errors` and `weighted_error_rate` estimate the
-    errors over every beat of the record (rows sorted by them).
+    All five classes (N/S/V/F/Q). `errors` counts the sampled beats; `weighted_errors` and
+    `weighted_error_rate` estimate the errors over every beat of the record (rows sorted by them).
     """),
     ("code", "nb.show_source(ea.errors_by)"),
     ("code", """
     per_record = ea.errors_per_record(y_true, y_pred, test.meta, weights=weights)
     assert per_record["errors"].sum() == wrong.sum()
     assert np.isclose(per_record["weighted_errors"].sum(), (weights * wrong).sum())
+    top_records = 3
+    total = per_record["weighted_errors"].sum()
+    share = per_record["weighted_errors"].head(top_records).sum() / total if total else 0.0
+    print(f"the {top_records} records with most errors hold {share:.0%} of the estimated errors; "
+          f"{(per_record['errors'] > 0).sum()} of {len(per_record)} test records have any")
     per_record.round(3)
     """),
     ("code", "ea.errors_per_patient(y_true, y_pred, test.meta, weights=weights).round(3)"),
     ("md", """
-    Which classes are confused with which: from the weighted confusion matrix, so `count` is an
-    estimated number of test beats (not the sampled beats) and `share_of_true` the share of that
-    true class.
+    Which classes are confused with which (all five classes, N/S/V/F/Q): from the weighted
+    confusion matrix, so `count` is an estimated number of test beats (not the sampled beats) and
+    `share_of_true` the share of that true class.
     """),
     ("code", """
     pairs = ea.confused_pairs(report.confusion, report.classes, top=6)
@@ -99,11 +114,16 @@ CELLS = [
     ("md", """
     ## 3. Grad-CAM
 
-    Grad-CAM weighs the last spatial feature map by the gradient of a class score, showing which
-    regions pushed the prediction. Here for the predicted class of a few beats (mistakes first).
-    With the pyramid, part of the prediction bypasses this map, so Grad-CAM explains the top stream
-    only.
+    Grad-CAM weighs a spatial feature map by the gradient of a class score, showing which regions
+    pushed the prediction. Here for the predicted class of a few beats (mistakes first). It can
+    be no finer than the map it reads: the model's last map has one cell per 32 pixels (2 x 2 at
+    64 px: four coloured squares, no wave to see). So the map is taken from the deepest backbone
+    stage that is at least `ea.MIN_GRADCAM_WIDTH` cells wide at the model's image size
+    (`ea.gradcam_layer_for_size`), and the last map is drawn beside it for comparison. Parts of
+    the model that bypass the chosen map (the context branch, enhancements fed from earlier
+    stages) are held fixed: Grad-CAM explains the stream through that map only.
     """),
+    ("code", "nb.show_source(ea.gradcam_layer_for_size)"),
     ("code", "nb.show_source(ea.grad_cam)"),
     ("code", """
     order = np.concatenate(
@@ -111,18 +131,60 @@ CELLS = [
     ).astype(int)[:6]
     # context: None for an image-only model
     imgs, context = provenance.model_inputs(model, test, order, grid=GRID)
-    layer = gradcam_layer_name(model)
+    layer, width = ea.gradcam_layer_for_size(model)
+    last = gradcam_layer_name(model)
+    last_width = int(model.get_layer(last).output.shape[2])
+    cell_ms = render.ms_per_cell(width)
+    print(f"Grad-CAM from {layer}: {width} cells across the {IMAGE_SIZE_OF_MODEL}-px image, "
+          f"one cell = {cell_ms:.0f} ms ({render.what_spans(cell_ms)}); the last map {last} has "
+          f"{last_width}, one cell = {render.ms_per_cell(last_width):.0f} ms.")
     heat = ea.grad_cam(model, imgs, layer_name=layer, context=context)
+    heat_last = ea.grad_cam(model, imgs, layer_name=last, context=context)
     assert heat.shape[0] == len(order) and np.nanmax(heat) <= 1.0 + 1e-6
+    image_scale = (float(model.get_layer(context_branch.DROP_LAYER).scale)
+                   if context_branch.has_image_scale(model) else None)
+    if image_scale is not None:
+        print(f"the image logits weigh {image_scale:g} against the context's (chosen on the "
+              "validation patients in 20)")
+    if not heat.any():
+        print("every Grad-CAM map is zero: the predicted class does not change with this map"
+              + (" (the image weighs 0: the context alone decides)" if image_scale == 0 else ""))
     titles = [
         f"true {contract.CLASSES[y_true[i]]} / pred {contract.CLASSES[y_pred[i]]} {y_prob[i].max():.2f}"
         for i in order
     ]
-    fig = plots.plot_gradcam(imgs, heat, titles)
+    fig = plots.plot_gradcam(imgs, {f"{layer} ({width} x {width})": heat,
+                                    f"{last} ({last_width} x {last_width})": heat_last}, titles)
     nb.save_figure(fig, RUN_DIR, NOTEBOOK, "gradcam")
     fig
     """),
-    ("md", "## 4. The model's attention and calibration maps, after training"),
+    ("md", """
+    ## 4. Inside the trained model: ECG-block branches, attention and calibration
+
+    Notebooks 11-13 built these blocks untrained; here is what training made of them, on the same
+    beats as the Grad-CAM above. First the mean activation of each ECG-block branch (notebook 11):
+    which time scales the trained network relies on for each beat.
+    """),
+    ("code", """
+    branch_names = [f"ecg_block_{k}x{k}_relu" for k in ecg_block.DEFAULT_KERNEL_SIZES]
+    layer_names = {lay.name for lay in model.layers}
+    if set(branch_names) <= layer_names:
+        reader = keras.Model(nb.image_input(model),
+                             [model.get_layer(n).output for n in branch_names])
+        acts = reader.predict(imgs, verbose=0)
+        branch_use = pd.DataFrame(
+            {n.split("_")[2]: [float(np.mean(a[i])) for i in range(len(imgs))]
+             for n, a in zip(branch_names, acts)}, index=titles)
+    else:
+        branch_use = pd.DataFrame()
+        print(f"{path.name} has no ECG block (a baseline model)")
+    branch_use.round(4)
+    """),
+    ("md", """
+    The attention maps (notebook 12) and, with feature calibration, the four component detectors
+    (notebook 13). Both sit on the last map, so each cell covers the stretch printed above for
+    the last map: at small image sizes they point at stretches of the window, not at waves.
+    """),
     ("code", """
     try:
         maps = ea.attention_overview(model, imgs)
@@ -138,14 +200,27 @@ CELLS = [
         )
         nb.save_figure(fig, RUN_DIR, NOTEBOOK, "attention")
         display(fig)
+    if "calibration_detector_maps" in maps:
+        from ecgkit import calibration
+
+        fig = plots.plot_detector_maps(imgs, maps["calibration_detector_maps"],
+                                       calibration.COMPONENT_NAMES, titles=titles)
+        nb.save_figure(fig, RUN_DIR, NOTEBOOK, "detector_maps")
+        display(fig)
     {k: v.shape for k, v in maps.items()}
     """),
     ("code", """
     nb.record_figures(RUN_DIR, NOTEBOOK, {
         "split": SPLIT, "test_beats": int(len(y_true)), "test_weighted": report.n_weighted,
         "misclassified": int(wrong.sum()), "sample_error_rate": float(wrong.mean()),
-        "error_rate": error_rate, "weighted_accuracy": report.accuracy, "gradcam_layer": layer,
-        "gradcam_shape": list(heat.shape), "maps": {k: list(v.shape) for k, v in maps.items()},
+        "error_rate": error_rate, "weighted_accuracy": report.accuracy,
+        "error_rate_nsvf": nsvf_rate, "q_beats": int(is_q.sum()),
+        "gradcam_layer": layer, "gradcam_cell_ms": cell_ms, "gradcam_last_layer": last,
+        "gradcam_shape": list(heat.shape), "gradcam_last_shape": list(heat_last.shape),
+        "gradcam_zero": not heat.any(), "image_scale": image_scale,
+        "maps": {k: list(v.shape) for k, v in maps.items()},
+        "branch_activation": branch_use.to_dict(orient="index"),
+        "top_records_error_share": float(share),
         "top_confused": pairs.head(3).to_dict(orient="records"),
         "records_with_errors": int((per_record["errors"] > 0).sum()),
         "errors_per_record": per_record["errors"].to_dict(),
@@ -158,8 +233,11 @@ CELLS = [
     - Look at the most confident mistakes first; they reveal label noise and systematic gaps.
     - Count mistakes in the sample, but estimate rates with the weights: a capped sample
       over-represents the rare classes, where most mistakes are.
-    - Errors cluster by record: a few patients with unusual morphology dominate, which is why
-      intervals are bootstrapped by patient.
+    - Errors are counted per record and patient (section 2 printed how many of them the worst
+      records hold): beats of one patient are not independent, which is why intervals are
+      bootstrapped by patient.
+    - Grad-CAM is only as fine as the map it reads: take it from a layer that resolves a beat at
+      the image size you run, and say which.
     - Grad-CAM and attention maps are hypotheses about what the model used, not proof.
 
     ## Exercises

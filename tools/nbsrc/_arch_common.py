@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ecgkit import contract, nb
+from ecgkit import contract, nb, render
 from ecgkit.datasets import load_beats
 from ecgkit.params import record_list, weights_arg
 from ecgkit.render import render_batch
@@ -33,9 +33,3 @@ OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
 WEIGHTS_ARG = weights_arg(WEIGHTS)  # what the builders take: None for "none"
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 3)
 '''
-
-TRAINED = """
-trained = nb.trained_model(RUN_DIR)  # RUN_DIR/models/enhanced.keras from 20_training, if present
-if trained is not None:
-    trained_images, _ = render_batch(beats.windows[pick], nb.image_size_of(trained), GRID)
-"""

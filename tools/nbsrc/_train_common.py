@@ -9,3 +9,14 @@ DATA = ["DATA_DIR", "RECORDS", "SPLIT", "LEAD", "IMAGE_SIZE", "GRID", "MAX_BEATS
 TRAINING = ["WEIGHTS", "DROPOUT", "STEPS_PER_EPOCH=15", "BATCH_SIZE=16", "LEARNING_RATE",
             "WEIGHT_DECAY", "WARMUP_EPOCHS=0.5", "FOCAL_GAMMA", "CLASS_BALANCE", "AUGMENT_STRENGTH",
             "MIXED_PRECISION", "SEED", "RUN_DIR"]
+
+
+def params_dict(names: list[str]) -> str:
+    """Code that collects a notebook's parameters into ``PARAMS`` by name, for ``train()``.
+
+    Written out name by name (no scrape of ``globals()``): the dict holds exactly the names of
+    the notebook's parameters cell, and a reader sees which.
+    """
+    lines = ["PARAMS = {  # this notebook's parameters, as train() takes them"]
+    lines += [f'    "{n.partition("=")[0]}": {n.partition("=")[0]},' for n in names]
+    return "\n".join(lines + ["}"])
