@@ -1,7 +1,7 @@
 """Evaluating a model on your own labelled ECG images, beside a majority-class baseline.
 
-Introduced in: notebooks/02_signals_to_images.ipynb (ECG images on disk); notebook 40 (the
-rhythm strips) walks through the whole image-folder path.
+Introduced in: notebooks/40_your_own_images.ipynb (the whole image-folder path, on the MIT-BIH
+rhythm strips).
 
 ``evaluate_images(model, folder, ...)`` is ``ecgkit evaluate --model M --images DIR``: it reads
 the folder as training did (``ecgkit.folders``), takes the side asked (``test``: the side the

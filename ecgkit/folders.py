@@ -1,7 +1,7 @@
 """Your own labelled ECG images: reading a folder, splitting it by patient, auditing it.
 
-Introduced in: notebooks/02_signals_to_images.ipynb (ECG images on disk); notebook 40 (the
-rhythm strips) walks through the whole image-folder path.
+Introduced in: notebooks/40_your_own_images.ipynb (the whole image-folder path, on the MIT-BIH
+rhythm strips).
 
 A labelled folder is either
 

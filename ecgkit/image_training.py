@@ -1,7 +1,7 @@
 """Training on your own labelled ECG images (a folder of pages, strips or scans).
 
-Introduced in: notebooks/02_signals_to_images.ipynb (ECG images on disk); notebook 40 (the
-rhythm strips) walks through the whole image-folder path.
+Introduced in: notebooks/40_your_own_images.ipynb (the whole image-folder path, on the MIT-BIH
+rhythm strips).
 
 ``train_images(folder, ...)`` is ``ecgkit train --images DIR``: it reads the folder
 (``ecgkit.folders``: class sub-folders or a labels CSV with a patient column), splits it by

@@ -1,7 +1,7 @@
 """Rhythm strips: 10-s ECG images labelled by the MIT-BIH rhythm annotations, and an RR baseline.
 
-Introduced in: notebooks/02_signals_to_images.ipynb (the images); notebook 40 (a labelled image
-folder of your own) trains and evaluates on the folder.
+Introduced in: notebooks/40_your_own_images.ipynb (the strips as a labelled image folder, and
+the RR-irregularity baseline).
 
 ``ecgkit build-dataset data/mitdb OUT --task rhythm`` (:func:`build_rhythm_dataset`) writes a
 labelled image folder of the kind a user brings: ``OUT/images/<class>/<record>_<start>.png``,
