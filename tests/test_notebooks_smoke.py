@@ -37,18 +37,18 @@ def between(x, lo=0.0, hi=1.0):
 
 class TestWorkbookRun:
     def test_every_notebook_ran_and_is_summarised(self, run):
-        assert run.ok and len(run.notebooks) == 14
+        assert run.ok and len(run.notebooks) == 15
         for nb in run.notebooks:
             assert nb.output.exists(), nb.name
         summary = (run.out / "summary.csv").read_text()
-        assert summary.count(",status,ok") == 14
+        assert summary.count(",status,ok") == 15
         assert "30_evaluation,accuracy," in summary
         print({n.name: round(n.seconds, 1) for n in run.notebooks})
 
     def test_00_setup(self, run):
         f = figs(run, "00_setup_and_tour")
         # 00 lists the whole embedded database; the smoke profile then loads 12 of them.
-        assert f["records"] == 48 and f["notebooks"] == 14 and f["keras"].startswith("3.")
+        assert f["records"] == 48 and f["notebooks"] == 15 and f["keras"].startswith("3.")
 
     def test_01_data_exploration(self, run):
         f = figs(run, "01_data_exploration")
@@ -206,3 +206,21 @@ class TestWorkbookRun:
                     if p["hi"] < 0 else "not distinguishable from the baseline")
         assert f["decision"]["enhanced"] == expected
         assert f"difference {p['difference']:+.3f}" in f["verdict"] and expected in f["verdict"]
+
+    def test_40_your_own_images(self, run):
+        f = figs(run, "40_your_own_images")
+        # every record's rhythm strips, at most 2 per record and class: all three classes,
+        # from several patients each; whole patients on each side
+        assert f["strips"] == f["counts"]["total"]["strips"] > 100
+        assert all(f["counts"][c]["patients"] >= 5 for c in ("NSR", "AF", "OTHER"))
+        assert sum(f["sides"].values()) == f["strips"] and min(f["sides"].values()) > 0
+        test = f["test"]
+        assert set(test) == {"network", "RR irregularity", "majority class"}
+        assert test["majority class"]["NSR_Se"] == 1.0 and test["majority class"]["AF_Se"] == 0.0
+        # the RR baseline reads the rhythm: it beats the majority class on real strips
+        assert test["RR irregularity"]["macro_f1"] > test["majority class"]["macro_f1"]
+        assert all(between(v["macro_f1"]) for v in test.values())
+        for pair, v in f["versus"].items():
+            assert v["lo"] <= v["difference"] <= v["hi"], pair
+        assert f["verdict"].count("[") == 2
+
