@@ -129,7 +129,8 @@ def plot_loss_bands(bands: Sequence[Mapping]):
     loss_ax.set(title="training loss per batch (band: min-max over seeds)", xlabel="step",
                 ylabel="loss")
     f1_ax.set(title="validation macro-F1 per epoch", xlabel="epoch", ylabel="macro-F1")
-    f1_ax.xaxis.get_major_locator().set_params(integer=True)
+    for ax in (loss_ax, f1_ax):
+        ax.xaxis.get_major_locator().set_params(integer=True)
     for ax in (loss_ax, f1_ax):
         ax.grid(alpha=0.3)
     loss_ax.legend(fontsize=8)

@@ -23,7 +23,9 @@ opened without a live kernel show that picture where a live kernel shows the pan
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
+import logging
 import threading
 from typing import Any, Callable, Sequence
 
@@ -373,6 +375,29 @@ def augmentation_widget(images: np.ndarray, strength: float = 1.0, seed: int = 4
     return panel
 
 
+class _NoEagerMetricRetracing(logging.Filter):
+    """Drops TensorFlow's warning that ``pfor.<locals>.f`` "triggered tf.function retracing".
+
+    Keras' AUC metric calls ``tf.vectorized_map``, which builds a new ``tf.function`` for every
+    batch when a model runs eagerly, as the explorer's short runs do; after five validation
+    batches TensorFlow warns about it. It costs nothing here and would only puzzle a student.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message and "pfor" in message)
+
+
+@contextlib.contextmanager
+def _quiet_eager_metrics():
+    logger, quiet = logging.getLogger("tensorflow"), _NoEagerMetricRetracing()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
 class TrainingPanel(Panel):
     """A ``Panel`` whose training runs in a worker thread, so the kernel stays free.
 
@@ -508,7 +533,8 @@ def training_comparison_widget(train_fn: Callable[[dict[str, Any], Any], dict[st
         recorder = BatchLossRecorder(listener)
         show(f"training {label} ...")
         try:
-            history = train_fn(dict(settings), recorder)
+            with _quiet_eager_metrics():
+                history = train_fn(dict(settings), recorder)
         except Exception as exc:
             show(f"<span style='color:#b00'>{label} failed: {type(exc).__name__}: {exc}</span>")
             raise

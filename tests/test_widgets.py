@@ -338,3 +338,25 @@ class TestStaticPicture:
         panel._ipython_display_()
         assert shown[2][0][0]["image/png"] == picture["image/png"]
         assert panel.plot.value != first
+
+
+class TestQuietEagerMetrics:
+    def test_retracing_warning_of_eager_metrics_is_dropped_during_a_run(self, caplog):
+        import logging
+
+        logger = logging.getLogger("tensorflow")
+        noise = ("5 out of the last 5 calls to <function pfor.<locals>.f at 0x1> triggered "
+                 "tf.function retracing. Tracing is expensive")
+
+        def train(settings, recorder):
+            logger.warning(noise)
+            logger.warning("a real problem")
+            return fake_fit(recorder, [1.0])
+
+        panel = widgets.training_comparison_widget(train)
+        with caplog.at_level(logging.WARNING, logger="tensorflow"):
+            panel.controls["train"].click()
+            panel.wait()
+            logger.warning(noise)  # outside a run nothing is filtered
+        messages = [r.getMessage() for r in caplog.records]
+        assert messages == ["a real problem", noise]
