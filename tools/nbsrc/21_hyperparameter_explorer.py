@@ -43,8 +43,9 @@ CELLS = [
     SHORT_STEPS = EXPLORER_STEPS // SHORT_EPOCHS  # batches per epoch
     EAGER = few_steps(SHORT_EPOCHS, SHORT_STEPS)  # a few steps: tracing costs more than it saves
     # A short run learns from EXPLORER_STEPS batches but is validated on every loaded validation
-    # beat after each epoch: at most 100 per record and class (weighted N/n) keeps it short.
-    CAP = min(MAX_BEATS_PER_RECORD or 100, 100)
+    # beat after each epoch: at most 30 per record and class (weighted N/n) keeps it short. All
+    # runs are validated on the same beats, so the sample shifts every run alike.
+    CAP = min(MAX_BEATS_PER_RECORD or 30, 30)
     # The image network alone (CONTEXT none): with the beat's context joined, its branch is fitted
     # first for CONTEXT_STEPS batches and would carry a short run's validation scores, hiding the
     # settings you change.
