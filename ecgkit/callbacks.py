@@ -17,6 +17,9 @@ Introduced in: notebooks/20_training.ipynb.
   consistent pair): after an interruption, running the same command again continues from the
   last finished epoch (weights, optimizer state and learning-rate schedule).
 
+:class:`BatchLossRecorder`, an extra callback a caller passes to ``train``, records the loss of
+every batch (the short runs of notebooks/21_hyperparameter_explorer.ipynb).
+
 The BatchNorm momentum itself is set before compiling (:func:`set_batchnorm_momentum`,
 :func:`auto_bn_momentum`).
 """
@@ -169,6 +172,73 @@ class LearningRateLogger(keras.callbacks.Callback):
         if logs is not None and "learning_rate" not in logs:
             lr = self.model.optimizer.learning_rate
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
+
+
+class BatchLossRecorder(keras.callbacks.Callback):
+    """Records the training loss of every batch and the logs of every epoch, as they happen.
+
+    Used by the short runs of notebook 21 (``ecgkit.widgets.training_comparison_widget``), which
+    plot the loss against the step. At the end of a batch Keras reports the mean loss of the
+    epoch's batches so far; the loss of the batch itself is recovered from two successive means
+    (``(b + 1) m_b - b m_(b-1)`` for batch ``b``), which holds for batches of equal size, as
+    ``train``'s endless training stream gives.
+
+    Each ``listeners`` function is called as ``listener(event, recorder)`` with ``event`` one
+    of ``"begin"``, ``"batch"``, ``"validation"`` and ``"epoch"`` (for a progress display).
+
+    Attributes:
+        steps: the step number of every batch (1, 2, ... across epochs).
+        losses: the training loss of every batch.
+        epoch_end_steps: the step at which each finished epoch ended.
+        epoch_logs: the logs of each finished epoch (``val_macro_f1`` and the others).
+        total_steps: epochs x batches per epoch, from ``fit``'s parameters (None if unknown).
+    """
+
+    def __init__(self, listener=None):
+        super().__init__()
+        self.listeners = [listener] if listener is not None else []
+        self._reset()
+
+    def _reset(self):
+        self.steps: list[int] = []
+        self.losses: list[float] = []
+        self.epoch_end_steps: list[int] = []
+        self.epoch_logs: list[dict[str, float]] = []
+        self.total_steps = None
+        self._epoch_start, self._seen, self._mean = 0, 0, 0.0
+
+    def _notify(self, event: str):
+        for listener in self.listeners:
+            listener(event, self)
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+        epochs, steps = self.params.get("epochs"), self.params.get("steps")
+        self.total_steps = int(epochs * steps) if epochs and steps else None
+        self._notify("begin")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start, self._seen, self._mean = len(self.steps), 0, 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not logs or "loss" not in logs:
+            return
+        seen = int(batch) + 1  # batches of this epoch so far (several with steps_per_execution)
+        mean = float(keras.ops.convert_to_numpy(logs["loss"]))
+        new = max(seen - self._seen, 1)
+        self.losses.append((seen * mean - self._seen * self._mean) / new)
+        self.steps.append(self._epoch_start + seen)
+        self._seen, self._mean = seen, mean
+        self._notify("batch")
+
+    def on_test_begin(self, logs=None):
+        self._notify("validation")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_end_steps.append(self.steps[-1] if self.steps else 0)
+        self.epoch_logs.append({k: float(keras.ops.convert_to_numpy(v))
+                                for k, v in (logs or {}).items()})
+        self._notify("epoch")
 
 
 class ReestimateBatchNorm(keras.callbacks.Callback):

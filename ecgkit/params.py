@@ -117,7 +117,8 @@ PARAMS: dict[str, Param] = {
                            "recipe), 'alpha' (focal alpha from counts), 'class_weight' or 'none'",
                            choices=("alpha", "class_weight", "sampling", "none")),
     "EXPLORER_STEPS": Param(int, 10, "batches of one short run started from the explorer's "
-                            "Train button (notebook 21; one epoch)", range="[1, inf)"),
+                            "Train button (notebook 21; split into up to 3 short epochs, each "
+                            "validated)", range="[1, inf)"),
     "AUGMENT_STRENGTH": Param(float, 1.0, "ECG-safe augmentation strength (0: off, 1: default)",
                               range="[0, 3]"),
     "MIXED_PRECISION": Param(str, "auto", "'auto' (on for a GPU, and bfloat16 on a CPU that "

@@ -90,6 +90,53 @@ def plot_histories(curves: Mapping[str, Mapping[str, Sequence[float]]]):
     return fig
 
 
+def plot_loss_bands(bands: Sequence[Mapping]):
+    """Short runs: the training loss per batch against the step, and the validation macro-F1
+    per epoch, one colour per group of identical settings, with the band of its repeats.
+
+    Args:
+        bands: ``ecgkit.widgets.loss_bands`` output (one group of repeats per entry).
+
+    Returns:
+        A Figure with two axes: loss against step (the mean of the repeats as a line, each
+        repeat thin, the min-max band shaded, dotted lines where the epochs end) and validation
+        macro-F1 against epoch (the same, per epoch). A group of one run has no band.
+    """
+    fig = _figure(figsize=(10.0, 3.4), layout="constrained")
+    loss_ax, f1_ax = fig.subplots(1, 2, width_ratios=(3, 2))
+    if not bands:
+        for ax in (loss_ax, f1_ax):
+            ax.text(0.5, 0.5, "no runs yet", ha="center", va="center")
+            ax.set_axis_off()
+        return fig
+    for i, band in enumerate(bands):
+        color = f"C{i % 10}"
+        n = band["n"]
+        label = f"{band['label']} ({n} seed{'s' if n > 1 else ''})"
+        loss_ax.plot(band["step"], band["mean"], color=color, lw=2, label=label)
+        epochs = np.arange(1, len(band["val_mean"]) + 1)
+        f1_ax.plot(epochs, band["val_mean"], color=color, lw=2, marker="o", label=label)
+        if n > 1:
+            loss_ax.fill_between(band["step"], band["low"], band["high"], color=color, alpha=0.2,
+                                 lw=0)
+            f1_ax.fill_between(epochs, band["val_low"], band["val_high"], color=color,
+                               alpha=0.2, lw=0)
+            for losses, val in zip(band["losses"], band["val"]):
+                loss_ax.plot(band["step"], losses, color=color, lw=0.6, alpha=0.6)
+                f1_ax.plot(epochs, val, color=color, lw=0, marker=".", alpha=0.6)
+    for step in bands[0]["epoch_end_steps"][:-1]:
+        loss_ax.axvline(step + 0.5, color="grey", ls=":", lw=1)
+    loss_ax.set(title="training loss per batch (band: min-max over seeds)", xlabel="step",
+                ylabel="loss")
+    f1_ax.set(title="validation macro-F1 per epoch", xlabel="epoch", ylabel="macro-F1")
+    for ax in (loss_ax, f1_ax):
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    for ax in (loss_ax, f1_ax):
+        ax.grid(alpha=0.3)
+    loss_ax.legend(fontsize=8)
+    return fig
+
+
 def _plot_epochs(ax, title: str, curves: Mapping[str, Sequence[float]], **line):
     """One line per curve against the epoch (1, 2, ...), with a legend."""
     for label, values in curves.items():

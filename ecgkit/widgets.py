@@ -10,7 +10,10 @@ draws the result as a PNG (``lr_schedule_widget`` ...). Every factory returns a 
 ``data``, so a test can set ``panel.controls["gamma"].value = 3`` and check that ``panel.data``
 and ``panel.plot.value`` changed, without a browser. Cheap curves follow the sliders as they
 move; the augmentation preview updates when a slider is released; training runs only when its
-button is pressed.
+button is pressed, in a worker thread, so the kernel stays free while a progress bar follows the
+batches (``TrainingPanel.wait()`` joins it, as a batch run of the notebook does). Short runs
+record the loss of every batch (``ecgkit.callbacks.BatchLossRecorder``); ``loss_bands`` groups
+repeats of the same settings (different seeds) into the noise band a change must beat.
 
 A panel, when a notebook displays it, first leaves a static PNG of its first state as an ordinary
 output, then the live panel: the HTML copy of a run (``ecgkit workbook run``) and a notebook
@@ -20,7 +23,10 @@ opened without a live kernel show that picture where a live kernel shows the pan
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
+import logging
+import threading
 from typing import Any, Callable, Sequence
 
 import ipywidgets as widgets
@@ -29,7 +35,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ecgkit.augment import ecg_augmentation
-from ecgkit.plots import plot_histories, plot_image_grid
+from ecgkit.callbacks import BatchLossRecorder
+from ecgkit.plots import plot_image_grid, plot_loss_bands
 from ecgkit.training_config import make_schedule
 
 # --- Pure functions ------------------------------------------------------------------------------
@@ -135,6 +142,72 @@ def compare_histories(runs: Sequence[dict[str, Any]], metrics: Sequence[str] = (
         if curves:
             out[metric] = curves
     return out
+
+
+SETTINGS = ("LEARNING_RATE", "FOCAL_GAMMA", "AUGMENT_STRENGTH")
+"""The settings a short run varies; runs that agree on all three are repeats (the seed aside)."""
+
+
+def _same(settings: dict[str, Any]) -> tuple[float, ...]:
+    return tuple(round(float(settings[k]), 12) for k in SETTINGS)
+
+
+def next_seed(runs: Sequence[dict[str, Any]], settings: dict[str, Any], base_seed: int) -> int:
+    """The seed of the next run with ``settings``: ``base_seed`` for the first, then one more
+    for each earlier run with the same settings, so a repeat differs only in its seed (the
+    weights' initialisation, the order of the batches, the augmentation draws)."""
+    return base_seed + sum(_same(r["settings"]) == _same(settings) for r in runs)
+
+
+def settings_label(settings: dict[str, Any]) -> str:
+    """A short label of a run's settings (``lr=3e-04 gamma=2 aug=1``)."""
+    return (f"lr={settings['LEARNING_RATE']:.0e} gamma={settings['FOCAL_GAMMA']:g} "
+            f"aug={settings['AUGMENT_STRENGTH']:g}")
+
+
+def loss_bands(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Runs grouped by identical settings: their loss per step and its noise band.
+
+    Repeats of the same settings differ only in their seed; how far apart they land is the
+    noise a change of settings must beat before it means anything.
+
+    Args:
+        runs: ``{"label", "settings", "seed", "step", "loss", "epoch_end_steps", "history"}``
+            per run, as ``training_comparison_widget`` keeps them (``loss``: one per batch;
+            ``history["val_macro_f1"]``: one per epoch).
+
+    Returns:
+        One dict per group, in the order of their first run: ``label`` (``settings_label``),
+        ``settings``, ``seeds``,
+        ``n`` (runs), ``step``, ``losses`` (n x steps), ``mean``, ``low``, ``high`` (min and max
+        over the repeats), ``epoch_end_steps``, ``val`` (n x epochs), ``val_mean``,
+        ``val_low``, ``val_high``, ``final_val_macro_f1`` (each run's last value) and
+        ``spread`` (max - min of those; NaN for a single run). Runs of different lengths are
+        cut to their common steps and epochs.
+    """
+    metric = "val_macro_f1"
+    groups: dict[tuple[float, ...], list[dict[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault(_same(run["settings"]), []).append(run)
+    bands = []
+    for members in groups.values():
+        n_steps = min(len(r["loss"]) for r in members)
+        n_epochs = min(len(r["history"].get(metric, [])) for r in members)
+        losses = np.array([r["loss"][:n_steps] for r in members], dtype=np.float64)
+        val = np.array([r["history"][metric][:n_epochs] if n_epochs else []
+                        for r in members], dtype=np.float64).reshape(len(members), n_epochs)
+        final = [float(r["history"][metric][-1]) for r in members if r["history"].get(metric)]
+        bands.append({
+            "label": settings_label(members[0]["settings"]), "settings": members[0]["settings"],
+            "seeds": [r["seed"] for r in members], "n": len(members),
+            "step": np.asarray(members[0]["step"][:n_steps]), "losses": losses,
+            "mean": losses.mean(axis=0), "low": losses.min(axis=0), "high": losses.max(axis=0),
+            "epoch_end_steps": np.asarray(members[0]["epoch_end_steps"][:n_epochs]),
+            "val": val, "val_mean": val.mean(axis=0), "val_low": val.min(axis=0),
+            "val_high": val.max(axis=0), "final_val_macro_f1": final,
+            "spread": float(max(final) - min(final)) if len(final) > 1 else float("nan"),
+        })
+    return bands
 
 
 # --- Drawing -------------------------------------------------------------------------------------
@@ -302,20 +375,108 @@ def augmentation_widget(images: np.ndarray, strength: float = 1.0, seed: int = 4
     return panel
 
 
-def training_comparison_widget(train_fn: Callable[[dict[str, Any]], dict[str, list[float]]],
-                               learning_rate: float = 3e-4, focal_gamma: float = 2.0,
-                               augment_strength: float = 1.0,
-                               metrics: Sequence[str] = ("loss", "val_loss", "val_macro_f1")):
-    """Settings, a Train button and the curves of every run so far, side by side.
+class _NoEagerMetricRetracing(logging.Filter):
+    """Drops TensorFlow's warning that ``pfor.<locals>.f`` "triggered tf.function retracing".
 
-    Training is expensive, so nothing runs when a slider moves: ``train_fn(settings)`` is called
-    only when the button is pressed, with ``settings`` = ``{"LEARNING_RATE", "FOCAL_GAMMA",
-    "AUGMENT_STRENGTH"}``, and must return a Keras-style history ``{metric: [per epoch]}``.
+    Keras' AUC metric calls ``tf.vectorized_map``, which builds a new ``tf.function`` for every
+    batch when a model runs eagerly, as the explorer's short runs do; after five validation
+    batches TensorFlow warns about it. It costs nothing here and would only puzzle a student.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message and "pfor" in message)
+
+
+@contextlib.contextmanager
+def _quiet_eager_metrics():
+    logger, quiet = logging.getLogger("tensorflow"), _NoEagerMetricRetracing()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
+class TrainingPanel(Panel):
+    """A ``Panel`` whose training runs in a worker thread, so the kernel stays free.
+
+    Attributes:
+        status: the status line (HTML).
+        progress: the progress bar (steps of the current run).
+        worker: the last worker thread (None before the first run).
+        busy: whether a worker is running.
+    """
+
+    def __init__(self, title: str, controls: dict[str, Any], update: Callable[[Panel], None]):
+        self.status = widgets.HTML("")
+        self.progress = widgets.IntProgress(value=0, min=0, max=1,
+                                            layout=widgets.Layout(width="12em"))
+        self.worker: threading.Thread | None = None
+        self._train_lock = threading.Lock()
+        self._error: Exception | None = None
+        super().__init__(title, controls, update, extra=[widgets.HBox([self.progress,
+                                                                       self.status])])
+
+    @property
+    def busy(self) -> bool:
+        return self._train_lock.locked()
+
+    def start(self, job: Callable[[], None]) -> bool:
+        """Runs ``job()`` in a new worker thread; False (and nothing started) when one runs."""
+        if not self._train_lock.acquire(blocking=False):
+            return False
+
+        def work():
+            try:
+                job()
+            except Exception as exc:  # kept for wait(); the status line shows it
+                self._error = exc
+            finally:
+                self._train_lock.release()
+
+        self._error = None
+        self.worker = threading.Thread(target=work, name="ecgkit-training", daemon=True)
+        self.worker.start()
+        return True
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Blocks until the running training has finished (joins the worker thread), as a
+        batch run of the notebook does after pressing the button.
+
+        Raises:
+            TimeoutError: still training after ``timeout`` seconds.
+            Exception: the error a run failed with (raised once).
+        """
+        if self.worker is not None:
+            self.worker.join(timeout)
+            if self.worker.is_alive():
+                raise TimeoutError(f"the training run is still going after {timeout} s")
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+
+def training_comparison_widget(train_fn: Callable[[dict[str, Any], Any], dict[str, list[float]]],
+                               learning_rate: float = 3e-4, focal_gamma: float = 2.0,
+                               augment_strength: float = 1.0, seed: int = 42,
+                               metrics: Sequence[str] = ("loss", "val_loss", "val_macro_f1")):
+    """Settings, a Train button and the loss per step of every run so far, with noise bands.
+
+    Training is expensive, so nothing runs when a slider moves: ``train_fn(settings, recorder)``
+    is called only when the button is pressed, in a worker thread (the kernel stays free; the
+    progress bar and the status line follow the batches; a press while a run trains is
+    refused). ``settings`` = ``{"LEARNING_RATE", "FOCAL_GAMMA", "AUGMENT_STRENGTH", "SEED"}``;
+    ``recorder`` is an ``ecgkit.callbacks.BatchLossRecorder`` that ``train_fn`` passes to
+    Keras' ``fit`` (``train(..., callbacks=(recorder,))``); ``train_fn`` returns the Keras-style
+    history ``{metric: [per epoch]}``. A run with the same settings as an earlier one is a
+    repeat with the next seed (``next_seed``); ``repeats`` runs are trained per press.
 
     Returns:
-        A ``Panel``; ``data`` has ``"runs"`` (label, settings, history per run) and ``"curves"``
+        A ``TrainingPanel``; ``data`` has ``"runs"`` (label, settings, seed, steps, losses per
+        batch, history per epoch), ``"bands"`` (``loss_bands``) and ``"curves"``
         (``compare_histories``); ``controls["train"]`` is the button, ``controls["clear"]``
-        forgets the runs.
+        forgets the runs; ``wait()`` joins the worker.
     """
     controls = {
         "learning_rate": _slider("FloatLogSlider", "LR", learning_rate, base=10, min=-5, max=-2,
@@ -324,43 +485,90 @@ def training_comparison_widget(train_fn: Callable[[dict[str, Any]], dict[str, li
                                step=0.5, continuous_update=False),
         "augment_strength": _slider("FloatSlider", "augment", augment_strength, min=0.0, max=3.0,
                                     step=0.25, continuous_update=False),
+        "repeats": _slider("IntSlider", "repeats", 1, min=1, max=5),
         "train": widgets.Button(description="Train", button_style="primary", icon="play"),
         "clear": widgets.Button(description="Clear runs"),
     }
-    status = widgets.HTML("")
     runs: list[dict[str, Any]] = []
+    live: dict[str, Any] = {}  # the run in progress, drawn after each of its epochs
 
     def update(panel):
-        curves = compare_histories(runs, metrics)
-        panel.data = {"runs": list(runs), "curves": curves}
-        panel.plot.value = figure_png(plot_histories(curves))
+        shown = runs + ([live["run"]] if live.get("run") else [])
+        panel.data = {"runs": list(runs), "bands": loss_bands(shown),
+                      "curves": compare_histories(runs, metrics)}
+        panel.plot.value = figure_png(plot_loss_bands(panel.data["bands"]))
 
-    panel = Panel("Short training runs", controls, update, extra=[status])
+    panel = TrainingPanel("Short training runs", controls, update)
+
+    def show(text: str) -> None:
+        panel.status.value = text
+
+    def run_record(label, settings, recorder, history=None) -> dict[str, Any]:
+        f1 = [logs["val_macro_f1"] for logs in recorder.epoch_logs if "val_macro_f1" in logs]
+        history = {k: [float(v) for v in vals] for k, vals in (history or {}).items()}
+        return {"label": label, "settings": {k: settings[k] for k in SETTINGS},
+                "seed": settings["SEED"], "step": list(recorder.steps),
+                "loss": list(recorder.losses), "epoch_end_steps": list(recorder.epoch_end_steps),
+                "history": {"val_macro_f1": f1, **history}}
+
+    def one_run(settings: dict[str, Any]) -> None:
+        settings = {**settings, "SEED": next_seed(runs, settings, seed)}
+        label = f"#{len(runs) + 1} {settings_label(settings)} seed={settings['SEED']}"
+
+        def listener(event, rec):
+            total = rec.total_steps or max(len(rec.steps), 1)
+            if event == "begin":
+                panel.progress.max, panel.progress.value = total, 0
+                show(f"training {label} ...")
+            elif event == "batch":
+                panel.progress.max, panel.progress.value = max(total, rec.steps[-1]), rec.steps[-1]
+                show(f"training {label}: step {rec.steps[-1]}/{total}, "
+                     f"batch loss {rec.losses[-1]:.3f}")
+            elif event == "validation":
+                show(f"training {label}: validating epoch {len(rec.epoch_end_steps) + 1}")
+            elif event == "epoch":
+                live["run"] = run_record(label, settings, rec)
+                panel.refresh()
+
+        recorder = BatchLossRecorder(listener)
+        show(f"training {label} ...")
+        try:
+            with _quiet_eager_metrics():
+                history = train_fn(dict(settings), recorder)
+        except Exception as exc:
+            show(f"<span style='color:#b00'>{label} failed: {type(exc).__name__}: {exc}</span>")
+            raise
+        finally:
+            live.clear()
+        runs.append(run_record(label, settings, recorder, history))
+        panel.refresh()
+        show(f"done: {label}")
 
     def on_train(_button):
         c = panel.controls
         settings = {"LEARNING_RATE": float(c["learning_rate"].value),
                     "FOCAL_GAMMA": float(c["focal_gamma"].value),
                     "AUGMENT_STRENGTH": float(c["augment_strength"].value)}
-        label = (f"#{len(runs) + 1} lr={settings['LEARNING_RATE']:.0e} "
-                 f"g={settings['FOCAL_GAMMA']:g} aug={settings['AUGMENT_STRENGTH']:g}")
+        repeats = int(c["repeats"].value)
+
+        def job():
+            try:
+                for _ in range(repeats):
+                    one_run(settings)
+            finally:
+                c["train"].disabled = False
+
         c["train"].disabled = True
-        status.value = f"training {label} ..."
-        try:
-            history = train_fn(dict(settings))
-        except Exception as exc:
-            status.value = f"<span style='color:#b00'>{label} failed: {type(exc).__name__}: {exc}</span>"
-            return
-        finally:
-            c["train"].disabled = False
-        runs.append({"label": label, "settings": settings,
-                     "history": {k: [float(v) for v in vals] for k, vals in history.items()}})
-        status.value = f"done: {label}"
-        panel.refresh()
+        if not panel.start(job):
+            show("still training: wait for the run to finish (this press was not queued)")
 
     def on_clear(_button):
+        if panel.busy:
+            show("still training: clear the runs when it has finished")
+            return
         runs.clear()
-        status.value = ""
+        show("")
+        panel.progress.value = 0
         panel.refresh()
 
     controls["train"].on_click(on_train)

@@ -136,8 +136,8 @@ class TestNotebook21InBrowser:
                 expect(panels).to_have_count(4, timeout=240_000)
                 for i in range(3):  # the three live plots have an image
                     expect(panels.nth(i).locator("img.ecgkit-plot")).to_have_count(1)
-                # wait for the run-all to finish: the button run in the last cells
-                expect(page.locator(".ecgkit-panel", has_text="done: #1")).to_have_count(
+                # wait for the run-all to finish: the two button presses in the last cells
+                expect(page.locator(".ecgkit-panel", has_text="done: #2")).to_have_count(
                     1, timeout=420_000)
                 expect(kernel).to_contain_text("Idle", timeout=60_000)
                 errors = page.locator("[data-mime-type='application/vnd.jupyter.error']")
@@ -167,4 +167,4 @@ class TestNotebook21InBrowser:
                 browser.close()
         # the batch-style button press inside the notebook recorded its figures
         figures = json.loads((lab["run_dir"] / "21_hyperparameter_explorer" / "figures.json").read_text())
-        assert figures["runs"] == 1 and figures["lr_peak"] > 0
+        assert figures["runs"] == 2 and figures["lr_peak"] > 0

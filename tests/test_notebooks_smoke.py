@@ -123,7 +123,11 @@ class TestWorkbookRun:
 
     def test_21_explorer(self, run):
         f = figs(run, "21_hyperparameter_explorer")
-        assert f["runs"] == 1 and f["run_epochs"] == 1 and math.isclose(f["lr_peak"], 3e-4, rel_tol=1e-3)
+        assert math.isclose(f["lr_peak"], 3e-4, rel_tol=1e-3)
+        # two runs of the same settings (seeds 42, 43) in 2 epochs of 1 batch: a loss per batch
+        assert f["runs"] == 2 and f["seeds"] == [42, 43] and f["run_epochs"] == 2
+        assert f["steps_per_run"] == 2 and all(len(loss) == 2 for loss in f["loss_per_batch"])
+        assert f["repeat_loss_band_width"] >= 0 and f["repeat_val_macro_f1_spread"] >= 0
         assert 0 < f["focal_ratio_easy"] < 1
 
     def test_30_evaluation(self, run):

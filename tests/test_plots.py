@@ -149,3 +149,31 @@ class TestPairedBootstrap:
         assert sum(p.get_height() for p in axes[0].patches if hasattr(p, "get_height")) >= 50
         assert "a - b" in axes[0].get_title() and "10 patients" in axes[0].get_title()
         assert axes[0].get_legend().get_texts()[0].get_text().endswith(f"{v['difference']:+.3f}")
+
+
+class TestLossBands:
+    def test_loss_per_step_with_band_and_validation_per_epoch(self):
+        from matplotlib.collections import PolyCollection
+
+        from ecgkit.widgets import loss_bands
+
+        def run(losses, f1, seed, lr=3e-4):
+            return {"label": "x", "seed": seed, "step": [1, 2, 3, 4], "loss": losses,
+                    "epoch_end_steps": [2, 4], "history": {"val_macro_f1": f1},
+                    "settings": {"LEARNING_RATE": lr, "FOCAL_GAMMA": 2.0, "AUGMENT_STRENGTH": 1}}
+
+        bands = loss_bands([run([3, 2, 1, 1], [0.2, 0.4], 42), run([4, 2, 0, 2], [0.3, 0.3], 43),
+                            run([5, 4, 3, 2], [0.1, 0.5], 42, lr=1e-3)])
+        fig = plots.plot_loss_bands(bands)
+        loss_ax, f1_ax = _visible_axes(fig)
+        assert loss_ax.get_xlabel() == "step" and f1_ax.get_xlabel() == "epoch"
+        # one shaded band per group of repeats (two runs), none for a single run
+        assert sum(isinstance(c, PolyCollection) for c in loss_ax.collections) == 1
+        assert sum(isinstance(c, PolyCollection) for c in f1_ax.collections) == 1
+        mean_line = loss_ax.get_lines()[0]
+        np.testing.assert_allclose(mean_line.get_ydata(), [3.5, 2.0, 0.5, 1.5])
+        assert "2 seeds" in loss_ax.get_legend().get_texts()[0].get_text()
+
+    def test_no_runs_yet(self):
+        fig = plots.plot_loss_bands([])
+        assert "no runs yet" in [t.get_text() for ax in fig.axes for t in ax.texts]

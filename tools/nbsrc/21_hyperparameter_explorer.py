@@ -1,12 +1,13 @@
 TITLE = "21 · Hyperparameter explorer"
 DESCRIPTION = ("Interactive controls for the learning-rate schedule, the focal loss and the "
-               "augmentation strength, plus short training runs started from a button and "
-               "compared side by side.")
+               "augmentation strength, plus short training runs started from a button, their "
+               "loss plotted batch by batch beside the noise band of repeated runs.")
 LEARN = [
     "how peak learning rate, epochs and warm-up shape the warm-up cosine schedule",
     "how focal-loss gamma and alpha reweight easy and hard examples",
     "how augmentation strength changes the images the network sees",
-    "how to compare short training runs fairly (same data, seed and budget)",
+    "how to compare short training runs fairly (same data and budget) and how large the "
+    "noise of a repeat with another seed is",
 ]
 PREREQUISITES = ["03_ecg_augmentation", "20_training (what a training run writes)",
                  "JupyterLab with ipywidgets for the interactive parts (they also run in batch)"]
@@ -15,8 +16,9 @@ CELLS = [
     ("md", """
     ## Parameters
 
-    The explorer starts from these values; the short runs use the same data, seed and budget
-    (one epoch of `EXPLORER_STEPS` batches) so that only the settings you change differ.
+    The explorer starts from these values; the short runs use the same data and budget
+    (`EXPLORER_STEPS` batches, split into up to three short epochs, each followed by a
+    validation) so that only the settings you change, and the seed of a repeat, differ.
     """),
     ("params", ["DATA_DIR", "RECORDS", "SPLIT", "LEAD", "IMAGE_SIZE", "GRID", "MAX_BEATS_PER_RECORD=40",
                 "VAL_FRACTION", "WEIGHTS", "EPOCHS=2", "STEPS_PER_EPOCH=10", "EXPLORER_STEPS",
@@ -25,7 +27,11 @@ CELLS = [
     ("code", """
     import numpy as np
 
-    from ecgkit import contract, nb, render, widgets
+    import shutil
+
+    from IPython.display import Image
+
+    from ecgkit import contract, nb, plots, render, widgets
     from ecgkit.datasets import load_beats
     from ecgkit.params import record_list
     from ecgkit.train import few_steps, train
@@ -33,10 +39,16 @@ CELLS = [
     NOTEBOOK = "21_hyperparameter_explorer"
     OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
     STEPS_FOR_SCHEDULE = STEPS_PER_EPOCH or 100  # the schedule plot needs a step count
-    EAGER = few_steps(1, EXPLORER_STEPS)  # a few steps: tracing the graph costs more than it saves
-    # A short run learns from EXPLORER_STEPS batches but is validated on every loaded validation beat:
-    # at most 100 per record and class (weighted N/n) keeps a run to about a minute on a CPU.
-    CAP = min(MAX_BEATS_PER_RECORD or 100, 100)
+    SHORT_EPOCHS = min(3, EXPLORER_STEPS)  # several short epochs, each validated
+    SHORT_STEPS = EXPLORER_STEPS // SHORT_EPOCHS  # batches per epoch
+    EAGER = few_steps(SHORT_EPOCHS, SHORT_STEPS)  # a few steps: tracing costs more than it saves
+    # A short run learns from EXPLORER_STEPS batches but is validated on every loaded validation
+    # beat after each epoch: at most 30 per record and class (weighted N/n) keeps it short. All
+    # runs are validated on the same beats, so the sample shifts every run alike.
+    CAP = min(MAX_BEATS_PER_RECORD or 30, 30)
+    # The image network alone (CONTEXT none): with the beat's context joined, its branch is fitted
+    # first for CONTEXT_STEPS batches and would carry a short run's validation scores, hiding the
+    # settings you change.
     BASE = {
         "DATA_DIR": DATA_DIR,
         "RECORDS": RECORDS,
@@ -47,8 +59,8 @@ CELLS = [
         "MAX_BEATS_PER_RECORD": CAP,
         "VAL_FRACTION": VAL_FRACTION,
         "WEIGHTS": WEIGHTS,
-        "EPOCHS": 1,
-        "STEPS_PER_EPOCH": EXPLORER_STEPS,
+        "EPOCHS": SHORT_EPOCHS,
+        "STEPS_PER_EPOCH": SHORT_STEPS,
         "BATCH_SIZE": BATCH_SIZE,
         "LEARNING_RATE": LEARNING_RATE,
         "WARMUP_EPOCHS": 0.5,
@@ -58,6 +70,7 @@ CELLS = [
         "MIXED_PRECISION": MIXED_PRECISION,
         "SEED": SEED,
         "RUN_DIR": RUN_DIR,
+        "CONTEXT": "none",
     }
     """),
     ("md", """
@@ -67,7 +80,8 @@ CELLS = [
     (`lr_schedule_curve`, `focal_loss_curve`, `augmentation_preview`). The pure functions are what
     the tests check; the widgets only wire sliders to them. Cheap curves follow the slider as it
     moves; the image preview redraws when you release the slider; training runs only when you
-    press **Train**.
+    press **Train**, in a background thread: the kernel stays free and a progress bar follows
+    the batches.
     """),
     ("code", """
     nb.show_source(widgets.focal_loss_widget)
@@ -129,42 +143,73 @@ CELLS = [
     ## 4. Short training runs, side by side
 
     Choose a learning rate, a focal gamma and an augmentation strength, then press **Train**. Each
-    run trains the enhanced ResNet50 from scratch for one epoch of `EXPLORER_STEPS` batches on the
-    training patients (`ecgkit.train.train`) and adds its curves (training loss, validation loss,
-    validation macro-F1) to the plot. Short runs are noisy: compare trends, and repeat a run
-    before believing a small difference.
+    run trains the enhanced ResNet50 (images only, without the beat's context) from scratch on the
+    training patients (`ecgkit.train.train`) for `EXPLORER_STEPS` batches in a few short epochs,
+    validated after each. A small Keras
+    callback (`ecgkit.callbacks.BatchLossRecorder`) records the training loss of every batch, so
+    the plot shows the loss against the step (left) and the validation macro-F1 per epoch
+    (right), not one dot per run.
+
+    Short runs are noisy. Press **Train** again without moving a slider (or set **repeats**) and
+    the same settings train again with the next seed: another initialisation, another order of
+    the batches, other augmentation draws. Runs with the same settings share a colour and a
+    shaded band from their lowest to their highest value: that band is the noise a change of
+    settings must beat before you believe it.
     """),
     ("code", """
-    def short_run(settings):
+    nb.show_source(widgets.loss_bands)
+    """),
+    ("code", """
+    def short_run(settings, recorder):
+        # one run from scratch with the explorer's settings (SEED included)
         run_dir = OUT / f"run{len(train_panel.data['runs']) + 1}"
+        shutil.rmtree(run_dir, ignore_errors=True)  # from scratch (train resumes a broken run)
+        params = {**BASE, **settings}
         result = train(
-            {**BASE, **settings}, beats=beats, run_dir=run_dir, progress=False, run_eagerly=EAGER
+            params, beats=beats, run_dir=run_dir, progress=False, run_eagerly=EAGER,
+            callbacks=(recorder,),
         )
         return result.history
 
 
     train_panel = widgets.training_comparison_widget(
-        short_run, LEARNING_RATE, FOCAL_GAMMA, AUGMENT_STRENGTH
+        short_run, LEARNING_RATE, FOCAL_GAMMA, AUGMENT_STRENGTH, seed=SEED
     )
     train_panel
     """),
     ("md", """
-    In a batch run nobody presses the button, so the next cell presses it once with the starting
-    values, which also checks that the whole path works. In JupyterLab, change a slider and press
-    **Train** again to add a second run to the plot above.
+    In a batch run nobody presses the button, so the next cell presses it twice with the starting
+    values: a first run, then a repeat with the next seed. `wait()` holds the cell until the run
+    in the background has finished (in JupyterLab you need not wait: the kernel stays free). Then
+    change a slider and press **Train** to add a run of other settings to the plot above.
     """),
     ("code", """
-    train_panel.controls["train"].click()
+    train_panel.controls["train"].click()  # the starting values, seed SEED
+    train_panel.wait()
+    train_panel.controls["train"].click()  # the same settings again: a repeat, seed SEED + 1
+    train_panel.wait()
     runs = train_panel.data["runs"]
-    assert len(runs) == 1, "the run failed: see the status line above the plot"
-    first = runs[0]["history"]
+    assert len(runs) == 2, "a run failed: see the status line above the plot"
+    (band,) = train_panel.data["bands"]  # both runs share one band
+    assert band["n"] == 2 and len(band["step"]) == SHORT_EPOCHS * SHORT_STEPS
+    for run in runs:
+        f1 = np.round(run["history"]["val_macro_f1"], 3).tolist()
+        print(f"{run['label']}: loss per batch {np.round(run['loss'], 3).tolist()}")
+        print(f"    validation macro-F1 per epoch {f1}")
+    """),
+    ("md", """
+    The two runs, in one figure (the live panel above draws the same as you add runs):
+    """),
+    ("code", """
+    fig = plots.plot_loss_bands(train_panel.data["bands"])
+    path = nb.save_figure(fig, RUN_DIR, NOTEBOOK, "short_runs")
+    width = float(np.mean(band["high"] - band["low"]))
     print(
-        {
-            k: np.round(v, 4).tolist()
-            for k, v in first.items()
-            if k in ("loss", "val_loss", "val_macro_f1")
-        }
+        f"Same settings, seeds {band['seeds']}: the loss per batch differs by {width:.3f} on "
+        f"average, and the final validation macro-F1 by {band['spread']:.3f}. A change of "
+        "settings that moves the result by less than that is not yet a difference."
     )
+    Image(filename=path)
     """),
     ("code", """
     nb.record_figures(
@@ -176,10 +221,12 @@ CELLS = [
             "focal_ratio_easy": float(easy),
             "augment_change": aug_panel.data["mean_abs_change"],
             "runs": len(runs),
-            "run_epochs": len(first.get("loss", [])),
-            "run_final": {
-                k: float(v[-1]) for k, v in first.items() if k in ("loss", "val_loss", "val_macro_f1")
-            },
+            "seeds": band["seeds"],
+            "run_epochs": len(runs[0]["history"]["val_macro_f1"]),
+            "steps_per_run": len(runs[0]["loss"]),
+            "loss_per_batch": [run["loss"] for run in runs],
+            "repeat_loss_band_width": width,
+            "repeat_val_macro_f1_spread": band["spread"],
         },
     )
     """),
@@ -188,15 +235,17 @@ CELLS = [
 
     - The schedule, the loss and the augmentation are pure functions; the widgets only draw them.
     - Warm-up length and peak rate matter most early; gamma shifts weight from easy to hard beats.
-    - Training is expensive, so it runs on a button, never on a slider move; compare runs that
-      differ in one setting, with the same data, seed and budget.
+    - Training is expensive, so it runs on a button, in the background, never on a slider move;
+      compare runs that differ in one setting, with the same data and budget.
+    - The loss of every batch shows how a run learns; repeats with other seeds show how far two
+      runs of the same settings land apart. A difference smaller than that band is noise.
 
     ## Exercises
 
     1. Set gamma to 0 and alpha to 1 in the focal-loss panel: which curve do you get, and why?
-    2. Train three runs that differ only in the learning rate (1e-4, 3e-4, 1e-3). Which converges
-       fastest on validation macro-F1? Is the difference bigger than between two runs with the same
-       settings?
+    2. Set **repeats** to 2 and train the learning rates 1e-4, 3e-4 and 1e-3. Which learns
+       fastest on validation macro-F1? Do the bands of two learning rates overlap? If they do,
+       what would you need (more steps, more repeats) before choosing one?
     3. Write `my_schedule(step)` (linear warm-up over 100 steps to 3e-4, then constant) and plot it
        beside `widgets.lr_schedule_curve(3e-4, 10, 100, 1.0)`.
     """),
