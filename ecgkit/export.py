@@ -197,6 +197,24 @@ def _write_info(out: Path, options: dict, records: dict, complete: bool) -> None
     write_bytes(out / BUILD_INFO, json.dumps(info, indent=1).encode())
 
 
+def changed_options(out: Path, options: dict) -> tuple[dict | None, dict]:
+    """What ``out/build.json`` holds (None when there is none) and the options that differ
+    from ``options``: ``{name: (before, now)}``. Shared by both build-dataset tasks.
+
+    Raises:
+        OutputFolderError: an unreadable build.json, naming it.
+    """
+    info = out / BUILD_INFO
+    if not info.is_file():
+        return None, {}
+    try:
+        old = json.loads(info.read_text())
+    except ValueError as exc:
+        raise OutputFolderError(f"{info}: unreadable ({exc}); delete the folder and build "
+                                "again") from None
+    return old, {k: (old.get(k), v) for k, v in options.items() if old.get(k) != v}
+
+
 def _check_out_dir(out: Path, options: dict, records: dict, prune: bool = False) -> None:
     """Refuses folders holding other data, and images this run would delete unless ``prune``;
     then marks the build as started in build.json.
@@ -204,16 +222,10 @@ def _check_out_dir(out: Path, options: dict, records: dict, prune: bool = False)
     Args:
         records: record -> split of this run (None for the beat-level split).
     """
-    info = out / BUILD_INFO
     on_disk = _images_on_disk(out)
     n_images = sum(n for splits in on_disk.values() for n in splits.values())
-    if info.is_file():
-        try:
-            old = json.loads(info.read_text())
-        except ValueError as exc:
-            raise OutputFolderError(f"{info}: unreadable ({exc}); delete the folder and build "
-                                    "again") from None
-        diff = {k: (old.get(k), v) for k, v in options.items() if old.get(k) != v}
+    old, diff = changed_options(out, options)
+    if old is not None:
         finished = old.get("complete", True)  # build.json of older ecgkit: finished builds
         if diff and (finished or n_images):
             listed = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())

@@ -226,16 +226,10 @@ def _check_folder(out: Path, options: dict) -> None:
     """Refuses a folder holding something else, or a build with other options; then marks the
     build as started in build.json."""
     from ecgkit.atomic import write_bytes
-    from ecgkit.export import OutputFolderError
+    from ecgkit.export import OutputFolderError, changed_options
 
-    info = out / BUILD_INFO
-    if info.is_file():
-        try:
-            old = json.loads(info.read_text())
-        except ValueError as exc:
-            raise OutputFolderError(f"{info}: unreadable ({exc}); delete the folder and build "
-                                    "again") from None
-        diff = {k: (old.get(k), v) for k, v in options.items() if old.get(k) != v}
+    old, diff = changed_options(out, options)
+    if old is not None:
         if diff and (old.get("complete", True) or any(out.glob("images/*/*.png"))):
             listed = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
             raise OutputFolderError(f"{out}: already built with other options ({listed}); "
@@ -243,7 +237,7 @@ def _check_folder(out: Path, options: dict) -> None:
     elif any(out.iterdir()):
         raise OutputFolderError(f"{out}: folder exists, is not empty and is not an ecgkit "
                                 f"dataset (no {BUILD_INFO}); choose an empty or new folder")
-    write_bytes(info, json.dumps({**options, "complete": False}, indent=1).encode())
+    write_bytes(out / BUILD_INFO, json.dumps({**options, "complete": False}, indent=1).encode())
 
 
 def build_rhythm_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
