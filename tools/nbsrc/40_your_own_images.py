@@ -178,9 +178,10 @@ CELLS = [
     ## 5. The errors
 
     `errors.csv` lists the wrong strips, most confident first; the Grad-CAM pages show where the
-    network looked. Strips of atrial flutter with regular conduction are the classic confusion:
-    their RR intervals are regular, so neither the RR baseline nor a rhythm-reading network finds
-    them; only the flutter waves between the beats do.
+    network looked. One confusion to look for in the rows below (the `rhythm` column of
+    `labels.csv` holds the original code): atrial flutter (`AFL`) with regular conduction has
+    regular RR intervals, so the RR baseline cannot find it; only the flutter waves between the
+    beats can.
     """),
     ("code", """
     errors = pd.read_csv(OUT / "evaluation" / "errors.csv")
