@@ -27,6 +27,7 @@ import logging
 import multiprocessing
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -39,6 +40,9 @@ log = logging.getLogger("ecgkit")
 MANIFEST = "manifest.csv"
 BUILD_INFO = "build.json"
 RENDER_CHUNK = 256
+STOP_GRACE_S = 2.0
+"""Seconds a stopped build gives its workers to finish the image they are writing; a worker
+still busy after that (reading or rendering a record) is terminated."""
 PNG_COMPRESSION = 3
 """zlib level for the PNGs: OpenCV's default writes ~41 KB per 224 px image, level 3 ~6 KB at
 the same speed (~1.5 ms per image)."""
@@ -566,7 +570,15 @@ def _export_in_pool(tasks: list[dict], workers: int, bar) -> list[dict]:
                 bar.update(1)
     except BaseException:
         stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
+        workers_alive = list((pool._processes or {}).values())  # the executor's only handle
+        pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for proc in workers_alive:  # most stop before their next image
+            proc.join(max(0.0, deadline - time.monotonic()))
+        for proc in workers_alive:  # one still reading or rendering a record: ended; its
+            if proc.is_alive():     # writes are atomic, the rerun removes a temporary file
+                proc.terminate()
+                proc.join(5)
         raise
     pool.shutdown(wait=True)
     return results

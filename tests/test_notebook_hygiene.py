@@ -19,7 +19,7 @@ EXPECTED = [
     "00_setup_and_tour", "01_data_exploration", "02_signals_to_images", "03_ecg_augmentation",
     "10_resnet50_backbone", "11_ecg_specific_block", "12_attention", "13_feature_calibration",
     "14_pyramid_and_head", "20_training", "21_hyperparameter_explorer", "30_evaluation",
-    "31_error_analysis", "32_ablation",
+    "31_error_analysis", "32_ablation", "40_your_own_images",
 ]
 NOTEBOOKS = list_notebooks()
 
