@@ -62,8 +62,7 @@ def write_pages(folder: Path, n: int, suffix: str) -> list[str]:
 
 def folder_iterator(files, size: int, batch_size: int, fit: str, strength: float):
     """The training stream of ``image_training.train_images``, read as ``fit`` reads it."""
-    import keras
-    from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
+    from bench_pipeline import read_as_fit
 
     from ecgkit.augment import make_image_augment
     from ecgkit.images import image_files_dataset
@@ -73,39 +72,7 @@ def folder_iterator(files, size: int, batch_size: int, fit: str, strength: float
                              fit=fit, num_classes=5,
                              epoch_batches=math.ceil(len(files) / batch_size),
                              image_augment=make_image_augment(strength) if strength else None)
-    adapter = PyDatasetAdapter(ds, shuffle=False)
-    adapter.on_epoch_begin()
-    try:
-        if keras.backend.backend() == "tensorflow":
-            yield from adapter.get_tf_dataset()
-        else:
-            yield from adapter.get_numpy_iterator()
-    finally:
-        adapter.on_epoch_end()
-
-
-def wfdb_iterator(train_beats, val_beats, size: int, batch_size: int, strength: float):
-    """The image stream of ``train.make_datasets`` (shuffled, CLASS_BALANCE none, images only:
-    ``context=None``), read as ``fit`` reads it."""
-    import keras
-    from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
-
-    from ecgkit.params import resolve
-    from ecgkit.train import make_datasets
-
-    p = resolve({"IMAGE_SIZE": size, "GRID": True, "BATCH_SIZE": batch_size,
-                 "AUGMENT_STRENGTH": strength, "CLASS_BALANCE": "none"})
-    ds, _ = make_datasets(train_beats, val_beats, p, math.ceil(len(train_beats) / batch_size),
-                          context=None)
-    adapter = PyDatasetAdapter(ds, shuffle=False)
-    adapter.on_epoch_begin()
-    try:
-        if keras.backend.backend() == "tensorflow":
-            yield from adapter.get_tf_dataset()
-        else:
-            yield from adapter.get_numpy_iterator()
-    finally:
-        adapter.on_epoch_end()
+    yield from read_as_fit(ds)
 
 
 def main(argv=None) -> int:
@@ -117,7 +84,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
-    from bench_pipeline import rate
+    from bench_pipeline import batches_iterator, rate
     from ecgkit.datasets import load_beats
 
     size = 224
@@ -137,7 +104,7 @@ def main(argv=None) -> int:
     beats = load_beats(records=RECORDS, progress=False)
     train, val = beats.subset("train"), beats.subset("val")
     for strength in (0.0, 1.0):
-        it = wfdb_iterator(train, val, size, args.batch_size, strength)
+        it = batches_iterator(train, val, size, args.batch_size, strength)
         label = f"WFDB renderer (signal_dataset), augmentation {'on' if strength else 'off'}"
         print(f"{label:52} {rate(it, args.batches):>9,.0f}", flush=True)
     return 0

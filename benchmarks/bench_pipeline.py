@@ -68,9 +68,6 @@ def batches_iterator(train_beats, val_beats, image_size, batch_size, strength, s
     CONTEXT logits are cheap beside rendering)."""
     import math
 
-    import keras
-    from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
-
     from ecgkit.params import resolve
     from ecgkit.train import make_datasets
 
@@ -78,6 +75,15 @@ def batches_iterator(train_beats, val_beats, image_size, batch_size, strength, s
                  "AUGMENT_STRENGTH": strength, "CLASS_BALANCE": "none", "SEED": seed})
     ds, _ = make_datasets(train_beats, val_beats, p, math.ceil(len(train_beats) / batch_size),
                           context=None)
+    yield from read_as_fit(ds)
+
+
+def read_as_fit(ds):
+    """The batches of a ``keras.utils.PyDataset`` read as ``fit`` reads them: through Keras'
+    adapter, as a ``tf.data`` stream on TensorFlow, NumPy batches on the other backends."""
+    import keras
+    from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
+
     adapter = PyDatasetAdapter(ds, shuffle=False)
     adapter.on_epoch_begin()
     try:
