@@ -532,8 +532,9 @@ def _add_image_folder_options(p: argparse.ArgumentParser, training: bool) -> Non
         g.add_argument("--fit", choices=("pad", "tile"), default="pad",
                        help="with --images: keep each image's aspect by padding it to a square "
                             "(default), or cut it into square tiles along its longer side")
-        g.add_argument("--test-fraction", type=open_fraction, default=0.2,
-                       help="with --images: share of the images (whole patients) kept for test")
+        g.add_argument("--test-fraction", type=open_fraction, default=None,
+                       help="with --images: share of the images (whole patients) kept for test "
+                            "(parameter TEST_FRACTION, default 0.2)")
         g.add_argument("--bad-images", choices=("error", "skip"), default="error",
                        help="with --images: unreadable or too-small images: stop, naming every "
                             "one (default), or leave them out with a warning")
@@ -573,38 +574,33 @@ def _cmd_train(args) -> int:
         return 2
     try:
         if args.images:
-            return _train_images(args, overrides)
-        result = train(overrides, run_dir=args.run_dir, progress=not args.quiet,
-                       restart=args.restart)
+            result = _train_images(args, overrides)
+        else:
+            result = train(overrides, run_dir=args.run_dir, progress=not args.quiet,
+                           restart=args.restart)
     except KeyboardInterrupt:
         print("interrupted: the same command resumes from the last finished epoch, if any "
               "(--restart starts afresh)", file=sys.stderr)
         return 130
     best = result.info.get("best") or {}
     print(f"run folder: {result.run_dir}")
-    print(f"model: {result.paths['model']}")
+    classes = result.info["data"].get("classes") if args.images else None
+    print(f"model: {result.paths['model']}" + (f" (classes: {', '.join(classes)})"
+                                               if classes else ""))
     if best:
         print(f"best {best.get('monitor', MONITOR)} {best['best']:.4f} at epoch {best['epoch']}")
     return 0
 
 
-def _train_images(args, overrides: dict) -> int:
+def _train_images(args, overrides: dict):
     """``ecgkit train --images DIR``: ecgkit.image_training on a labelled folder."""
-    from ecgkit.callbacks import MONITOR
     from ecgkit.image_training import train_images
 
     # The data report (printed first) says so when the split cannot keep patients apart.
-    result = train_images(args.images, args.labels, args.group_column, overrides,
-                          run_dir=args.run_dir, fit=args.fit, test_fraction=args.test_fraction,
-                          on_bad=args.bad_images, progress=not args.quiet, echo=print,
-                          restart=args.restart)
-    best = result.info.get("best") or {}
-    print(f"run folder: {result.run_dir}")
-    print(f"model: {result.paths['model']} (classes: "
-          f"{', '.join(result.info['data']['classes'])})")
-    if best:
-        print(f"best {best.get('monitor', MONITOR)} {best['best']:.4f} at epoch {best['epoch']}")
-    return 0
+    return train_images(args.images, args.labels, args.group_column, overrides,
+                        run_dir=args.run_dir, fit=args.fit, test_fraction=args.test_fraction,
+                        on_bad=args.bad_images, progress=not args.quiet, echo=print,
+                        restart=args.restart)
 
 
 # --- ecgkit evaluate -----------------------------------------------------------------------------

@@ -50,8 +50,6 @@ from ecgkit.train import (TrainResult, epoch_steps, few_steps, model_kwargs, sta
                           stop_recorded)
 from ecgkit.training_config import get_training_config
 
-TEST_FRACTION = 0.2
-"""Share of the images (of the groups, by image count) kept for the test side."""
 
 
 def image_model_kwargs(p: dict[str, Any], num_classes: int) -> dict[str, Any]:
@@ -73,7 +71,7 @@ def image_provenance(p: dict[str, Any], images, split, fit: str) -> dict[str, An
 
 def train_images(folder, labels=None, group_column: str | None = None,
                  params: dict[str, Any] | None = None, run_dir: str | Path | None = None,
-                 fit: str = "pad", test_fraction: float = TEST_FRACTION, on_bad: str = "error",
+                 fit: str = "pad", test_fraction: float | None = None, on_bad: str = "error",
                  progress: bool = True, strategy=None, callbacks=(),
                  run_eagerly: bool | None = None, echo=print, restart: bool = False
                  ) -> TrainResult:
@@ -96,7 +94,8 @@ def train_images(folder, labels=None, group_column: str | None = None,
             folder after an interruption resumes from the last finished epoch.
         fit: ``"pad"`` (default) or ``"tile"``: how an image becomes a square
             (``images.IMAGE_FITS``; ``"squash"`` for images that are square already).
-        test_fraction: share of the images (whole groups) on the test side.
+        test_fraction: share of the images (whole groups) on the test side; None: the
+            parameter ``TEST_FRACTION``.
         on_bad: unreadable or too-small images: ``"error"`` (all named) or ``"skip"``.
         progress: progress bars and the data report on the terminal.
         strategy, callbacks: as in ``ecgkit.train.train``.
@@ -123,6 +122,8 @@ def train_images(folder, labels=None, group_column: str | None = None,
     with exclusive_folder(run_dir, "training"):
         previous = None if restart else interrupted_run(run_dir)
         check_resume(run_dir, previous, params=p)  # before the images: a refusal comes at once
+        if test_fraction is None:
+            test_fraction = p["TEST_FRACTION"]
         return _train_images_in(folder, labels, group_column, p, run_dir, fit, test_fraction,
                                 on_bad, progress, strategy, callbacks, run_eagerly, echo,
                                 previous)
