@@ -187,12 +187,21 @@ check them. This notebook records its environment:
 nb.show_source(nb.record_figures)
 
 # %%
-path = nb.record_figures(RUN_DIR, NOTEBOOK, {
-    "python": env["python"], "backend": env["backend"], env["backend"]: env[env["backend"]],
-    "keras": env["keras"],
-    "gpus": len(env["gpus"]), "cpu_count": env["cpu_count"], "records": len(records),
-    "notebooks": len(notebooks), "parameters": len(params.PARAMS),
-})
+path = nb.record_figures(
+    RUN_DIR,
+    NOTEBOOK,
+    {
+        "python": env["python"],
+        "backend": env["backend"],
+        env["backend"]: env[env["backend"]],
+        "keras": env["keras"],
+        "gpus": len(env["gpus"]),
+        "cpu_count": env["cpu_count"],
+        "records": len(records),
+        "notebooks": len(notebooks),
+        "parameters": len(params.PARAMS),
+    },
+)
 print(path.read_text())
 
 # %% [markdown]

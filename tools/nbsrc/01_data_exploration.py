@@ -64,8 +64,10 @@ nb.show_source(rec_mod.read_record)
 
 # %%
 record = rec_mod.read_record(DATA, EXAMPLE, lead=LEAD)
-print(f"record {record.name}: patient {record.patient}, lead {record.sig_name}, {record.fs:g} Hz, "
-      f"{record.signal.shape[0] / record.fs / 60:.1f} min, {len(record.samples)} beats")
+print(
+    f"record {record.name}: patient {record.patient}, lead {record.sig_name}, {record.fs:g} Hz, "
+    f"{record.signal.shape[0] / record.fs / 60:.1f} min, {len(record.samples)} beats"
+)
 print("non-beat annotations skipped:", dict(record.skipped))
 assert record.fs == contract.FS and record.signal.ndim == 1
 assert len(record.samples) == len(record.symbols) == len(record.labels)
@@ -88,8 +90,15 @@ colours = dict(
 inside = (record.samples >= start) & (record.samples < stop)
 for s, sym, lab in zip(record.samples[inside], record.symbols[inside], record.labels[inside]):
     cls = contract.CLASSES[lab]
-    ax.annotate(f"{sym}\n{cls}", (s / record.fs, record.signal[s]), xytext=(0, 8),
-                textcoords="offset points", ha="center", fontsize=8, color=colours[cls])
+    ax.annotate(
+        f"{sym}\n{cls}",
+        (s / record.fs, record.signal[s]),
+        xytext=(0, 8),
+        textcoords="offset points",
+        ha="center",
+        fontsize=8,
+        color=colours[cls],
+    )
 ax.set(xlabel="time (s)", ylabel="mV", title=f"record {EXAMPLE}, lead {record.sig_name}")
 nb.save_figure(fig, RUN_DIR, NOTEBOOK, "signal_with_beats")
 
@@ -251,6 +260,7 @@ pd.DataFrame(counts).T
 # %%
 plot_class_distribution(counts)
 
+
 # %%
 def nearest_neighbour(beatset, rng):
     train, test = beatset.subset("train"), beatset.subset("test")
@@ -306,14 +316,21 @@ inter-patient protocol.
 """
 
 # %%
-nb.record_figures(RUN_DIR, NOTEBOOK, {
-    "records": len(NAMES), "patients": int(len(per_patient)), "beats": int(len(beats)),
-    "class_counts": class_counts.to_dict(),
-    "split_records": {k: len(v) for k, v in split.items()},
-    "split_class_counts": counts, "patient_overlap": len(overlap),
-    "rr_pre_median_s": rr["rr_pre_s"].dropna().round(3).to_dict(),
-    "knn": knn.round(4).to_dict(orient="index"),
-})
+nb.record_figures(
+    RUN_DIR,
+    NOTEBOOK,
+    {
+        "records": len(NAMES),
+        "patients": int(len(per_patient)),
+        "beats": int(len(beats)),
+        "class_counts": class_counts.to_dict(),
+        "split_records": {k: len(v) for k, v in split.items()},
+        "split_class_counts": counts,
+        "patient_overlap": len(overlap),
+        "rr_pre_median_s": rr["rr_pre_s"].dropna().round(3).to_dict(),
+        "knn": knn.round(4).to_dict(orient="index"),
+    },
+)
 
 # %% [markdown]
 """

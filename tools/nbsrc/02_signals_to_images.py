@@ -213,6 +213,7 @@ nb.record_figures(
 
 1. Render the same beat with `render_ecg_image(beat, 224)` and with a min-max stretched copy
    (`(beat - beat.min()) / np.ptp(beat) * 3`). Which information is lost by stretching?
-2. Find a clipped window (`render_batch(beats.windows[i:i+1])[1] == 1`). Which class and record is it?
+2. Find a clipped window (`render_batch(beats.windows[i:i+1])[1] == 1`). Which class and record
+   is it?
 3. Time `render_batch` for 64, 128 and 224 px. How does the cost grow with the side?
 """

@@ -134,9 +134,11 @@ an accelerator inside its own training step.
 # %%
 fast = augment.augment_images(images, np.random.default_rng(SEED), strength=1.0)
 assert fast.dtype == np.uint8 and fast.shape == images.shape
-plot_image_grid(np.concatenate([images[:2], fast[:2]]),
-                [f"{n}, original" for n in names[:2]] + [f"{n}, augment_images" for n in names[:2]],
-                ncols=4)
+plot_image_grid(
+    np.concatenate([images[:2], fast[:2]]),
+    [f"{n}, original" for n in names[:2]] + [f"{n}, augment_images" for n in names[:2]],
+    ncols=4,
+)
 
 # %% [markdown]
 """
@@ -223,13 +225,20 @@ ax.legend(fontsize=7)
 nb.save_figure(fig, RUN_DIR, NOTEBOOK, "signal_augment")
 
 # %%
-nb.record_figures(RUN_DIR, NOTEBOOK, {
-    "layers": layer_types, "classes_shown": names, "image_shape": list(images.shape[1:]),
-    "strengths": STRENGTHS, "mean_abs_change": change,
-    "max_shift_mm_at_1": float(limits.loc[1.0, "max shift (mm)"]),
-    "augment_strength": AUGMENT_STRENGTH,
-    "widget_change_at_strength": preview.data["mean_abs_change"],
-})
+nb.record_figures(
+    RUN_DIR,
+    NOTEBOOK,
+    {
+        "layers": layer_types,
+        "classes_shown": names,
+        "image_shape": list(images.shape[1:]),
+        "strengths": STRENGTHS,
+        "mean_abs_change": change,
+        "max_shift_mm_at_1": float(limits.loc[1.0, "max shift (mm)"]),
+        "augment_strength": AUGMENT_STRENGTH,
+        "widget_change_at_strength": preview.data["mean_abs_change"],
+    },
+)
 
 # %% [markdown]
 """

@@ -66,9 +66,13 @@ inputs = keras.Input(INPUT_SHAPE, name="image")
 stages = backbone.resnet50_backbone(inputs, weights=WEIGHTS_ARG)
 extractor = keras.Model(inputs, [stages[s] for s in backbone.STAGE_OUTPUTS], name="resnet50_stages")
 shapes = {s: tuple(stages[s].shape[1:]) for s in backbone.STAGE_OUTPUTS}
-pd.DataFrame([(s, shp, IMAGE_SIZE // shp[0], round(render.ms_per_cell(shp[1])))
-              for s, shp in shapes.items()],
-             columns=["stage output", "shape (H, W, C)", "stride", "one cell (ms of signal)"])
+pd.DataFrame(
+    [
+        (s, shp, IMAGE_SIZE // shp[0], round(render.ms_per_cell(shp[1])))
+        for s, shp in shapes.items()
+    ],
+    columns=["stage output", "shape (H, W, C)", "stride", "one cell (ms of signal)"],
+)
 
 # %%
 for s, stride in zip(backbone.STAGE_OUTPUTS, (4, 8, 16, 32)):
@@ -98,11 +102,20 @@ than learned ECG features; with ImageNet weights edges and strokes light up.
 """
 
 # %%
-beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), lead=LEAD,
-                   max_beats_per_record=MAX_BEATS_PER_RECORD, seed=SEED, progress=False)
+beats = load_beats(
+    DATA_DIR or None,
+    records=record_list(RECORDS),
+    lead=LEAD,
+    max_beats_per_record=MAX_BEATS_PER_RECORD,
+    seed=SEED,
+    progress=False,
+)
 rng = np.random.default_rng(SEED)
-pick = [int(rng.choice(np.flatnonzero(beats.labels == k)))
-        for k in range(len(contract.CLASSES)) if (beats.labels == k).any()]
+pick = [
+    int(rng.choice(np.flatnonzero(beats.labels == k)))
+    for k in range(len(contract.CLASSES))
+    if (beats.labels == k).any()
+]
 pick_names = [contract.CLASSES[beats.labels[i]] for i in pick]
 images, _ = render_batch(beats.windows[pick], IMAGE_SIZE, GRID)
 keras.utils.set_random_seed(SEED)
@@ -124,11 +137,19 @@ for ax in axes.ravel():
 nb.save_figure(fig, RUN_DIR, NOTEBOOK, "stage_outputs")
 
 # %%
-nb.record_figures(RUN_DIR, NOTEBOOK, {
-    "image_size": IMAGE_SIZE, "weights": WEIGHTS, "params": int(extractor.count_params()),
-    "stage_shapes": {s: list(v) for s, v in shapes.items()},
-    "stage_mean_activation": {s: float(o.mean()) for s, o in zip(backbone.STAGE_OUTPUTS, outputs)},
-})
+nb.record_figures(
+    RUN_DIR,
+    NOTEBOOK,
+    {
+        "image_size": IMAGE_SIZE,
+        "weights": WEIGHTS,
+        "params": int(extractor.count_params()),
+        "stage_shapes": {s: list(v) for s, v in shapes.items()},
+        "stage_mean_activation": {
+            s: float(o.mean()) for s, o in zip(backbone.STAGE_OUTPUTS, outputs)
+        },
+    },
+)
 
 # %% [markdown]
 """

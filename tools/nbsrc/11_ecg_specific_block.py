@@ -64,8 +64,10 @@ like the diagram.
 # %%
 stride4_cells = -(-IMAGE_SIZE // 4)  # conv2_block3_out's width (section 3 checks it)
 cell_ms = render.ms_per_cell(stride4_cells)
-print(f"At {IMAGE_SIZE} px one pixel is {render.ms_per_pixel(IMAGE_SIZE):.1f} ms of signal; "
-      f"the stride-4 map is {stride4_cells} cells wide, one cell = {cell_ms:.0f} ms.")
+print(
+    f"At {IMAGE_SIZE} px one pixel is {render.ms_per_pixel(IMAGE_SIZE):.1f} ms of signal; "
+    f"the stride-4 map is {stride4_cells} cells wide, one cell = {cell_ms:.0f} ms."
+)
 for k in DEFAULT_KERNEL_SIZES:
     print(f"  a {k}-wide kernel spans {k * cell_ms:.0f} ms: {render.what_spans(k * cell_ms)}")
 
@@ -98,11 +100,20 @@ receptive field of each branch, not a learned detector.)
 """
 
 # %%
-beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), lead=LEAD,
-                   max_beats_per_record=MAX_BEATS_PER_RECORD, seed=SEED, progress=False)
+beats = load_beats(
+    DATA_DIR or None,
+    records=record_list(RECORDS),
+    lead=LEAD,
+    max_beats_per_record=MAX_BEATS_PER_RECORD,
+    seed=SEED,
+    progress=False,
+)
 rng = np.random.default_rng(SEED)
-pick = [int(rng.choice(np.flatnonzero(beats.labels == k)))
-        for k in range(len(contract.CLASSES)) if (beats.labels == k).any()]
+pick = [
+    int(rng.choice(np.flatnonzero(beats.labels == k)))
+    for k in range(len(contract.CLASSES))
+    if (beats.labels == k).any()
+]
 pick_names = [contract.CLASSES[beats.labels[i]] for i in pick]
 images, _ = render_batch(beats.windows[pick], IMAGE_SIZE, GRID)
 keras.utils.set_random_seed(SEED)
@@ -175,9 +186,11 @@ nb.record_figures(
 2. Which branch costs the most parameters? Compute it from `block.get_layer(...).count_params()`.
 """
 
+
 # %%
 def my_ecg_block(x, filters, name="mine"):
     raise NotImplementedError("exercise 1: write the block here")
+
 
 try:
     result = nb.check_block(my_ecg_block, ecg_multiscale_block, (56, 56, 256), filters=128)

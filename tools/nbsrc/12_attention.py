@@ -72,8 +72,15 @@ y = ecg_attention(x, reduction=16, name="attention")
 block = keras.Model(x, y, name="attention_alone")
 weights_shape = tuple(block.get_layer("attention_channel_weights").output.shape)
 map_shape = tuple(block.get_layer("attention_spatial_map").output.shape)
-print("output", tuple(y.shape), "channel weights", weights_shape, "spatial map", map_shape,
-      f"{block.count_params():,} parameters")
+print(
+    "output",
+    tuple(y.shape),
+    "channel weights",
+    weights_shape,
+    "spatial map",
+    map_shape,
+    f"{block.count_params():,} parameters",
+)
 assert tuple(y.shape) == (None, 7, 7, 2048)
 assert weights_shape == (None, 1, 1, 2048) and map_shape == (None, 7, 7, 1)
 
@@ -89,11 +96,20 @@ computes it for this run.
 """
 
 # %%
-beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), lead=LEAD,
-                   max_beats_per_record=MAX_BEATS_PER_RECORD, seed=SEED, progress=False)
+beats = load_beats(
+    DATA_DIR or None,
+    records=record_list(RECORDS),
+    lead=LEAD,
+    max_beats_per_record=MAX_BEATS_PER_RECORD,
+    seed=SEED,
+    progress=False,
+)
 rng = np.random.default_rng(SEED)
-pick = [int(rng.choice(np.flatnonzero(beats.labels == k)))
-        for k in range(len(contract.CLASSES)) if (beats.labels == k).any()]
+pick = [
+    int(rng.choice(np.flatnonzero(beats.labels == k)))
+    for k in range(len(contract.CLASSES))
+    if (beats.labels == k).any()
+]
 pick_names = [contract.CLASSES[beats.labels[i]] for i in pick]
 images, _ = render_batch(beats.windows[pick], IMAGE_SIZE, GRID)
 keras.utils.set_random_seed(SEED)
@@ -116,18 +132,26 @@ fig
 # %%
 top_cells = int(top.shape[2])
 top_cell_ms = render.ms_per_cell(top_cells)
-print(f"At {IMAGE_SIZE} px the spatial map is {top_cells} x {top_cells}: one cell = "
-      f"{top_cell_ms:.0f} ms of the 3-s window ({render.what_spans(top_cell_ms)}): "
-      f"spatial attention chooses among {top_cells} stretches of time across the window.")
+print(
+    f"At {IMAGE_SIZE} px the spatial map is {top_cells} x {top_cells}: one cell = "
+    f"{top_cell_ms:.0f} ms of the 3-s window ({render.what_spans(top_cell_ms)}): "
+    f"spatial attention chooses among {top_cells} stretches of time across the window."
+)
 
 # %%
-nb.record_figures(RUN_DIR, NOTEBOOK, {
-    "block_params": int(block.count_params()), "channel_weights_shape": list(weights_shape[1:]),
-    "spatial_map_shape": list(map_shape[1:]),
-    "channel_weight_range": [float(channel.min()), float(channel.max())],
-    "spatial_range": [float(spatial.min()), float(spatial.max())],
-    "top_map_cells": top_cells, "top_cell_ms": top_cell_ms,
-})
+nb.record_figures(
+    RUN_DIR,
+    NOTEBOOK,
+    {
+        "block_params": int(block.count_params()),
+        "channel_weights_shape": list(weights_shape[1:]),
+        "spatial_map_shape": list(map_shape[1:]),
+        "channel_weight_range": [float(channel.min()), float(channel.max())],
+        "spatial_range": [float(spatial.min()), float(spatial.max())],
+        "top_map_cells": top_cells,
+        "top_cell_ms": top_cell_ms,
+    },
+)
 
 # %% [markdown]
 """
@@ -150,9 +174,11 @@ nb.record_figures(RUN_DIR, NOTEBOOK, {
 2. Set `reduction=4` and `reduction=32`: how does the parameter count change?
 """
 
+
 # %%
 def my_attention(x, reduction=16, name="mine"):
     raise NotImplementedError("exercise 1: write the block here")
+
 
 try:
     result = nb.check_block(my_attention, ecg_attention, (7, 7, 2048), reduction=16)

@@ -84,11 +84,20 @@ signal one position covers in this run.
 """
 
 # %%
-beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), lead=LEAD,
-                   max_beats_per_record=MAX_BEATS_PER_RECORD, seed=SEED, progress=False)
+beats = load_beats(
+    DATA_DIR or None,
+    records=record_list(RECORDS),
+    lead=LEAD,
+    max_beats_per_record=MAX_BEATS_PER_RECORD,
+    seed=SEED,
+    progress=False,
+)
 rng = np.random.default_rng(SEED)
-pick = [int(rng.choice(np.flatnonzero(beats.labels == k)))
-        for k in range(len(contract.CLASSES)) if (beats.labels == k).any()]
+pick = [
+    int(rng.choice(np.flatnonzero(beats.labels == k)))
+    for k in range(len(contract.CLASSES))
+    if (beats.labels == k).any()
+]
 pick_names = [contract.CLASSES[beats.labels[i]] for i in pick]
 images, _ = render_batch(beats.windows[pick], IMAGE_SIZE, GRID)
 keras.utils.set_random_seed(SEED)
@@ -107,9 +116,11 @@ nb.save_figure(fig, RUN_DIR, NOTEBOOK, "detector_maps")
 # %%
 positions = int(top.shape[1] * top.shape[2])
 position_ms = render.ms_per_cell(int(top.shape[2]))
-print(f"At {IMAGE_SIZE} px each detector chooses among {positions} positions; one position "
-      f"covers {position_ms:.0f} ms of the 3-s window ({render.what_spans(position_ms)}), "
-      "so a 'P-wave detector' can at best point at the stretch that holds the P wave.")
+print(
+    f"At {IMAGE_SIZE} px each detector chooses among {positions} positions; one position "
+    f"covers {position_ms:.0f} ms of the 3-s window ({render.what_spans(position_ms)}), "
+    "so a 'P-wave detector' can at best point at the stretch that holds the P wave."
+)
 
 # %%
 gates = keras.Model(model.inputs, model.get_layer("calibration_out").output).predict(
@@ -148,6 +159,7 @@ nb.record_figures(
    the library's weights.
 2. Build the module with `n_components=8`: how many parameters does that add?
 """
+
 
 # %%
 def my_calibration(x, n_components=4, name="mine"):

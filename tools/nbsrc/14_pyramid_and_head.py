@@ -113,11 +113,20 @@ same head), so the comparison is fair.
 nb.show_source(factory.create_enhanced_resnet50)
 
 # %%
-beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), lead=LEAD,
-                   max_beats_per_record=MAX_BEATS_PER_RECORD, seed=SEED, progress=False)
+beats = load_beats(
+    DATA_DIR or None,
+    records=record_list(RECORDS),
+    lead=LEAD,
+    max_beats_per_record=MAX_BEATS_PER_RECORD,
+    seed=SEED,
+    progress=False,
+)
 rng = np.random.default_rng(SEED)
-pick = [int(rng.choice(np.flatnonzero(beats.labels == k)))
-        for k in range(len(contract.CLASSES)) if (beats.labels == k).any()]
+pick = [
+    int(rng.choice(np.flatnonzero(beats.labels == k)))
+    for k in range(len(contract.CLASSES))
+    if (beats.labels == k).any()
+]
 pick_names = [contract.CLASSES[beats.labels[i]] for i in pick]
 images, _ = render_batch(beats.windows[pick], IMAGE_SIZE, GRID)
 keras.utils.set_random_seed(SEED)
@@ -163,12 +172,18 @@ full.summary(print_fn=lambda line, *a, **k: lines.append(line), line_length=110)
 print("\n".join(lines[-8:]))
 
 # %%
-nb.record_figures(RUN_DIR, NOTEBOOK, {
-    "fpn_params": int(fpn.count_params()), "fpn_output": list(fused.shape[1:]),
-    "head_params": int(head.count_params()),
-    "cost": cost[["parameters", "GFLOPs per image"]].to_dict(orient="index"),
-    "enhanced_output_shape": list(probs.shape), "gradcam_layer": factory.gradcam_layer_name(full),
-})
+nb.record_figures(
+    RUN_DIR,
+    NOTEBOOK,
+    {
+        "fpn_params": int(fpn.count_params()),
+        "fpn_output": list(fused.shape[1:]),
+        "head_params": int(head.count_params()),
+        "cost": cost[["parameters", "GFLOPs per image"]].to_dict(orient="index"),
+        "enhanced_output_shape": list(probs.shape),
+        "gradcam_layer": factory.gradcam_layer_name(full),
+    },
+)
 
 # %% [markdown]
 """
@@ -187,9 +202,11 @@ nb.record_figures(RUN_DIR, NOTEBOOK, {
 2. Which enhancement is the most expensive in FLOPs? In parameters? Why do they differ?
 """
 
+
 # %%
 def my_head(x, num_classes=5, units=(512, 256), dropout=0.5, name="mine"):
     raise NotImplementedError("exercise 1: write the head here")
+
 
 try:
     result = nb.check_block(my_head, classification_head, (512,), num_classes=5)

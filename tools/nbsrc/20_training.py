@@ -78,7 +78,16 @@ import numpy as np
 import pandas as pd
 
 from ecgkit import (
-    callbacks, context, contract, factory, hardware, nb, plots, render, train, training_config,
+    callbacks,
+    context,
+    contract,
+    factory,
+    hardware,
+    nb,
+    plots,
+    render,
+    train,
+    training_config,
     widgets,
 )
 from ecgkit.datasets import load_beats
@@ -207,9 +216,9 @@ fig, ax = plt.subplots(figsize=(6, 3))
 overfit.plot(ax=ax, xlabel="step", title="one batch, 40 steps (training mode)")
 nb.save_figure(fig, RUN_DIR, NOTEBOOK, "overfit_one_batch")
 print(f"training-mode accuracy on the batch after 40 steps: {overfit['accuracy'].iloc[-1]:.2f}")
-assert overfit["accuracy"].iloc[-5:].max() >= 0.9, (
-    "the network cannot memorise one batch: check the setup"
-)
+assert (
+    overfit["accuracy"].iloc[-5:].max() >= 0.9
+), "the network cannot memorise one batch: check the setup"
 
 # %% [markdown]
 """
@@ -337,12 +346,12 @@ fig, axes = plt.subplots(1, 2, figsize=(12, 3.2))
 for k, c in enumerate(contract.CLASSES):
     rows = train_beats.labels == k
     if rows.sum() >= 5:
-        axes[0].hist(np.clip(ctx[rows, 0], 0, 2), bins=40, histtype="step", density=True,
-                     label=c)
-        axes[1].plot(np.median(ctx[rows, context.N_RHYTHM:], axis=0), label=c)
+        axes[0].hist(np.clip(ctx[rows, 0], 0, 2), bins=40, histtype="step", density=True, label=c)
+        axes[1].plot(np.median(ctx[rows, context.N_RHYTHM :], axis=0), label=c)
 axes[0].set(title=f"{names[0]}: early beats sit left of 1", xlabel=names[0])
-axes[1].set(title="median shape minus the patient's usual beat (mV)",
-            xlabel="10-ms step from -0.25 s")
+axes[1].set(
+    title="median shape minus the patient's usual beat (mV)", xlabel="10-ms step from -0.25 s"
+)
 axes[0].legend()
 axes[1].legend()
 nb.save_figure(fig, RUN_DIR, NOTEBOOK, "context_by_class")
@@ -390,14 +399,22 @@ for name, r in runs.items():
     assert len(r.history["loss"]) >= 1 and np.isfinite(r.history["loss"]).all()
     fig = plots.plot_history(r.history, title=f"{name}: training history")
     nb.save_figure(fig, RUN_DIR, NOTEBOOK, f"history_{name}")
-val = pd.DataFrame({name: {"best epoch": (r.info["best"] or {}).get("epoch"),
-                           "val macro-F1 (best)": (r.info["best"] or {}).get("best"),
-                           "val accuracy (weighted)": r.info["final_metrics"]["accuracy"],
-                           "image weight (chosen on val)":
-                               (r.info.get("image_scale") or {}).get("chosen"),
-                           "seconds": r.info["seconds"]} for name, r in runs.items()}).T
-nb.captioned(val, "validation patients; macro-F1 and accuracy over the AAMI classes present "
-             "there (N/S/V/F/Q)")
+val = pd.DataFrame(
+    {
+        name: {
+            "best epoch": (r.info["best"] or {}).get("epoch"),
+            "val macro-F1 (best)": (r.info["best"] or {}).get("best"),
+            "val accuracy (weighted)": r.info["final_metrics"]["accuracy"],
+            "image weight (chosen on val)": (r.info.get("image_scale") or {}).get("chosen"),
+            "seconds": r.info["seconds"],
+        }
+        for name, r in runs.items()
+    }
+).T
+nb.captioned(
+    val,
+    "validation patients; macro-F1 and accuracy over the AAMI classes present there (N/S/V/F/Q)",
+)
 
 # %% [markdown]
 """
@@ -412,16 +429,32 @@ MODELS.mkdir(parents=True, exist_ok=True)
 for name, r in runs.items():
     shutil.copyfile(r.paths["model"], MODELS / f"{name}.keras")  # the best-validation weights
     print(MODELS / f"{name}.keras", f"{(MODELS / f'{name}.keras').stat().st_size / 1e6:.0f} MB")
-nb.record_figures(RUN_DIR, NOTEBOOK, {
-    "overfit_accuracy": float(overfit["accuracy"].iloc[-1]), "bn_lesson": bn_lesson,
-    "steps_per_epoch": steps, "hardware": hw, "strategy": type(strategy).__name__,
-    "train_counts": train_counts, "val_counts": counts["val"],
-    "runs": {name: {"epochs_run": len(r.history["loss"]), "best": r.info.get("best"),
-                    "batchnorm": r.info.get("batchnorm"), "seconds": r.info.get("seconds"),
-                    "context": r.info.get("context"), "image_scale": r.info.get("image_scale"),
-                    "val_final": r.info["final_metrics"]} for name, r in runs.items()},
-    "models": {name: str(MODELS / f"{name}.keras") for name in runs},
-})
+nb.record_figures(
+    RUN_DIR,
+    NOTEBOOK,
+    {
+        "overfit_accuracy": float(overfit["accuracy"].iloc[-1]),
+        "bn_lesson": bn_lesson,
+        "steps_per_epoch": steps,
+        "hardware": hw,
+        "strategy": type(strategy).__name__,
+        "train_counts": train_counts,
+        "val_counts": counts["val"],
+        "runs": {
+            name: {
+                "epochs_run": len(r.history["loss"]),
+                "best": r.info.get("best"),
+                "batchnorm": r.info.get("batchnorm"),
+                "seconds": r.info.get("seconds"),
+                "context": r.info.get("context"),
+                "image_scale": r.info.get("image_scale"),
+                "val_final": r.info["final_metrics"],
+            }
+            for name, r in runs.items()
+        },
+        "models": {name: str(MODELS / f"{name}.keras") for name in runs},
+    },
+)
 
 # %% [markdown]
 """

@@ -199,6 +199,7 @@ settings must beat before you believe it.
 # %%
 nb.show_source(widgets.loss_bands)
 
+
 # %%
 def short_run(settings, recorder):
     # one run from scratch with the explorer's settings (SEED included)
@@ -206,7 +207,11 @@ def short_run(settings, recorder):
     shutil.rmtree(run_dir, ignore_errors=True)  # from scratch (train resumes a broken run)
     params = {**BASE, **settings}
     result = train(
-        params, beats=beats, run_dir=run_dir, progress=False, run_eagerly=EAGER,
+        params,
+        beats=beats,
+        run_dir=run_dir,
+        progress=False,
+        run_eagerly=EAGER,
         callbacks=(recorder,),
     )
     return result.history

@@ -71,8 +71,9 @@ the count over **every** test beat, and the weights add up to exactly that numbe
 # %%
 path = nb.model_path(RUN_DIR, MODEL_PATH)
 if not path.exists():
-    raise FileNotFoundError(f"{path}: no trained model. Run 20_training first (same RUN_DIR), "
-                            "or set MODEL_PATH.")
+    raise FileNotFoundError(
+        f"{path}: no trained model. Run 20_training first (same RUN_DIR), or set MODEL_PATH."
+    )
 model = load_model(path)
 from ecgkit import provenance  # what the model records about its training (split, grid, context)
 
@@ -83,16 +84,28 @@ provenance.check_settings(model, {"GRID": GRID}, source="parameter GRID")
 IMAGE_SIZE_OF_MODEL = nb.image_size_of(model)
 print(f"model {path.name}: {model.count_params():,} parameters, {IMAGE_SIZE_OF_MODEL} px")
 
-beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), split=SPLIT, lead=LEAD,
-                   max_beats_per_record=TEST_MAX_BEATS_PER_RECORD, val_fraction=VAL_FRACTION,
-                   seed=SEED, progress=False)
+beats = load_beats(
+    DATA_DIR or None,
+    records=record_list(RECORDS),
+    split=SPLIT,
+    lead=LEAD,
+    max_beats_per_record=TEST_MAX_BEATS_PER_RECORD,
+    val_fraction=VAL_FRACTION,
+    seed=SEED,
+    progress=False,
+)
 test = beats.subset("test")
 # N/n per record and class: the weighted beats are every test beat
 weights = test.meta["weight"].to_numpy()
-cap = (f"at most {TEST_MAX_BEATS_PER_RECORD} per record and class"
-       if TEST_MAX_BEATS_PER_RECORD else "all")
-print(f"{SPLIT}: {len(test)} test beats ({cap}) from records {' '.join(test.records())}; "
-      f"weighted {weights.sum():,.0f} = every test beat of these records")
+cap = (
+    f"at most {TEST_MAX_BEATS_PER_RECORD} per record and class"
+    if TEST_MAX_BEATS_PER_RECORD
+    else "all"
+)
+print(
+    f"{SPLIT}: {len(test)} test beats ({cap}) from records {' '.join(test.records())}; "
+    f"weighted {weights.sum():,.0f} = every test beat of these records"
+)
 
 # %%
 per_stratum = test.meta.groupby(["record", "label"])["weight"].agg(["size", "first", "sum"])
@@ -111,8 +124,8 @@ independent, and resampling beats would give intervals that are far too narrow.
 
 Sections 2-6 cover all five AAMI classes (N/S/V/F/Q) on every test record. Q is shown apart
 (the cell after the report counts it): under the strict protocol (paced records out) it is a
-handful of unclassifiable beats the model hardly ever sees in training. The headline figures, like the
-literature's, are over N/S/V/F on the DS2 records (sections 7-10).
+handful of unclassifiable beats the model hardly ever sees in training. The headline figures, like
+the literature's, are over N/S/V/F on the DS2 records (sections 7-10).
 """
 
 # %%
@@ -129,8 +142,10 @@ assert np.isclose(report.confusion.sum(), weights.sum()) and np.isclose(
 )
 q_index = contract.CLASSES.index("Q")
 q = test.labels == q_index
-print(f"Q, apart: {q.sum()} test beats ({weights[q].sum():.0f} weighted); "
-      f"the model predicts Q for {(report.y_prob.argmax(axis=1) == q_index).sum()} test beats")
+print(
+    f"Q, apart: {q.sum()} test beats ({weights[q].sum():.0f} weighted); "
+    f"the model predicts Q for {(report.y_prob.argmax(axis=1) == q_index).sum()} test beats"
+)
 
 # %%
 nb.captioned(report.table(), "all five AAMI classes (N/S/V/F/Q), every test record, weighted")
@@ -209,15 +224,23 @@ argmax over the set.
 nb.show_source(baselines.comparison_table)
 
 # %%
-train_beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), split=SPLIT,
-                         lead=LEAD, val_fraction=VAL_FRACTION, seed=SEED,
-                         progress=False).subset("train")
+train_beats = load_beats(
+    DATA_DIR or None,
+    records=record_list(RECORDS),
+    split=SPLIT,
+    lead=LEAD,
+    val_fraction=VAL_FRACTION,
+    seed=SEED,
+    progress=False,
+).subset("train")
 # no patient on both sides
 assert not set(train_beats.meta["patient"]) & set(test.meta["patient"])
 results = {"network": report.y_prob, **baselines.run_baselines(train_beats, test)}
 table = baselines.comparison_table(results, test, class_set=CLASS_SET, records=contract.DS2)
-print(f"baselines fitted on {len(train_beats)} training beats "
-      f"of {len(train_beats.records())} records")
+print(
+    f"baselines fitted on {len(train_beats)} training beats "
+    f"of {len(train_beats.records())} records"
+)
 nb.captioned(table, f"{'/'.join(CLASS_SET)} on the DS2 test records, weighted")
 
 # %% [markdown]
@@ -300,14 +323,23 @@ row on the DS2 beats, and the bootstrap's point estimates are the table's figure
 nb.show_source(baselines.compare)
 
 # %%
-comparison = baselines.compare(results, test, models=("network", "network+RR"),
-                               class_set=CLASS_SET, records=contract.DS2, n_boot=BOOTSTRAP,
-                               seed=SEED)
+comparison = baselines.compare(
+    results,
+    test,
+    models=("network", "network+RR"),
+    class_set=CLASS_SET,
+    records=contract.DS2,
+    n_boot=BOOTSTRAP,
+    seed=SEED,
+)
 assert comparison.table.equals(table)
 versus, coverage, verdict = comparison.versus, comparison.coverage, comparison.verdicts
 paired = comparison.paired()
-nb.captioned(paired, f"macro-F1 over {'/'.join(CLASS_SET)}, DS2 test records: paired patient "
-             f"bootstrap, {BOOTSTRAP} resamples")
+nb.captioned(
+    paired,
+    f"macro-F1 over {'/'.join(CLASS_SET)}, DS2 test records: paired patient "
+    f"bootstrap, {BOOTSTRAP} resamples",
+)
 
 # %% [markdown]
 """
@@ -360,8 +392,20 @@ ours_fused = lit[lit["kind"] == "this run, network+RR"].set_index("class_set")
 lit
 
 # %%
-FIG = ["macro_f1", "accuracy", "N_Se", "N_PP", "S_Se", "S_PP", "V_Se", "V_PP", "F_Se",
-       "F_PP", "n_beats", "n_weighted"]
+FIG = [
+    "macro_f1",
+    "accuracy",
+    "N_Se",
+    "N_PP",
+    "S_Se",
+    "S_PP",
+    "V_Se",
+    "V_PP",
+    "F_Se",
+    "F_PP",
+    "n_beats",
+    "n_weighted",
+]
 PER_CLASS = ["sensitivity", "ppv", "specificity", "f1", "support", "beats"]
 
 
@@ -369,24 +413,42 @@ def literature_rows(rows):
     return rows[[c for c in FIG if c in rows.columns] + ["note"]].to_dict(orient="index")
 
 
-nb.record_figures(RUN_DIR, NOTEBOOK, {
-    "split": SPLIT, "test_beats": len(test), "test_records": test.records(),
-    "test_weighted": report.n_weighted, "weight_sum": float(weights.sum()),
-    "confusion_sum": float(report.confusion.sum()), "accuracy": report.accuracy,
-    "macro": report.macro, "weighted": report.weighted, "ece": report.ece,
-    "per_class": report.per_class[PER_CLASS].to_dict(orient="index"),
-    "ci": ci[["estimate", "lo", "hi"]].to_dict(orient="index"), "ci_unit": report.ci_unit,
-    "absent_classes": report.absent_classes, "class_set": list(CLASS_SET),
-    "comparison": table[FIG].to_dict(orient="index"),
-    "versus_baselines": {f"{m} - {n}": row
-                         for (m, n), row in paired.to_dict(orient="index").items()},
-    "coverage": coverage, "verdict": verdict,
-    "fusion": {"weight": FUSION_WEIGHT, "val_beats": len(val), "val_records": val.records(),
-               "val_cross_entropy": fusion_curve["cross_entropy"].to_dict(),
-               "val_macro_f1": fusion_curve["macro_f1"].to_dict()},
-    "literature_ours": literature_rows(ours),
-    "literature_ours_fused": literature_rows(ours_fused),
-})
+nb.record_figures(
+    RUN_DIR,
+    NOTEBOOK,
+    {
+        "split": SPLIT,
+        "test_beats": len(test),
+        "test_records": test.records(),
+        "test_weighted": report.n_weighted,
+        "weight_sum": float(weights.sum()),
+        "confusion_sum": float(report.confusion.sum()),
+        "accuracy": report.accuracy,
+        "macro": report.macro,
+        "weighted": report.weighted,
+        "ece": report.ece,
+        "per_class": report.per_class[PER_CLASS].to_dict(orient="index"),
+        "ci": ci[["estimate", "lo", "hi"]].to_dict(orient="index"),
+        "ci_unit": report.ci_unit,
+        "absent_classes": report.absent_classes,
+        "class_set": list(CLASS_SET),
+        "comparison": table[FIG].to_dict(orient="index"),
+        "versus_baselines": {
+            f"{m} - {n}": row for (m, n), row in paired.to_dict(orient="index").items()
+        },
+        "coverage": coverage,
+        "verdict": verdict,
+        "fusion": {
+            "weight": FUSION_WEIGHT,
+            "val_beats": len(val),
+            "val_records": val.records(),
+            "val_cross_entropy": fusion_curve["cross_entropy"].to_dict(),
+            "val_macro_f1": fusion_curve["macro_f1"].to_dict(),
+        },
+        "literature_ours": literature_rows(ours),
+        "literature_ours_fused": literature_rows(ours_fused),
+    },
+)
 
 # %% [markdown]
 """

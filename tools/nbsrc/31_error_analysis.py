@@ -41,7 +41,14 @@ import numpy as np
 import pandas as pd
 
 from ecgkit import (
-    context_branch, contract, ecg_block, error_analysis as ea, nb, plots, provenance, render,
+    context_branch,
+    contract,
+    ecg_block,
+    error_analysis as ea,
+    nb,
+    plots,
+    provenance,
+    render,
 )
 from ecgkit.datasets import load_beats
 from ecgkit.evaluate import predict_beats
@@ -57,8 +64,9 @@ SHOW = 12  # beats in the gallery and the maps
 # %%
 path = nb.model_path(RUN_DIR, MODEL_PATH)
 if not path.exists():
-    raise FileNotFoundError(f"{path}: no trained model. Run 20_training first (same RUN_DIR), "
-                            "or set MODEL_PATH.")
+    raise FileNotFoundError(
+        f"{path}: no trained model. Run 20_training first (same RUN_DIR), or set MODEL_PATH."
+    )
 model = load_model(path)
 from ecgkit import provenance  # what the model records about its training (split, grid, context)
 
@@ -69,31 +77,53 @@ provenance.check_settings(model, {"GRID": GRID}, source="parameter GRID")
 IMAGE_SIZE_OF_MODEL = nb.image_size_of(model)
 print(f"model {path.name}: {model.count_params():,} parameters, {IMAGE_SIZE_OF_MODEL} px")
 
-beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), split=SPLIT, lead=LEAD,
-                   max_beats_per_record=TEST_MAX_BEATS_PER_RECORD, val_fraction=VAL_FRACTION,
-                   seed=SEED, progress=False)
+beats = load_beats(
+    DATA_DIR or None,
+    records=record_list(RECORDS),
+    split=SPLIT,
+    lead=LEAD,
+    max_beats_per_record=TEST_MAX_BEATS_PER_RECORD,
+    val_fraction=VAL_FRACTION,
+    seed=SEED,
+    progress=False,
+)
 test = beats.subset("test")
 # N/n per record and class: the weighted beats are every test beat
 weights = test.meta["weight"].to_numpy()
-cap = (f"at most {TEST_MAX_BEATS_PER_RECORD} per record and class"
-       if TEST_MAX_BEATS_PER_RECORD else "all")
-print(f"{SPLIT}: {len(test)} test beats ({cap}) from records {' '.join(test.records())}; "
-      f"weighted {weights.sum():,.0f} = every test beat of these records")
+cap = (
+    f"at most {TEST_MAX_BEATS_PER_RECORD} per record and class"
+    if TEST_MAX_BEATS_PER_RECORD
+    else "all"
+)
+print(
+    f"{SPLIT}: {len(test)} test beats ({cap}) from records {' '.join(test.records())}; "
+    f"weighted {weights.sum():,.0f} = every test beat of these records"
+)
 
 # %%
 y_true, y_prob = predict_beats(model, test, grid=GRID, batch_size=BATCH_SIZE)
 y_pred = y_prob.argmax(axis=1)
 wrong = y_pred != y_true
-report = evaluate_predictions(y_true, y_prob, patients=test.meta["patient"].to_numpy(),
-                              records=test.meta["record"].to_numpy(), weights=weights, n_boot=0)
+report = evaluate_predictions(
+    y_true,
+    y_prob,
+    patients=test.meta["patient"].to_numpy(),
+    records=test.meta["record"].to_numpy(),
+    weights=weights,
+    n_boot=0,
+)
 error_rate = 1 - report.accuracy  # weighted, all five classes: estimated over every test beat
 is_q = y_true == contract.CLASSES.index("Q")
 nsvf_rate = float((weights * wrong)[~is_q].sum() / weights[~is_q].sum())
 print(f"{wrong.sum()} of {len(y_true)} sampled test beats misclassified.")
-print(f"N/S/V/F: estimated error rate over every N, S, V and F test beat (weighted) "
-      f"{nsvf_rate:.3f}")
-print(f"Q, apart: {is_q.sum()} test beats ({weights[is_q].sum():.0f} weighted), "
-      f"{(wrong & is_q).sum()} misclassified.")
+print(
+    f"N/S/V/F: estimated error rate over every N, S, V and F test beat (weighted) "
+    f"{nsvf_rate:.3f}"
+)
+print(
+    f"Q, apart: {is_q.sum()} test beats ({weights[is_q].sum():.0f} weighted), "
+    f"{(wrong & is_q).sum()} misclassified."
+)
 print(f"N/S/V/F/Q (all five classes, as notebook 30's report): {error_rate:.3f}")
 assert len(y_true) == len(test) and np.isclose((weights * wrong).sum() / weights.sum(), error_rate)
 
@@ -151,8 +181,10 @@ assert np.isclose(per_record["weighted_errors"].sum(), (weights * wrong).sum())
 top_records = 3
 total = per_record["weighted_errors"].sum()
 share = per_record["weighted_errors"].head(top_records).sum() / total if total else 0.0
-print(f"the {top_records} records with most errors hold {share:.0%} of the estimated errors; "
-      f"{(per_record['errors'] > 0).sum()} of {len(per_record)} test records have any")
+print(
+    f"the {top_records} records with most errors hold {share:.0%} of the estimated errors; "
+    f"{(per_record['errors'] > 0).sum()} of {len(per_record)} test records have any"
+)
 per_record.round(3)
 
 # %%
@@ -199,26 +231,38 @@ layer, width = ea.gradcam_layer_for_size(model)
 last = gradcam_layer_name(model)
 last_width = int(model.get_layer(last).output.shape[2])
 cell_ms = render.ms_per_cell(width)
-print(f"Grad-CAM from {layer}: {width} cells across the {IMAGE_SIZE_OF_MODEL}-px image, "
-      f"one cell = {cell_ms:.0f} ms ({render.what_spans(cell_ms)}); the last map {last} has "
-      f"{last_width}, one cell = {render.ms_per_cell(last_width):.0f} ms.")
+print(
+    f"Grad-CAM from {layer}: {width} cells across the {IMAGE_SIZE_OF_MODEL}-px image, "
+    f"one cell = {cell_ms:.0f} ms ({render.what_spans(cell_ms)}); the last map {last} has "
+    f"{last_width}, one cell = {render.ms_per_cell(last_width):.0f} ms."
+)
 heat = ea.grad_cam(model, imgs, layer_name=layer, context=context)
 heat_last = ea.grad_cam(model, imgs, layer_name=last, context=context)
 assert heat.shape[0] == len(order) and np.nanmax(heat) <= 1.0 + 1e-6
-image_scale = (float(model.get_layer(context_branch.DROP_LAYER).scale)
-               if context_branch.has_image_scale(model) else None)
+image_scale = (
+    float(model.get_layer(context_branch.DROP_LAYER).scale)
+    if context_branch.has_image_scale(model)
+    else None
+)
 if image_scale is not None:
-    print(f"the image logits weigh {image_scale:g} against the context's (chosen on the "
-          "validation patients in 20)")
+    print(
+        f"the image logits weigh {image_scale:g} against the context's (chosen on the "
+        "validation patients in 20)"
+    )
 if not heat.any():
-    print("every Grad-CAM map is zero: the predicted class does not change with this map"
-          + (" (the image weighs 0: the context alone decides)" if image_scale == 0 else ""))
+    print(
+        "every Grad-CAM map is zero: the predicted class does not change with this map"
+        + (" (the image weighs 0: the context alone decides)" if image_scale == 0 else "")
+    )
 titles = [
     f"true {contract.CLASSES[y_true[i]]} / pred {contract.CLASSES[y_pred[i]]} {y_prob[i].max():.2f}"
     for i in order
 ]
-fig = plots.plot_gradcam(imgs, {f"{layer} ({width} x {width})": heat,
-                                f"{last} ({last_width} x {last_width})": heat_last}, titles)
+fig = plots.plot_gradcam(
+    imgs,
+    {f"{layer} ({width} x {width})": heat, f"{last} ({last_width} x {last_width})": heat_last},
+    titles,
+)
 nb.save_figure(fig, RUN_DIR, NOTEBOOK, "gradcam")
 fig
 
@@ -235,12 +279,15 @@ which time scales the trained network relies on for each beat.
 branch_names = [f"ecg_block_{k}x{k}_relu" for k in ecg_block.DEFAULT_KERNEL_SIZES]
 layer_names = {lay.name for lay in model.layers}
 if set(branch_names) <= layer_names:
-    reader = keras.Model(nb.image_input(model),
-                         [model.get_layer(n).output for n in branch_names])
+    reader = keras.Model(nb.image_input(model), [model.get_layer(n).output for n in branch_names])
     acts = reader.predict(imgs, verbose=0)
     branch_use = pd.DataFrame(
-        {n.split("_")[2]: [float(np.mean(a[i])) for i in range(len(imgs))]
-         for n, a in zip(branch_names, acts)}, index=titles)
+        {
+            n.split("_")[2]: [float(np.mean(a[i])) for i in range(len(imgs))]
+            for n, a in zip(branch_names, acts)
+        },
+        index=titles,
+    )
 else:
     branch_use = pd.DataFrame()
     print(f"{path.name} has no ECG block (a baseline model)")
@@ -271,29 +318,43 @@ if "attention_spatial_map" in maps:
 if "calibration_detector_maps" in maps:
     from ecgkit import calibration
 
-    fig = plots.plot_detector_maps(imgs, maps["calibration_detector_maps"],
-                                   calibration.COMPONENT_NAMES, titles=titles)
+    fig = plots.plot_detector_maps(
+        imgs, maps["calibration_detector_maps"], calibration.COMPONENT_NAMES, titles=titles
+    )
     nb.save_figure(fig, RUN_DIR, NOTEBOOK, "detector_maps")
     display(fig)
 {k: v.shape for k, v in maps.items()}
 
 # %%
-nb.record_figures(RUN_DIR, NOTEBOOK, {
-    "split": SPLIT, "test_beats": int(len(y_true)), "test_weighted": report.n_weighted,
-    "misclassified": int(wrong.sum()), "sample_error_rate": float(wrong.mean()),
-    "error_rate": error_rate, "weighted_accuracy": report.accuracy,
-    "error_rate_nsvf": nsvf_rate, "q_beats": int(is_q.sum()),
-    "gradcam_layer": layer, "gradcam_cell_ms": cell_ms, "gradcam_last_layer": last,
-    "gradcam_shape": list(heat.shape), "gradcam_last_shape": list(heat_last.shape),
-    "gradcam_zero": not heat.any(), "image_scale": image_scale,
-    "maps": {k: list(v.shape) for k, v in maps.items()},
-    "branch_activation": branch_use.to_dict(orient="index"),
-    "top_records_error_share": float(share),
-    "top_confused": pairs.head(3).to_dict(orient="records"),
-    "records_with_errors": int((per_record["errors"] > 0).sum()),
-    "errors_per_record": per_record["errors"].to_dict(),
-    "weighted_errors_per_record": per_record["weighted_errors"].to_dict(),
-})
+nb.record_figures(
+    RUN_DIR,
+    NOTEBOOK,
+    {
+        "split": SPLIT,
+        "test_beats": int(len(y_true)),
+        "test_weighted": report.n_weighted,
+        "misclassified": int(wrong.sum()),
+        "sample_error_rate": float(wrong.mean()),
+        "error_rate": error_rate,
+        "weighted_accuracy": report.accuracy,
+        "error_rate_nsvf": nsvf_rate,
+        "q_beats": int(is_q.sum()),
+        "gradcam_layer": layer,
+        "gradcam_cell_ms": cell_ms,
+        "gradcam_last_layer": last,
+        "gradcam_shape": list(heat.shape),
+        "gradcam_last_shape": list(heat_last.shape),
+        "gradcam_zero": not heat.any(),
+        "image_scale": image_scale,
+        "maps": {k: list(v.shape) for k, v in maps.items()},
+        "branch_activation": branch_use.to_dict(orient="index"),
+        "top_records_error_share": float(share),
+        "top_confused": pairs.head(3).to_dict(orient="records"),
+        "records_with_errors": int((per_record["errors"] > 0).sum()),
+        "errors_per_record": per_record["errors"].to_dict(),
+        "weighted_errors_per_record": per_record["weighted_errors"].to_dict(),
+    },
+)
 
 # %% [markdown]
 """

@@ -78,9 +78,9 @@ names = ["baseline", "enhanced"] + sorted(
 )
 models = {n: load_model(MODELS / f"{n}.keras") for n in names}
 sizes = {n: nb.image_size_of(m) for n, m in models.items()}
-assert len(set(sizes.values())) == 1, (
-    f"models of different image sizes cannot share one test set: {sizes}"
-)
+assert (
+    len(set(sizes.values())) == 1
+), f"models of different image sizes cannot share one test set: {sizes}"
 cost = pd.DataFrame(
     {"parameters": {n: count_params(m) for n, m in models.items()}, "image size": sizes}
 )
@@ -97,16 +97,28 @@ with `SPLIT: inter-patient` the paced test records 104 and 217 are left out here
 """
 
 # %%
-beats = load_beats(DATA_DIR or None, records=record_list(RECORDS), split=SPLIT, lead=LEAD,
-                   max_beats_per_record=TEST_MAX_BEATS_PER_RECORD, val_fraction=VAL_FRACTION,
-                   seed=SEED, progress=False)
+beats = load_beats(
+    DATA_DIR or None,
+    records=record_list(RECORDS),
+    split=SPLIT,
+    lead=LEAD,
+    max_beats_per_record=TEST_MAX_BEATS_PER_RECORD,
+    val_fraction=VAL_FRACTION,
+    seed=SEED,
+    progress=False,
+)
 test = beats.subset("test")
 # N/n per record and class: the weighted beats are every test beat
 weights = test.meta["weight"].to_numpy()
-cap = (f"at most {TEST_MAX_BEATS_PER_RECORD} per record and class"
-       if TEST_MAX_BEATS_PER_RECORD else "all")
-print(f"{SPLIT}: {len(test)} test beats ({cap}) from records {' '.join(test.records())}; "
-      f"weighted {weights.sum():,.0f} = every test beat of these records")
+cap = (
+    f"at most {TEST_MAX_BEATS_PER_RECORD} per record and class"
+    if TEST_MAX_BEATS_PER_RECORD
+    else "all"
+)
+print(
+    f"{SPLIT}: {len(test)} test beats ({cap}) from records {' '.join(test.records())}; "
+    f"weighted {weights.sum():,.0f} = every test beat of these records"
+)
 
 # %%
 probs = {}
@@ -162,8 +174,11 @@ summary = pd.DataFrame(
     }
 ).T.rename(columns={"a": "macro_f1", "b": "baseline_macro_f1"})
 summary.index.name = "model minus baseline"
-nb.captioned(summary, f"macro-F1 over {'/'.join(CLASS_SET)}, DS2 test records: paired patient "
-             f"bootstrap, {BOOTSTRAP} resamples")
+nb.captioned(
+    summary,
+    f"macro-F1 over {'/'.join(CLASS_SET)}, DS2 test records: paired patient "
+    f"bootstrap, {BOOTSTRAP} resamples",
+)
 
 # %%
 fig = plots.plot_paired_bootstrap(
@@ -179,6 +194,7 @@ Computed from the bootstrap, not written in advance: *better* if the whole 95% i
 above 0, *worse* if it is below, otherwise *not distinguishable here*. That last outcome is an
 honest result, not a failure: it says these test patients cannot separate the two models.
 """
+
 
 # %%
 def decide(v):

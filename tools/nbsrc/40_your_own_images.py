@@ -82,19 +82,30 @@ fibrillation and flutter) and OTHER (bigeminy, trigeminy, paced rhythm, blocks, 
 """
 
 # %%
-labels = rhythm.build_rhythm_dataset(SOURCE, FOLDER, max_strips_per_record=MAX_STRIPS_PER_RECORD,
-                                     image_size=STRIP_HEIGHT, grid=GRID, progress=False)
+labels = rhythm.build_rhythm_dataset(
+    SOURCE,
+    FOLDER,
+    max_strips_per_record=MAX_STRIPS_PER_RECORD,
+    image_size=STRIP_HEIGHT,
+    grid=GRID,
+    progress=False,
+)
 counts = rhythm.count_table(labels)
 assert set(labels.columns) >= {"file", "label", "patient"}
 counts
 
 # %%
 rng = np.random.default_rng(SEED)
-shown = [rng.choice(np.flatnonzero(labels["label"].to_numpy() == c))
-         for c in rhythm.RHYTHM_CLASSES if (labels["label"] == c).any()]
+shown = [
+    rng.choice(np.flatnonzero(labels["label"].to_numpy() == c))
+    for c in rhythm.RHYTHM_CLASSES
+    if (labels["label"] == c).any()
+]
 fig = plots.plot_image_grid(
     np.stack([decode_image(FOLDER / labels["file"][i]) for i in shown]),
-    [f"{labels['label'][i]} (record {labels['record'][i]})" for i in shown], ncols=1)
+    [f"{labels['label'][i]} (record {labels['record'][i]})" for i in shown],
+    ncols=1,
+)
 nb.save_figure(fig, RUN_DIR, NOTEBOOK, "strips")
 fig
 
@@ -139,14 +150,32 @@ a second keeps its width. The model records its class names, its image fit and t
 """
 
 # %%
-params = {"IMAGE_SIZE": STRIP_IMAGE_SIZE, "GRID": GRID, "VAL_FRACTION": VAL_FRACTION,
-          "WEIGHTS": WEIGHTS, "EPOCHS": EPOCHS, "STEPS_PER_EPOCH": STRIP_STEPS_PER_EPOCH,
-          "BATCH_SIZE": BATCH_SIZE, "LEARNING_RATE": LEARNING_RATE,
-          "WARMUP_EPOCHS": WARMUP_EPOCHS, "FOCAL_GAMMA": FOCAL_GAMMA,
-          "CLASS_BALANCE": CLASS_BALANCE, "AUGMENT_STRENGTH": AUGMENT_STRENGTH,
-          "MIXED_PRECISION": MIXED_PRECISION, "SEED": SEED, "RUN_DIR": RUN_DIR}
-result = image_training.train_images(FOLDER, params=params, run_dir=OUT / "train", fit="pad",
-                                     test_fraction=TEST_FRACTION, progress=False, echo=None)
+params = {
+    "IMAGE_SIZE": STRIP_IMAGE_SIZE,
+    "GRID": GRID,
+    "VAL_FRACTION": VAL_FRACTION,
+    "WEIGHTS": WEIGHTS,
+    "EPOCHS": EPOCHS,
+    "STEPS_PER_EPOCH": STRIP_STEPS_PER_EPOCH,
+    "BATCH_SIZE": BATCH_SIZE,
+    "LEARNING_RATE": LEARNING_RATE,
+    "WARMUP_EPOCHS": WARMUP_EPOCHS,
+    "FOCAL_GAMMA": FOCAL_GAMMA,
+    "CLASS_BALANCE": CLASS_BALANCE,
+    "AUGMENT_STRENGTH": AUGMENT_STRENGTH,
+    "MIXED_PRECISION": MIXED_PRECISION,
+    "SEED": SEED,
+    "RUN_DIR": RUN_DIR,
+}
+result = image_training.train_images(
+    FOLDER,
+    params=params,
+    run_dir=OUT / "train",
+    fit="pad",
+    test_fraction=TEST_FRACTION,
+    progress=False,
+    echo=None,
+)
 trained_split = pd.read_csv(result.paths["split_csv"])
 assert (trained_split["side"].to_numpy() == split.sides).all()  # the split shown above
 plots.plot_history({k: v for k, v in result.history.items() if k != "epoch"})
@@ -166,9 +195,9 @@ the network must beat to earn its place.
 
 # %%
 model = load_model(result.paths["model"])
-test_report, extra = folder_evaluation.evaluate_images(model, FOLDER, split="test",
-                                                       out_dir=OUT / "evaluation",
-                                                       n_boot=BOOTSTRAP, seed=SEED)
+test_report, extra = folder_evaluation.evaluate_images(
+    model, FOLDER, split="test", out_dir=OUT / "evaluation", n_boot=BOOTSTRAP, seed=SEED
+)
 assert extra["split"]["groups_seen_in_training"] == 0  # no test patient was seen in training
 print(folder_evaluation.format_comparison(test_report, extra))
 
@@ -176,21 +205,27 @@ print(folder_evaluation.format_comparison(test_report, extra))
 train_rows, test_rows = split.rows("train"), split.rows("test")
 by_file = labels.set_index("file")
 names = [images.names[i] for i in test_rows]
-rr_prob = rhythm.rr_irregularity_baseline(by_file.loc[[images.names[i] for i in train_rows]]
-                                          .reset_index(),
-                                          by_file.loc[names].reset_index(), SOURCE,
-                                          classes=images.classes)
+rr_prob = rhythm.rr_irregularity_baseline(
+    by_file.loc[[images.names[i] for i in train_rows]].reset_index(),
+    by_file.loc[names].reset_index(),
+    SOURCE,
+    classes=images.classes,
+)
 y_true, groups = images.labels[test_rows], images.groups[test_rows]
 majority = np.zeros_like(rr_prob)
 majority[:, folder_evaluation.majority_class(model, images)] = 1.0
 runs = {"network": test_report.y_prob, "RR irregularity": rr_prob, "majority class": majority}
 rows = {}
 for name, prob in runs.items():
-    r = scoring.evaluate_predictions(y_true, prob, patients=groups, n_boot=0,
-                                     classes=images.classes)
-    rows[name] = {"macro_f1": r.macro["f1"], "accuracy": r.accuracy,
-                  **{f"{c}_Se": r.per_class.loc[c, "sensitivity"] for c in images.classes},
-                  **{f"{c}_PP": r.per_class.loc[c, "ppv"] for c in images.classes}}
+    r = scoring.evaluate_predictions(
+        y_true, prob, patients=groups, n_boot=0, classes=images.classes
+    )
+    rows[name] = {
+        "macro_f1": r.macro["f1"],
+        "accuracy": r.accuracy,
+        **{f"{c}_Se": r.per_class.loc[c, "sensitivity"] for c in images.classes},
+        **{f"{c}_PP": r.per_class.loc[c, "ppv"] for c in images.classes},
+    }
 table = pd.DataFrame(rows).T
 table.index.name = f"test side: {len(test_rows)} strips of {len(set(groups))} patients"
 table.round(3)
@@ -204,15 +239,24 @@ notebook 30, on the macro-F1 over the three rhythm classes:
 # %%
 versus = {
     f"network - {name}": scoring.paired_bootstrap(
-        y_true, test_report.y_prob, runs[name], groups, class_set=images.classes,
-        classes=images.classes, n_boot=max(BOOTSTRAP, 1), seed=SEED)
-    for name in ("RR irregularity", "majority class")}
+        y_true,
+        test_report.y_prob,
+        runs[name],
+        groups,
+        class_set=images.classes,
+        classes=images.classes,
+        n_boot=max(BOOTSTRAP, 1),
+        seed=SEED,
+    )
+    for name in ("RR irregularity", "majority class")
+}
 fig = plots.plot_paired_bootstrap(versus, xlabel="macro-F1 (NSR/AF/OTHER) difference")
 nb.save_figure(fig, RUN_DIR, NOTEBOOK, "paired_bootstrap")
 verdict = "; ".join(
     f"{pair}: {v['difference']:+.3f} [{v['lo']:+.3f}, {v['hi']:+.3f}]"
     + (" (better)" if v["lo"] > 0 else " (worse)" if v["hi"] < 0 else " (not distinguishable)")
-    for pair, v in versus.items())
+    for pair, v in versus.items()
+)
 print(verdict)
 fig
 
@@ -237,20 +281,29 @@ worst = errors.head(4)
 if len(worst):
     fig = plots.plot_image_grid(
         np.stack([decode_image(FOLDER / f) for f in worst["file"]]),
-        [f"{t} called {p}" for t, p in zip(worst.iloc[:, 1], worst.iloc[:, 2])], ncols=1)
+        [f"{t} called {p}" for t, p in zip(worst.iloc[:, 1], worst.iloc[:, 2])],
+        ncols=1,
+    )
     nb.save_figure(fig, RUN_DIR, NOTEBOOK, "errors")
 
 # %%
-nb.record_figures(RUN_DIR, NOTEBOOK, {
-    "strips": int(len(labels)), "patients": int(labels["patient"].nunique()),
-    "counts": counts.to_dict(orient="index"),
-    "sides": {s: int(len(split.rows(s))) for s in ("train", "val", "test")},
-    "duplicates_across_sides": int(len(duplicates)),
-    "test": table.to_dict(orient="index"),
-    "versus": {k: {m: v[m] for m in ("difference", "lo", "hi", "share_above_zero")}
-               for k, v in versus.items()},
-    "verdict": verdict,
-})
+nb.record_figures(
+    RUN_DIR,
+    NOTEBOOK,
+    {
+        "strips": int(len(labels)),
+        "patients": int(labels["patient"].nunique()),
+        "counts": counts.to_dict(orient="index"),
+        "sides": {s: int(len(split.rows(s))) for s in ("train", "val", "test")},
+        "duplicates_across_sides": int(len(duplicates)),
+        "test": table.to_dict(orient="index"),
+        "versus": {
+            k: {m: v[m] for m in ("difference", "lo", "hi", "share_above_zero")}
+            for k, v in versus.items()
+        },
+        "verdict": verdict,
+    },
+)
 
 # %% [markdown]
 """
