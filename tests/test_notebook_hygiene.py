@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 import subprocess
 import sys
@@ -85,6 +86,33 @@ def test_notebooks_match_their_generator():
     result = subprocess.run([sys.executable, str(PROJECT_ROOT / "tools" / "make_notebooks.py"),
                              "--check"], capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert result.returncode == 0, result.stderr
+
+
+def not_installed(module: str) -> dict:
+    """``skipif`` arguments for a test that runs ``python -m module``."""
+    return {"condition": importlib.util.find_spec(module) is None,
+            "reason": f"{module} not installed (pip install -e '.[dev]')"}
+
+
+class TestSourcesAreCheckedCode:
+    """The notebook sources in tools/nbsrc are Python that ruff and black check (pyproject.toml
+    configures both: line length 100)."""
+
+    @pytest.mark.skipif(**not_installed("ruff"))
+    def test_ruff(self):
+        result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache",
+                                 "--output-format", "concise", "tools/nbsrc"],
+                                capture_output=True, text=True, cwd=PROJECT_ROOT)
+        assert result.returncode == 0, (
+            f"ruff finds problems in the notebook sources:\n{result.stdout}{result.stderr}")
+
+    @pytest.mark.skipif(**not_installed("black"))
+    def test_black(self):
+        result = subprocess.run([sys.executable, "-m", "black", "--check", "tools/nbsrc"],
+                                capture_output=True, text=True, cwd=PROJECT_ROOT)
+        assert result.returncode == 0, ("black would reformat notebook sources (run "
+                                         f"black tools/nbsrc, then tools/make_notebooks.py):\n"
+                                         f"{result.stderr}")
 
 
 def code_cell_with(stem: str, text: str) -> str:
