@@ -24,7 +24,7 @@ markers. ruff and black check the sources (``tests/test_notebook_hygiene.py``)::
     """
 
     # %% [parameters]
-    EPOCHS: int = 4  # epochs to train; table default 10
+    EPOCHS: int = 4  # training epochs; table default 10
 
     # %%
     print(EPOCHS)  # a code cell: the code up to the next marker
