@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import re
 import subprocess
 import sys
@@ -84,6 +86,82 @@ def test_notebooks_match_their_generator():
     result = subprocess.run([sys.executable, str(PROJECT_ROOT / "tools" / "make_notebooks.py"),
                              "--check"], capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert result.returncode == 0, result.stderr
+
+
+def not_installed(module: str) -> dict:
+    """``skipif`` arguments for a test that runs ``python -m module``."""
+    return {"condition": importlib.util.find_spec(module) is None,
+            "reason": f"{module} not installed (pip install -e '.[dev]')"}
+
+
+class TestSourcesAreCheckedCode:
+    """The notebook sources in tools/nbsrc are Python that ruff and black check (pyproject.toml
+    configures both: line length 100)."""
+
+    @pytest.mark.skipif(**not_installed("ruff"))
+    def test_ruff(self):
+        result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache",
+                                 "--output-format", "concise", "tools/nbsrc"],
+                                capture_output=True, text=True, cwd=PROJECT_ROOT)
+        assert result.returncode == 0, (
+            f"ruff finds problems in the notebook sources:\n{result.stdout}{result.stderr}")
+
+    @pytest.mark.skipif(**not_installed("black"))
+    def test_black(self):
+        result = subprocess.run([sys.executable, "-m", "black", "--check", "tools/nbsrc"],
+                                capture_output=True, text=True, cwd=PROJECT_ROOT)
+        assert result.returncode == 0, ("black would reformat notebook sources (run "
+                                         f"black tools/nbsrc, then tools/make_notebooks.py):\n"
+                                         f"{result.stderr}")
+
+
+def code_cell_with(stem: str, text: str) -> str:
+    """The one code cell of notebook ``stem`` that contains ``text``."""
+    nb = nbformat.read(NOTEBOOKS_DIR / f"{stem}.ipynb", as_version=4)
+    cells = [c.source for c in nb.cells if c.cell_type == "code" and text in c.source]
+    assert len(cells) == 1, f"{stem}: {len(cells)} code cells contain {text!r}"
+    return cells[0]
+
+
+class TestSharedCells:
+    """What several notebooks share is written out in each source (tools/nbsrc imports nothing
+    from another source): the copies agree."""
+
+    ARCHITECTURE = ["10_resnet50_backbone", "11_ecg_specific_block", "12_attention",
+                    "13_feature_calibration", "14_pyramid_and_head"]
+    EVALUATION = ["30_evaluation", "31_error_analysis", "32_ablation"]
+
+    def test_architecture_notebooks_draw_the_same_beats_with_the_same_parameters(self):
+        cells = {stem: code_cell_with(stem, "pick_names = ") for stem in self.ARCHITECTURE}
+        assert len(set(cells.values())) == 1, "the real-images cells of 10-14 differ"
+        params = {stem: notebook_parameters(NOTEBOOKS_DIR / f"{stem}.ipynb")
+                  for stem in self.ARCHITECTURE}
+        assert len({tuple(p) for p in params.values()}) == 1, "10-14 take different parameters"
+
+    def test_evaluation_notebooks_read_the_same_test_beats(self):
+        cells = {stem: code_cell_with(stem, 'test = beats.subset("test")')
+                 for stem in self.EVALUATION}
+        assert cells["31_error_analysis"] == cells["30_evaluation"]  # the model, then the beats
+        assert cells["30_evaluation"].endswith("\n" + cells["32_ablation"])
+
+    def test_evaluation_notebooks_take_the_training_defaults(self):
+        """Run 20 and then 30-32 with the defaults: they read the test patients of the split 20
+        trained on, drawn the way 20 drew them."""
+        training = {p.name: p.value
+                    for p in notebook_parameters(NOTEBOOKS_DIR / "20_training.ipynb")}
+        for stem in self.EVALUATION:
+            for p in notebook_parameters(NOTEBOOKS_DIR / f"{stem}.ipynb"):
+                assert p.value == training.get(p.name, p.value), (stem, p.name)
+
+    def test_training_passes_on_every_parameter(self):
+        """20's ``PARAMS = {...}`` (what ``train()`` takes) names each parameter, and only those."""
+        cell = code_cell_with("20_training", "PARAMS = {")
+        (node,) = [n for n in ast.parse(cell).body if isinstance(n, ast.Assign)
+                   and [t.id for t in n.targets if isinstance(t, ast.Name)] == ["PARAMS"]]
+        keys = [k.value for k in node.value.keys]
+        values = [v.id for v in node.value.values]
+        names = [p.name for p in notebook_parameters(NOTEBOOKS_DIR / "20_training.ipynb")]
+        assert keys == values == names
 
 
 class TestRuntimes:

@@ -1,31 +1,66 @@
-"""Writes notebooks/NN_*.ipynb from their sources in tools/nbsrc/NN_*.py.
+'''Writes notebooks/NN_*.ipynb from their sources in tools/nbsrc/NN_*.py.
 
 Usage:
     .venv/bin/python tools/make_notebooks.py           # (re)write every notebook
-    .venv/bin/python tools/make_notebooks.py --check   # exit 1 if a committed notebook differs
+    .venv/bin/python tools/make_notebooks.py --check   # exit 1 if a notebook or source is stale
+    .venv/bin/python tools/make_notebooks.py 20 30     # only these notebooks
 
-A source module defines ``TITLE``, ``DESCRIPTION``, ``LEARN`` (list), ``PREREQUISITES`` (list)
-and ``CELLS``: a list of ``("md" | "code", text)`` and one ``("params", names)``. The header cell
-is built here from those and the runtimes of the table in ``notebooks/README.md``, so every notebook has the same
-header parts (``ecgkit.workbook.lint_notebook`` checks them). ``names`` lists the parameters the
-notebook takes, as ``"SEED"`` or, where the notebook needs its own default, ``"EPOCHS=2"`` (the
-value read as YAML, as ``--set`` reads it); the cell's lines, with types, defaults and help, are
-written from ``ecgkit.params.PARAMS`` (``ecgkit.workbook.parameters_cell``). The committed .ipynb files are the product:
-clean (no outputs), ``python3`` kernelspec, stable cell ids (so regenerating changes nothing).
-"""
+A source is a plain Python script that reads top to bottom as its notebook does: markdown in
+string blocks, code as code (keras-io's tutobooks), cells started by jupytext's "percent"
+markers. ruff and black check the sources (``tests/test_notebook_hygiene.py``)::
+
+    """
+    Title: 20 · Training that learns: baseline first, then the enhanced ResNet50
+    Description: One sentence. An indented line continues the line above it.
+    What you will learn:
+    - one item a line, starting with "- "
+    Prerequisites:
+    - 14_pyramid_and_head
+    """
+
+    # %% [markdown]
+    """
+    ## 1. A markdown cell is one string block
+    """
+
+    # %% [parameters]
+    EPOCHS: int = 4  # training epochs; table default 10
+
+    # %%
+    print(EPOCHS)  # a code cell: the code up to the next marker
+
+- The module docstring is the header: the four fields above, in any order. The header cell is
+  built from them and the runtimes of the table in ``notebooks/README.md``, so every notebook
+  has the same header parts (``ecgkit.workbook.lint_notebook`` checks them).
+- ``# %% [markdown]``: a markdown cell, the text of the one string block that follows.
+- ``# %% [parameters]``: the papermill cell, exactly one. Its lines are those that
+  ``ecgkit.workbook.parameters_cell`` writes from ``ecgkit.params.PARAMS`` for the names and
+  values declared there; a value is the notebook's own default (the comment then names the
+  table's). To add a parameter, write ``NAME: type = value  # anything`` and run this script: it
+  rewrites the block from the table (``--check`` reports a block that differs). Declared as real
+  assignments, the parameters are names that ruff sees defined.
+- ``# %%``: a code cell, the code up to the next marker.
+- Blank lines around a cell are dropped. Nothing but the header comes before the first marker,
+  and the sources import nothing from each other: a cell that several notebooks share is
+  written out in each, and ``tests/test_notebook_hygiene.py`` checks that the copies agree.
+
+A source is read with ``ast`` and its marker lines, never executed. The committed .ipynb files
+are the product: clean (no outputs), ``python3`` kernelspec, stable cell ids (``NN-ii``, from the
+cell's position), so regenerating changes nothing.
+'''
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import ast
+import re
 import sys
-import textwrap
 from pathlib import Path
+from typing import NamedTuple
 
 import nbformat
 
-from ecgkit.params import parse_assignments
-from ecgkit.workbook import parameters_cell
+from ecgkit.workbook import parameters_cell, parse_parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = Path(__file__).resolve().parent / "nbsrc"
@@ -55,23 +90,131 @@ def runtimes(table: Path = RUNTIME_TABLE) -> dict[str, tuple[str, str]]:
     return {r[0]: (r[cpu].replace("\\*", "").replace("; see below", ""), r[gpu]) for r in rows
             if len(r) == len(head) and r[0].isdigit()}
 
+
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
-
-def load_source(path: Path):
-    if str(SOURCES) not in sys.path:  # the sources share cells through tools/nbsrc/_*.py
-        sys.path.insert(0, str(SOURCES))
-    spec = importlib.util.spec_from_file_location(f"nbsrc_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+MARKER = re.compile(r"# %%(?: \[(markdown|parameters)\])?")
+"""A cell's first line: ``# %%`` (code), ``# %% [markdown]`` or ``# %% [parameters]``."""
+HEADER_FIELDS = ("Title", "Description", "What you will learn", "Prerequisites")
+LIST_FIELDS = ("What you will learn", "Prerequisites")
 
 
-def header(src, number: str) -> str:
+class Cell(NamedTuple):
+    kind: str  # "markdown", "parameters" or "code"
+    text: str  # the cell's source in the notebook
+    lines: tuple[int, int]  # where ``text`` is in the source file: [first, end) line indices
+    where: str  # "NN_name.py, line n" of the marker, for errors
+
+
+class Source(NamedTuple):
+    path: Path
+    header: dict[str, str | list[str]]
+    cells: list[Cell]
+
+
+def read_header(text: str, where: str) -> dict[str, str | list[str]]:
+    """The header fields of a source's module docstring (see the module docstring).
+
+    Raises:
+        ValueError: on a missing, unknown or repeated field, or anything else before the first
+            cell marker, naming the file.
+    """
+    tree = ast.parse(text)
+    doc = ast.get_docstring(tree, clean=False)
+    if doc is None or len(tree.body) != 1:
+        raise ValueError(f"{where}: a source starts with its header docstring (Title: ..., "
+                         "Description: ...) and has nothing else before the first '# %%'")
+    fields: dict[str, list[str]] = {}
+    key = None
+    for line in doc.strip("\n").splitlines():
+        if not line.strip():
+            continue
+        if line[0].isspace() and key and fields[key]:  # continues the line above
+            fields[key][-1] += " " + line.strip()
+        elif line.startswith("- ") and key in LIST_FIELDS:
+            fields[key].append(line[2:].strip())
+        else:
+            key, sep, value = line.partition(":")
+            if not sep or key not in HEADER_FIELDS or key in fields:
+                raise ValueError(f"{where}: header line {line!r}: expected one of the fields "
+                                 f"{', '.join(HEADER_FIELDS)} (each once), a '- ' item under "
+                                 f"{' or '.join(LIST_FIELDS)}, or an indented continuation")
+            if key in LIST_FIELDS and value.strip():
+                raise ValueError(f"{where}: the items of {key!r} go on lines of their own ('- ')")
+            fields[key] = [value.strip()] if value.strip() else []
+    missing = [k for k in HEADER_FIELDS if not fields.get(k)]
+    if missing:
+        raise ValueError(f"{where}: the header lacks {', '.join(missing)}")
+    return {k: v if k in LIST_FIELDS else v[0] for k, v in fields.items()}
+
+
+def read_source(path: Path) -> Source:
+    """A source's header and cells, read with ``ast`` and its marker lines (never executed).
+
+    Raises:
+        ValueError: on a syntax error, an unknown marker, a markdown cell that is not one string
+            block, or a number of parameters cells other than one, naming the file and line.
+    """
+    text = path.read_text()
+    try:
+        ast.parse(text, filename=str(path))
+    except SyntaxError as exc:
+        raise ValueError(f"{path.name}, line {exc.lineno}: {exc.msg}") from exc
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("# %%")]
+    if not starts:
+        raise ValueError(f"{path.name}: no cells (a cell starts with a '# %%' line)")
+    header = read_header("\n".join(lines[: starts[0]]), path.name)
+    cells = []
+    for start, end in zip(starts, starts[1:] + [len(lines)]):
+        where = f"{path.name}, line {start + 1}"
+        match = MARKER.fullmatch(lines[start].rstrip())
+        if match is None:
+            raise ValueError(f"{where}: unknown cell marker {lines[start]!r} (a cell starts with "
+                             "'# %%', '# %% [markdown]' or '# %% [parameters]')")
+        first = start + 1
+        while first < end and not lines[first].strip():
+            first += 1
+        while end > first and not lines[end - 1].strip():
+            end -= 1
+        kind, body = match.group(1) or "code", "\n".join(lines[first:end])
+        if kind == "markdown":
+            block = ast.parse(body).body
+            if not (len(block) == 1 and isinstance(block[0], ast.Expr)
+                    and isinstance(block[0].value, ast.Constant)
+                    and isinstance(block[0].value.value, str)):
+                raise ValueError(f'{where}: a markdown cell is one string block ("""...""") '
+                                 "and nothing else")
+            body = block[0].value.value.strip("\n")
+        cells.append(Cell(kind, body, (first, end), where))
+    n_params = [c.kind for c in cells].count("parameters")
+    if n_params != 1:
+        raise ValueError(f"{path.name}: needs exactly one '# %% [parameters]' cell, has {n_params}")
+    return Source(path, header, cells)
+
+
+def parameters_text(cell: Cell) -> str:
+    """The parameters cell for the names and values a source's block declares, written from
+    ``ecgkit.params.PARAMS`` (types, help, the table's default where the notebook's differs)."""
+    declared = parse_parameters(cell.text, where=f"{cell.where} (parameters)")
+    return parameters_cell([p.name for p in declared], {p.name: p.value for p in declared})
+
+
+def current_source(src: Source) -> str:
+    """The source's text with its parameters block as ``parameters_text`` writes it."""
+    lines = src.path.read_text().splitlines()
+    (cell,) = [c for c in src.cells if c.kind == "parameters"]
+    first, end = cell.lines
+    lines[first:end] = parameters_text(cell).splitlines()
+    return "\n".join(lines) + "\n"
+
+
+def header(src: Source, number: str) -> str:
     cpu, gpu = runtimes().get(number, ("not measured", "not measured"))
-    learn = "\n".join(f"- {item}" for item in src.LEARN)
-    prereq = "\n".join(f"- {item}" for item in src.PREREQUISITES)
-    return (f"# {src.TITLE}\n\n{src.DESCRIPTION}\n\n"
+    fields = src.header
+    learn = "\n".join(f"- {item}" for item in fields["What you will learn"])
+    prereq = "\n".join(f"- {item}" for item in fields["Prerequisites"])
+    return (f"# {fields['Title']}\n\n{fields['Description']}\n\n"
             f"**What you will learn**\n\n{learn}\n\n"
             f"**Prerequisites**\n\n{prereq}\n\n"
             f"**Runtime:** CPU {cpu}, measured (`params/cpu.yaml`, 2 cores); "
@@ -79,33 +222,21 @@ def header(src, number: str) -> str:
             f"From the table in `notebooks/README.md`.")
 
 
-def params_text(names: list[str], where: str) -> str:
-    """The parameters cell for ``["SEED", "EPOCHS=2", ...]``, from ``ecgkit.params.PARAMS``."""
-    if isinstance(names, str):
-        raise TypeError(f"{where}: a list of parameter names, not cell text")
-    values = parse_assignments([n for n in names if "=" in n], source=where)
-    return parameters_cell([n.partition("=")[0] for n in names], values)
-
-
-def build(path: Path) -> nbformat.NotebookNode:
-    src = load_source(path)
-    number = path.stem.split("_", 1)[0]
+def build(src: Source) -> nbformat.NotebookNode:
+    number = src.path.stem.split("_", 1)[0]
     nb = nbformat.v4.new_notebook()
     nb.metadata = {"kernelspec": dict(KERNELSPEC),
                    "language_info": {"name": "python", "pygments_lexer": "ipython3"}}
-    cells = [("md", header(src, number))] + list(src.CELLS)
+    cells = [("markdown", header(src, number))]
+    cells += [(c.kind, parameters_text(c) if c.kind == "parameters" else c.text)
+              for c in src.cells]
     for i, (kind, text) in enumerate(cells):
-        if kind == "params":
-            text = params_text(text, where=f"{path.name} parameters")
-        text = textwrap.dedent(text).strip("\n")
-        if kind == "md":
+        if kind == "markdown":
             cell = nbformat.v4.new_markdown_cell(text)
-        elif kind in ("code", "params"):
-            cell = nbformat.v4.new_code_cell(text)
-            if kind == "params":
-                cell.metadata["tags"] = ["parameters"]
         else:
-            raise ValueError(f"{path.name}: cell {i} has unknown kind {kind!r}")
+            cell = nbformat.v4.new_code_cell(text)
+            if kind == "parameters":
+                cell.metadata["tags"] = ["parameters"]
         cell["id"] = f"{number}-{i:02d}"
         nb.cells.append(cell)
     nbformat.validate(nb)
@@ -121,14 +252,17 @@ def main(argv: list[str] | None = None) -> int:
     for path in sorted(SOURCES.glob("[0-9][0-9]_*.py")):
         if args.only and path.stem[:2] not in args.only:
             continue
+        src = read_source(path)
         target = NOTEBOOKS / f"{path.stem}.ipynb"
-        text = nbformat.writes(build(path)) + "\n"
-        if args.check:
-            if not target.exists() or target.read_text() != text:
-                stale.append(target.name)
-        elif not target.exists() or target.read_text() != text:
-            target.write_text(text)
-            print(f"wrote {target.relative_to(ROOT)}")
+        for file, text in ((path, current_source(src)),
+                           (target, nbformat.writes(build(src)) + "\n")):
+            if file.exists() and file.read_text() == text:
+                continue
+            if args.check:
+                stale.append(str(file.relative_to(ROOT)))
+            else:
+                file.write_text(text)
+                print(f"wrote {file.relative_to(ROOT)}")
     if stale:
         print("out of date (run tools/make_notebooks.py): " + ", ".join(stale), file=sys.stderr)
         return 1
