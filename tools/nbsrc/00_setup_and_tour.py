@@ -33,7 +33,6 @@ DATA_DIR: str = ""  # WFDB folder to read; empty: the embedded database in data/
 # %%
 import pandas as pd
 
-import ecgkit
 from ecgkit import contract, nb, params, workbook
 from ecgkit.params import record_list
 from ecgkit.records import list_records

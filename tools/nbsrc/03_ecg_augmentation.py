@@ -31,7 +31,6 @@ SEED: int = 42  # random seed for splits, sampling, augmentation and initialisat
 RUN_DIR: str = "runs/notebooks"  # folder where notebooks and runs write their outputs
 
 # %%
-import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

@@ -30,9 +30,7 @@ RUN_DIR: str = "runs/notebooks"  # folder where notebooks and runs write their o
 
 # %%
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
 from ecgkit import contract, nb, render
 from ecgkit.datasets import load_beats

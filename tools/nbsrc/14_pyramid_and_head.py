@@ -34,11 +34,10 @@ RUN_DIR: str = "runs/notebooks"  # folder where notebooks and runs write their o
 
 # %%
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ecgkit import contract, nb, render
+from ecgkit import contract, nb
 from ecgkit.datasets import load_beats
 from ecgkit.params import record_list, weights_arg
 from ecgkit.render import render_batch

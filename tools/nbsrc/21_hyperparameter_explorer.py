@@ -61,7 +61,7 @@ import shutil
 
 from IPython.display import Image
 
-from ecgkit import contract, nb, plots, render, widgets
+from ecgkit import nb, plots, render, widgets
 from ecgkit.datasets import load_beats
 from ecgkit.params import record_list
 from ecgkit.train import few_steps, train

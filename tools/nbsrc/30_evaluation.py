@@ -45,7 +45,6 @@ MODEL_PATH: str = ""  # trained .keras model to evaluate; empty: RUN_DIR/models/
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
 from ecgkit import baselines, contract, evaluate, fusion, literature, nb, plots, scoring
 from ecgkit.datasets import load_beats

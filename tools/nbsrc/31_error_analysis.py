@@ -47,7 +47,6 @@ from ecgkit import (
     error_analysis as ea,
     nb,
     plots,
-    provenance,
     render,
 )
 from ecgkit.datasets import load_beats
