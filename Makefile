@@ -19,8 +19,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/ecgkit workbook run --profile cpu
 
+# Two workers (pytest-xdist), each file on one worker: the 2-core CI machine busy on both
+# cores. TEST_WORKERS=0 runs the suite in this process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # ecgkit on Keras' PyTorch backend: the tests of tests/test_backends.py with a CPU-only PyTorch
 # build installed in .venv (about 200 MB from PyTorch's own index; the default wheel from PyPI

@@ -90,3 +90,16 @@ def small_beats():
     records = ["100", "106", "107", "118", "119", "200", "207", "208", "209", "213", "217", "223",
                "232", "233"]
     return load_beats(records=records, max_beats_per_record=20, progress=False)
+
+
+HEAVY_FIRST = ("test_notebooks_smoke.py", "test_backends.py", "test_browser.py", "test_demo.py",
+               "test_train.py", "test_run_folder.py", "test_image_folders.py")
+"""Test files that take minutes, longest first. ``make test`` runs the suite on two workers
+(pytest-xdist, ``--dist loadfile``: a file's tests stay on one worker and share its fixtures),
+which take files in collection order; starting the longest ones first keeps one worker from
+being left with the 9-minute smoke workbook at the end."""
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(Path(str(item.fspath)).name, len(rank)))
