@@ -35,6 +35,28 @@ class TestBranchDropout:
             BranchDropout(1.0)
 
 
+class TestRegularisation:
+    def test_off_by_default(self):
+        assert not any(isinstance(layer, (keras.layers.Dropout, keras.layers.GaussianNoise))
+                       for layer in _branch_model().layers)
+
+    def test_noise_and_dropout_act_in_training_only(self):
+        from ecgkit.context_branch import context_branch
+
+        inp = keras.Input((6,), name="context")
+        model = keras.Model(inp, context_branch(inp, 5, noise=0.3, dropout=0.3))
+        assert model.get_layer("context_noise").stddev == 0.3
+        assert model.get_layer("context_dropout_2").rate == 0.3
+        x = np.random.default_rng(0).normal(size=(64, 6)).astype(np.float32)
+        np.testing.assert_array_equal(np.asarray(model(x, training=False)),
+                                      np.asarray(model(x, training=False)))
+        assert not np.allclose(np.asarray(model(x, training=True)),
+                               np.asarray(model(x, training=False)))
+        for noise, dropout in ((-0.1, 0.3), (0.3, 1.0)):
+            with pytest.raises(ValueError, match="Received: noise"):
+                context_branch(inp, 5, noise=noise, dropout=dropout)
+
+
 class TestWarmUp:
     def test_the_branch_learns_a_rule_from_context_alone(self):
         """Cheap learning check: class = which of three values is largest (plus a 4th class
