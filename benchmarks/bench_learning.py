@@ -35,10 +35,22 @@ TEST_CAP = 100
 SPLIT = "inter-patient-strict"
 CLASS_SET = ("N", "S", "V", "F")
 
-COMMON = {"SPLIT": SPLIT, "MAX_BEATS_PER_RECORD": 0, "TEST_MAX_BEATS_PER_RECORD": TEST_CAP,
-          "WEIGHTS": "none", "EPOCHS": 4, "STEPS_PER_EPOCH": 100, "BATCH_SIZE": 32,
-          "LEARNING_RATE": 1e-3, "WARMUP_EPOCHS": 0.5, "CLASS_BALANCE": "sampling",
-          "AUGMENT_STRENGTH": 1.0, "IMAGE_SIZE": 64, "GRID": False, "MIXED_PRECISION": "auto"}
+RECIPE_KEYS = ("SPLIT", "MAX_BEATS_PER_RECORD", "TEST_MAX_BEATS_PER_RECORD", "WEIGHTS", "EPOCHS",
+               "STEPS_PER_EPOCH", "BATCH_SIZE", "LEARNING_RATE", "WARMUP_EPOCHS", "FOCAL_GAMMA",
+               "CLASS_BALANCE", "AUGMENT_STRENGTH", "IMAGE_SIZE", "GRID", "MIXED_PRECISION",
+               "CONTEXT_MODE", "CONTEXT_STEPS")
+
+
+def common() -> dict:
+    """The cpu profile's training recipe (``params/cpu.yaml``), which every recipe below changes
+    in one or two settings: the benchmark measures what ``make run`` trains."""
+    from ecgkit.params import load_profile, resolve
+
+    p = resolve(load_profile("cpu"))
+    out = {k: p[k] for k in RECIPE_KEYS}
+    assert out["SPLIT"] == SPLIT and out["TEST_MAX_BEATS_PER_RECORD"] == TEST_CAP, out
+    return out
+
 RECIPES: dict[str, dict] = {
     # name: parameter overrides (ecgkit.params names); "model": baseline or enhanced
     "enhanced-context-logits": {"model": "enhanced", "CONTEXT": "logits"},
@@ -55,7 +67,7 @@ def run_recipe(name: str, recipe: dict, seed: int, beats, val, test, run_root: P
     from ecgkit.evaluate import predict_beats
     from ecgkit.train import baseline_model, train
 
-    p = {**COMMON, **{k: v for k, v in recipe.items() if k != "model"}, "SEED": seed}
+    p = {**common(), **{k: v for k, v in recipe.items() if k != "model"}, "SEED": seed}
     t0 = time.perf_counter()
     model = (lambda: baseline_model(p)) if recipe["model"] == "baseline" else None
     result = train(p, beats=beats, model=model, run_dir=run_root / f"{name}-{seed}",
@@ -107,8 +119,9 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=None, help="WFDB folder (default: data/mitdb)")
     ap.add_argument("--out", default=None, help="also write the table to this CSV")
     ap.add_argument("--save", default=None, metavar="DIR",
-                    help="keep each run's DS2 probabilities in DIR/RECIPE-SEED.npy; a run whose "
-                         "file is there is not trained again (an interrupted study resumes)")
+                    help="keep each run's DS2 probabilities in DIR/RECIPE-SEED.npz and its run "
+                         "folder (model.keras) in DIR/runs; a run whose file is there is not "
+                         "trained again (an interrupted study resumes)")
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.recipes.split(",") if n.strip()]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -141,6 +154,7 @@ def main(argv=None) -> int:
           f"training beats in {base_s:.0f} s", flush=True)
     pooled: dict[str, list] = {}
     with tempfile.TemporaryDirectory(prefix="bench_learning_") as tmp:
+        run_root = Path(args.save) / "runs" if args.save else Path(tmp)  # --save keeps models
         for name in names:
             for seed in seeds:
                 row = f"{name} seed {seed}"
@@ -149,7 +163,7 @@ def main(argv=None) -> int:
                     with np.load(saved) as f:
                         r = {k: (f[k] if f[k].ndim else f[k].item()) for k in f.files}
                 else:
-                    r = run_recipe(name, RECIPES[name], seed, beats, val, test, Path(tmp))
+                    r = run_recipe(name, RECIPES[name], seed, beats, val, test, run_root)
                     if saved is not None:
                         saved.parent.mkdir(parents=True, exist_ok=True)
                         np.savez(saved, **{k: np.asarray(v, dtype=float if v is None else None)
