@@ -46,8 +46,8 @@ from ecgkit.params import resolve
 from ecgkit.predict import predict_images
 from ecgkit.scoring import evaluate_predictions
 from ecgkit.run_folder import check_resume, interrupted_run, model_signature
-from ecgkit.train import (TrainResult, epoch_steps, few_steps, model_kwargs, start_or_resume,
-                          stop_recorded)
+from ecgkit.train import epoch_steps, few_steps, model_kwargs
+from ecgkit.training_run import TrainResult, start_or_resume, stop_recorded
 from ecgkit.training_config import get_training_config
 
 
