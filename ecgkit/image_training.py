@@ -100,7 +100,7 @@ def train_images(folder, labels=None, group_column: str | None = None,
         restart: discard an interrupted run in ``run_dir`` and start afresh.
 
     Returns:
-        A ``train.TrainResult``; ``info["data"]`` is the data report.
+        A ``training_run.TrainResult`` (as ``train.train``); ``info["data"]`` is the data report.
 
     Raises:
         ImageFolderError, LabelsError: the folder or its labels cannot be used (named).
