@@ -84,7 +84,7 @@ _EXPORTS = {
     "ecg_augmentation": "augment",
     "signal_augment": "augment",
     "make_signal_augment": "augment",
-    "TrainResult": "train",
+    "TrainResult": "training_run",
     "select_strategy": "hardware",
     "evaluate_predictions": "scoring",
     "evaluate_model": "evaluate",

@@ -23,32 +23,28 @@ near-duplicates), history and validation metrics; ``split.csv`` the side of ever
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 
-from ecgkit.atomic import atomic_save, check_folder, exclusive_folder, make_folder, write_json
+from ecgkit.atomic import check_folder, exclusive_folder, make_folder, write_json
 from ecgkit.augment import make_image_augment
-from ecgkit.backbone import record_provenance
 from ecgkit.balance import CLASS_BALANCE_CHOICES, class_weights, sampled_classes
-from ecgkit.callbacks import (BN_REESTIMATE_BATCHES, auto_bn_momentum, best_state_path,
-                              make_callbacks, read_history, set_batchnorm_momentum)
 from ecgkit.factory import create_enhanced_resnet50
 from ecgkit.folders import (data_report, format_data_report, near_duplicates,
                             read_labelled_images, split_images, split_record, split_table)
-from ecgkit.hardware import hardware_settings, replicas, select_strategy, set_seeds, versions
+from ecgkit.hardware import replicas
 from ecgkit.images import IMAGE_FITS, image_files_dataset
 from ecgkit.params import resolve
 from ecgkit.predict import predict_images
 from ecgkit.scoring import evaluate_predictions
 from ecgkit.run_folder import check_resume, interrupted_run, model_signature
-from ecgkit.train import (TrainResult, epoch_steps, few_steps, model_kwargs, start_or_resume,
-                          stop_recorded)
-from ecgkit.training_config import get_training_config
+from ecgkit.train import epoch_steps, few_steps, model_kwargs
+from ecgkit.training_run import (TrainingRun, TrainResult, compile_model, dtype_policy,
+                                 fit_recorded, load_best, record_finished, running_info,
+                                 save_model, set_up_batchnorm, set_up_hardware, start_callbacks)
 
 
 
@@ -104,7 +100,7 @@ def train_images(folder, labels=None, group_column: str | None = None,
         restart: discard an interrupted run in ``run_dir`` and start afresh.
 
     Returns:
-        A ``train.TrainResult``; ``info["data"]`` is the data report.
+        A ``training_run.TrainResult`` (as ``train.train``); ``info["data"]`` is the data report.
 
     Raises:
         ImageFolderError, LabelsError: the folder or its labels cannot be used (named).
@@ -132,112 +128,99 @@ def train_images(folder, labels=None, group_column: str | None = None,
 def _train_images_in(folder, labels, group_column, p, run_dir: Path, fit: str,
                      test_fraction: float, on_bad: str, progress: bool, strategy, callbacks,
                      run_eagerly, echo, previous) -> TrainResult:
+    """``train_images`` in its locked folder: the images read, split and reported, then the
+    steps of ``train`` (``ecgkit.training_run``) with the folder's classes."""
     started = time.time()
-    images = read_labelled_images(folder, labels, group_column, on_bad=on_bad)
-    split = split_images(images, p["VAL_FRACTION"], test_fraction, p["SEED"])
-    duplicates = near_duplicates(images, split.sides)
-    report = data_report(images, split, duplicates)
+    images, split, report = read_and_split(folder, labels, group_column, p, test_fraction,
+                                           on_bad)
     if echo is not None:
         echo(format_data_report(report))
     check_resume(run_dir, previous, data=json.loads(json.dumps(report)))
     split_table(images, split.sides).to_csv(run_dir / "split.csv", index=False)
 
-    k = len(images.classes)
-    train_rows, val_rows = split.rows("train"), split.rows("val")
-    files = np.asarray(images.files)
-    counts = images.class_counts(train_rows)
     batch = p["BATCH_SIZE"]
-    steps = epoch_steps(p["STEPS_PER_EPOCH"], len(train_rows), batch)
+    steps = epoch_steps(p["STEPS_PER_EPOCH"], len(split.rows("train")), batch)
     if run_eagerly is None:
         run_eagerly = few_steps(p["EPOCHS"], p["STEPS_PER_EPOCH"])
-
-    set_seeds(p["SEED"], p["DETERMINISTIC"])
-    hw = hardware_settings(p["MIXED_PRECISION"], p["DETERMINISTIC"])
-    if strategy is None:
-        strategy = select_strategy()
+    hw, strategy = set_up_hardware(p, strategy)
     n_replicas = replicas(strategy)
     if batch % n_replicas:
         raise ValueError(f"BATCH_SIZE {batch} must split evenly over the {n_replicas} devices")
-    balance = p["CLASS_BALANCE"]
-    sampled = (sampled_classes(images.labels[train_rows], k) if balance == "sampling"
-               else None)
-    strength = p["AUGMENT_STRENGTH"]
-    size = p["IMAGE_SIZE"]
-    train_ds = image_files_dataset(
-        files[train_rows], images.labels[train_rows], size, batch, shuffle=True,
-        seed=p["SEED"], repeat=True, fit=fit, num_classes=k, epoch_batches=steps,
-        image_augment=make_image_augment(strength) if strength > 0 else None,
-        balance_classes=sampled)
-    val_ds = image_files_dataset(files[val_rows], images.labels[val_rows], size, batch,
-                                 seed=p["SEED"], fit=fit, num_classes=k, cache=True)
+    run = TrainingRun(run_dir=run_dir, p=p, previous=previous, started=started, hw=hw,
+                      strategy=strategy, steps=steps, run_eagerly=run_eagerly, progress=progress)
+    balance = image_class_balance(p, images, split.rows("train"))
+    alpha_counts = ([balance["train_counts"][c] for c in images.classes]
+                    if balance["mode"] == "alpha" else None)
+    train_ds, val_ds = image_datasets(run, images, split, fit)
 
-    previous_policy = keras.mixed_precision.global_policy().name
-    if hw["mixed_precision"]:
-        keras.mixed_precision.set_global_policy(hw["policy"])
-    try:
-        bn_momentum = p["BN_MOMENTUM"] or auto_bn_momentum(steps)
+    with dtype_policy(hw):
         with strategy.scope():
-            model = create_enhanced_resnet50(**image_model_kwargs(p, k))
-            n_bn = set_batchnorm_momentum(model, bn_momentum)
-            cfg = get_training_config(
-                model, learning_rate=p["LEARNING_RATE"], weight_decay=p["WEIGHT_DECAY"],
-                epochs=p["EPOCHS"], steps_per_epoch=steps, warmup_epochs=p["WARMUP_EPOCHS"],
-                focal_gamma=p["FOCAL_GAMMA"],
-                class_counts=([counts[c] for c in images.classes] if balance == "alpha"
-                              else None))
-            model.compile(optimizer=cfg["optimizer"], loss=cfg["loss"], metrics=cfg["metrics"],
-                          jit_compile=hw["jit_compile"] and not run_eagerly,
-                          run_eagerly=run_eagerly)
-        cw = class_weights(counts, images.classes) if balance == "class_weight" else None
-        cbs, paths = make_callbacks(run_dir, progress=progress, extra=callbacks,
-                                    bn_batches=train_ds)
+            model = create_enhanced_resnet50(**image_model_kwargs(p, len(images.classes)))
+            batchnorm = set_up_batchnorm(run, model)
+            compile_model(run, model, alpha_counts)
         signature = model_signature(model)
         check_resume(run_dir, previous, model=signature)  # Keras would fail to load it
-        done_before = start_or_resume(paths, previous)
-        train_ds.start = done_before * steps  # a resumed run continues the stream
-        paths["run_json"] = run_dir / "run.json"
-        paths["split_csv"] = run_dir / "split.csv"
-        info: dict[str, Any] = {
-            "source": "image-folder", "params": p, "image_fit": fit,
-            "class_balance": {"mode": balance, "train_counts": counts, "class_weight": cw,
-                              "sampled_classes": (None if sampled is None else
-                                                  [images.classes[i] for i in sampled])},
-            "versions": versions(),
-            "hardware": {**hw, "run_eagerly": run_eagerly, "strategy": type(strategy).__name__,
-                         "replicas": n_replicas},
-            "data": report, "model": signature, "steps_per_epoch": steps,
-            "batchnorm": {"momentum": bn_momentum, "layers": n_bn,
-                          "auto": not p["BN_MOMENTUM"],
-                          "reestimated_from_batches": BN_REESTIMATE_BATCHES},
-            "resumed_after_epochs": done_before, "status": "running",
-        }
-        write_json(paths["run_json"], info)
-        verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
-        with stop_recorded(info, paths, started), strategy.scope():
-            model.fit(train_ds, validation_data=val_ds, epochs=p["EPOCHS"],
-                      steps_per_epoch=steps, class_weight=cw, callbacks=cbs, verbose=verbose,
-                      shuffle=False)
-    finally:
-        if hw["mixed_precision"]:
-            keras.mixed_precision.set_global_policy(previous_policy)
+        cbs, done_before = start_callbacks(run, train_ds, callbacks)
+        run.paths["split_csv"] = run_dir / "split.csv"
+        run.info = {"source": "image-folder", "image_fit": fit,
+                    **running_info(run, report, signature, balance, batchnorm, done_before)}
+        write_json(run.paths["run_json"], run.info)
+        fit_recorded(run, model, train_ds, val_ds, cbs, balance["class_weight"])
 
-    best_state = best_state_path(paths["best"])
-    if paths["best"].is_file():
-        model.load_weights(paths["best"])
-    record_provenance(model, image_provenance(p, images, split, fit))
-    paths["model"] = atomic_save(model, run_dir / "model.keras")
-    history = read_history(paths["csv_log"])
-    y_prob = predict_images(model, files[val_rows], fit=fit, image_size=size, batch_size=batch)
+    load_best(run, model)
+    save_model(run, model, image_provenance(p, images, split, fit))
+    return record_finished(run, model, image_val_metrics(model, images, split, fit, p))
+
+
+def read_and_split(folder, labels, group_column, p: dict[str, Any], test_fraction: float,
+                   on_bad: str):
+    """The labelled images (``folders.read_labelled_images``), their split by patient (by
+    image without patients) and the data report, near-duplicates across sides included;
+    returns ``(images, split, report)``."""
+    images = read_labelled_images(folder, labels, group_column, on_bad=on_bad)
+    split = split_images(images, p["VAL_FRACTION"], test_fraction, p["SEED"])
+    duplicates = near_duplicates(images, split.sides)
+    return images, split, data_report(images, split, duplicates)
+
+
+def image_class_balance(p: dict[str, Any], images, train_rows) -> dict[str, Any]:
+    """``train.class_balance`` for an image folder: the mode (``CLASS_BALANCE``), the training
+    counts, the class weights ``fit`` gets and the classes sampling draws, by class name."""
+    mode, counts = p["CLASS_BALANCE"], images.class_counts(train_rows)
+    sampled = (sampled_classes(images.labels[train_rows], len(images.classes))
+               if mode == "sampling" else None)
+    return {"mode": mode, "train_counts": counts,
+            "class_weight": (class_weights(counts, images.classes) if mode == "class_weight"
+                             else None),
+            "sampled_classes": None if sampled is None else [images.classes[i] for i in sampled]}
+
+
+def image_datasets(run: TrainingRun, images, split, fit: str):
+    """Training and validation batches read from the image files (``images.image_files_dataset``):
+    training endless, shuffled, augmented (``AUGMENT_STRENGTH``) and, with
+    ``CLASS_BALANCE="sampling"``, drawn equally from the classes; validation in order, cached."""
+    p, k = run.p, len(images.classes)
+    files, labels = np.asarray(images.files), images.labels
+    train_rows, val_rows = split.rows("train"), split.rows("val")
+    size, batch, strength = p["IMAGE_SIZE"], p["BATCH_SIZE"], p["AUGMENT_STRENGTH"]
+    train_ds = image_files_dataset(
+        files[train_rows], labels[train_rows], size, batch, shuffle=True, seed=p["SEED"],
+        repeat=True, fit=fit, num_classes=k, epoch_batches=run.steps,
+        image_augment=make_image_augment(strength) if strength > 0 else None,
+        balance_classes=(sampled_classes(labels[train_rows], k)
+                         if p["CLASS_BALANCE"] == "sampling" else None))
+    val_ds = image_files_dataset(files[val_rows], labels[val_rows], size, batch, seed=p["SEED"],
+                                 fit=fit, num_classes=k, cache=True)
+    return train_ds, val_ds
+
+
+def image_val_metrics(model, images, split, fit: str, p: dict[str, Any]) -> dict[str, Any]:
+    """The trained model's validation metrics (run.json's ``final_metrics``), the images read
+    as in training."""
+    val_rows = split.rows("val")
+    y_prob = predict_images(model, np.asarray(images.files)[val_rows], fit=fit,
+                            image_size=p["IMAGE_SIZE"], batch_size=p["BATCH_SIZE"])
     val = evaluate_predictions(images.labels[val_rows], y_prob, n_boot=0,
                                classes=images.classes).to_dict()
-    info.update({
-        "status": "finished", "epochs_run": len(history.get("epoch", [])),
-        "best": json.loads(best_state.read_text()) if best_state.is_file() else None,
-        "history": history, "seconds": round(time.time() - started, 1),
-        "final_metrics": {"split": "val", "accuracy": val["accuracy"], "macro": val["macro"],
-                          "per_class": val["per_class"],
-                          "absent_classes": val["absent_classes"]},
-        "paths": {name: str(v) for name, v in paths.items()},
-    })
-    write_json(paths["run_json"], info)
-    return TrainResult(history=history, run_dir=run_dir, paths=paths, model=model, info=info)
+    return {"split": "val", "accuracy": val["accuracy"], "macro": val["macro"],
+            "per_class": val["per_class"], "absent_classes": val["absent_classes"]}

@@ -19,18 +19,16 @@ A run folder belongs to one run at a time (a folder lock, ``ecgkit.atomic.exclus
 and to one configuration: an interrupted run resumes only with the same parameters, data and
 model (``ecgkit.run_folder``); ``restart=True`` starts afresh instead.
 
+``_train_in`` is the run step by step; the steps a run on an image folder takes too
+(``ecgkit.image_training``) are in ``ecgkit.training_run``.
+
 ``ecgkit train --params FILE.yaml`` is the command line (``ecgkit.cli``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
-import shutil
-import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,45 +36,25 @@ import keras
 import numpy as np
 
 from ecgkit import datasets
-from ecgkit.atomic import atomic_save, exclusive_folder, make_folder, write_json
+from ecgkit.atomic import exclusive_folder, make_folder, write_json
 from ecgkit.augment import make_image_augment, make_signal_augment
-from ecgkit.backbone import record_grid, record_provenance
+from ecgkit.backbone import record_grid
 from ecgkit.context import N_FEATURES
 from ecgkit.context_branch import (adapt_context, choose_image_scale, has_context,
                                    has_image_scale, has_warm_up, warm_up)
 from ecgkit.balance import CLASS_BALANCE_CHOICES, class_weights, sampled_classes
-from ecgkit.callbacks import (BN_REESTIMATE_BATCHES, auto_bn_momentum, backup_state,
-                              best_state_path, make_callbacks, read_history,
-                              set_batchnorm_momentum)
+from ecgkit.callbacks import backup_state
 from ecgkit.contract import CLASSES
 from ecgkit.evaluate import predict_dataset
 from ecgkit.factory import create_enhanced_resnet50
-from ecgkit.hardware import hardware_settings, replicas, select_strategy, set_seeds, versions
+from ecgkit.hardware import replicas
 from ecgkit.params import lead_list, record_list, resolve, weights_arg
 from ecgkit.scoring import evaluate_predictions
 from ecgkit.run_folder import check_resume, interrupted_run, model_signature
-from ecgkit.training_config import get_training_config
-
-
-@dataclass
-class TrainResult:
-    """What ``train`` returns.
-
-    Attributes:
-        history: metric name -> list of per-epoch values (all epochs, across resumes, read from
-            the CSV log).
-        run_dir: the run folder.
-        paths: name -> path of what was written (``model``, ``best``, ``run_json``, ``csv_log``,
-            ``tensorboard`` on the TensorFlow backend, ``backup``).
-        model: the trained model, with the best-checkpoint weights when one was saved.
-        info: the content of run.json.
-    """
-
-    history: dict[str, list[float]]
-    run_dir: Path
-    paths: dict[str, Path]
-    model: Any = field(repr=False)
-    info: dict[str, Any] = field(default_factory=dict, repr=False)
+from ecgkit.training_run import (TrainingRun, TrainResult, compile_model, dtype_policy,
+                                 fit_recorded, load_best, record_finished, running_info,
+                                 save_model, set_up_batchnorm, set_up_hardware, start_callbacks,
+                                 stop_recorded)
 
 
 # --- Data ----------------------------------------------------------------------------------------
@@ -202,10 +180,6 @@ def resumable(run_dir: Path) -> bool:
     return backup_state(Path(run_dir) / "backup") is not None
 
 
-def _build_model(p: dict[str, Any]):
-    return create_enhanced_resnet50(**model_kwargs(p))
-
-
 def baseline_model(p: dict[str, Any]):
     """The plain ResNet50 baseline with the same inputs, context branch and head as the model
     ``train(p)`` builds: an ablation of the four enhancements alone."""
@@ -267,16 +241,54 @@ def train(params: dict[str, Any] | None = None, beats=None, model=None,
 
 def _train_in(run_dir: Path, p: dict[str, Any], beats, model, progress: bool, strategy,
               callbacks, run_eagerly: bool, restart: bool) -> TrainResult:
-    """``train`` in its locked folder."""
+    """``train`` in its locked folder, step by step: check the resume, load the beats, prepare
+    the model, make the batches and callbacks, fit, finish."""
     started = time.time()
     previous = None if restart else interrupted_run(run_dir)
     check_resume(run_dir, previous, params=p)  # before the beats: a refusal comes at once
+    hw, strategy = set_up_hardware(p, strategy)
 
-    set_seeds(p["SEED"], p["DETERMINISTIC"])
-    hw = hardware_settings(p["MIXED_PRECISION"], p["DETERMINISTIC"])
-    if strategy is None:
-        strategy = select_strategy()
+    beats = training_beats(p, beats, progress)
+    summary = data_summary(beats)
+    check_resume(run_dir, previous, data=summary)
+    train_beats = beats.subset("train")
+    # validation, predicted every epoch, is a weighted sample when TEST_MAX_BEATS_PER_RECORD caps it
+    val_beats = datasets.cap_beats(beats.subset("val"), p["TEST_MAX_BEATS_PER_RECORD"], p["SEED"])
+    steps = epoch_steps(p["STEPS_PER_EPOCH"], len(train_beats.labels), p["BATCH_SIZE"])
+    check_batch_split(p["BATCH_SIZE"], strategy)
+    run = TrainingRun(run_dir=run_dir, p=p, previous=previous, started=started, hw=hw,
+                      strategy=strategy, steps=steps, run_eagerly=run_eagerly, progress=progress)
+    balance = class_balance(p, train_beats)
+    alpha_counts = balance["train_counts"] if balance["mode"] == "alpha" else None
 
+    with dtype_policy(hw):
+        with strategy.scope():
+            model = build_model(model, p)
+            signature = model_signature(model)
+            check_resume(run_dir, previous, model=signature)  # Keras would fail to load it
+            batchnorm = set_up_batchnorm(run, model)
+            record_grid(model, p["GRID"])  # saved with the model, for evaluation to read back
+            context = prepare_context(run, model, train_beats)
+            compile_model(run, model, alpha_counts)
+        padded = whole_batches(val_beats, p["BATCH_SIZE"]) if replicas(strategy) > 1 else val_beats
+        train_ds, val_ds = make_datasets(train_beats, padded, p, steps, context["mode"])
+        cbs, done_before = start_callbacks(run, train_ds, callbacks)
+        run.info = {**running_info(run, summary, signature, balance, batchnorm, done_before),
+                    "tensorboard": (str(run.paths["tensorboard"]) if "tensorboard" in run.paths
+                                    else None),
+                    "context": context}
+        write_json(run.paths["run_json"], run.info)
+        fit_recorded(run, model, train_ds, val_ds, cbs, balance["class_weight"])
+
+    with stop_recorded(run.info, run.paths, started):  # a failure after fit too
+        return finish_training(run, model, beats, val_ds, val_beats, context["mode"])
+
+
+# --- The steps of a run on beats -----------------------------------------------------------------
+
+def training_beats(p: dict[str, Any], beats, progress: bool = True):
+    """``beats``, or for None the ``RECORDS`` of ``DATA_DIR`` loaded with the split parameters;
+    raises without training or validation beats, which a run cannot do without."""
     if beats is None:
         beats = datasets.load_beats(
             p["DATA_DIR"] or None, split=p["SPLIT"], records=record_list(p["RECORDS"]),
@@ -289,152 +301,74 @@ def _train_in(run_dir: Path, p: dict[str, Any], beats, model, progress: bool, st
     if "val" not in beats.splits:
         raise ValueError("no validation beats: the best checkpoint is chosen on validation "
                          "patients, so VAL_FRACTION must leave at least one patient")
-    summary = data_summary(beats)
-    check_resume(run_dir, previous, data=summary)
-    train_beats = beats.subset("train")
-    # validation, predicted every epoch, is a weighted sample when TEST_MAX_BEATS_PER_RECORD caps it
-    val_beats = datasets.cap_beats(beats.subset("val"), p["TEST_MAX_BEATS_PER_RECORD"], p["SEED"])
-    counts = train_beats.class_counts()
-    batch = p["BATCH_SIZE"]
-    steps = epoch_steps(p["STEPS_PER_EPOCH"], len(train_beats.labels), batch)
+    return beats
+
+
+def check_batch_split(batch_size: int, strategy) -> None:
+    """Raises unless a batch splits evenly over the strategy's devices, as data parallelism
+    needs."""
     n_replicas = replicas(strategy)
-    if batch % n_replicas:
-        raise ValueError(f"BATCH_SIZE {batch} must split evenly over the {n_replicas} devices "
-                         f"of the {type(strategy).__name__}: use a multiple of {n_replicas}")
-
-    # The dtype policy is global in Keras: set it for this model only, and put the previous one
-    # back whatever happens (an error while building, compiling or fitting included).
-    previous_policy = keras.mixed_precision.global_policy().name
-    if hw["mixed_precision"]:
-        keras.mixed_precision.set_global_policy(hw["policy"])
-    try:
-        balance = p["CLASS_BALANCE"]
-        bn_momentum = p["BN_MOMENTUM"] or auto_bn_momentum(steps)
-        with strategy.scope():
-            if model is None:
-                model = _build_model(p)
-            elif callable(model) and not hasattr(model, "fit"):
-                model = model()
-            signature = model_signature(model)
-            check_resume(run_dir, previous, model=signature)  # Keras would fail to load it
-            n_bn = set_batchnorm_momentum(model, bn_momentum)
-            record_grid(model, p["GRID"])  # saved with the model, for evaluation to read back
-            # the model decides whether batches carry the context (a model passed in may not)
-            context = p["CONTEXT_MODE"] if has_context(model) else None
-            if context is not None:  # the training patients' mean and variance, saved
-                adapt_context(model, train_beats.context_of(context))
-            warmup_losses = None
-            if (context is not None and has_warm_up(model) and p["CONTEXT_STEPS"]
-                    and previous is None):
-                warmup_losses = warm_up(
-                    model, train_beats.context_of(context), train_beats.labels,
-                    steps=p["CONTEXT_STEPS"], batch_size=batch, learning_rate=p["LEARNING_RATE"],
-                    focal_gamma=p["FOCAL_GAMMA"], seed=p["SEED"],
-                    classes=sampled_classes(train_beats.labels))
-            cfg = get_training_config(
-                model, learning_rate=p["LEARNING_RATE"], weight_decay=p["WEIGHT_DECAY"],
-                epochs=p["EPOCHS"], steps_per_epoch=steps,
-                warmup_epochs=p["WARMUP_EPOCHS"], focal_gamma=p["FOCAL_GAMMA"],
-                class_counts=counts if balance == "alpha" else None)
-            model.compile(optimizer=cfg["optimizer"], loss=cfg["loss"], metrics=cfg["metrics"],
-                          jit_compile=hw["jit_compile"] and not run_eagerly, run_eagerly=run_eagerly)
-        cw = class_weights(counts) if balance == "class_weight" else None
-        train_ds, val_ds = make_datasets(
-            train_beats, whole_batches(val_beats, batch) if n_replicas > 1 else val_beats, p,
-            steps, context)
-
-        cbs, paths = make_callbacks(run_dir, progress=progress, extra=callbacks,
-                                    bn_batches=train_ds)
-        resuming = previous is not None
-        done_before = start_or_resume(paths, previous)
-        train_ds.start = done_before * steps  # a resumed run continues the stream
-        paths["run_json"] = run_dir / "run.json"
-        info: dict[str, Any] = {
-            "params": p, "class_balance": {
-                "mode": balance, "train_counts": counts, "class_weight": cw,
-                "sampled_classes": ([CLASSES[k] for k in sampled_classes(train_beats.labels)]
-                                    if balance == "sampling" else None)},
-            "versions": versions(),
-            "tensorboard": str(paths["tensorboard"]) if "tensorboard" in paths else None,
-            "hardware": {**hw, "run_eagerly": run_eagerly, "strategy": type(strategy).__name__,
-                         "replicas": replicas(strategy)},
-            "data": summary, "model": signature, "steps_per_epoch": steps,
-            "batchnorm": {"momentum": bn_momentum, "layers": n_bn,
-                          "auto": not p["BN_MOMENTUM"],
-                          "reestimated_from_batches": BN_REESTIMATE_BATCHES},
-            "resumed_after_epochs": done_before if resuming else 0, "status": "running",
-            "context": {"mode": context, "join": p["CONTEXT"] if context else None,
-                        "warm_up_steps": p["CONTEXT_STEPS"] if warmup_losses else 0,
-                        "warm_up_loss_every_100": warmup_losses},
-        }
-        write_json(paths["run_json"], info)
-
-        verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
-        # JAX's keras.distribution shards the batches inside its scope
-        with stop_recorded(info, paths, started), strategy.scope():
-            model.fit(train_ds, validation_data=val_ds, epochs=p["EPOCHS"],
-                      steps_per_epoch=steps, class_weight=cw, callbacks=cbs, verbose=verbose,
-                      shuffle=False)
-    finally:
-        if hw["mixed_precision"]:  # do not leak the policy into models built later
-            keras.mixed_precision.set_global_policy(previous_policy)
-
-    with stop_recorded(info, paths, started):  # a failure after fit too
-        best_state = best_state_path(paths["best"])
-        if paths["best"].is_file():
-            model.load_weights(paths["best"])
-        image_scale = None
-        if context is not None and has_image_scale(model):  # the image logits' weight: validation
-            scale, curve = choose_image_scale(model, val_ds, val_beats.labels,
-                                              val_beats.meta["weight"].to_numpy())
-            image_scale = {"chosen": scale, "val_cross_entropy": curve}
-        record_provenance(model, {**provenance(p, beats, context),
-                                  "image_scale": image_scale and image_scale["chosen"]})
-        paths["model"] = atomic_save(model, run_dir / "model.keras")
-        history = read_history(paths["csv_log"])
-        info.update({
-            "status": "finished", "epochs_run": len(history.get("epoch", [])),
-            "best": json.loads(best_state.read_text()) if best_state.is_file() else None,
-            "history": history, "seconds": round(time.time() - started, 1),
-            "final_metrics": _final_metrics(model, val_ds, val_beats), "image_scale": image_scale,
-            "paths": {k: str(v) for k, v in paths.items()},
-        })
-        write_json(paths["run_json"], info)
-    return TrainResult(history=history, run_dir=run_dir, paths=paths, model=model, info=info)
+    if batch_size % n_replicas:
+        raise ValueError(f"BATCH_SIZE {batch_size} must split evenly over the {n_replicas} "
+                         f"devices of the {type(strategy).__name__}: use a multiple of "
+                         f"{n_replicas}")
 
 
-def start_or_resume(paths: dict[str, Path], previous: dict[str, Any] | None) -> int:
-    """The epochs an interrupted run (``previous``, ``run_folder.interrupted_run``) finished;
-    for a fresh run (None) 0, after removing the old log, best checkpoint and backup."""
-    if previous is not None:
-        return int(previous["epochs_done"])
-    for stale in (paths["csv_log"], paths["best"], best_state_path(paths["best"])):
-        if stale.exists():
-            stale.unlink()
-    if paths["backup"].is_dir():  # a discarded run's, or a backup never committed
-        shutil.rmtree(paths["backup"])
-    return 0
+def class_balance(p: dict[str, Any], train_beats) -> dict[str, Any]:
+    """How the run evens out the classes (``CLASS_BALANCE``), as run.json records it: the mode,
+    the training counts, the class weights ``fit`` gets and the classes sampling draws."""
+    mode, counts = p["CLASS_BALANCE"], train_beats.class_counts()
+    return {"mode": mode, "train_counts": counts,
+            "class_weight": class_weights(counts) if mode == "class_weight" else None,
+            "sampled_classes": ([CLASSES[k] for k in sampled_classes(train_beats.labels)]
+                                if mode == "sampling" else None)}
 
 
-@contextlib.contextmanager
-def stop_recorded(info: dict[str, Any], paths: dict[str, Path], started: float):
-    """Records in run.json how the run stopped when the block raises, and re-raises:
-    ``"interrupted"`` for a Ctrl-C (``KeyboardInterrupt``), else ``"failed"`` with the error;
-    ``resumable_after_epochs``: the epochs the backup holds (0: none)."""
-    try:
-        yield
-    except BaseException as exc:
-        backup = backup_state(paths["backup"])
-        interrupted = isinstance(exc, KeyboardInterrupt)
-        info.update({"status": "interrupted" if interrupted else "failed",
-                     "epochs_run": len(read_history(paths["csv_log"]).get("epoch", [])),
-                     "resumable_after_epochs": backup["epoch"] if backup else 0,
-                     "seconds": round(time.time() - started, 1)})
-        if not interrupted:
-            info["error"] = f"{type(exc).__name__}: {exc}"
-        write_json(paths["run_json"], info)
-        raise
+def build_model(model, p: dict[str, Any]):
+    """The model to train: ``model``, what a zero-argument ``model`` builds, or for None
+    ``create_enhanced_resnet50`` from the parameters; call it in the strategy's scope."""
+    if model is None:
+        return create_enhanced_resnet50(**model_kwargs(p))
+    if callable(model) and not hasattr(model, "fit"):
+        return model()
+    return model
 
+
+def prepare_context(run: TrainingRun, model, train_beats) -> dict[str, Any]:
+    """Readies a model's context branch: the training patients' mean and variance, saved with
+    it, and on a fresh run the branch's warm-up alone; returns run.json's ``context`` entry,
+    whose ``mode`` (None: images only) the batches carry. The model decides (one passed in may
+    have no context input)."""
+    p = run.p
+    mode = p["CONTEXT_MODE"] if has_context(model) else None
+    losses = None
+    if mode is not None:
+        adapt_context(model, train_beats.context_of(mode))
+        if has_warm_up(model) and p["CONTEXT_STEPS"] and run.previous is None:
+            losses = warm_up(
+                model, train_beats.context_of(mode), train_beats.labels,
+                steps=p["CONTEXT_STEPS"], batch_size=p["BATCH_SIZE"],
+                learning_rate=p["LEARNING_RATE"], focal_gamma=p["FOCAL_GAMMA"], seed=p["SEED"],
+                classes=sampled_classes(train_beats.labels))
+    return {"mode": mode, "join": p["CONTEXT"] if mode else None,
+            "warm_up_steps": p["CONTEXT_STEPS"] if losses else 0,
+            "warm_up_loss_every_100": losses}
+
+
+def finish_training(run: TrainingRun, model, beats, val_ds, val_beats,
+                    context: str | None) -> TrainResult:
+    """After fit: the best weights back, the image logits' weight chosen on validation (a
+    context model), the model saved with its provenance, run.json finished."""
+    load_best(run, model)
+    image_scale = None
+    if context is not None and has_image_scale(model):
+        scale, curve = choose_image_scale(model, val_ds, val_beats.labels,
+                                          val_beats.meta["weight"].to_numpy())
+        image_scale = {"chosen": scale, "val_cross_entropy": curve}
+    save_model(run, model, {**provenance(run.p, beats, context),
+                            "image_scale": image_scale and image_scale["chosen"]})
+    return record_finished(run, model, _final_metrics(model, val_ds, val_beats),
+                           image_scale=image_scale)
 
 def _final_metrics(model, val_ds, val_beats) -> dict[str, Any]:
     """Validation metrics of the final (best) model, computed with ecgkit.evaluate (weighted by

@@ -371,6 +371,19 @@ patients).
 # %%
 nb.show_source(train.train)
 
+# %% [markdown]
+"""
+`train` checks the parameters and locks the run folder; the run itself is `_train_in`, the
+recipe step by step: check that an interrupted run may resume, set up the hardware, load the
+beats, prepare the model (BatchNorm momentum, context branch, compile), make the batches and
+callbacks, write `run.json`, fit, finish. Each step is a short function with a docstring,
+which `nb.show_source` shows like any other; those that training on an image folder (notebook
+40) takes too are in `ecgkit.training_run`.
+"""
+
+# %%
+nb.show_source(train._train_in)
+
 # %%
 runs = {}
 runs["baseline"] = train.train(
