@@ -44,7 +44,8 @@ from ecgkit.run_folder import check_resume, interrupted_run, model_signature
 from ecgkit.train import epoch_steps, few_steps, model_kwargs
 from ecgkit.training_run import (TrainingRun, TrainResult, compile_model, dtype_policy,
                                  fit_recorded, load_best, record_finished, running_info,
-                                 save_model, set_up_batchnorm, set_up_hardware, start_callbacks)
+                                 save_model, set_up_batchnorm, set_up_hardware, start_callbacks,
+                                 stop_recorded)
 
 
 
@@ -167,9 +168,10 @@ def _train_images_in(folder, labels, group_column, p, run_dir: Path, fit: str,
         write_json(run.paths["run_json"], run.info)
         fit_recorded(run, model, train_ds, val_ds, cbs, balance["class_weight"])
 
-    load_best(run, model)
-    save_model(run, model, image_provenance(p, images, split, fit))
-    return record_finished(run, model, image_val_metrics(model, images, split, fit, p))
+    with stop_recorded(run.info, run.paths, run.started):  # a failure after fit too
+        load_best(run, model)
+        save_model(run, model, image_provenance(p, images, split, fit))
+        return record_finished(run, model, image_val_metrics(model, images, split, fit, p))
 
 
 def read_and_split(folder, labels, group_column, p: dict[str, Any], test_fraction: float,

@@ -334,3 +334,22 @@ class TestFolderRunFolder:
         assert (run / "run.json").read_bytes() == before  # nothing rewritten
         result = train_images(root, params=tiny, run_dir=run, progress=False, echo=None)
         assert result.info["resumed_after_epochs"] == 1 and result.info["status"] == "finished"
+
+    def test_a_failure_after_fit_is_recorded(self, tmp_path, monkeypatch):
+        """As ``train`` does: an error while saving the model leaves run.json ``failed`` with
+        the error, not ``running``."""
+        from ecgkit import image_training
+        from ecgkit.image_training import train_images
+
+        def broken_save(run, model, provenance):
+            raise OSError("disk full")
+
+        monkeypatch.setattr(image_training, "save_model", broken_save)
+        root = labelled_pages(tmp_path / "pages", patients=6, per_patient=2)
+        run = tmp_path / "run"
+        tiny = {"IMAGE_SIZE": 32, "EPOCHS": 1, "STEPS_PER_EPOCH": 1, "BATCH_SIZE": 4,
+                "WEIGHTS": "none"}
+        with pytest.raises(OSError, match="disk full"):
+            train_images(root, params=tiny, run_dir=run, progress=False, echo=None)
+        info = json.loads((run / "run.json").read_text())
+        assert info["status"] == "failed" and info["error"] == "OSError: disk full"
