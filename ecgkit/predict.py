@@ -148,19 +148,27 @@ def predict_images(model, paths: Sequence[str | Path], *, fit: str | None = None
         ImageError: an unreadable file (check the files first: ``images.check_images``).
     """
     from ecgkit.context_branch import image_size_of
-    from ecgkit.images import decode_image, fit_image, image_tiles
+    from ecgkit.images import decode_image
     from ecgkit.provenance import image_fit
 
     fit = fit or image_fit(model)
     size = int(image_size or image_size_of(model))
-    inputs, owner = [], []
-    for i, p in enumerate(paths):
-        img = decode_image(p)
-        batch = image_tiles(img, size) if fit == "tile" else fit_image(img, size, fit)[None]
-        inputs.append(batch)
-        owner += [i] * len(batch)
+    return _predict_inputs(model, [file_input(decode_image(p), size, fit) for p in paths],
+                           batch_size)
+
+
+def file_input(img: np.ndarray, size: int, fit: str) -> np.ndarray:
+    """A decoded image as the model's input batch: one square image, or its tiles (``"tile"``)."""
+    from ecgkit.images import fit_image, image_tiles
+
+    return image_tiles(img, size) if fit == "tile" else fit_image(img, size, fit)[None]
+
+
+def _predict_inputs(model, inputs: Sequence[np.ndarray], batch_size: int) -> np.ndarray:
+    """Class probabilities of each file from its input batch (the mean over a file's tiles)."""
     if not inputs:
         return np.zeros((0, int(model.output_shape[-1])))
+    owner = np.concatenate([np.full(len(b), i) for i, b in enumerate(inputs)])
     x = np.concatenate(inputs)
     probs = []
     for start in range(0, len(x), batch_size):
@@ -170,7 +178,6 @@ def predict_images(model, paths: Sequence[str | Path], *, fit: str | None = None
             chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch_size - n, axis=0)])
         probs.append(np.asarray(model.predict_on_batch(chunk), dtype=np.float64)[:n])
     per_input = np.concatenate(probs)
-    owner = np.asarray(owner)
     out = np.zeros((len(inputs), per_input.shape[1]))
     np.add.at(out, owner, per_input)
     return out / np.bincount(owner, minlength=len(inputs))[:, None]
@@ -202,7 +209,8 @@ def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
 
     classes = tuple(classes or model_classes(model))
     size = int(image_size_of(model))
-    squashed = image_fit(model) == "squash"
+    fit = image_fit(model)
+    squashed = fit == "squash"
     check_model(model, classes=classes)
     if has_context(model):
         raise ModelLoadError(
@@ -213,17 +221,19 @@ def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
             "image-only model (CONTEXT=none)")
     results: list[Prediction] = []
     good: list[int] = []
+    inputs: list[np.ndarray] = []  # each file decoded once, kept only as the model's input
     for p in paths:
         try:
             img = decode_image(p)
             dims = (int(img.shape[1]), int(img.shape[0]))
+            inputs.append(file_input(img, size, fit))
             good.append(len(results))
             results.append(Prediction(path=str(p), resized_from=None
                                       if not squashed or dims == (size, size) else dims))
         except ImageError as exc:
             results.append(Prediction(path=str(p), error=str(exc)))
     warn_resized([r for r in results if r.resized_from], size)
-    probs = predict_images(model, [paths[i] for i in good], batch_size=batch_size)
+    probs = _predict_inputs(model, inputs, batch_size)
     for i, pr in zip(good, probs):
         k = int(pr.argmax())
         results[i].label = classes[k]
