@@ -51,7 +51,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ecgkit.contract import BEFORE_SAMPLES, CLASSES, FS
+from ecgkit.contract import BEFORE_SAMPLES, CLASS_SET, CLASSES, FS
 from ecgkit.rr import rr_feature_matrix
 
 log = logging.getLogger("ecgkit")
@@ -63,7 +63,7 @@ MORPHOLOGY_STEP_S = 0.01
 RR_WEIGHT = 2.0
 """Scale of the standardised RR features against the morphology (mV) in the 1-NN distance."""
 RR_FEATURE_SETS = ("ratios", "all")
-DEFAULT_CLASS_SET = ("N", "S", "V", "F")
+DEFAULT_CLASS_SET = CLASS_SET
 
 
 def _check_beats(beats, what: str):

@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ecgkit.contract import CLASS_SET
+
 
 PROFILE = "demo"
 """The demo's recipe: ``params/demo.yaml`` (the cpu profile's, for the enhanced model alone)."""
@@ -43,9 +45,6 @@ def demo_params(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
 
     return resolve({**load_profile(PROFILE), **(overrides or {})})
 
-
-CLASS_SET = ("N", "S", "V", "F")
-"""Classes the network and the baselines are compared on (most literature rows use them)."""
 
 FULL_SIZE_HINT = """\
 Full-size version (GPU recommended; hours on a CPU), on the same 48 embedded records:

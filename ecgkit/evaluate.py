@@ -19,13 +19,13 @@ import numpy as np
 from ecgkit.backbone import recorded_grid, recorded_provenance
 from ecgkit.batches import made_ahead
 from ecgkit.context_branch import has_context, image_size_of
-from ecgkit.contract import CLASSES
+from ecgkit.contract import CLASS_SET, CLASSES
 from ecgkit.datasets import signal_dataset
 from ecgkit.export import read_manifest
 from ecgkit.images import image_files_dataset, warn_other_sizes
 from ecgkit.literature import literature_table
 from ecgkit.provenance import check_image_folder
-from ecgkit.scoring import Report, evaluate_predictions
+from ecgkit.scoring import Report, evaluate_predictions, headline
 
 def predict_dataset(model, dataset) -> tuple[np.ndarray, np.ndarray]:
     """Runs ``model`` over batches of ``(images, one_hot[, weights])`` (``ecgkit.batches``);
@@ -99,7 +99,8 @@ def evaluate_model(model, beats, out_dir: str | Path | None = None, *, image_siz
         model: a Keras model taking uint8-range images.
         beats: the ``BeatSet`` to evaluate (usually ``beats.subset("test")``).
         out_dir: where ``metrics.json``, ``per_class.csv``, ``literature.csv`` and figures go;
-            None writes nothing.
+            None writes nothing. ``metrics.json`` holds the five AAMI classes and, under
+            ``"headline"``, the N/S/V/F figures (``scoring.headline``: Q apart).
         image_size: image side; None reads it from the model's input.
         grid: draw the ECG-paper grid; None: as the model records it (see ``predict_beats``).
         batch_size: images per batch.
@@ -117,7 +118,10 @@ def evaluate_model(model, beats, out_dir: str | Path | None = None, *, image_siz
                                   records=beats.meta["record"].to_numpy(), n_boot=n_boot,
                                   seed=seed, weights=weights)
     if out_dir is not None:
-        write_report(report, out_dir, figures=figures)
+        top = headline(report, n_boot=n_boot, seed=seed)
+        write_report(report, out_dir, figures=figures,
+                     extra=None if top is None else {"headline": {
+                         "class_set": list(CLASS_SET), **top.to_dict()}})
     return report
 
 

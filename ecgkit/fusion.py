@@ -38,6 +38,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from ecgkit.contract import CLASS_SET
+
 WEIGHT_GRID = tuple(round(float(w), 2) for w in np.linspace(0.0, 1.0, 11))
 """The weights :func:`choose_weight` tries: 0, 0.1, ..., 1."""
 FLOOR = 1e-6
@@ -102,7 +104,7 @@ def balanced_cross_entropy(y_true, y_prob, weights=None) -> float:
 
 
 def choose_weight(network_prob, rr_prob, y_true, *, weights=None,
-                  class_set: Sequence[str] = ("N", "S", "V", "F"),
+                  class_set: Sequence[str] = CLASS_SET,
                   grid: Sequence[float] = WEIGHT_GRID) -> tuple[float, pd.DataFrame]:
     """The fusion weight with the lowest class-balanced cross-entropy on the beats given.
 

@@ -31,10 +31,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ecgkit.contract import DS2, PACED_TEST
+from ecgkit.contract import CLASS_SET, DS2, PACED_TEST
 
 NSV = ("N", "S", "V")
-NSVF = ("N", "S", "V", "F")
+NSVF = CLASS_SET
 
 _GARCIA_T2 = ("as tabulated by Garcia et al., Sci. Rep. 7:10543 (2017), Table 2 "
               "(nature.com/articles/s41598-017-09837-3/tables/2)")

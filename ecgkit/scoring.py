@@ -44,7 +44,7 @@ import pandas as pd
 from sklearn.metrics import auc, precision_recall_curve, roc_curve
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
-from ecgkit.contract import CLASSES
+from ecgkit.contract import CLASS_SET, CLASSES
 
 @dataclass
 class Report:
@@ -351,7 +351,7 @@ def _macro_f1_many(cms: np.ndarray) -> np.ndarray:
 
 
 def paired_bootstrap(y_true, prob_a, prob_b, patients, weights=None,
-                     class_set: Sequence[str] = ("N", "S", "V", "F"), n_boot: int = 1000,
+                     class_set: Sequence[str] = CLASS_SET, n_boot: int = 1000,
                      seed: int = 42, level: float = 0.95, classes: Sequence[str] = CLASSES
                      ) -> dict[str, Any]:
     """Paired patient bootstrap of a macro-F1 difference: model A minus model B.
@@ -590,6 +590,17 @@ def evaluate_predictions(y_true, y_prob, patients=None, n_boot: int = 200, seed:
         patients=None if patients is None else np.asarray(patients).astype(str),
         weights=weights,
     )
+
+
+def headline(report: Report, n_boot: int = 0, seed: int = 42) -> Report | None:
+    """The report over :data:`~ecgkit.contract.CLASS_SET` (N/S/V/F), the literature's class set
+    and the figure to read first, from a report over the five AAMI classes (its Q beats, which
+    no model here learns, dropped: :func:`restrict`); None for another class set."""
+    if tuple(report.classes) != CLASSES:
+        return None
+    return evaluate_predictions(report.y_true, report.y_prob, patients=report.patients,
+                                records=report.records, n_boot=n_boot, seed=seed,
+                                weights=report.weights, class_set=CLASS_SET)
 
 
 def format_summary(report: Report) -> str:

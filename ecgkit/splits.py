@@ -32,6 +32,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ecgkit.contract import (
+    CLASS_SET,
     CLASSES,
     DS1,
     DS2,
@@ -67,7 +68,7 @@ STRICT_TEST_RECORDS = tuple(sorted(DS2))
 """The strict AAMI protocol (de Chazal 2004, and the literature table): DS1 / DS2 with the paced
 records 102, 104, 107 and 217 on neither side (201 still out: its patient is 202, in DS2)."""
 
-VAL_CLASSES = ("N", "S", "V", "F")
+VAL_CLASSES = CLASS_SET
 MIN_VAL_BEATS = 20
 """The validation carve looks for patients giving validation at least ``MIN_VAL_BEATS`` beats of
 each of ``VAL_CLASSES`` (the classes the checkpoint metric must see). Q is not asked for: outside

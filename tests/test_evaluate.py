@@ -268,6 +268,21 @@ class TestRestrict:
         assert r.per_class.loc["S", "sensitivity"] == 0.0  # F is no longer an option
         assert r.accuracy == pytest.approx(4 / 6)
 
+    def test_headline_is_n_s_v_f_with_q_dropped(self):
+        from ecgkit.scoring import headline
+
+        y = np.array([0, 1, 2, 3, 4, 4])
+        pred = np.array([0, 1, 2, 4, 4, 0])  # the F beat predicted Q
+        full = evaluate_predictions(y, _probs(pred, conf=0.6), patients=list("abcdef"),
+                                    weights=[1, 2, 3, 4, 5, 6], n_boot=0)
+        top = headline(full)
+        assert top.classes == ("N", "S", "V", "F") and top.n_beats == 4
+        same = evaluate_predictions(y, _probs(pred, conf=0.6), patients=list("abcdef"),
+                                    weights=[1, 2, 3, 4, 5, 6], n_boot=0,
+                                    class_set=("N", "S", "V", "F"))
+        assert top.macro["f1"] == same.macro["f1"] != full.macro["f1"]
+        assert headline(top) is None  # only from a five-class report
+
     @pytest.mark.parametrize("class_set", [(), ("N", "X"), ("N", "N")])
     def test_bad_class_set(self, class_set):
         with pytest.raises(ValueError, match="class_set"):
@@ -556,7 +571,10 @@ class TestEvaluateCommand:
         assert (tmp_path / "confusion.png").is_file()
         lit = (tmp_path / "literature.csv").read_text()
         assert "paced records excluded: 217" in lit and "Mondejar" in lit
-        assert "accuracy" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert out.index("N/S/V/F (4 classes)") < out.index("With Q") < out.index("N/S/V/F/Q")
+        assert data["headline"]["class_set"] == ["N", "S", "V", "F"]
+        assert data["headline"]["classes"] == ["N", "S", "V", "F"]
 
     def test_image_folder(self, model_path, tmp_path):
         import cv2
