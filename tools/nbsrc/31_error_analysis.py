@@ -285,7 +285,7 @@ if set(branch_names) <= layer_names:
             n.split("_")[2]: [float(np.mean(a[i])) for i in range(len(imgs))]
             for n, a in zip(branch_names, acts)
         },
-        index=titles,
+        index=[f"{k}. {t}" for k, t in enumerate(titles, start=1)],  # titles can repeat
     )
 else:
     branch_use = pd.DataFrame()
