@@ -20,10 +20,12 @@ run: $(STAMP)
 	$(BIN)/ecgkit workbook run --profile cpu
 
 # Two workers (pytest-xdist), each file on one worker: the 2-core CI machine busy on both
-# cores. TEST_WORKERS=0 runs the suite in this process.
+# cores. TEST_WORKERS=0 runs the suite in this process. Tests marked `serial` time how fast
+# something answers (a Ctrl-C); they run afterwards, alone, on an otherwise idle machine.
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial"
+	$(BIN)/python -m pytest -m serial
 
 # ecgkit on Keras' PyTorch backend: the tests of tests/test_backends.py with a CPU-only PyTorch
 # build installed in .venv (about 200 MB from PyTorch's own index; the default wheel from PyPI
