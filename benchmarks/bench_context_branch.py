@@ -27,9 +27,10 @@ VARIANTS = {"no noise, no dropout": (0.0, 0.0), "noise 0.3, dropout 0.3": (0.3, 
 
 
 def scores(y, prob, w) -> tuple[float, float, float]:
+    from ecgkit.contract import CLASS_SET
     from ecgkit.scoring import evaluate_predictions
 
-    r = evaluate_predictions(y, prob, n_boot=0, weights=w, class_set=("N", "S", "V", "F"))
+    r = evaluate_predictions(y, prob, n_boot=0, weights=w, class_set=CLASS_SET)
     return (r.macro["f1"], r.per_class.loc["S", "sensitivity"], r.per_class.loc["S", "ppv"])
 
 

@@ -31,9 +31,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from ecgkit.contract import CLASS_SET
+
 TEST_CAP = 100
 SPLIT = "inter-patient-strict"
-CLASS_SET = ("N", "S", "V", "F")
 
 RECIPE_KEYS = ("SPLIT", "MAX_BEATS_PER_RECORD", "TEST_MAX_BEATS_PER_RECORD", "WEIGHTS", "EPOCHS",
                "STEPS_PER_EPOCH", "BATCH_SIZE", "LEARNING_RATE", "WARMUP_EPOCHS", "FOCAL_GAMMA",

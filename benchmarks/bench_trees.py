@@ -24,10 +24,11 @@ import numpy as np
 
 
 def macro_f1(y, prob, w) -> float:
+    from ecgkit.contract import CLASS_SET
     from ecgkit.scoring import evaluate_predictions
 
-    return evaluate_predictions(y, prob, n_boot=0, weights=w, class_set=("N", "S", "V", "F")
-                                ).macro["f1"]
+    return evaluate_predictions(y, prob, n_boot=0, weights=w,
+                                class_set=CLASS_SET).macro["f1"]
 
 
 def main(argv=None) -> int:

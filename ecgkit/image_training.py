@@ -35,17 +35,16 @@ from ecgkit.balance import CLASS_BALANCE_CHOICES, class_weights, sampled_classes
 from ecgkit.factory import create_enhanced_resnet50
 from ecgkit.folders import (data_report, format_data_report, near_duplicates,
                             read_labelled_images, split_images, split_record, split_table)
-from ecgkit.hardware import replicas
 from ecgkit.images import IMAGE_FITS, image_files_dataset
 from ecgkit.params import resolve
 from ecgkit.predict import predict_images
 from ecgkit.scoring import evaluate_predictions
 from ecgkit.run_folder import check_resume, interrupted_run, model_signature
-from ecgkit.train import epoch_steps, few_steps, model_kwargs
+from ecgkit.train import check_batch_split, epoch_steps, few_steps, model_kwargs
 from ecgkit.training_run import (TrainingRun, TrainResult, compile_model, dtype_policy,
                                  fit_recorded, load_best, record_finished, running_info,
                                  save_model, set_up_batchnorm, set_up_hardware, start_callbacks,
-                                 stop_recorded)
+                                 stop_recorded, validation_summary)
 
 
 
@@ -144,9 +143,7 @@ def _train_images_in(folder, labels, group_column, p, run_dir: Path, fit: str,
     if run_eagerly is None:
         run_eagerly = few_steps(p["EPOCHS"], p["STEPS_PER_EPOCH"])
     hw, strategy = set_up_hardware(p, strategy)
-    n_replicas = replicas(strategy)
-    if batch % n_replicas:
-        raise ValueError(f"BATCH_SIZE {batch} must split evenly over the {n_replicas} devices")
+    check_batch_split(batch, strategy)
     run = TrainingRun(run_dir=run_dir, p=p, previous=previous, started=started, hw=hw,
                       strategy=strategy, steps=steps, run_eagerly=run_eagerly, progress=progress)
     balance = image_class_balance(p, images, split.rows("train"))
@@ -222,7 +219,5 @@ def image_val_metrics(model, images, split, fit: str, p: dict[str, Any]) -> dict
     val_rows = split.rows("val")
     y_prob = predict_images(model, np.asarray(images.files)[val_rows], fit=fit,
                             image_size=p["IMAGE_SIZE"], batch_size=p["BATCH_SIZE"])
-    val = evaluate_predictions(images.labels[val_rows], y_prob, n_boot=0,
-                               classes=images.classes).to_dict()
-    return {"split": "val", "accuracy": val["accuracy"], "macro": val["macro"],
-            "per_class": val["per_class"], "absent_classes": val["absent_classes"]}
+    return validation_summary(evaluate_predictions(images.labels[val_rows], y_prob, n_boot=0,
+                                                   classes=images.classes))

@@ -54,7 +54,7 @@ from ecgkit.run_folder import check_resume, interrupted_run, model_signature
 from ecgkit.training_run import (TrainingRun, TrainResult, compile_model, dtype_policy,
                                  fit_recorded, load_best, record_finished, running_info,
                                  save_model, set_up_batchnorm, set_up_hardware, start_callbacks,
-                                 stop_recorded)
+                                 stop_recorded, validation_summary)
 
 
 # --- Data ----------------------------------------------------------------------------------------
@@ -370,6 +370,7 @@ def finish_training(run: TrainingRun, model, beats, val_ds, val_beats,
     return record_finished(run, model, _final_metrics(model, val_ds, val_beats),
                            image_scale=image_scale)
 
+
 def _final_metrics(model, val_ds, val_beats) -> dict[str, Any]:
     """Validation metrics of the final (best) model, computed with ecgkit.evaluate (weighted by
     the cap weights when the beats have them)."""
@@ -377,7 +378,4 @@ def _final_metrics(model, val_ds, val_beats) -> dict[str, Any]:
     y_true, y_prob = y_true[:len(val_beats)], y_prob[:len(val_beats)]  # whole_batches' copies
     weights = (val_beats.meta["weight"].to_numpy() if "weight" in val_beats.meta.columns
                else None)
-    r = evaluate_predictions(y_true, y_prob, n_boot=0, weights=weights)
-    d = r.to_dict()
-    return {"split": "val", "accuracy": d["accuracy"], "macro": d["macro"],
-            "per_class": d["per_class"], "absent_classes": d["absent_classes"]}
+    return validation_summary(evaluate_predictions(y_true, y_prob, n_boot=0, weights=weights))

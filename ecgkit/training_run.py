@@ -222,6 +222,14 @@ def save_model(run: TrainingRun, model, provenance: dict[str, Any]) -> None:
     run.paths["model"] = atomic_save(model, run.run_dir / "model.keras")
 
 
+def validation_summary(report) -> dict[str, Any]:
+    """run.json's ``final_metrics``: the best model's validation figures from a
+    ``scoring.Report`` (accuracy, macro averages, per class, absent classes)."""
+    d = report.to_dict()
+    return {"split": "val", "accuracy": d["accuracy"], "macro": d["macro"],
+            "per_class": d["per_class"], "absent_classes": d["absent_classes"]}
+
+
 def record_finished(run: TrainingRun, model, final_metrics: dict[str, Any],
                     **extra: Any) -> TrainResult:
     """Writes run.json as finished (history, best epoch, seconds, ``final_metrics`` on
