@@ -44,7 +44,7 @@ from ecgkit.train import check_batch_split, epoch_steps, few_steps, model_kwargs
 from ecgkit.training_run import (TrainingRun, TrainResult, compile_model, dtype_policy,
                                  fit_recorded, load_best, record_finished, running_info,
                                  save_model, set_up_batchnorm, set_up_hardware, start_callbacks,
-                                 stop_recorded, validation_summary)
+                                 stop_recorded, val_batch_size, validation_summary)
 
 
 
@@ -208,8 +208,8 @@ def image_datasets(run: TrainingRun, images, split, fit: str):
         image_augment=make_image_augment(strength) if strength > 0 else None,
         balance_classes=(sampled_classes(labels[train_rows], k)
                          if p["CLASS_BALANCE"] == "sampling" else None))
-    val_ds = image_files_dataset(files[val_rows], labels[val_rows], size, batch, seed=p["SEED"],
-                                 fit=fit, num_classes=k, cache=True)
+    val_ds = image_files_dataset(files[val_rows], labels[val_rows], size, val_batch_size(batch),
+                                 seed=p["SEED"], fit=fit, num_classes=k, cache=True)
     return train_ds, val_ds
 
 
@@ -218,6 +218,6 @@ def image_val_metrics(model, images, split, fit: str, p: dict[str, Any]) -> dict
     as in training."""
     val_rows = split.rows("val")
     y_prob = predict_images(model, np.asarray(images.files)[val_rows], fit=fit,
-                            image_size=p["IMAGE_SIZE"], batch_size=p["BATCH_SIZE"])
+                            image_size=p["IMAGE_SIZE"], batch_size=val_batch_size(p["BATCH_SIZE"]))
     return validation_summary(evaluate_predictions(images.labels[val_rows], y_prob, n_boot=0,
                                                    classes=images.classes))

@@ -54,7 +54,7 @@ from ecgkit.run_folder import check_resume, interrupted_run, model_signature
 from ecgkit.training_run import (TrainingRun, TrainResult, compile_model, dtype_policy,
                                  fit_recorded, load_best, record_finished, running_info,
                                  save_model, set_up_batchnorm, set_up_hardware, start_callbacks,
-                                 stop_recorded, validation_summary)
+                                 stop_recorded, val_batch_size, validation_summary)
 
 
 # --- Data ----------------------------------------------------------------------------------------
@@ -96,9 +96,10 @@ def make_datasets(train_beats, val_beats, p: dict[str, Any], steps_per_epoch: in
                          if p["CLASS_BALANCE"] == "sampling" else None), context=context)
     # Validation beats carry their cap weights, so the checkpoint metric estimates the macro-F1
     # of every validation beat, not of a class-balanced sample of them.
-    val_ds = datasets.signal_dataset(val_beats, image_size=size, grid=grid, batch_size=batch,
+    val_ds = datasets.signal_dataset(val_beats, image_size=size, grid=grid,
+                                     batch_size=val_batch_size(batch), cache=True,
                                      sample_weights="weight" in val_beats.meta.columns,
-                                     cache=True, context=context)
+                                     context=context)
     return train_ds, val_ds
 
 
@@ -270,7 +271,8 @@ def _train_in(run_dir: Path, p: dict[str, Any], beats, model, progress: bool, st
             record_grid(model, p["GRID"])  # saved with the model, for evaluation to read back
             context = prepare_context(run, model, train_beats)
             compile_model(run, model, alpha_counts)
-        padded = whole_batches(val_beats, p["BATCH_SIZE"]) if replicas(strategy) > 1 else val_beats
+        padded = (whole_batches(val_beats, val_batch_size(p["BATCH_SIZE"]))
+                  if replicas(strategy) > 1 else val_beats)
         train_ds, val_ds = make_datasets(train_beats, padded, p, steps, context["mode"])
         cbs, done_before = start_callbacks(run, train_ds, callbacks)
         run.info = {**running_info(run, summary, signature, balance, batchnorm, done_before),

@@ -131,6 +131,38 @@ class TestHelpers:
         with pytest.raises(ValueError, match="momentum"):
             set_batchnorm_momentum(model, 1.0)
 
+    @pytest.mark.parametrize("cap, passes", [(10**6, 1), (2 * 8 * 3, 3)])
+    def test_reestimated_batchnorm_is_the_mean_of_the_training_batches(self, monkeypatch, cap,
+                                                                       passes):
+        # The moving statistics become those of the next BN_REESTIMATE_BATCHES training batches
+        # (whether joined in one pass or split into equal passes), the configured momentum is
+        # put back, and the batches drawn move on.
+        import keras
+
+        import ecgkit.callbacks as cb
+
+        monkeypatch.setattr(cb, "BN_REESTIMATE_VALUES", cap)
+        rng = np.random.default_rng(0)
+        data = [(rng.normal(3.0 + i, 1.0 + i / 3, (8, 3)).astype("float32"),) for i in range(6)]
+
+        class Stream(list):
+            num_batches = 6
+
+        inp = keras.Input((3,))
+        bn = keras.layers.BatchNormalization(momentum=0.9)
+        model = keras.Model(inp, bn(inp))
+        calls = []
+        model.call = (lambda call: lambda *a, **k: calls.append(1) or call(*a, **k))(model.call)
+        callback = cb.ReestimateBatchNorm(Stream(data), batches=6)
+        callback.set_model(model)
+        callback.on_test_begin()
+        x = np.concatenate([d[0] for d in data])
+        chunks = np.split(x, passes)
+        np.testing.assert_allclose(np.asarray(bn.moving_mean), x.mean(axis=0), rtol=1e-5)
+        np.testing.assert_allclose(np.asarray(bn.moving_variance),
+                                   np.mean([c.var(axis=0) for c in chunks], axis=0), rtol=1e-4)
+        assert bn.momentum == 0.9 and callback.drawn == 6 and len(calls) == passes
+
     def test_epoch_steps_is_the_parameter_or_one_pass(self):
         from ecgkit.train import epoch_steps
 
