@@ -1,7 +1,7 @@
-"""The context branch's regularisation, chosen by grouped cross-validation on DS1 alone.
+"""The context branch's settings, chosen by grouped cross-validation on DS1 alone.
 
 Run: .venv/bin/python benchmarks/bench_context_branch.py [--folds 5] [--seeds 0,1,2] [--cap 300]
-(about 6 minutes on 2 cores)
+[--variants a,b]  (about 6 minutes on 2 cores for the first two variants; all: about 17)
 
 The context branch of the network (:mod:`ecgkit.context_branch`: standardisation, two dense
 layers of 64, its own logits) is fitted alone exactly as training fits it first
@@ -13,6 +13,13 @@ folds of ``bench_trees.py``); each variant is fitted on the other folds and scor
 held-out patients (macro-F1 over N/S/V/F, S Se and +P, cap weights), for every seed. The tree
 baseline on the same context is scored on the same folds, beside them. DS2 is not read.
 
+The other variants ask whether the branch's remaining gap to the trees is a matter of its
+settings: its inputs (log RR ratios, shape values scaled per record, coarser shape steps), its loss
+(cross-entropy instead of focal), its length (1,000 or 4,000 batches) and its width (one layer
+of 32, two of 128). Every variant is also scored with a prior correction of its logits,
+``+ tau * log(training prior)`` for ``tau`` in :data:`TAUS` (the branch learns on balanced
+batches; the correction moves its decisions toward the patients' real class mix).
+
 Beats: at most ``--cap`` per record and class, weighted N/n (as ``bench_trees.py``).
 """
 
@@ -23,7 +30,46 @@ import time
 
 import numpy as np
 
-VARIANTS = {"no noise, no dropout": (0.0, 0.0), "noise 0.3, dropout 0.3": (0.3, 0.3)}
+TAUS = (0.0, 0.15, 0.3)
+"""Prior corrections scored for every variant (0: the branch as trained)."""
+
+
+def log_rr(x, records):
+    """The three RR ratios as logarithms (symmetric around 1, tails shortened)."""
+    x = x.copy()
+    x[:, :3] = np.log(np.clip(x[:, :3], 0.05, 20.0))
+    return x
+
+
+def per_record_scale(x, records):
+    """Shape values divided by their record's median absolute value."""
+    x = x.copy()
+    for r in np.unique(records):
+        m = records == r
+        x[m, 3:] /= np.median(np.abs(x[m, 3:])) + 1e-3
+    return x
+
+
+def coarse_shape(x, records):
+    """Shape values averaged in pairs (20-ms steps instead of 10)."""
+    s = x[:, 3:]
+    n = s.shape[1] // 2 * 2
+    return np.hstack([x[:, :3], s[:, :n].reshape(len(s), -1, 2).mean(-1)])
+
+
+VARIANTS = {  # name: (transform of the context vectors, keyword arguments of branch_alone)
+    "no noise, no dropout": (None, {}),
+    "noise 0.3, dropout 0.3": (None, {"noise": 0.3, "dropout": 0.3}),
+    "log RR ratios": (log_rr, {}),
+    "shape scaled per record": (per_record_scale, {}),
+    "shape in 20-ms steps": (coarse_shape, {}),
+    "cross-entropy (gamma 0)": (None, {"focal_gamma": 0.0}),
+    "1,000 batches": (None, {"steps": 1000}),
+    "4,000 batches": (None, {"steps": 4000}),
+    "one layer of 32": (None, {"units": (32,)}),
+    "two layers of 128": (None, {"units": (128, 128)}),
+}
+"""The first is training's setting."""
 
 
 def scores(y, prob, w) -> tuple[float, float, float]:
@@ -34,21 +80,31 @@ def scores(y, prob, w) -> tuple[float, float, float]:
     return (r.macro["f1"], r.per_class.loc["S", "sensitivity"], r.per_class.loc["S", "ppv"])
 
 
-def branch_alone(x_fit, y_fit, x_held, *, noise: float, dropout: float, seed: int,
-                 steps: int) -> np.ndarray:
+def branch_alone(x_fit, y_fit, x_held, *, seed: int, steps: int, noise: float = 0.0,
+                 dropout: float = 0.0, focal_gamma: float = 2.0, units=None) -> np.ndarray:
     """The context branch fitted alone on (x_fit, y_fit) as training's warm-up fits it; its
-    probabilities on x_held."""
+    logits on x_held."""
     import keras
 
-    from ecgkit.context_branch import CONTEXT_INPUT, adapt_context, context_branch, warm_up
+    import ecgkit.context_branch as cb
     from ecgkit.contract import CLASSES
 
     keras.utils.set_random_seed(seed)
-    inp = keras.Input((x_fit.shape[1],), name=CONTEXT_INPUT)
-    model = keras.Model(inp, context_branch(inp, len(CLASSES), noise=noise, dropout=dropout))
-    adapt_context(model, x_fit)
-    warm_up(model, x_fit, y_fit, steps=steps, seed=seed)
-    z = np.asarray(model.predict(x_held, batch_size=4096, verbose=0), np.float64)
+    inp = keras.Input((x_fit.shape[1],), name=cb.CONTEXT_INPUT)
+    trained_units, cb.CONTEXT_UNITS = cb.CONTEXT_UNITS, tuple(units or cb.CONTEXT_UNITS)
+    try:
+        model = keras.Model(inp, cb.context_branch(inp, len(CLASSES), noise=noise,
+                                                   dropout=dropout))
+    finally:
+        cb.CONTEXT_UNITS = trained_units
+    cb.adapt_context(model, x_fit)
+    cb.warm_up(model, x_fit, y_fit, steps=steps, seed=seed, focal_gamma=focal_gamma)
+    return np.asarray(model.predict(x_held, batch_size=4096, verbose=0), np.float64)
+
+
+def corrected(logits, log_prior, tau: float) -> np.ndarray:
+    """Softmax of ``logits + tau * log_prior``."""
+    z = logits + tau * log_prior
     p = np.exp(z - z.max(axis=1, keepdims=True))
     return p / p.sum(axis=1, keepdims=True)
 
@@ -59,13 +115,20 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--cap", type=int, default=300)
     ap.add_argument("--steps", type=int, default=None, help="warm-up batches (default: training's)")
+    ap.add_argument("--variants", default=",".join(list(VARIANTS)[:2]),
+                    help=f"comma-separated, or 'all'; from: {', '.join(VARIANTS)}")
     args = ap.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
+    names = list(VARIANTS) if args.variants == "all" else [
+        v.strip() for v in args.variants.split(",") if v.strip()]
+    if set(names) - set(VARIANTS):
+        ap.error(f"unknown variant(s) {sorted(set(names) - set(VARIANTS))}")
 
     from sklearn.model_selection import GroupKFold
 
     from ecgkit.baselines import gradient_boosted_trees
     from ecgkit.context_branch import WARMUP_STEPS
+    from ecgkit.contract import CLASSES
     from ecgkit.datasets import load_beats
 
     steps = args.steps or WARMUP_STEPS
@@ -77,35 +140,46 @@ def main(argv=None) -> int:
     y = np.asarray(ds1.labels)
     w = ds1.meta["weight"].to_numpy()
     groups = ds1.meta["patient"].to_numpy()
+    records = ds1.meta["record"].to_numpy()
     folds = list(GroupKFold(args.folds).split(x, y, groups))
     print(f"loaded in {time.perf_counter() - t0:.0f} s: DS1 {len(ds1)} beats of "
           f"{ds1.meta['patient'].nunique()} patients, {args.folds} folds of patients", flush=True)
 
-    rows = []
-    for name, (noise, dropout) in VARIANTS.items():
+    rows = []  # (variant, tau, seed, macro-F1, S Se, S +P, seconds)
+    for name in names:
+        transform, kwargs = VARIANTS[name]
+        xv = x if transform is None else transform(x, records)
+        kwargs = {"steps": steps, **kwargs}
         for seed in seeds:
             t0 = time.perf_counter()
-            s = [scores(y[h], branch_alone(x[f], y[f], x[h], noise=noise, dropout=dropout,
-                                           seed=seed, steps=steps), w[h]) for f, h in folds]
-            rows.append((name, seed, *np.nanmean(np.array(s, float), axis=0),
-                         time.perf_counter() - t0))
-            print(f"{name:24s} seed {seed}: CV macro-F1 {rows[-1][2]:.3f}, S Se {rows[-1][3]:.3f}"
-                  f" +P {rows[-1][4]:.3f} ({rows[-1][5]:.0f} s)", flush=True)
+            held = []
+            for f, h in folds:
+                prior = np.bincount(y[f], weights=w[f], minlength=len(CLASSES)) + 1e-9
+                held.append((h, branch_alone(xv[f], y[f], xv[h], seed=seed, **kwargs),
+                             np.log(prior / prior.sum())))
+            seconds = time.perf_counter() - t0
+            for tau in TAUS:
+                s = [scores(y[h], corrected(z, lp, tau), w[h]) for h, z, lp in held]
+                rows.append((name, tau, seed, *np.nanmean(np.array(s, float), axis=0), seconds))
+            r = rows[-len(TAUS)]
+            print(f"{name:24s} seed {seed}: CV macro-F1 {r[3]:.3f}, S Se {r[4]:.3f} +P {r[5]:.3f}"
+                  f" ({seconds:.0f} s)", flush=True)
     t0 = time.perf_counter()
     s = [scores(y[h], gradient_boosted_trees(ds1.take(f), ds1.take(h)), w[h]) for f, h in folds]
     trees = np.nanmean(np.array(s, float), axis=0)
     trees_s = time.perf_counter() - t0
 
     print()
-    print(f"| context classifier (DS1, {args.folds}-fold CV by patient) | seeds | macro-F1 mean "
-          f"(min-max) | S Se | S +P | time per seed |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name in VARIANTS:
-        r = np.array([row[2:] for row in rows if row[0] == name], float)
-        print(f"| branch alone, {name} | {len(r)} | {r[:, 0].mean():.3f} ({r[:, 0].min():.3f}-"
-              f"{r[:, 0].max():.3f}) | {r[:, 1].mean():.3f} | {r[:, 2].mean():.3f} | "
-              f"{r[:, 3].mean():.0f} s |")
-    print(f"| gradient-boosted trees (baseline) | - | {trees[0]:.3f} | {trees[1]:.3f} | "
+    print(f"| context classifier (DS1, {args.folds}-fold CV by patient) | prior correction "
+          f"tau | seeds | macro-F1 mean (min-max) | S Se | S +P | time per seed |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name in names:
+        for tau in TAUS:
+            r = np.array([row[3:] for row in rows if row[0] == name and row[1] == tau], float)
+            print(f"| branch alone, {name} | {tau:g} | {len(r)} | {r[:, 0].mean():.3f} "
+                  f"({r[:, 0].min():.3f}-{r[:, 0].max():.3f}) | {r[:, 1].mean():.3f} | "
+                  f"{r[:, 2].mean():.3f} | {r[:, 3].mean():.0f} s |")
+    print(f"| gradient-boosted trees (baseline) | - | - | {trees[0]:.3f} | {trees[1]:.3f} | "
           f"{trees[2]:.3f} | {trees_s:.0f} s |")
     return 0
 
