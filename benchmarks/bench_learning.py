@@ -58,17 +58,41 @@ RECIPES: dict[str, dict] = {
     "enhanced-context-logits-causal": {"model": "enhanced", "CONTEXT": "logits",
                                        "CONTEXT_MODE": "causal"},
     "enhanced-context-head": {"model": "enhanced", "CONTEXT": "head"},
+    "enhanced-context-logits-drop": {"model": "enhanced", "CONTEXT": "logits",
+                                     "context_drop": 0.3},
     "baseline-context-logits": {"model": "baseline", "CONTEXT": "logits"},
+    "enhanced-context-logits-2-epochs": {"model": "enhanced", "CONTEXT": "logits", "EPOCHS": 2},
+    "baseline-context-logits-2-epochs": {"model": "baseline", "CONTEXT": "logits", "EPOCHS": 2},
     "enhanced-image-only": {"model": "enhanced", "CONTEXT": "none"},
 }
 
 
+def recipe_params(recipe: dict, seed: int) -> dict:
+    """The parameters a recipe trains with: the cpu profile's, the recipe's changes, the seed."""
+    return {**common(), **{k: v for k, v in recipe.items() if k.isupper()}, "SEED": seed}
+
+
+def stale(run_dir: Path, recipe: dict, seed: int) -> list[str]:
+    """The parameters on which a saved run (its run.json) differs from what the recipe trains
+    now (the cpu profile may have changed since): such a run is trained again, never mixed in.
+    A run without run.json counts as stale."""
+    import json
+
+    try:
+        saved = json.loads((run_dir / "run.json").read_text())["params"]
+    except (OSError, ValueError, KeyError):
+        return ["run.json"]
+    return sorted(k for k, v in recipe_params(recipe, seed).items() if saved.get(k) != v)
+
+
 def run_recipe(name: str, recipe: dict, seed: int, beats, val, test, run_root: Path) -> dict:
     """Trains one recipe with one seed; returns its validation and DS2 probabilities."""
+    import ecgkit.context_branch as branch
     from ecgkit.evaluate import predict_beats
     from ecgkit.train import baseline_model, train
 
-    p = {**common(), **{k: v for k, v in recipe.items() if k != "model"}, "SEED": seed}
+    p = recipe_params(recipe, seed)
+    branch.CONTEXT_LOGIT_DROP = recipe.get("context_drop", 0.0)  # a switch, not a parameter
     t0 = time.perf_counter()
     model = (lambda: baseline_model(p)) if recipe["model"] == "baseline" else None
     result = train(p, beats=beats, model=model, run_dir=run_root / f"{name}-{seed}",
@@ -121,8 +145,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="also write the table to this CSV")
     ap.add_argument("--save", default=None, metavar="DIR",
                     help="keep each run's DS2 probabilities in DIR/RECIPE-SEED.npz and its run "
-                         "folder (model.keras) in DIR/runs; a run whose file is there is not "
-                         "trained again (an interrupted study resumes)")
+                         "folder (model.keras) in DIR/runs; a run whose file is there, trained "
+                         "with the same parameters, is not trained again (an interrupted study "
+                         "resumes)")
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.recipes.split(",") if n.strip()]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -160,7 +185,12 @@ def main(argv=None) -> int:
             for seed in seeds:
                 row = f"{name} seed {seed}"
                 saved = Path(args.save) / f"{name}-{seed}.npz" if args.save else None
-                if saved is not None and saved.is_file():
+                changed = saved is not None and saved.is_file() and stale(
+                    run_root / f"{name}-{seed}", RECIPES[name], seed)
+                if changed:
+                    print(f"  {row}: the saved run differs in {', '.join(changed)}: trained "
+                          "again", flush=True)
+                if saved is not None and saved.is_file() and not changed:
                     with np.load(saved) as f:
                         r = {k: (f[k] if f[k].ndim else f[k].item()) for k in f.files}
                 else:

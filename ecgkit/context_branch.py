@@ -35,6 +35,10 @@ Measured on DS1 alone (``benchmarks/bench_context_branch.py``: the branch fitted
 :func:`warm_up` fits it, 5-fold cross-validation grouped by patient, 3 seeds): noise 0.3 with
 dropout 0.3 scored macro-F1 0.514 against 0.517 without, and found fewer S beats (S Se 0.56
 against 0.73). The switch stays for that comparison."""
+CONTEXT_LOGIT_DROP = 0.0
+"""Share of training beats whose context logits are dropped (``"logits"`` join): on those the
+image branch must classify alone. Off; ``benchmarks/bench_learning.py`` measures it (recipe
+``enhanced-context-logits-drop``)."""
 IMAGE_LOGIT_DROP = 0.5
 """Share of training beats whose image logits are dropped (``"logits"`` join,
 :class:`BranchDropout`): on those the context branch must classify alone, so it stays a
@@ -88,7 +92,8 @@ class BranchDropout(layers.Layer):
 
 
 def context_branch(context, num_classes: int, join: str = "logits", name: str = "context",
-                   noise: float = CONTEXT_NOISE, dropout: float = CONTEXT_DROPOUT):
+                   noise: float = CONTEXT_NOISE, dropout: float = CONTEXT_DROPOUT,
+                   logit_drop: float | None = None):
     """The MLP on the context vector.
 
     Args:
@@ -99,6 +104,8 @@ def context_branch(context, num_classes: int, join: str = "logits", name: str = 
         name: prefix of the layer names.
         noise: standard deviation of the training noise on the standardised context (0: none).
         dropout: dropout rate after each dense layer in training (0: none).
+        logit_drop: share of training beats whose logits are dropped (:class:`BranchDropout`;
+            None: :data:`CONTEXT_LOGIT_DROP`).
 
     Raises:
         ValueError: an unknown ``join``, or ``noise`` < 0, or ``dropout`` outside [0, 1).
@@ -117,7 +124,9 @@ def context_branch(context, num_classes: int, join: str = "logits", name: str = 
             x = layers.Dropout(dropout, name=f"{name}_dropout_{i}")(x)
     if join == "head":
         return x
-    return layers.Dense(int(num_classes), dtype="float32", name=f"{name}_logits")(x)
+    x = layers.Dense(int(num_classes), dtype="float32", name=f"{name}_logits")(x)
+    rate = CONTEXT_LOGIT_DROP if logit_drop is None else logit_drop
+    return BranchDropout(rate, name=f"{name}_logit_drop")(x) if rate else x
 
 
 def has_context(model) -> bool:
