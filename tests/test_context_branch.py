@@ -57,6 +57,20 @@ class TestRegularisation:
                 context_branch(inp, 5, noise=noise, dropout=dropout)
 
 
+    def test_logit_drop_drops_whole_rows_of_context_logits_in_training(self):
+        from ecgkit.context_branch import context_branch
+
+        assert not any(isinstance(layer, BranchDropout) for layer in _branch_model().layers)
+        inp = keras.Input((6,), name="context")
+        model = keras.Model(inp, context_branch(inp, 5, logit_drop=0.3))
+        assert model.get_layer("context_logit_drop").rate == 0.3
+        x = np.random.default_rng(0).normal(size=(2000, 6)).astype(np.float32)
+        dropped = (np.abs(np.asarray(model(x, training=True))).sum(axis=1) == 0).mean()
+        assert 0.25 < dropped < 0.35
+        np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(model(x)))
+        assert (np.abs(np.asarray(model(x))).sum(axis=1) > 0).all()
+
+
 class TestWarmUp:
     def test_the_branch_learns_a_rule_from_context_alone(self):
         """Cheap learning check: class = which of three values is largest (plus a 4th class
