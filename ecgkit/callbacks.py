@@ -60,9 +60,10 @@ def best_state_path(best: Path) -> Path:
 class AtomicBestCheckpoint(keras.callbacks.Callback):
     """Saves the weights when ``monitor`` improves, atomically (temp file + os.replace).
 
-    Weights only: the best epoch's weights are all that is restored at the end, and they are
-    a third of a full ``.keras`` file with AdamW's state (the run's resume state is kept by
-    ``BackupAndRestore``; the final model is saved whole as ``model.keras``).
+    ``model.save_weights``: the best epoch's weights are what is restored at the end (the run's
+    resume state is kept by ``BackupAndRestore``; the final model is saved whole as
+    ``model.keras``). Keras 3.15 writes the compiled optimizer's variables into this file too
+    (AdamW's two moments: two thirds of its 330 MB for the enhanced ResNet50).
 
     The best value so far is kept in a small JSON next to the model, so a resumed run does
     not overwrite a better checkpoint from before the interruption.
