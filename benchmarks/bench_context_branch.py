@@ -13,12 +13,13 @@ folds of ``bench_trees.py``); each variant is fitted on the other folds and scor
 held-out patients (macro-F1 over N/S/V/F, S Se and +P, cap weights), for every seed. The tree
 baseline on the same context is scored on the same folds, beside them. DS2 is not read.
 
-The other variants ask whether the branch's remaining gap to the trees is a matter of its
-settings: its inputs (log RR ratios, shape values scaled per record, coarser shape steps), its loss
-(cross-entropy instead of focal), its length (1,000 or 4,000 batches) and its width (one layer
-of 32, two of 128). Every variant is also scored with a prior correction of its logits,
-``+ tau * log(training prior)`` for ``tau`` in :data:`TAUS` (the branch learns on balanced
-batches; the correction moves its decisions toward the patients' real class mix).
+The other variants ask whether the branch's remaining gap to the trees is a matter of its settings:
+its inputs (log RR ratios, shape values scaled per record, coarser shape steps), its loss (cross-
+entropy instead of focal), its length (1,000 or 4,000 batches), its width (one layer of 32, two of
+128), and its design: two experts (``context_branch(experts=True)``: the rhythm values and the shape
+values through separate MLPs whose logits add). Every variant is also scored with a prior correction
+of its logits, ``+ tau * log(training prior)`` for ``tau`` in ``--taus`` (the branch learns on
+balanced batches; the correction moves its decisions toward the patients' real class mix).
 
 Beats: at most ``--cap`` per record and class, weighted N/n (as ``bench_trees.py``).
 """
@@ -31,7 +32,7 @@ import time
 import numpy as np
 
 TAUS = (0.0, 0.15, 0.3)
-"""Prior corrections scored for every variant (0: the branch as trained)."""
+"""Prior corrections scored for every variant by default (0: the branch as trained)."""
 
 
 def log_rr(x, records):
@@ -58,8 +59,8 @@ def coarse_shape(x, records):
 
 
 VARIANTS = {  # name: (transform of the context vectors, keyword arguments of branch_alone)
-    "no noise, no dropout": (None, {}),
-    "noise 0.3, dropout 0.3": (None, {"noise": 0.3, "dropout": 0.3}),
+    "as trained": (None, {}),
+    "noise 0.3 and dropout 0.3": (None, {"noise": 0.3, "dropout": 0.3}),
     "log RR ratios": (log_rr, {}),
     "shape scaled per record": (per_record_scale, {}),
     "shape in 20-ms steps": (coarse_shape, {}),
@@ -68,6 +69,9 @@ VARIANTS = {  # name: (transform of the context vectors, keyword arguments of br
     "4,000 batches": (None, {"steps": 4000}),
     "one layer of 32": (None, {"units": (32,)}),
     "two layers of 128": (None, {"units": (128, 128)}),
+    "two experts: rhythm 32x2": (None, {"experts": True}),
+    "two experts: rhythm 16": (None, {"experts": True, "rhythm_units": (16,)}),
+    "two experts: rhythm 64x2": (None, {"experts": True, "rhythm_units": (64, 64)}),
 }
 """The first is training's setting."""
 
@@ -81,7 +85,8 @@ def scores(y, prob, w) -> tuple[float, float, float]:
 
 
 def branch_alone(x_fit, y_fit, x_held, *, seed: int, steps: int, noise: float = 0.0,
-                 dropout: float = 0.0, focal_gamma: float = 2.0, units=None) -> np.ndarray:
+                 dropout: float = 0.0, focal_gamma: float = 2.0, units=None,
+                 experts: bool = False, rhythm_units=None) -> np.ndarray:
     """The context branch fitted alone on (x_fit, y_fit) as training's warm-up fits it; its
     logits on x_held."""
     import keras
@@ -91,12 +96,14 @@ def branch_alone(x_fit, y_fit, x_held, *, seed: int, steps: int, noise: float = 
 
     keras.utils.set_random_seed(seed)
     inp = keras.Input((x_fit.shape[1],), name=cb.CONTEXT_INPUT)
-    trained_units, cb.CONTEXT_UNITS = cb.CONTEXT_UNITS, tuple(units or cb.CONTEXT_UNITS)
+    trained = cb.CONTEXT_UNITS, cb.RHYTHM_UNITS
+    cb.CONTEXT_UNITS = tuple(units or cb.CONTEXT_UNITS)
+    cb.RHYTHM_UNITS = tuple(rhythm_units or cb.RHYTHM_UNITS)
     try:
         model = keras.Model(inp, cb.context_branch(inp, len(CLASSES), noise=noise,
-                                                   dropout=dropout))
+                                                   dropout=dropout, experts=experts))
     finally:
-        cb.CONTEXT_UNITS = trained_units
+        cb.CONTEXT_UNITS, cb.RHYTHM_UNITS = trained
     cb.adapt_context(model, x_fit)
     cb.warm_up(model, x_fit, y_fit, steps=steps, seed=seed, focal_gamma=focal_gamma)
     return np.asarray(model.predict(x_held, batch_size=4096, verbose=0), np.float64)
@@ -115,10 +122,13 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--cap", type=int, default=300)
     ap.add_argument("--steps", type=int, default=None, help="warm-up batches (default: training's)")
+    ap.add_argument("--taus", default=",".join(f"{t:g}" for t in TAUS),
+                    help="prior corrections to score, comma-separated")
     ap.add_argument("--variants", default=",".join(list(VARIANTS)[:2]),
                     help=f"comma-separated, or 'all'; from: {', '.join(VARIANTS)}")
     args = ap.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
+    taus = [float(t) for t in args.taus.split(",")]
     names = list(VARIANTS) if args.variants == "all" else [
         v.strip() for v in args.variants.split(",") if v.strip()]
     if set(names) - set(VARIANTS):
@@ -158,10 +168,10 @@ def main(argv=None) -> int:
                 held.append((h, branch_alone(xv[f], y[f], xv[h], seed=seed, **kwargs),
                              np.log(prior / prior.sum())))
             seconds = time.perf_counter() - t0
-            for tau in TAUS:
+            for tau in taus:
                 s = [scores(y[h], corrected(z, lp, tau), w[h]) for h, z, lp in held]
                 rows.append((name, tau, seed, *np.nanmean(np.array(s, float), axis=0), seconds))
-            r = rows[-len(TAUS)]
+            r = rows[-len(taus)]
             print(f"{name:24s} seed {seed}: CV macro-F1 {r[3]:.3f}, S Se {r[4]:.3f} +P {r[5]:.3f}"
                   f" ({seconds:.0f} s)", flush=True)
     t0 = time.perf_counter()
@@ -174,7 +184,7 @@ def main(argv=None) -> int:
           f"tau | seeds | macro-F1 mean (min-max) | S Se | S +P | time per seed |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name in names:
-        for tau in TAUS:
+        for tau in taus:
             r = np.array([row[3:] for row in rows if row[0] == name and row[1] == tau], float)
             print(f"| branch alone, {name} | {tau:g} | {len(r)} | {r[:, 0].mean():.3f} "
                   f"({r[:, 0].min():.3f}-{r[:, 0].max():.3f}) | {r[:, 1].mean():.3f} | "

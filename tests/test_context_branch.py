@@ -71,6 +71,50 @@ class TestRegularisation:
         assert (np.abs(np.asarray(model(x))).sum(axis=1) > 0).all()
 
 
+class TestExperts:
+    def test_rhythm_and_shape_each_reach_their_own_logits_which_add(self, tmp_path):
+        from ecgkit.context import N_RHYTHM
+        from ecgkit.context_branch import Columns, context_branch
+
+        inp = keras.Input((N_RHYTHM + 5,), name="context")
+        model = keras.Model(inp, context_branch(inp, 4, experts=True))
+        names = {layer.name for layer in model.layers}
+        assert {"context_rhythm_logits", "context_shape_logits", "context_logits"} <= names
+        assert model.get_layer("context_rhythm_dense_1").input.shape[-1] == N_RHYTHM
+        assert model.get_layer("context_shape_dense_1").input.shape[-1] == 5
+        x = np.random.default_rng(0).normal(size=(16, N_RHYTHM + 5)).astype(np.float32)
+        parts = keras.Model(inp, [model.get_layer(f"context_{p}_logits").output
+                                  for p in ("rhythm", "shape")])(x)
+        np.testing.assert_allclose(np.asarray(model(x)), np.asarray(parts[0] + parts[1]),
+                                   rtol=1e-6)
+        path = tmp_path / "experts.keras"
+        model.save(path)
+        np.testing.assert_allclose(np.asarray(keras.models.load_model(path)(x)),
+                                   np.asarray(model(x)), rtol=1e-6)
+        layer = Columns(1, 3)
+        assert Columns.from_config(layer.get_config()).stop == 3
+        assert layer.compute_output_shape((None, 9)) == (None, 2)
+        with pytest.raises(ValueError, match="Received: start=3, stop=3"):
+            Columns(3, 3)
+
+    def test_the_experts_learn_a_rule_that_needs_both(self):
+        from ecgkit.context import N_RHYTHM
+        from ecgkit.context_branch import context_branch
+
+        # class 1: early (rhythm value < -0.5) with a usual shape; class 2: an odd shape
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(3000, N_RHYTHM + 4)).astype(np.float32)
+        odd = x[:, N_RHYTHM] > 0.8
+        y = np.where(odd, 2, np.where(x[:, 0] < -0.5, 1, 0))
+        inp = keras.Input((x.shape[1],), name="context")
+        model = keras.Model(inp, keras.layers.Activation("softmax")(
+            context_branch(inp, 3, experts=True)))
+        adapt_context(model, x)
+        keras.utils.set_random_seed(0)
+        warm_up(model, x, y, steps=400, seed=0)
+        assert (np.asarray(model.predict(x, verbose=0)).argmax(axis=1) == y).mean() > 0.85
+
+
 class TestWarmUp:
     def test_the_branch_learns_a_rule_from_context_alone(self):
         """Cheap learning check: class = which of three values is largest (plus a 4th class
