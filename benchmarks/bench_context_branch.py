@@ -1,17 +1,19 @@
 """The context branch's settings, chosen by grouped cross-validation on DS1 alone.
 
 Run: .venv/bin/python benchmarks/bench_context_branch.py [--folds 5] [--seeds 0,1,2] [--cap 300]
-[--variants a,b]  (about 6 minutes on 2 cores for the first two variants; all: about 17)
+[--variants a,b] [--taus 0,0.15,0.3]  (about 6 minutes on 2 cores for the default two variants;
+all 13: about 20)
 
-The context branch of the network (:mod:`ecgkit.context_branch`: standardisation, two dense
-layers of 64, its own logits) is fitted alone exactly as training fits it first
-(:func:`~ecgkit.context_branch.warm_up`: 2,000 balanced batches of 32, focal loss, AdamW), once
-without (training's setting) and once with training noise and dropout
-(``context_branch(noise=0.3, dropout=0.3)``). The DS1 patients of the strict AAMI
-protocol (201 out) are split into ``--folds`` groups of whole patients (``GroupKFold``, the
-folds of ``bench_trees.py``); each variant is fitted on the other folds and scored on the
-held-out patients (macro-F1 over N/S/V/F, S Se and +P, cap weights), for every seed. The tree
-baseline on the same context is scored on the same folds, beside them. DS2 is not read.
+The context branch of the network (:mod:`ecgkit.context_branch`) is fitted alone exactly as
+training fits it first (:func:`~ecgkit.context_branch.warm_up`: 2,000 balanced batches of 32,
+focal loss, AdamW), in each variant of :data:`VARIANTS`: by default one MLP over the 74 values
+(standardisation, two dense layers of 64, its logits; the design before) and two experts
+(training's design: rhythm and shape through their own MLPs, logits added). The DS1 patients of
+the strict AAMI protocol (201 out) are split into ``--folds`` groups of whole patients
+(``GroupKFold``, the folds of ``bench_trees.py``); each variant is fitted on the other folds and
+scored on the held-out patients (macro-F1 over N/S/V/F, S Se and +P, cap weights), for every
+seed. The tree baseline on the same context is scored on the same folds, beside them. DS2 is not
+read.
 
 The other variants ask whether the branch's remaining gap to the trees is a matter of its settings:
 its inputs (log RR ratios, shape values scaled per record, coarser shape steps), its loss (cross-
@@ -59,21 +61,23 @@ def coarse_shape(x, records):
 
 
 VARIANTS = {  # name: (transform of the context vectors, keyword arguments of branch_alone)
-    "as trained": (None, {}),
+    "one MLP": (None, {}),
     "noise 0.3 and dropout 0.3": (None, {"noise": 0.3, "dropout": 0.3}),
     "log RR ratios": (log_rr, {}),
     "shape scaled per record": (per_record_scale, {}),
     "shape in 20-ms steps": (coarse_shape, {}),
     "cross-entropy (gamma 0)": (None, {"focal_gamma": 0.0}),
-    "1,000 batches": (None, {"steps": 1000}),
-    "4,000 batches": (None, {"steps": 4000}),
+    "1000 batches": (None, {"steps": 1000}),
+    "4000 batches": (None, {"steps": 4000}),
     "one layer of 32": (None, {"units": (32,)}),
     "two layers of 128": (None, {"units": (128, 128)}),
     "two experts: rhythm 32x2": (None, {"experts": True}),
     "two experts: rhythm 16": (None, {"experts": True, "rhythm_units": (16,)}),
     "two experts: rhythm 64x2": (None, {"experts": True, "rhythm_units": (64, 64)}),
 }
-"""The first is training's setting."""
+"""Each changes one thing of the one-MLP design (``experts=False``) but the last three, the
+two-expert design; ``two experts: rhythm 32x2`` is training's (:data:`~ecgkit.context_branch.
+CONTEXT_EXPERTS`)."""
 
 
 def scores(y, prob, w) -> tuple[float, float, float]:
@@ -124,7 +128,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=None, help="warm-up batches (default: training's)")
     ap.add_argument("--taus", default=",".join(f"{t:g}" for t in TAUS),
                     help="prior corrections to score, comma-separated")
-    ap.add_argument("--variants", default=",".join(list(VARIANTS)[:2]),
+    ap.add_argument("--variants", default="one MLP,two experts: rhythm 32x2",
                     help=f"comma-separated, or 'all'; from: {', '.join(VARIANTS)}")
     args = ap.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]

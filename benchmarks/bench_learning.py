@@ -74,15 +74,23 @@ def recipe_params(recipe: dict, seed: int) -> dict:
 
 def stale(run_dir: Path, recipe: dict, seed: int) -> list[str]:
     """The parameters on which a saved run (its run.json) differs from what the recipe trains
-    now (the cpu profile may have changed since): such a run is trained again, never mixed in.
-    A run without run.json counts as stale."""
+    now (the cpu profile may have changed since), and ``experts`` when its context branch's
+    design differs (``ecgkit.context_branch.CONTEXT_EXPERTS``): such a run is trained again,
+    never mixed in. A run without run.json counts as stale."""
     import json
 
+    from ecgkit.context_branch import CONTEXT_EXPERTS
+
     try:
-        saved = json.loads((run_dir / "run.json").read_text())["params"]
+        info = json.loads((run_dir / "run.json").read_text())
+        saved = info["params"]
     except (OSError, ValueError, KeyError):
         return ["run.json"]
-    return sorted(k for k, v in recipe_params(recipe, seed).items() if saved.get(k) != v)
+    changed = sorted(k for k, v in recipe_params(recipe, seed).items() if saved.get(k) != v)
+    if recipe.get("CONTEXT") != "none" and (
+            (info.get("context") or {}).get("experts", False) != CONTEXT_EXPERTS):
+        changed.append("experts")
+    return changed
 
 
 def run_recipe(name: str, recipe: dict, seed: int, beats, val, test, run_root: Path) -> dict:

@@ -41,7 +41,7 @@ from ecgkit.augment import make_image_augment, make_signal_augment
 from ecgkit.backbone import record_grid
 from ecgkit.context import N_FEATURES
 from ecgkit.context_branch import (adapt_context, choose_image_scale, has_context,
-                                   has_image_scale, has_warm_up, warm_up)
+                                   has_experts, has_image_scale, has_warm_up, warm_up)
 from ecgkit.balance import CLASS_BALANCE_CHOICES, class_weights, sampled_classes
 from ecgkit.callbacks import backup_state
 from ecgkit.contract import CLASSES
@@ -353,6 +353,7 @@ def prepare_context(run: TrainingRun, model, train_beats) -> dict[str, Any]:
                 learning_rate=p["LEARNING_RATE"], focal_gamma=p["FOCAL_GAMMA"], seed=p["SEED"],
                 classes=sampled_classes(train_beats.labels))
     return {"mode": mode, "join": p["CONTEXT"] if mode else None,
+            "experts": bool(mode) and has_experts(model),
             "warm_up_steps": p["CONTEXT_STEPS"] if losses else 0,
             "warm_up_loss_every_100": losses}
 

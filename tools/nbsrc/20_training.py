@@ -324,8 +324,12 @@ the median shape of the record's beats (71 values, -0.25 s to +0.45 s around R).
 `CONTEXT_MODE: causal` only the past is used (no next beat, a running median of the previous
 100 beats), as a live monitor would need.
 
-The model takes this vector as a second input (`CONTEXT: logits`): a small MLP whose class
-logits are **added** to the image head's. Two measured problems shaped it. Three numbers
+The model takes this vector as a second input (`CONTEXT: logits`): a small network whose class
+logits are **added** to the image head's. Inside it, the 3 rhythm values and the 71 shape values
+go through two small MLPs of their own, whose logits add too: an S beat is early *and* shaped
+like the patient's usual beat, and added logits let each piece of evidence count on its own
+(chosen by cross-validation on the training patients: `ecgkit.context_branch.CONTEXT_EXPERTS`).
+Two measured problems shaped the rest. Three numbers
 beside thousands of image features barely move a head (`CONTEXT: head`, the design kept for
 the ablation), and trained together, the image branch fits the training patients' beat shapes
 faster than the context branch learns the rhythm, so S beats of new patients were missed. So
