@@ -44,9 +44,12 @@ class TestRegularisation:
         from ecgkit.context_branch import context_branch
 
         inp = keras.Input((6,), name="context")
+        one = keras.Model(inp, context_branch(inp, 5, noise=0.3, dropout=0.3, experts=False))
+        assert one.get_layer("context_dropout_2").rate == 0.3
         model = keras.Model(inp, context_branch(inp, 5, noise=0.3, dropout=0.3))
         assert model.get_layer("context_noise").stddev == 0.3
-        assert model.get_layer("context_dropout_2").rate == 0.3
+        assert model.get_layer("context_rhythm_dropout_2").rate == 0.3
+        assert model.get_layer("context_shape_dropout_2").rate == 0.3
         x = np.random.default_rng(0).normal(size=(64, 6)).astype(np.float32)
         np.testing.assert_array_equal(np.asarray(model(x, training=False)),
                                       np.asarray(model(x, training=False)))
