@@ -49,7 +49,7 @@ ECG_BLOCK: bool = True  # use the multi-scale ECG-specific block
 ATTENTION: bool = True  # use channel + spatial attention
 CALIBRATION: bool = True  # use the feature calibration module
 PYRAMID: bool = True  # use feature-pyramid / multi-path fusion
-EPOCHS: int = 3  # training epochs; table default 10
+EPOCHS: int = 2  # training epochs; table default 10
 BN_MOMENTUM: float = 0.0  # BatchNorm moving-average momentum; 0: from the epoch length
 #   (ecgkit.callbacks.auto_bn_momentum)
 DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XLA off)
