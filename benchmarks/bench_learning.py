@@ -17,7 +17,10 @@ Rows: every seed of every recipe; a ``mean`` and ``min``/``max`` row per recipe;
 baselines of ``ecgkit.baselines`` (fitted on every training beat, scored on the same test beats
 with the same weights; the trees once with offline and once with causal context); late fusion of
 each image-only recipe with the RR logistic regression (``ecgkit.fusion``, weight chosen on the
-validation patients). Below the table: for each recipe, the paired patient bootstrap of its
+validation patients); with ``--prior-tau``, each context recipe's runs again with the prior
+correction of ``bench_context_branch.py`` (rows ``+prior``: the same models, their decisions moved
+toward the training patients' class mix; the correction is not in the saved model). Below the
+table: for each recipe, the paired patient bootstrap of its
 seeds pooled (every seed's predictions of a patient's beats go into a resample together) against
 the RR-LR, the 1-NN and the trees.
 """
@@ -116,6 +119,16 @@ def run_recipe(name: str, recipe: dict, seed: int, beats, val, test, run_root: P
             "best_epoch": best.get("epoch"), "val_macro_f1": best.get("best")}
 
 
+def prior_corrected(prob, log_prior, tau: float):
+    """``softmax(log prob + tau * log_prior)``: the network's decisions moved toward the
+    training patients' class mix (it learned on balanced batches)."""
+    import numpy as np
+
+    z = np.log(np.clip(prob, 1e-12, None)) + tau * (log_prior - log_prior.max())
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
+
+
 def pooled_bootstrap(test, runs: list, other, n_boot: int = 200) -> dict:
     """Paired patient bootstrap of a recipe's seeds pooled against one baseline: each seed's
     predictions are one copy of the test beats, with the same patients and weights."""
@@ -156,6 +169,11 @@ def main(argv=None) -> int:
                          "folder (model.keras) in DIR/runs; a run whose file is there, trained "
                          "with the same parameters, is not trained again (an interrupted study "
                          "resumes)")
+    ap.add_argument("--prior-tau", type=float, default=0.0, metavar="TAU",
+                    help="also score each context recipe's runs with the prior correction "
+                         "softmax(log p + TAU * log training prior) (a post-hoc shift toward the "
+                         "real class mix, chosen on DS1 by bench_context_branch.py; rows "
+                         "'RECIPE +prior'); 0: not")
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.recipes.split(",") if n.strip()]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -169,7 +187,7 @@ def main(argv=None) -> int:
 
     from ecgkit.baselines import (comparison_table, gradient_boosted_trees,
                                   rr_logistic_regression, run_baselines)
-    from ecgkit.contract import DS2
+    from ecgkit.contract import CLASSES, DS2
     from ecgkit.datasets import load_beats
     from ecgkit.fusion import choose_weight, fuse
 
@@ -177,6 +195,7 @@ def main(argv=None) -> int:
     sample = load_beats(args.data, split=SPLIT, max_beats_per_record=TEST_CAP, progress=False)
     val, test = sample.subset("val"), sample.subset("test")
     train_all = beats.subset("train")
+    log_prior = np.log(np.bincount(train_all.labels, minlength=len(CLASSES)) + 1.0)
     t0 = time.perf_counter()
     results = run_baselines(train_all, test)
     results["trees (causal)"] = gradient_boosted_trees(train_all, test, mode="causal")
@@ -209,6 +228,10 @@ def main(argv=None) -> int:
                                            for k, v in r.items()})
                 results[row] = r.pop("prob")
                 pooled.setdefault(name, []).append(results[row])
+                if args.prior_tau and RECIPES[name].get("CONTEXT") != "none":
+                    results[f"{row} +prior"] = prior_corrected(results[row], log_prior,
+                                                               args.prior_tau)
+                    pooled.setdefault(f"{name} +prior", []).append(results[f"{row} +prior"])
                 extra[row] = r
                 val_prob = r.pop("val_prob")
                 if RECIPES[name].get("CONTEXT") == "none":
@@ -226,7 +249,8 @@ def main(argv=None) -> int:
     metrics = [c for c in table.columns if c.endswith(("_Se", "_PP")) or c == "macro_f1"]
     summary = []
     for name in pooled:
-        rows = table.loc[[f"{name} seed {s}" for s in seeds]]
+        base, _, suffix = name.partition(" +")
+        rows = table.loc[[f"{base} seed {s}" + (f" +{suffix}" if suffix else "") for s in seeds]]
         for stat in ("mean", "min", "max"):
             summary.append(rows[metrics + ["val_macro_f1", "train_s"]].agg(stat).rename(
                 f"{name} ({stat} of {len(seeds)} seeds)"))
