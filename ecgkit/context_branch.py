@@ -37,10 +37,10 @@ rhythm *and* shaped like the patient's usual beat: with added logits each expert
 counts on its own, and three rhythm numbers are not drowned by 71 shape values.
 
 Chosen on DS1 alone (``benchmarks/bench_context_branch.py``: the branch fitted alone, 5-fold
-cross-validation grouped by patient, 3 seeds): macro-F1 0.544 (0.537-0.551) against 0.522
+cross-validation grouped by patient, 3 seeds): macro-F1 0.545 (0.537-0.551) against 0.521
 (0.497-0.543) for one MLP, better in every seed, S Se 0.775 against 0.720 and S +P 0.339
 against 0.283. A rhythm expert of one layer of 16 gained nothing (0.517); two of 64 the same as
-two of 32. The trees on the same folds: 0.581."""
+two of 32 (0.546). The trees on the same folds: 0.581."""
 RHYTHM_UNITS = (32, 32)
 """Dense layers of the rhythm expert (:data:`CONTEXT_EXPERTS`); the shape expert has
 :data:`CONTEXT_UNITS`."""
