@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from keras import layers
 
-from ecgkit.context_branch import BranchDropout
+from ecgkit.context_branch import PRIOR_LAYER, BranchDropout, PriorShift
 
 
 def classification_head(x, num_classes, units=(512, 256), dropout=0.5, name="head",
@@ -27,7 +27,9 @@ def classification_head(x, num_classes, units=(512, 256), dropout=0.5, name="hea
         dropout: Dropout rate after each hidden layer, in ``[0, 1)``.
         name: Prefix of every sublayer name except the output ``"predictions"``.
         extra_logits: Optional logits ``(batch, num_classes)`` of another branch (the context
-            branch, :mod:`ecgkit.context_branch`), added to the head's before the softmax.
+            branch, :mod:`ecgkit.context_branch`), added to the head's before the softmax;
+            the sum then passes a :class:`~ecgkit.context_branch.PriorShift` (zero until
+            ``ecgkit.train`` sets it after training).
 
     Returns:
         Probabilities ``(batch, num_classes)`` in float32.
@@ -55,4 +57,5 @@ def classification_head(x, num_classes, units=(512, 256), dropout=0.5, name="hea
     if extra_logits is not None:
         x = BranchDropout(name="image_logit_drop")(x)
         x = layers.Add(name="logits")([x, extra_logits])
+        x = PriorShift(dtype="float32", name=PRIOR_LAYER)(x)
     return layers.Activation("softmax", dtype="float32", name="predictions")(x)

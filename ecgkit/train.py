@@ -40,8 +40,9 @@ from ecgkit.atomic import exclusive_folder, make_folder, write_json
 from ecgkit.augment import make_image_augment, make_signal_augment
 from ecgkit.backbone import record_grid
 from ecgkit.context import N_FEATURES
-from ecgkit.context_branch import (adapt_context, choose_image_scale, has_context,
-                                   has_experts, has_image_scale, has_warm_up, warm_up)
+from ecgkit.context_branch import (PRIOR_TAU, adapt_context, choose_image_scale, has_context,
+                                   has_experts, has_image_scale, has_warm_up, set_prior_shift,
+                                   warm_up)
 from ecgkit.balance import CLASS_BALANCE_CHOICES, class_weights, sampled_classes
 from ecgkit.callbacks import backup_state
 from ecgkit.contract import CLASSES
@@ -360,18 +361,22 @@ def prepare_context(run: TrainingRun, model, train_beats) -> dict[str, Any]:
 
 def finish_training(run: TrainingRun, model, beats, val_ds, val_beats,
                     context: str | None) -> TrainResult:
-    """After fit: the best weights back, the image logits' weight chosen on validation (a
-    context model), the model saved with its provenance, run.json finished."""
+    """After fit: the best weights back, the image logits' weight chosen on validation and the
+    prior correction set (a context model: ``context_branch.set_prior_shift``), the model saved
+    with its provenance, run.json finished."""
     load_best(run, model)
     image_scale = None
     if context is not None and has_image_scale(model):
         scale, curve = choose_image_scale(model, val_ds, val_beats.labels,
                                           val_beats.meta["weight"].to_numpy())
         image_scale = {"chosen": scale, "val_cross_entropy": curve}
+    shift = set_prior_shift(model, beats.subset("train").labels)
+    prior = shift and {"tau": PRIOR_TAU, "shift": dict(zip(CLASSES, shift))}
     save_model(run, model, {**provenance(run.p, beats, context),
-                            "image_scale": image_scale and image_scale["chosen"]})
+                            "image_scale": image_scale and image_scale["chosen"],
+                            "prior_tau": prior and PRIOR_TAU})
     return record_finished(run, model, _final_metrics(model, val_ds, val_beats),
-                           image_scale=image_scale)
+                           image_scale=image_scale, prior_shift=prior)
 
 
 def _final_metrics(model, val_ds, val_beats) -> dict[str, Any]:

@@ -118,6 +118,34 @@ class TestExperts:
         assert (np.asarray(model.predict(x, verbose=0)).argmax(axis=1) == y).mean() > 0.85
 
 
+class TestPriorShift:
+    def test_zero_until_set_then_tau_log_frequency_saved_with_the_model(self, tmp_path):
+        from ecgkit.context_branch import PRIOR_LAYER, set_prior_shift
+        from ecgkit.factory import create_enhanced_resnet50
+
+        plain = create_enhanced_resnet50((32, 32, 3), 5, None)
+        assert set_prior_shift(plain, [0, 1]) is None  # the published model has no shift
+        model = create_enhanced_resnet50((32, 32, 3), 5, None, context_features=74)
+        x = {"image": np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)),
+             "context": np.random.default_rng(1).normal(size=(4, 74))}
+        before = model.predict(x, verbose=0)  # traced before the shift is set
+        np.testing.assert_array_equal(np.asarray(model.get_layer(PRIOR_LAYER).shift), 0)
+        labels = np.repeat([0, 1, 2, 3], [90, 2, 7, 1])
+        shift = set_prior_shift(model, labels, tau=0.5)
+        freq = (np.bincount(labels, minlength=5) + 1) / (labels.size + 5)
+        np.testing.assert_allclose(shift, 0.5 * np.log(freq), rtol=1e-6)
+        after = model.predict(x, verbose=0)
+        expected = before * freq ** 0.5
+        np.testing.assert_allclose(after, expected / expected.sum(axis=1, keepdims=True),
+                                   rtol=1e-3, atol=1e-6)
+        path = tmp_path / "shifted.keras"
+        model.save(path)
+        np.testing.assert_allclose(keras.models.load_model(path).predict(x, verbose=0), after,
+                                   rtol=1e-5, atol=1e-7)
+        set_prior_shift(model, labels, tau=0.0)
+        np.testing.assert_allclose(model.predict(x, verbose=0), before, rtol=1e-5, atol=1e-7)
+
+
 class TestWarmUp:
     def test_the_branch_learns_a_rule_from_context_alone(self):
         """Cheap learning check: class = which of three values is largest (plus a 4th class

@@ -338,6 +338,10 @@ the joint training drops the image logits of half the beats (`BranchDropout`), o
 context must classify alone. After training, how much the image logits weigh against the
 context's is chosen on the **validation** patients (the lowest class-balanced cross-entropy
 over 0, 0.1, ..., 1; 0 would mean the image adds nothing there) and saved with the model.
+Last, the network learned on balanced batches, as if S, V and F were as common as N; a prior
+correction adds `tau * log(class frequency of the training beats)` to its logits
+(`context_branch.PriorShift`, saved with the model), with `tau` chosen by cross-validation on
+the training patients (`context_branch.PRIOR_TAU`).
 """
 
 # %%
