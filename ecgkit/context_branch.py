@@ -282,6 +282,15 @@ def choose_image_scale(model, batches, labels, weights=None,
     return float(best), curve
 
 
+def image_weight(model) -> float | None:
+    """The weight of the image logits against the context's that training chose on validation
+    (:func:`choose_image_scale`); None for a model without a context branch's logits. 0 means
+    the model classifies from its context alone."""
+    if not has_image_scale(model):
+        return None
+    return float(model.get_layer(DROP_LAYER).scale)
+
+
 def has_image_scale(model) -> bool:
     """Whether ``model`` adds dropped, scaled image logits to a context branch's."""
     names = {layer.name for layer in model.layers}

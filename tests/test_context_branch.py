@@ -190,6 +190,16 @@ class TestFactory:
         base = create_baseline_resnet50((32, 32, 3), 5, None, context_features=74)
         assert has_context(base) and "image_logit_drop" in {layer.name for layer in base.layers}
 
+    def test_image_weight_is_the_chosen_scale_or_none(self):
+        from ecgkit.context_branch import DROP_LAYER, image_weight
+        from ecgkit.factory import create_enhanced_resnet50
+
+        assert image_weight(create_enhanced_resnet50((32, 32, 3), 5, None)) is None
+        model = create_enhanced_resnet50((32, 32, 3), 5, None, context_features=74)
+        assert image_weight(model) == 1.0
+        model.get_layer(DROP_LAYER).scale = 0.0
+        assert image_weight(model) == 0.0
+
     def test_bad_context_arguments(self):
         from ecgkit.factory import create_enhanced_resnet50
 

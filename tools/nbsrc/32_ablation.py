@@ -41,7 +41,7 @@ RUN_DIR: str = "runs/notebooks"  # folder where notebooks and runs write their o
 import numpy as np
 import pandas as pd
 
-from ecgkit import baselines, contract, nb, plots, scoring
+from ecgkit import baselines, context_branch, contract, nb, plots, scoring
 from ecgkit.cost import count_params
 from ecgkit.datasets import load_beats
 from ecgkit.evaluate import predict_beats
@@ -81,7 +81,12 @@ assert (
     len(set(sizes.values())) == 1
 ), f"models of different image sizes cannot share one test set: {sizes}"
 cost = pd.DataFrame(
-    {"parameters": {n: count_params(m) for n, m in models.items()}, "image size": sizes}
+    {
+        "parameters": {n: count_params(m) for n, m in models.items()},
+        "image size": sizes,
+        # chosen on validation patients after training; 0: the context branch decides alone
+        "image logit weight": {n: context_branch.image_weight(m) for n, m in models.items()},
+    }
 )
 cost
 
@@ -217,6 +222,13 @@ verdict = (
     f"enhanced ahead in {main['share_above_zero']:.0%} of {main['n_boot']} patient resamples. "
     f"Verdict: {decisions['enhanced']} on these test patients, for {extra:+.0%} parameters."
 )
+image_weights = cost["image logit weight"].dropna()
+if len(image_weights) and (image_weights == 0).all():
+    verdict += (
+        " Both models give their image logits weight 0 (chosen on the validation patients): "
+        "each classifies from its context branch alone, so this compares two context branches "
+        "trained beside different image networks, not the four enhancements."
+    )
 for n in names:
     if coverage[n]["never_predicted"]:
         verdict += f" The {n} model never predicts {', '.join(coverage[n]['never_predicted'])}."
@@ -235,6 +247,7 @@ nb.record_figures(
         "test_weighted": float(weights.sum()),
         "ds2_beats": int(ds2.sum()),
         "parameters": cost["parameters"].to_dict(),
+        "image_logit_weight": cost["image logit weight"].to_dict(),
         "comparison": table[
             ["macro_f1", "accuracy", "N_Se", "N_PP", "S_Se", "S_PP", "V_Se", "V_PP", "F_Se", "F_PP"]
         ].to_dict(orient="index"),
