@@ -19,10 +19,11 @@ with the same weights; the trees once with offline and once with causal context)
 each image-only recipe with the RR logistic regression (``ecgkit.fusion``, weight chosen on the
 validation patients); with ``--prior-tau``, each context recipe's runs again with the prior
 correction of ``bench_context_branch.py`` (rows ``+prior``: the same models, their decisions moved
-toward the training patients' class mix; the correction is not in the saved model). Below the
-table: for each recipe, the paired patient bootstrap of its
-seeds pooled (every seed's predictions of a patient's beats go into a resample together) against
-the RR-LR, the 1-NN and the trees.
+toward the training patients' class mix), for runs trained before ``train`` put the correction in
+the model (a run whose run.json has ``prior_shift`` already carries it and gets no such row).
+Below the table: for each recipe, the paired patient bootstrap of its seeds pooled (every seed's
+predictions of a patient's beats go into a resample together) against the RR-LR, the 1-NN and the
+trees.
 """
 
 from __future__ import annotations
@@ -117,6 +118,18 @@ def run_recipe(name: str, recipe: dict, seed: int, beats, val, test, run_root: P
     return {"prob": prob, "val_prob": val_prob, "train_s": train_s, "eval_s": eval_s,
             "images": p["STEPS_PER_EPOCH"] * p["BATCH_SIZE"] * p["EPOCHS"],
             "best_epoch": best.get("epoch"), "val_macro_f1": best.get("best")}
+
+
+def has_prior(run_dir: Path) -> bool:
+    """Whether a run's model already carries the prior correction (trained since ``train``
+    sets it: run.json ``prior_shift``); ``--prior-tau`` must not apply it a second time."""
+    import json
+
+    try:
+        return bool((json.loads((run_dir / "run.json").read_text()).get("prior_shift") or {})
+                    .get("tau"))
+    except (OSError, ValueError):
+        return False
 
 
 def prior_corrected(prob, log_prior, tau: float):
@@ -228,7 +241,8 @@ def main(argv=None) -> int:
                                            for k, v in r.items()})
                 results[row] = r.pop("prob")
                 pooled.setdefault(name, []).append(results[row])
-                if args.prior_tau and RECIPES[name].get("CONTEXT") != "none":
+                if args.prior_tau and RECIPES[name].get("CONTEXT") != "none" and not has_prior(
+                        run_root / f"{name}-{seed}"):
                     results[f"{row} +prior"] = prior_corrected(results[row], log_prior,
                                                                args.prior_tau)
                     pooled.setdefault(f"{name} +prior", []).append(results[f"{row} +prior"])
