@@ -76,20 +76,27 @@ def recipe_params(recipe: dict, seed: int) -> dict:
     return {**common(), **{k: v for k, v in recipe.items() if k.isupper()}, "SEED": seed}
 
 
+def run_info(run_dir: Path) -> dict:
+    """A saved run's run.json, or {} when it cannot be read."""
+    import json
+
+    try:
+        return json.loads((run_dir / "run.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def stale(run_dir: Path, recipe: dict, seed: int) -> list[str]:
     """The parameters on which a saved run (its run.json) differs from what the recipe trains
     now (the cpu profile may have changed since), and ``experts`` when its context branch's
     design differs (``ecgkit.context_branch.CONTEXT_EXPERTS``): such a run is trained again,
     never mixed in. A run without run.json counts as stale."""
-    import json
-
     from ecgkit.context_branch import CONTEXT_EXPERTS
 
-    try:
-        info = json.loads((run_dir / "run.json").read_text())
-        saved = info["params"]
-    except (OSError, ValueError, KeyError):
+    info = run_info(run_dir)
+    if "params" not in info:
         return ["run.json"]
+    saved = info["params"]
     changed = sorted(k for k, v in recipe_params(recipe, seed).items() if saved.get(k) != v)
     if recipe.get("CONTEXT") != "none" and (
             (info.get("context") or {}).get("experts", False) != CONTEXT_EXPERTS):
@@ -123,21 +130,16 @@ def run_recipe(name: str, recipe: dict, seed: int, beats, val, test, run_root: P
 def has_prior(run_dir: Path) -> bool:
     """Whether a run's model already carries the prior correction (trained since ``train``
     sets it: run.json ``prior_shift``); ``--prior-tau`` must not apply it a second time."""
-    import json
-
-    try:
-        return bool((json.loads((run_dir / "run.json").read_text()).get("prior_shift") or {})
-                    .get("tau"))
-    except (OSError, ValueError):
-        return False
+    return bool((run_info(run_dir).get("prior_shift") or {}).get("tau"))
 
 
 def prior_corrected(prob, log_prior, tau: float):
     """``softmax(log prob + tau * log_prior)``: the network's decisions moved toward the
-    training patients' class mix (it learned on balanced batches)."""
+    training patients' class mix (it learned on balanced batches), as the model's
+    ``prior_shift`` layer moves them (``log_prior``: ``context_branch.log_class_frequency``)."""
     import numpy as np
 
-    z = np.log(np.clip(prob, 1e-12, None)) + tau * (log_prior - log_prior.max())
+    z = np.log(np.clip(prob, 1e-12, None)) + tau * log_prior
     p = np.exp(z - z.max(axis=1, keepdims=True))
     return p / p.sum(axis=1, keepdims=True)
 
@@ -200,6 +202,7 @@ def main(argv=None) -> int:
 
     from ecgkit.baselines import (comparison_table, gradient_boosted_trees,
                                   rr_logistic_regression, run_baselines)
+    from ecgkit.context_branch import log_class_frequency
     from ecgkit.contract import CLASSES, DS2
     from ecgkit.datasets import load_beats
     from ecgkit.fusion import choose_weight, fuse
@@ -208,7 +211,7 @@ def main(argv=None) -> int:
     sample = load_beats(args.data, split=SPLIT, max_beats_per_record=TEST_CAP, progress=False)
     val, test = sample.subset("val"), sample.subset("test")
     train_all = beats.subset("train")
-    log_prior = np.log(np.bincount(train_all.labels, minlength=len(CLASSES)) + 1.0)
+    log_prior = log_class_frequency(train_all.labels, len(CLASSES))
     t0 = time.perf_counter()
     results = run_baselines(train_all, test)
     results["trees (causal)"] = gradient_boosted_trees(train_all, test, mode="causal")

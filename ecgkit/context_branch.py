@@ -11,9 +11,10 @@ A second input, ``"context"`` (:data:`ecgkit.context.N_FEATURES` values per beat
   again (:data:`CONTEXT_EXPERTS`): the 3 rhythm values go through their own small MLP (Dense 32
   -> ReLU -> Dense 32 -> ReLU) and the 71 shape values through theirs (Dense 64 -> ReLU ->
   Dense 64 -> ReLU), each to its own logits, which add; the standardisation comes first.
-* ``"head"``: one MLP over the whole vector (Dense 64 -> ReLU -> Dense 64 -> ReLU); its 64 features are concatenated with the pooled image features before
-  the head, which mixes them (the design that, in a 1-D CNN, learned the shape and ignored the
-  three RR values: three numbers beside thousands of image features barely move the head).
+* ``"head"``: one MLP over the whole vector (Dense 64 -> ReLU -> Dense 64 -> ReLU); its 64
+  features are concatenated with the pooled image features before the head, which mixes them (the
+  design that, in a 1-D CNN, learned the shape and ignored the three RR values: three numbers
+  beside thousands of image features barely move the head).
 
 The standardisation layer (``"context_norm"``) holds the training beats' mean and variance
 (:func:`adapt_context`), so the saved model takes raw context vectors.
@@ -297,10 +298,17 @@ def has_image_scale(model) -> bool:
     return DROP_LAYER in names and "context_logits" in names
 
 
+def log_class_frequency(labels, n_classes: int) -> np.ndarray:
+    """``log`` of each class's share of ``labels`` (int class indices), each class counted once
+    more, so an absent class gets a large negative value, not -inf: what :func:`set_prior_shift`
+    multiplies by ``tau``."""
+    counts = np.bincount(np.asarray(labels, np.int64), minlength=int(n_classes))
+    return np.log((counts + 1.0) / (counts.sum() + counts.size))
+
+
 def set_prior_shift(model, labels, tau: float = None) -> list[float] | None:
-    """Sets the model's :class:`PriorShift` to ``tau * log(class frequency of labels)`` (each
-    class counted once more, so an absent class gets a large negative shift, not -inf); returns
-    the shift, or None for a model without that layer.
+    """Sets the model's :class:`PriorShift` to ``tau * log(class frequency of labels)``
+    (:func:`log_class_frequency`); returns the shift, or None for a model without that layer.
 
     Args:
         model: a model built with a context branch (``"logits"`` join).
@@ -311,9 +319,7 @@ def set_prior_shift(model, labels, tau: float = None) -> list[float] | None:
     if layer is None:
         return None
     tau = PRIOR_TAU if tau is None else float(tau)
-    counts = np.bincount(np.asarray(labels, np.int64), minlength=layer.shift.shape[0])
-    log_freq = np.log((counts + 1.0) / (counts.sum() + counts.size))
-    shift = (tau * log_freq).astype(np.float32)
+    shift = (tau * log_class_frequency(labels, layer.shift.shape[0])).astype(np.float32)
     layer.shift.assign(shift)
     return [float(v) for v in shift]
 

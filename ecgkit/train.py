@@ -284,7 +284,8 @@ def _train_in(run_dir: Path, p: dict[str, Any], beats, model, progress: bool, st
         fit_recorded(run, model, train_ds, val_ds, cbs, balance["class_weight"])
 
     with stop_recorded(run.info, run.paths, started):  # a failure after fit too
-        return finish_training(run, model, beats, val_ds, val_beats, context["mode"])
+        return finish_training(run, model, beats, train_beats.labels, val_ds, val_beats,
+                               context["mode"])
 
 
 # --- The steps of a run on beats -----------------------------------------------------------------
@@ -359,7 +360,7 @@ def prepare_context(run: TrainingRun, model, train_beats) -> dict[str, Any]:
             "warm_up_loss_every_100": losses}
 
 
-def finish_training(run: TrainingRun, model, beats, val_ds, val_beats,
+def finish_training(run: TrainingRun, model, beats, train_labels, val_ds, val_beats,
                     context: str | None) -> TrainResult:
     """After fit: the best weights back, the image logits' weight chosen on validation and the
     prior correction set (a context model: ``context_branch.set_prior_shift``), the model saved
@@ -370,7 +371,7 @@ def finish_training(run: TrainingRun, model, beats, val_ds, val_beats,
         scale, curve = choose_image_scale(model, val_ds, val_beats.labels,
                                           val_beats.meta["weight"].to_numpy())
         image_scale = {"chosen": scale, "val_cross_entropy": curve}
-    shift = set_prior_shift(model, beats.subset("train").labels)
+    shift = set_prior_shift(model, train_labels)
     prior = shift and {"tau": PRIOR_TAU, "shift": dict(zip(CLASSES, shift))}
     save_model(run, model, {**provenance(run.p, beats, context),
                             "image_scale": image_scale and image_scale["chosen"],
