@@ -43,7 +43,7 @@ SPLIT = "inter-patient-strict"
 RECIPE_KEYS = ("SPLIT", "MAX_BEATS_PER_RECORD", "TEST_MAX_BEATS_PER_RECORD", "WEIGHTS", "EPOCHS",
                "STEPS_PER_EPOCH", "BATCH_SIZE", "LEARNING_RATE", "WARMUP_EPOCHS", "FOCAL_GAMMA",
                "CLASS_BALANCE", "AUGMENT_STRENGTH", "IMAGE_SIZE", "GRID", "MIXED_PRECISION",
-               "CONTEXT_MODE", "CONTEXT_STEPS")
+               "CONTEXT_MODE", "CONTEXT_STEPS", "IMAGE_CHANNELS")
 
 
 def common() -> dict:
@@ -68,6 +68,10 @@ RECIPES: dict[str, dict] = {
     "enhanced-context-logits-2-epochs": {"model": "enhanced", "CONTEXT": "logits", "EPOCHS": 2},
     "baseline-context-logits-2-epochs": {"model": "baseline", "CONTEXT": "logits", "EPOCHS": 2},
     "enhanced-image-only": {"model": "enhanced", "CONTEXT": "none"},
+    # the image-native design: the context drawn into the image's channels (ecgkit.context_image)
+    "enhanced-image-context": {"model": "enhanced", "CONTEXT": "none", "IMAGE_CHANNELS": "context"},
+    "enhanced-context-logits-image-context": {"model": "enhanced", "CONTEXT": "logits",
+                                              "IMAGE_CHANNELS": "context"},
 }
 
 
@@ -92,11 +96,12 @@ def stale(run_dir: Path, recipe: dict, seed: int) -> list[str]:
     design differs (``ecgkit.context_branch.CONTEXT_EXPERTS``): such a run is trained again,
     never mixed in. A run without run.json counts as stale."""
     from ecgkit.context_branch import CONTEXT_EXPERTS
+    from ecgkit.params import defaults
 
     info = run_info(run_dir)
     if "params" not in info:
         return ["run.json"]
-    saved = info["params"]
+    saved = {**defaults(), **info["params"]}  # a parameter added since: its default
     changed = sorted(k for k, v in recipe_params(recipe, seed).items() if saved.get(k) != v)
     if recipe.get("CONTEXT") != "none" and (
             (info.get("context") or {}).get("experts", False) != CONTEXT_EXPERTS):
@@ -172,6 +177,32 @@ def pooled_pair(test, runs_a: list, runs_b: list, n_boot: int = 200) -> dict:
                             class_set=CLASS_SET, n_boot=n_boot, seed=0)
 
 
+def print_ds1(val_results: dict, val, pooled: dict, seeds: list) -> None:
+    """The validation patients' table (DS1, weighted sample; what designs are chosen by): every
+    run, and each recipe's mean and min-max over its seeds."""
+    import pandas as pd
+
+    from ecgkit.baselines import comparison_table
+
+    if not val_results:
+        return
+    table = comparison_table(val_results, val, class_set=CLASS_SET)
+    cols = ["macro_f1", "N_Se", "S_Se", "S_PP", "V_Se", "V_PP", "F_Se", "F_PP"]
+    rows = []
+    for name in pooled:
+        base, _, suffix = name.partition(" +")
+        runs = table.loc[[f"{base} seed {s}" + (f" +{suffix}" if suffix else "") for s in seeds]]
+        f1 = runs["macro_f1"]
+        rows.append(pd.Series({**runs[cols].mean().to_dict(), "min": f1.min(), "max": f1.max()},
+                              name=name))
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
+        print(f"\nValidation patients (DS1, {sorted(set(val.meta['record']))}), N/S/V/F, "
+              "weighted:")
+        print(table[cols].round(3).to_string())
+        print("\nPer recipe, mean over seeds (min-max of macro-F1):")
+        print(pd.DataFrame(rows).round(3).to_string())
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipes", default="enhanced-context-logits",
@@ -189,6 +220,9 @@ def main(argv=None) -> int:
                          "softmax(log p + TAU * log training prior) (a post-hoc shift toward the "
                          "real class mix, chosen on DS1 by bench_context_branch.py; rows "
                          "'RECIPE +prior'); 0: not")
+    ap.add_argument("--ds1-only", action="store_true",
+                    help="print the validation patients' table (DS1) and stop before DS2 is "
+                         "scored: the table a design is chosen by")
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.recipes.split(",") if n.strip()]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -222,6 +256,7 @@ def main(argv=None) -> int:
           f"validation records {val.records()}; baselines fitted on all {len(train_all)} "
           f"training beats in {base_s:.0f} s", flush=True)
     pooled: dict[str, list] = {}
+    val_results: dict[str, np.ndarray] = {}
     with tempfile.TemporaryDirectory(prefix="bench_learning_") as tmp:
         run_root = Path(args.save) / "runs" if args.save else Path(tmp)  # --save keeps models
         for name in names:
@@ -244,13 +279,14 @@ def main(argv=None) -> int:
                                            for k, v in r.items()})
                 results[row] = r.pop("prob")
                 pooled.setdefault(name, []).append(results[row])
-                if args.prior_tau and RECIPES[name].get("CONTEXT") != "none" and not has_prior(
-                        run_root / f"{name}-{seed}"):
+                extra[row] = r
+                val_prob = val_results[row] = r.pop("val_prob")
+                if args.prior_tau and not has_prior(run_root / f"{name}-{seed}"):
                     results[f"{row} +prior"] = prior_corrected(results[row], log_prior,
                                                                args.prior_tau)
+                    val_results[f"{row} +prior"] = prior_corrected(val_prob, log_prior,
+                                                                   args.prior_tau)
                     pooled.setdefault(f"{name} +prior", []).append(results[f"{row} +prior"])
-                extra[row] = r
-                val_prob = r.pop("val_prob")
                 if RECIPES[name].get("CONTEXT") == "none":
                     w, _ = choose_weight(val_prob, val_rr, val.labels,
                                          weights=val.meta["weight"].to_numpy(),
@@ -260,6 +296,9 @@ def main(argv=None) -> int:
                     extra[f"{row} +RR"] = {"fusion_weight": w}
                 print(f"  {row}: training {r['train_s']:.0f} s, best epoch {r['best_epoch']}, "
                       f"val macro-F1 {r['val_macro_f1']:.3f}", flush=True)
+    print_ds1(val_results, val, pooled, seeds)
+    if args.ds1_only:
+        return 0
     table = comparison_table(results, test, class_set=CLASS_SET, records=DS2)
     for col in ("val_macro_f1", "best_epoch", "train_s", "eval_s", "fusion_weight"):
         table[col] = [extra.get(n, {}).get(col, np.nan) for n in table.index]

@@ -616,7 +616,8 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--model", required=True, help="trained .keras model")
     _add_params_options(p, "DATA_DIR, SPLIT, RECORDS, LEAD, FALLBACK_LEADS, UNKNOWN_SYMBOLS, "
                            "TEST_MAX_BEATS_PER_RECORD and BOOTSTRAP fill the options not given; "
-                           "IMAGE_SIZE, GRID, CONTEXT and CONTEXT_MODE must agree with the model")
+                           "IMAGE_SIZE, GRID, CONTEXT, CONTEXT_MODE and IMAGE_CHANNELS must agree "
+                           "with the model")
     p.add_argument("--data", default=None, help="WFDB folder or build-dataset image folder "
                    "(default: the embedded database, data/mitdb)")
     p.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
@@ -650,7 +651,7 @@ EVALUATE_OPTIONS = {
     "max_beats_per_record": ("TEST_MAX_BEATS_PER_RECORD", 0), "bootstrap": ("BOOTSTRAP", 200)}
 """evaluate's options that ``--params`` / ``--set`` fill: ``{dest: (PARAMETER, default)}``."""
 
-MODEL_SETTINGS = ("IMAGE_SIZE", "GRID", "CONTEXT", "CONTEXT_MODE")
+MODEL_SETTINGS = ("IMAGE_SIZE", "GRID", "CONTEXT", "CONTEXT_MODE", "IMAGE_CHANNELS")
 """Parameters that must agree with the model evaluated (``provenance.check_settings``)."""
 
 

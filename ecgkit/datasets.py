@@ -424,7 +424,7 @@ def signal_dataset(beats: BeatSet, image_size: int = IMAGE_SIZE, grid: bool = Tr
                    repeat: bool = False, epoch_batches: int | None = None,
                    balance_classes: Sequence[int] | None = None, sample_weights: bool = False,
                    cache: bool = False, workers: int | None = None,
-                   context: str | None = None) -> Batches:
+                   context: str | None = None, image_context: str | None = None) -> Batches:
     """Batches of ECG images rendered on the fly from in-memory beat windows, for any backend.
 
     Each batch takes its windows from memory, applies ``signal_augment``, renders them
@@ -456,6 +456,9 @@ def signal_dataset(beats: BeatSet, image_size: int = IMAGE_SIZE, grid: bool = Tr
             :mod:`ecgkit.context`): the inputs are then ``{"image": images, "context": float32
             (b, N_FEATURES)}``, and in causal mode the images end 0.45 s after the R peak
             (:func:`ecgkit.context.causal_windows`).
+        image_context: None (the ECG-paper image of :mod:`ecgkit.render`) or a context mode
+            drawn into the image's three channels (:mod:`ecgkit.context_image`: rhythm, beat,
+            the patient's usual beat; ``grid`` is then not used).
 
     Returns:
         ``Batches`` of ``(uint8 (b, H, W, 3), float32 one-hot (b, 5))``, or with
@@ -475,11 +478,15 @@ def signal_dataset(beats: BeatSet, image_size: int = IMAGE_SIZE, grid: bool = Tr
         raise ValueError("signal_dataset(sample_weights=True) needs a 'weight' column in "
                          "beats.meta (load_beats adds it)")
     weights = beats.meta["weight"].to_numpy(np.float32) if sample_weights else None
-    vectors = None
+    vectors = drawn = None
     if context is not None:
         vectors = np.ascontiguousarray(beats.context_of(context), dtype=np.float32)
-        if context == "causal":
-            windows = causal_windows(windows)
+    if image_context is not None:
+        from ecgkit.context_image import ContextImages
+
+        drawn = ContextImages(beats, image_context, size)
+    if "causal" in (context, image_context):
+        windows = causal_windows(windows)
 
     def make(idx, rng):
         w = windows[idx]
@@ -488,7 +495,12 @@ def signal_dataset(beats: BeatSet, image_size: int = IMAGE_SIZE, grid: bool = Tr
             if out.shape != w.shape:
                 raise ValueError(f"signal_augment returned shape {out.shape}, expected {w.shape}")
             w = out
-        images, _ = render_batch(w, size, grid, baseline=signal_augment is not None)
+        if drawn is not None:
+            if signal_augment is not None:  # the wander moved the baseline
+                w = w - np.median(w, axis=1, keepdims=True)
+            images = drawn.render(idx, w)
+        else:
+            images, _ = render_batch(w, size, grid, baseline=signal_augment is not None)
         if image_augment is not None:
             images = image_augment(images, rng)
         if vectors is not None:

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgkit.backbone import recorded_grid, recorded_provenance
+from ecgkit.backbone import recorded_grid
 from ecgkit.batches import made_ahead
-from ecgkit.context_branch import has_context, image_size_of
+from ecgkit.context_branch import image_size_of
 from ecgkit.contract import CLASS_SET, CLASSES
 from ecgkit.datasets import signal_dataset
 from ecgkit.export import read_manifest
 from ecgkit.images import image_files_dataset, warn_other_sizes
 from ecgkit.literature import literature_table
-from ecgkit.provenance import check_image_folder
+from ecgkit.provenance import check_image_folder, image_context, vector_context
 from ecgkit.scoring import Report, evaluate_predictions, headline
 
 def predict_dataset(model, dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -82,11 +82,9 @@ def predict_beats(model, beats, *, image_size: int | None = None, grid: bool | N
         warnings.warn(f"model {model.name!r} was trained on images "
                       f"{'with' if trained else 'without'} the ECG-paper grid; rendering them "
                       f"with grid={grid} as asked", stacklevel=2)
-    context = None
-    if has_context(model):
-        context = recorded_provenance(model).get("context_mode", "offline")
     ds = signal_dataset(beats, image_size=image_size, grid=grid, batch_size=batch_size,
-                        shuffle=False, context=context)
+                        shuffle=False, context=vector_context(model),
+                        image_context=image_context(model))
     return predict_dataset(model, ds)
 
 

@@ -93,6 +93,11 @@ PARAMS: dict[str, Param] = {
                      "'logits' (a context MLP whose logits add to the image head's), 'head' (its "
                      "features join the pooled image features) or 'none' (image only, the "
                      "published design)", choices=("logits", "head", "none")),
+    "IMAGE_CHANNELS": Param(str, "paper", "what the image shows: 'paper' (the ECG strip on "
+                            "paper, the published design) or 'context' (three traces in the "
+                            "colour channels: the rhythm in units of the patient's RR, the beat "
+                            "at 11 ms per pixel at 64 px, the patient's usual beat; "
+                            "ecgkit.context_image)", choices=("paper", "context")),
     "CONTEXT_MODE": Param(str, "offline", "context from the whole record ('offline', Holter "
                           "review) or from the past only ('causal', a live monitor: no next "
                           "beat, no future average, the image cut 0.45 s after R)",

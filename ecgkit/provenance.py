@@ -40,6 +40,7 @@ def model_settings(model) -> dict[str, Any]:
     if not has_context(model):
         out["context"] = "none"
     out.setdefault("split", None)
+    out.setdefault("image_channels", "paper")  # models trained before the setting existed
     return out
 
 
@@ -85,12 +86,14 @@ def check_settings(model, settings: dict[str, Any], source: str = "parameters") 
     """
     m = model_settings(model)
     pairs = {"IMAGE_SIZE": "image_size", "GRID": "grid", "CONTEXT": "context",
-             "CONTEXT_MODE": "context_mode"}
+             "CONTEXT_MODE": "context_mode", "IMAGE_CHANNELS": "image_channels"}
     for name, key in pairs.items():
         if name not in settings or key not in m:
             continue
-        if name == "CONTEXT_MODE" and m.get("context") == "none":
+        if name == "CONTEXT_MODE" and image_context(model) is None and m.get("context") == "none":
             continue  # an image-only model has no context to contradict
+        if name == "GRID" and image_context(model) is not None:
+            continue  # context images are drawn without the grid
         if name == "CONTEXT" and (settings[name] == "none") == (m[key] == "none"):
             continue  # logits and head are two joins of the same inputs
         if settings[name] != m[key]:
@@ -137,6 +140,22 @@ def check_image_folder(model, folder) -> None:
             f"{m['image_size']} {'--grid' if grid else '--no-grid'}")
 
 
+def image_context(model) -> str | None:
+    """The context mode ``model``'s images carry in their channels (``IMAGE_CHANNELS=context``,
+    :mod:`ecgkit.context_image`), None for ECG-paper images (and models that record nothing)."""
+    m = recorded_provenance(model)
+    if m.get("image_channels", "paper") != "context":
+        return None
+    return m.get("context_mode", "offline")
+
+
+def vector_context(model) -> str | None:
+    """The context mode of ``model``'s context input, None for a model without one."""
+    if not has_context(model):
+        return None
+    return recorded_provenance(model).get("context_mode", "offline")
+
+
 def model_inputs(model, beats, rows=None, grid: bool | None = None):
     """The inputs ``model`` takes for some beats, made as evaluation makes them: the images
     (causal mode: cut after the R peak) and, for a model with context, the context vectors.
@@ -151,12 +170,18 @@ def model_inputs(model, beats, rows=None, grid: bool | None = None):
 
     rows = np.arange(len(beats)) if rows is None else np.asarray(rows, dtype=np.int64)
     m = model_settings(model)
-    windows = beats.windows[rows]
-    mode = m.get("context_mode") if m.get("context") != "none" else None
-    if mode == "causal":
-        windows = causal_windows(windows)
-    if grid is None:
-        grid = m.get("grid", True)
-    images, _ = render_batch(windows, m["image_size"], grid)
-    context = beats.context_of(mode or "offline")[rows] if has_context(model) else None
+    mode, drawn = vector_context(model), image_context(model)
+    if drawn is not None:
+        from ecgkit.context_image import ContextImages
+
+        images = ContextImages(beats.take(rows), drawn, m["image_size"]).render(
+            np.arange(len(rows)))
+    else:
+        windows = beats.windows[rows]
+        if mode == "causal":
+            windows = causal_windows(windows)
+        if grid is None:
+            grid = m.get("grid", True)
+        images, _ = render_batch(windows, m["image_size"], grid)
+    context = beats.context_of(mode)[rows] if mode is not None else None
     return images, context

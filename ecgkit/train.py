@@ -88,19 +88,21 @@ def make_datasets(train_beats, val_beats, p: dict[str, Any], steps_per_epoch: in
     strength = p["AUGMENT_STRENGTH"]
     if context == "auto":
         context = context_mode(p)
+    drawn = image_context(p)
     train_ds = datasets.signal_dataset(
         train_beats, image_size=size, grid=grid, batch_size=batch, shuffle=True, seed=seed,
         signal_augment=make_signal_augment(strength) if strength > 0 else None,
         image_augment=make_image_augment(strength) if strength > 0 else None,
         repeat=True, epoch_batches=steps_per_epoch,
         balance_classes=(sampled_classes(train_beats.labels)
-                         if p["CLASS_BALANCE"] == "sampling" else None), context=context)
+                         if p["CLASS_BALANCE"] == "sampling" else None), context=context,
+        image_context=drawn)
     # Validation beats carry their cap weights, so the checkpoint metric estimates the macro-F1
     # of every validation beat, not of a class-balanced sample of them.
     val_ds = datasets.signal_dataset(val_beats, image_size=size, grid=grid,
                                      batch_size=val_batch_size(batch), cache=True,
                                      sample_weights="weight" in val_beats.meta.columns,
-                                     context=context)
+                                     context=context, image_context=drawn)
     return train_ds, val_ds
 
 
@@ -151,6 +153,12 @@ def context_mode(p: dict[str, Any]) -> str | None:
     return None if p["CONTEXT"] == "none" else p["CONTEXT_MODE"]
 
 
+def image_context(p: dict[str, Any]) -> str | None:
+    """The context mode drawn into the image's channels (``IMAGE_CHANNELS="context"``,
+    :mod:`ecgkit.context_image`), None for the ECG-paper image."""
+    return p["CONTEXT_MODE"] if p.get("IMAGE_CHANNELS", "paper") == "context" else None
+
+
 def model_kwargs(p: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments of ``create_enhanced_resnet50`` that the parameters set."""
     return dict(input_shape=(p["IMAGE_SIZE"], p["IMAGE_SIZE"], 3), num_classes=len(CLASSES),
@@ -172,7 +180,8 @@ def provenance(p: dict[str, Any], beats, context: str | None = "auto") -> dict[s
             "train_records": splits.get("train", []), "seed": p["SEED"],
             "image_size": p["IMAGE_SIZE"], "grid": p["GRID"],
             "context": "none" if context is None else p["CONTEXT"],
-            "context_mode": context or "none", "classes": list(CLASSES),
+            "context_mode": context or image_context(p) or "none",
+            "image_channels": p.get("IMAGE_CHANNELS", "paper"), "classes": list(CLASSES),
             "records": p["RECORDS"], "data_dir": p["DATA_DIR"]}
 
 

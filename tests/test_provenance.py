@@ -78,7 +78,8 @@ class TestRefusals:
                                "CONTEXT": "head"})  # another join of the same inputs: fine
         for name, value, trained_value in (("IMAGE_SIZE", 64, 32), ("GRID", True, False),
                                            ("CONTEXT_MODE", "offline", "'causal'"),
-                                           ("CONTEXT", "none", "'logits'")):
+                                           ("CONTEXT", "none", "'logits'"),
+                                           ("IMAGE_CHANNELS", "context", "'paper'")):
             with pytest.raises(ProvenanceError) as err:
                 check_settings(model, {name: value}, source="--set")
             msg = str(err.value)
