@@ -280,6 +280,30 @@ def plot_image_grid(images, titles: Sequence[str] | None = None, ncols: int = 6,
     return fig
 
 
+CONTEXT_CHANNELS = ("rhythm (red)", "beat (green)", "usual beat (blue)")
+"""What each channel of a context image shows (:mod:`ecgkit.context_image`)."""
+
+
+def plot_context_images(images, titles: Sequence[str] | None = None):
+    """Context images (n, H, W, 3), one row each: the image as the network gets it, then each
+    channel alone (the rhythm in units of the patient's RR, the beat, the usual beat)."""
+    images = np.asarray(images)
+    n = len(images)
+    if n == 0:
+        raise ValueError("no images to show")
+    fig = _figure(figsize=(9, 2.3 * n), layout="constrained")
+    axes = fig.subplots(n, 4, squeeze=False)
+    for i, row in enumerate(axes):
+        row[0].imshow(images[i])
+        row[0].set_title(titles[i] if titles is not None else "the image", fontsize=9)
+        for c, ax in enumerate(row[1:]):
+            ax.imshow(images[i][..., c], cmap="gray", vmin=0, vmax=255)
+            ax.set_title(CONTEXT_CHANNELS[c], fontsize=9)
+        for ax in row:
+            ax.set_axis_off()
+    return fig
+
+
 def overlay_heatmap(image, heatmap, alpha: float = 0.45):
     """An RGB float image in [0, 1]: the heatmap (jet colours, resized) over the image."""
     import cv2

@@ -97,6 +97,17 @@ class TestDataAndImageFigures:
         assert len(visible) == 5
         assert visible[4].get_title() == "e"
 
+    def test_context_images_show_each_channel(self):
+        imgs = np.full((2, 32, 32, 3), 255, np.uint8)
+        imgs[0, 10, :, 1] = 0  # a green-channel trace only
+        fig = plots.plot_context_images(imgs, titles=["N", "V"])
+        assert len(fig.axes) == 8
+        assert [ax.get_title() for ax in fig.axes[:4]] == ["N", *plots.CONTEXT_CHANNELS]
+        beat = fig.axes[2].images[0].get_array()
+        assert beat.ndim == 2 and beat[10].max() == 0 and beat[11].min() == 255
+        with pytest.raises(ValueError, match="no images"):
+            plots.plot_context_images(imgs[:0])
+
     def test_gradcam_two_models(self):
         imgs = np.full((2, 32, 32, 3), 255, np.uint8)
         maps = {"baseline": np.random.rand(2, 4, 4), "enhanced": np.random.rand(2, 7, 7)}

@@ -40,6 +40,10 @@ CONTEXT: str = "logits"  # the beat's context inside the model (ecgkit.context: 
 #   patient's RR, shape against the patient's usual beat): 'logits' (a context MLP whose logits add
 #   to the image head's), 'head' (its features join the pooled image features) or 'none' (image
 #   only, the published design)
+IMAGE_CHANNELS: str = "paper"  # what the image shows: 'paper' (the ECG strip on paper, the
+#   published design) or 'context' (three traces in the colour channels: the rhythm in units of the
+#   patient's RR, the beat at 11 ms per pixel at 64 px, the patient's usual beat;
+#   ecgkit.context_image)
 CONTEXT_MODE: str = "offline"  # context from the whole record ('offline', Holter review) or from
 #   the past only ('causal', a live monitor: no next beat, no future average, the image cut 0.45 s
 #   after R)
@@ -80,6 +84,7 @@ import pandas as pd
 from ecgkit import (
     callbacks,
     context,
+    context_image,
     contract,
     factory,
     hardware,
@@ -113,6 +118,7 @@ PARAMS = {  # this notebook's parameters, as train() takes them
     "TEST_MAX_BEATS_PER_RECORD": TEST_MAX_BEATS_PER_RECORD,
     "CONTEXT": CONTEXT,
     "CONTEXT_MODE": CONTEXT_MODE,
+    "IMAGE_CHANNELS": IMAGE_CHANNELS,
     "CONTEXT_STEPS": CONTEXT_STEPS,
     "ECG_BLOCK": ECG_BLOCK,
     "ATTENTION": ATTENTION,
@@ -363,6 +369,29 @@ axes[1].set(
 axes[0].legend()
 axes[1].legend()
 nb.save_figure(fig, RUN_DIR, NOTEBOOK, "context_by_class")
+
+# %% [markdown]
+"""
+The same context can be drawn instead of computed: the image-native design
+(`IMAGE_CHANNELS: context`, `ecgkit.context_image`) keeps one image input and gives each colour
+channel one trace. Red: the rhythm, with time in units of the patient's own average RR, so a
+regular beat's neighbours sit at the same columns at any heart rate and an early beat's
+predecessor moves toward the centre. Green: the beat from -0.25 s to +0.45 s across the whole
+width (at 64 px, 11 ms per pixel: a QRS spans about 9 px, against 2 px on the 3-s paper strip).
+Blue: the patient's usual beat at the same scales. Below, a beat of each class as the network
+would get it, then each channel alone; `benchmarks/README.md` ("Learning") compares the two
+designs on the validation patients.
+"""
+
+# %%
+drawn = context_image.ContextImages(train_beats, CONTEXT_MODE, IMAGE_SIZE)
+shown = [k for k in range(len(contract.CLASSES)) if (train_beats.labels == k).any()][:4]
+rows = [int(np.flatnonzero(train_beats.labels == k)[0]) for k in shown]
+fig = plots.plot_context_images(
+    drawn.render(rows), titles=[f"{contract.CLASSES[k]} beat" for k in shown]
+)
+nb.save_figure(fig, RUN_DIR, NOTEBOOK, "context_images")
+print(f"This run's images: IMAGE_CHANNELS = {IMAGE_CHANNELS!r}")
 
 # %% [markdown]
 """
