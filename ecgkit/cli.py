@@ -12,7 +12,8 @@ naming a file (or a full disk), into such a message. Other exceptions are bugs a
 traceback. Every numeric option is range-checked as it is parsed, by the option types below
 (:func:`param_option` for an option that means a workbook parameter, :func:`positive_int`,
 :func:`positive_float`, :func:`open_fraction`): ``error: --bootstrap: parameter BOOTSTRAP must
-be >= 0, got -1``, exit status 2. A ``KERAS_BACKEND`` that cannot run is one line too (:mod:`ecgkit.backends`).
+be >= 0, got -1``, exit status 2. A ``KERAS_BACKEND`` that cannot run is one line too
+(:mod:`ecgkit.backends`).
 
 The terminal shows ecgkit's output. What libraries write to file descriptor 2 (TensorFlow's C++
 start-up lines such as ``cudart_stub.cc ... Could not find cuda drivers``, which ignore
@@ -371,9 +372,9 @@ def _add_build_dataset(sub) -> None:
                    help="--task rhythm: cap per record and class (default 30; 0 = no cap)")
     p.add_argument("--records", nargs="+", metavar="REC",
                    help="records to export (space or comma separated; default: all)")
-    _add_params_options(p, "SPLIT, RECORDS, IMAGE_SIZE, GRID, MAX_BEATS_PER_RECORD, LEAD, "
-                           "FALLBACK_LEADS, UNKNOWN_SYMBOLS, VAL_FRACTION and SEED fill the "
-                           "options not given")
+    _add_params_options(p, "SPLIT, RECORDS, IMAGE_SIZE, GRID, IMAGE_CHANNELS, CONTEXT_MODE, "
+                           "MAX_BEATS_PER_RECORD, LEAD, FALLBACK_LEADS, UNKNOWN_SYMBOLS, "
+                           "VAL_FRACTION and SEED fill the options not given")
     p.add_argument("--split", choices=SPLIT_PROTOCOLS, default=None,
                    help="split protocol (default: inter-patient; "
                         "beat-random-LEAKS-PATIENTS leaks patients, for comparison only)")
@@ -384,6 +385,13 @@ def _add_build_dataset(sub) -> None:
                    help="draw the ECG-paper grid (default: on)")
     p.add_argument("--max-beats-per-record", type=param_option("MAX_BEATS_PER_RECORD"),
                    default=None, metavar="N", help="cap per record and class (default 0 = no cap)")
+    p.add_argument("--image-channels", choices=PARAMS["IMAGE_CHANNELS"].choices, default=None,
+                   help="paper: the ECG strip (default); context: the beat's context in the "
+                        "colour channels, the images of a model trained with "
+                        "IMAGE_CHANNELS=context (ecgkit.context_image; no grid)")
+    p.add_argument("--context-mode", choices=PARAMS["CONTEXT_MODE"].choices, default=None,
+                   help="--image-channels context: the whole record (offline, default) or the "
+                        "past only (causal)")
     p.add_argument("--workers", type=positive_int, default=None,
                    help="processes (default: all cores)")
     p.add_argument("--lead", default=None, help="lead name (default: MLII)")
@@ -405,12 +413,14 @@ BUILD_DATASET_OPTIONS = {
     "image_size": ("IMAGE_SIZE", IMAGE_SIZE), "grid": ("GRID", True),
     "max_beats_per_record": ("MAX_BEATS_PER_RECORD", 0), "lead": ("LEAD", LEAD),
     "fallback_lead": ("FALLBACK_LEADS", None), "unknown_symbols": ("UNKNOWN_SYMBOLS", "error"),
-    "val_fraction": ("VAL_FRACTION", 0.2), "seed": ("SEED", 42)}
+    "val_fraction": ("VAL_FRACTION", 0.2), "seed": ("SEED", 42),
+    "image_channels": ("IMAGE_CHANNELS", "paper"), "context_mode": ("CONTEXT_MODE", "offline")}
 """build-dataset's options that ``--params`` / ``--set`` fill: ``{dest: (PARAMETER, default)}``."""
 
 _BEAT_ONLY = {"split": "--split", "max_beats_per_record": "--max-beats-per-record",
               "val_fraction": "--val-fraction", "seed": "--seed", "workers": "--workers",
-              "prune": "--prune"}
+              "prune": "--prune", "image_channels": "--image-channels",
+              "context_mode": "--context-mode"}
 """build-dataset options of the beat task: refused with --task rhythm."""
 
 
@@ -458,7 +468,8 @@ def _cmd_build_dataset(args) -> int:
                       fallback_leads=tuple(args.fallback_lead or ()),
                       val_fraction=args.val_fraction, seed=args.seed,
                       missing_lead=args.missing_lead, unknown_symbols=args.unknown_symbols,
-                      prune=args.prune)
+                      prune=args.prune, image_channels=args.image_channels,
+                      context_mode=args.context_mode)
     except (RecordError, ValueError, OSError) as exc:
         print(f"error: {_message(exc)}", file=sys.stderr)
         return 1

@@ -79,17 +79,18 @@ def usual_beats(windows, vectors) -> np.ndarray:
 def average_rr(meta, vectors, mode: str) -> np.ndarray:
     """The patient's average RR interval (s) each beat's rhythm values are measured against.
 
-    Offline: ``avg_rr`` (+/-5 minutes, :mod:`ecgkit.rr`). Causal: the past average, recovered
-    from the first rhythm value (``pre / avg_past``) and ``pre_rr``. Clipped to
-    :data:`RR_LIMITS_S`.
+    ``meta`` maps ``avg_rr`` and ``pre_rr`` to per-beat values (a ``BeatSet``'s meta, or a
+    record's arrays). Offline: ``avg_rr`` (+/-5 minutes, :mod:`ecgkit.rr`). Causal: the past
+    average, recovered from the first rhythm value (``pre / avg_past``) and ``pre_rr``.
+    Clipped to :data:`RR_LIMITS_S`.
     """
     check_mode(mode)
     if mode == "offline":
-        avg = meta["avg_rr"].to_numpy(np.float64)
+        avg = np.asarray(meta["avg_rr"], dtype=np.float64)
     else:
         ratio = np.asarray(vectors, dtype=np.float64)[:, 0]
         with np.errstate(divide="ignore", invalid="ignore"):
-            avg = meta["pre_rr"].to_numpy(np.float64) / ratio
+            avg = np.asarray(meta["pre_rr"], dtype=np.float64) / ratio
     avg = np.where(np.isfinite(avg), avg, 0.8)
     return np.clip(avg, *RR_LIMITS_S).astype(np.float32)
 
@@ -140,6 +141,24 @@ def render_context_batch(windows, usual, avg_rr_s, image_size: int) -> np.ndarra
         _draw(w[:, _BEAT[0]:_BEAT[1]], size, BEAT_MV, channels[1])
         _draw(np.asarray(usual, np.float32), size, BEAT_MV, channels[2])
     return np.ascontiguousarray(channels.transpose(1, 2, 3, 0))
+
+
+def record_images(data: dict, rows, mode: str, image_size: int) -> np.ndarray:
+    """Context images of some beats of one record as :func:`ecgkit.datasets.record_beats`
+    returns it (what ``build-dataset --image-channels context`` writes): the same pixels as
+    :class:`ContextImages` draws for those beats in training and evaluation."""
+    from ecgkit.datasets import CONTEXT_ARRAYS
+
+    check_mode(mode)
+    rows = np.asarray(rows, dtype=np.int64)
+    vectors = data[CONTEXT_ARRAYS[mode]][rows]
+    windows = data["windows"][rows]
+    usual = usual_beats(windows, vectors)
+    avg = average_rr({"avg_rr": data["avg_rr"][rows], "pre_rr": data["pre_rr"][rows]},
+                     vectors, mode)
+    if mode == "causal":
+        windows = causal_windows(windows)
+    return render_context_batch(windows, usual, avg, image_size)
 
 
 class ContextImages:

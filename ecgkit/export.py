@@ -108,6 +108,7 @@ def _export_record(task: dict) -> dict:
     build (raising ``_Stopped``)."""
     import cv2
 
+    from ecgkit.context_image import record_images
     from ecgkit.datasets import record_beats, select_beats
     from ecgkit.render import render_batch
 
@@ -132,8 +133,12 @@ def _export_record(task: dict) -> dict:
     for start in range(0, len(todo), RENDER_CHUNK):
         _check_stop(name)
         chunk = todo[start:start + RENDER_CHUNK]
-        images, n_clip = render_batch(data["windows"][idx[chunk]], task["image_size"],
-                                      task["grid"], baseline=False)
+        if task["image_channels"] == "context":
+            images, n_clip = record_images(data, idx[chunk], task["context_mode"],
+                                           task["image_size"]), 0
+        else:
+            images, n_clip = render_batch(data["windows"][idx[chunk]], task["image_size"],
+                                          task["grid"], baseline=False)
         clipped += n_clip
         for k, img in zip(chunk, images):
             _check_stop(name)
@@ -201,6 +206,10 @@ def _write_info(out: Path, options: dict, records: dict, complete: bool) -> None
     write_bytes(out / BUILD_INFO, json.dumps(info, indent=1).encode())
 
 
+OPTION_DEFAULTS = {"image_channels": "paper", "context_mode": None}
+"""Options a build.json written before they existed holds implicitly (paper images)."""
+
+
 def changed_options(out: Path, options: dict) -> tuple[dict | None, dict]:
     """What ``out/build.json`` holds (None when there is none) and the options that differ
     from ``options``: ``{name: (before, now)}``. Shared by both build-dataset tasks.
@@ -216,7 +225,8 @@ def changed_options(out: Path, options: dict) -> tuple[dict | None, dict]:
     except ValueError as exc:
         raise OutputFolderError(f"{info}: unreadable ({exc}); delete the folder and build "
                                 "again") from None
-    return old, {k: (old.get(k), v) for k, v in options.items() if old.get(k) != v}
+    before = {**OPTION_DEFAULTS, **old}
+    return old, {k: (before.get(k), v) for k, v in options.items() if before.get(k) != v}
 
 
 def _check_out_dir(out: Path, options: dict, records: dict, prune: bool = False) -> None:
@@ -428,7 +438,8 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
                   max_beats_per_record: int = 0, workers: int | None = None,
                   progress: bool = True, lead: str = LEAD, fallback_leads: Sequence[str] = (),
                   val_fraction: float = 0.2, seed: int = 42, missing_lead: str = "skip",
-                  unknown_symbols: str = "error", prune: bool = False):
+                  unknown_symbols: str = "error", prune: bool = False,
+                  image_channels: str = "paper", context_mode: str = "offline"):
     """Exports every beat as a PNG ECG image in ``OUT_DIR/<split>/<class>/`` plus a manifest.
 
     Args:
@@ -445,6 +456,10 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
         lead, fallback_leads, missing_lead, unknown_symbols: as in
             :func:`ecgkit.datasets.load_beats`.
         val_fraction, seed: validation carve and sampling seed.
+        image_channels: ``"paper"`` (the ECG strip, :mod:`ecgkit.render`) or ``"context"``
+            (the beat's context in the colour channels, :mod:`ecgkit.context_image`: the images
+            a model trained with ``IMAGE_CHANNELS=context`` takes; no grid).
+        context_mode: ``"offline"`` or ``"causal"``: the context of ``"context"`` images.
         prune: allow deleting the images of records that were built into ``out_dir`` before
             but are not in this run (or now fall in another split). Without it such a run is
             refused, so images are never deleted by accident.
@@ -461,6 +476,11 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
     """
     out = Path(out_dir)
     check_options(image_size, max_beats_per_record, val_fraction, seed, workers)
+    from ecgkit.context import check_mode
+    from ecgkit.context_image import check_channels
+
+    check_channels(image_channels)
+    check_mode(context_mode)
     plan = plan_split(source_dir, split, records, lead, fallback_leads, missing_lead,
                       val_fraction, seed)
     report = {"skipped_records": dict(plan.skipped), "empty_records": {},
@@ -470,7 +490,10 @@ def build_dataset(source_dir, out_dir, records: Sequence[str] | None = None,
     options = {"split": split, "image_size": int(image_size), "grid": bool(grid),
                "max_beats_per_record": int(max_beats_per_record), "lead": lead,
                "fallback_leads": list(fallback_leads), "val_fraction": float(val_fraction),
-               "seed": int(seed), "unknown_symbols": unknown_symbols}
+               "seed": int(seed), "unknown_symbols": unknown_symbols,
+               "image_channels": image_channels}
+    if image_channels == "context":  # drawn without a grid; the context's mode matters
+        options.update(grid=False, context_mode=context_mode)
     created = not out.exists()
     make_folder(out)
     with exclusive_folder(out, "build-dataset"):

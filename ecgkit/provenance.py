@@ -104,8 +104,9 @@ def check_settings(model, settings: dict[str, Any], source: str = "parameters") 
 
 
 def check_image_folder(model, folder) -> None:
-    """Refuses a ``build-dataset`` folder whose images were built with another image size or
-    grid than ``model``'s, as its ``build.json`` records them.
+    """Refuses a ``build-dataset`` folder whose images were built with another image size, grid
+    or drawing (``image_channels``, and for context images the context mode) than ``model``'s,
+    as its ``build.json`` records them.
 
     Both are refused, not warned about: images rendered at another size and resized have other
     line widths and grid spacing, and a model scores them very differently (in one probe a
@@ -124,20 +125,31 @@ def check_image_folder(model, folder) -> None:
     if info is None:
         return
     m = model_settings(model)
+    mode = image_context(model)
     differ = []
     if "image_size" in info and int(info["image_size"]) != m["image_size"]:
         differ.append(f"image_size={int(info['image_size'])} (the model takes "
                       f"image_size={m['image_size']})")
-    if "grid" in info and "grid" in m and bool(info["grid"]) != m["grid"]:
+    channels = info.get("image_channels", "paper")
+    if channels != m["image_channels"]:
+        differ.append(f"image_channels={channels} (the model takes "
+                      f"image_channels={m['image_channels']})")
+    elif mode is not None and info.get("context_mode") != mode:
+        differ.append(f"context_mode={info.get('context_mode')} (the model's context is "
+                      f"{mode})")
+    elif mode is None and "grid" in info and "grid" in m and bool(info["grid"]) != m["grid"]:
         differ.append(f"grid={bool(info['grid'])} (the model was trained with "
                       f"grid={m['grid']})")
     if differ:
-        grid = m.get("grid", info.get("grid", True))
+        if mode is not None:
+            drawn = f"--image-channels context --context-mode {mode}"
+        else:
+            drawn = "--grid" if m.get("grid", info.get("grid", True)) else "--no-grid"
         raise ProvenanceError(
             f"{Path(folder) / BUILD_INFO}: these images were built with {' and '.join(differ)}; "
             f"scores on them would not describe model {model.name!r}. Build a folder with the "
             f"model's settings: ecgkit build-dataset SOURCE_DIR OUT_DIR --image-size "
-            f"{m['image_size']} {'--grid' if grid else '--no-grid'}")
+            f"{m['image_size']} {drawn}")
 
 
 def image_context(model) -> str | None:

@@ -144,3 +144,96 @@ class TestOneRendering:
             same, vectors = model_inputs(Model(), beats)
         assert vectors is None
         np.testing.assert_array_equal(same, images)
+
+
+class TestBuildDataset:
+    """``build-dataset --image-channels context`` writes the images a context-image model is
+    trained on, and evaluating a model on a folder drawn otherwise is refused."""
+
+    def test_the_folder_holds_the_pixels_training_draws(self, embedded_dir, tmp_path, capsys):
+        import cv2
+
+        from ecgkit.cli import main
+        from ecgkit.datasets import load_beats
+        from ecgkit.export import read_build_info, read_manifest
+
+        out = tmp_path / "ctx"
+        rc = main(["build-dataset", str(embedded_dir), str(out), "--workers", "1", "--quiet",
+                   "--set", "RECORDS=119,220", "MAX_BEATS_PER_RECORD=3", "IMAGE_SIZE=32",
+                   "SPLIT=none", "IMAGE_CHANNELS=context", "--context-mode", "causal"])
+        assert rc == 0, capsys.readouterr().err
+        info = read_build_info(out)
+        assert (info["image_channels"], info["context_mode"], info["grid"]) == (
+            "context", "causal", False)
+        manifest = read_manifest(out)
+        beats = load_beats(records=["119", "220"], split="none", max_beats_per_record=3,
+                           progress=False)
+        drawn = context_image.ContextImages(beats, "causal", 32)
+        keys = list(zip(beats.meta["record"], beats.meta["sample"]))
+        assert len(manifest) == len(keys) > 5
+        for _, row in manifest.iterrows():
+            i = keys.index((row["record"], row["sample"]))
+            on_disk = cv2.cvtColor(cv2.imread(str(out / row["path"])), cv2.COLOR_BGR2RGB)
+            np.testing.assert_array_equal(on_disk, drawn.render([i])[0], err_msg=row["path"])
+
+        # the same folder with paper images is another dataset: refused, naming the option
+        assert main(["build-dataset", str(embedded_dir), str(out), "--workers", "1", "--quiet",
+                     "--set", "RECORDS=119,220", "MAX_BEATS_PER_RECORD=3", "IMAGE_SIZE=32",
+                     "SPLIT=none"]) == 1
+        assert "image_channels" in capsys.readouterr().err
+
+    def test_a_folder_of_another_drawing_is_refused(self, tmp_path):
+        import json
+
+        import ecgkit.provenance as prov
+        from ecgkit.export import BUILD_INFO
+
+        class Model:
+            name = "ctx-model"
+
+        def folder(name, **info):
+            path = tmp_path / name
+            path.mkdir()
+            (path / BUILD_INFO).write_text(json.dumps({"image_size": 32, **info}))
+            return path
+
+        paper = folder("paper", grid=False)  # written before image_channels existed
+        causal = folder("causal", grid=False, image_channels="context", context_mode="causal")
+        offline = folder("offline", grid=False, image_channels="context",
+                         context_mode="offline")
+        recorded = {"image_channels": "context", "context_mode": "offline", "context": "none",
+                    "grid": True}
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(prov, "recorded_provenance", lambda m: recorded)
+            mp.setattr(prov, "has_context", lambda m: False)
+            mp.setattr(prov, "image_size_of", lambda m: 32)
+            mp.setattr(prov, "recorded_grid", lambda m: True)
+            prov.check_image_folder(Model(), offline)  # the grid is not compared: none drawn
+            with pytest.raises(prov.ProvenanceError, match=r"image_channels=paper \(the model "
+                               r"takes image_channels=context\).*--image-channels context "
+                               r"--context-mode offline"):
+                prov.check_image_folder(Model(), paper)
+            with pytest.raises(prov.ProvenanceError, match=r"context_mode=causal \(the model's "
+                               r"context is offline\)"):
+                prov.check_image_folder(Model(), causal)
+            recorded.update(image_channels="paper", grid=False)
+            mp.setattr(prov, "recorded_grid", lambda m: False)
+            prov.check_image_folder(Model(), paper)
+            with pytest.raises(prov.ProvenanceError, match="image_channels=context"):
+                prov.check_image_folder(Model(), offline)
+
+    def test_an_old_paper_folder_still_resumes(self, embedded_dir, tmp_path):
+        """A build.json without image_channels (written before the option) is a paper folder."""
+        import json
+
+        from ecgkit.export import BUILD_INFO, build_dataset
+
+        kw = dict(records=["100"], split="none", image_size=32, grid=False,
+                  max_beats_per_record=2, workers=1, progress=False)
+        out = tmp_path / "old"
+        build_dataset(embedded_dir, out, **kw)
+        info = json.loads((out / BUILD_INFO).read_text())
+        del info["image_channels"]
+        (out / BUILD_INFO).write_text(json.dumps(info))
+        manifest = build_dataset(embedded_dir, out, **kw)
+        assert manifest.attrs["report"]["existing"] == len(manifest) > 0
