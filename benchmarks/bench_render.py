@@ -94,7 +94,8 @@ def main(argv=None) -> int:
     print("224x224 RGB, ECG-paper grid, real MIT-BIH windows, 1 core")
     print(f"{'metric':38} {'target':>10} {'measured':>10}  ok")
     for name, target, value, ok in rows:
-        print(f"{name:38} {target:>10} {value:>10}  {'' if ok is None else ('yes' if ok else 'NO')}")
+        print(f"{name:38} {target:>10} {value:>10}  "
+              f"{'' if ok is None else ('yes' if ok else 'NO')}")
     return 0
 
 

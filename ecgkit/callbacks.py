@@ -355,7 +355,8 @@ def auto_bn_momentum(steps_per_epoch: int) -> float:
     validation (:class:`ReestimateBatchNorm`), which also covers runs of a few dozen steps.
     """
     if steps_per_epoch < 1:
-        raise ValueError(f"steps_per_epoch must be >= 1. Received: steps_per_epoch={steps_per_epoch}")
+        raise ValueError("steps_per_epoch must be >= 1. "
+                         f"Received: steps_per_epoch={steps_per_epoch}")
     lo, hi = BN_MOMENTUM_RANGE
     return float(min(hi, max(lo, 1.0 - BN_WINDOW_EPOCH_FRACTION / steps_per_epoch)))
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 # --- Signals -----------------------------------------------------------------------------------
 FS = 360
-"""Sampling rate (Hz) of every window. MIT-BIH is recorded at 360 Hz; other records are resampled."""
+"""Sampling rate (Hz) of every window. MIT-BIH is recorded at 360 Hz; other records are
+resampled."""
 
 LEAD = "MLII"
 """Default lead, chosen by name (``sig_name``), never by column: record 114 stores MLII second."""

@@ -32,7 +32,8 @@ PROFILE = "demo"
 
 CI = {"IMAGE_SIZE": 64, "MAX_BEATS_PER_RECORD": 2, "TEST_MAX_BEATS_PER_RECORD": 2, "EPOCHS": 1,
       "STEPS_PER_EPOCH": 2, "BATCH_SIZE": 8, "BOOTSTRAP": 10, "CONTEXT_STEPS": 50}
-"""Overrides of the demo profile for tests (``ecgkit demo --ci``): seconds, and it learns nothing."""
+"""Overrides of the demo profile for tests (``ecgkit demo --ci``): seconds, and it learns
+nothing."""
 
 
 def demo_params(overrides: dict[str, Any] | None = None) -> dict[str, Any]:

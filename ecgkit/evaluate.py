@@ -88,9 +88,9 @@ def predict_beats(model, beats, *, image_size: int | None = None, grid: bool | N
     return predict_dataset(model, ds)
 
 
-def evaluate_model(model, beats, out_dir: str | Path | None = None, *, image_size: int | None = None,
-                   grid: bool | None = None, batch_size: int = 32, n_boot: int = 200,
-                   seed: int = 42, figures: bool = True) -> Report:
+def evaluate_model(model, beats, out_dir: str | Path | None = None, *,
+                   image_size: int | None = None, grid: bool | None = None, batch_size: int = 32,
+                   n_boot: int = 200, seed: int = 42, figures: bool = True) -> Report:
     """Evaluates a model on a ``BeatSet`` and optionally writes the report.
 
     Args:

@@ -130,7 +130,8 @@ def trained_model(run_dir: str | Path, name: str = "enhanced"):
     """
     path = project_path(run_dir) / "models" / f"{name}.keras"
     if not path.is_file():
-        print(f"no trained model at {path}: run 20_training with this RUN_DIR, then this cell again")
+        print(f"no trained model at {path}: "
+              "run 20_training with this RUN_DIR, then this cell again")
         return None
     from ecgkit.predict import load_model
 

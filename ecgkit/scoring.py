@@ -160,10 +160,12 @@ def _as_labels(y: np.ndarray, n_classes: int) -> np.ndarray:
             raise ValueError(f"one-hot labels need {n_classes} columns. Received: shape={y.shape}")
         return y.argmax(axis=1).astype(np.int64)
     if y.ndim != 1:
-        raise ValueError(f"labels must be 1-D class indices or 2-D one-hot. Received: shape={y.shape}")
+        raise ValueError("labels must be 1-D class indices or 2-D one-hot. "
+                         f"Received: shape={y.shape}")
     y = y.astype(np.int64)
     if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"labels must be in 0..{n_classes - 1}. Received: {sorted(set(y.tolist()))}")
+        raise ValueError(f"labels must be in 0..{n_classes - 1}. "
+                         f"Received: {sorted(set(y.tolist()))}")
     return y
 
 

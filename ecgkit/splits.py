@@ -225,7 +225,8 @@ def excluded_records(records: Iterable[str], strict: bool = False) -> list[str]:
 
 
 def exclusion_reasons(records: Iterable[str], split: str = "inter-patient") -> dict[str, str]:
-    """The given records that ``split`` leaves out, each with the reason (empty for other splits)."""
+    """The given records that ``split`` leaves out, each with the reason (empty for other
+    splits)."""
     if split not in PATIENT_SPLITS:
         return {}
     out = {}

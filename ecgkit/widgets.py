@@ -89,7 +89,8 @@ def focal_loss_curve(gamma: float = 2.0, alpha: float = 0.25, num_points: int = 
         ``{"p": probabilities, "focal": focal loss, "ce": cross-entropy}``.
     """
     if gamma < 0 or alpha <= 0:
-        raise ValueError(f"gamma must be >= 0 and alpha > 0. Received: gamma={gamma}, alpha={alpha}")
+        raise ValueError("gamma must be >= 0 and alpha > 0. "
+                         f"Received: gamma={gamma}, alpha={alpha}")
     p = np.linspace(0.01, 1.0, num_points)
     y_pred = np.stack([p, 1.0 - p], axis=1).astype("float32")
     y_true = np.zeros_like(y_pred)
@@ -228,7 +229,8 @@ def _figure():
 def plot_lr_schedule(curve: dict[str, np.ndarray]):
     fig, ax = _figure()
     ax.plot(curve["epoch"], curve["lr"])
-    ax.set(xlabel="epoch", ylabel="learning rate", title=f"warm-up cosine, peak {curve['lr'].max():.2g}")
+    ax.set(xlabel="epoch", ylabel="learning rate",
+           title=f"warm-up cosine, peak {curve['lr'].max():.2g}")
     ax.grid(alpha=0.3)
     return fig
 

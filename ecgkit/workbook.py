@@ -113,7 +113,8 @@ def _read(path: Path):
 
 def parameters_cells(nb) -> list[int]:
     """Indices of the cells tagged ``parameters``."""
-    return [i for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    return [i for i, c in enumerate(nb.cells)
+            if "parameters" in c.get("metadata", {}).get("tags", [])]
 
 
 def parse_parameters(source: str, where: str = "parameters cell") -> list[NotebookParam]:
@@ -222,7 +223,8 @@ def notebook_parameters(path: str | Path) -> list[NotebookParam]:
     nb = _read(path)
     cells = parameters_cells(nb)
     if len(cells) != 1:
-        raise WorkbookError(f"{path.name}: needs exactly one cell tagged 'parameters', found {len(cells)}")
+        raise WorkbookError(f"{path.name}: needs exactly one cell tagged 'parameters', "
+                            f"found {len(cells)}")
     params = parse_parameters(nb.cells[cells[0]].source, where=f"{path.name} parameters cell")
     for p in params:
         if p.name not in PARAMS:
@@ -230,7 +232,8 @@ def notebook_parameters(path: str | Path) -> list[NotebookParam]:
 
             close = difflib.get_close_matches(p.name, PARAMS, n=3)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
-            raise WorkbookError(f"{path.name}: unknown parameter {p.name!r} (not in ecgkit.params).{hint}")
+            raise WorkbookError(f"{path.name}: unknown parameter {p.name!r} "
+                                f"(not in ecgkit.params).{hint}")
         if PARAMS[p.name].type.__name__ != p.annotation:
             raise WorkbookError(f"{path.name}: {p.name} is annotated {p.annotation}, "
                                 f"ecgkit.params says {PARAMS[p.name].type.__name__}")
@@ -261,7 +264,8 @@ def lint_notebook(path: str | Path) -> list[str]:
             problems.append(f"{path.name}: the header must start with a '# Title' line")
         body = [ln for ln in header.splitlines()[1:] if ln.strip()]
         if not body or body[0].lstrip().startswith("#"):
-            problems.append(f"{path.name}: the header needs a one-sentence description under the title")
+            problems.append(f"{path.name}: the header needs a one-sentence description "
+                            "under the title")
         for part in HEADER_PARTS:
             if part.lower() not in header.lower():
                 problems.append(f"{path.name}: the header lacks '{part}'")

@@ -80,7 +80,8 @@ def lab(tmp_path_factory):
     log = (root / "lab.log").open("w")
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-           "--ServerApp.port_retries=0", "--LabApp.news_url=", "--LabApp.extension_manager=readonly"]
+           "--ServerApp.port_retries=0", "--LabApp.news_url=",
+           "--LabApp.extension_manager=readonly"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI often run as root
         cmd.append("--allow-root")
     proc = subprocess.Popen(
@@ -165,5 +166,6 @@ class TestNotebook21InBrowser:
             finally:
                 browser.close()
         # the batch-style button press inside the notebook recorded its figures
-        figures = json.loads((lab["run_dir"] / "21_hyperparameter_explorer" / "figures.json").read_text())
+        figures = json.loads((lab["run_dir"] / "21_hyperparameter_explorer"
+                              / "figures.json").read_text())
         assert figures["runs"] == 2 and figures["lr_peak"] > 0

@@ -57,7 +57,8 @@ class TestDemo:
         assert data["beats_always_n"] is (net > always_n)
         assert data["predicts_every_class_present"] is (not data["coverage"]["never_predicted"])
         text = data["verdict"]
-        assert f"macro-F1 over N/S/V/F is {net:.3f}" in text and f"always-N ({always_n:.3f})" in text
+        assert (f"macro-F1 over N/S/V/F is {net:.3f}" in text
+                and f"always-N ({always_n:.3f})" in text)
         assert ("predicts every class present" in text) is data["predicts_every_class_present"]
         csv = (tmp_path / "baselines.csv").read_text().splitlines()
         assert csv[0].startswith("model,N_Se") and len(csv) == 6

@@ -1,4 +1,5 @@
-"""Tests for ecgkit.scoring and ecgkit.evaluate: per-class metrics, absent classes, curves, calibration, bootstrap."""
+"""Tests for ecgkit.scoring and ecgkit.evaluate: per-class metrics, absent classes, curves,
+calibration, bootstrap."""
 
 import json
 import warnings

@@ -61,7 +61,8 @@ def test_choose_weight_prefers_the_network_on_a_tie_and_uses_weights():
     y = np.repeat([0, 2], 10)
     same = _onehot_probs(y)
     w, curve = fusion.choose_weight(same, same, y, class_set=("N", "V"))
-    assert w == 0.0 and np.allclose(curve["macro_f1"], 1.0) and np.ptp(curve["cross_entropy"]) < 1e-9
+    assert (w == 0.0 and np.allclose(curve["macro_f1"], 1.0)
+            and np.ptp(curve["cross_entropy"]) < 1e-9)
     # Beat weights count: the network is right on the heavy beats, the RR model on the light ones
     net = _onehot_probs(np.array([0] * 10 + [0] * 5 + [2] * 5))
     rr = _onehot_probs(np.array([0] * 10 + [2] * 5 + [0] * 5))

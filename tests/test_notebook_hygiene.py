@@ -115,6 +115,18 @@ class TestSourcesAreCheckedCode:
                                          f"{result.stderr}")
 
 
+@pytest.mark.skipif(**not_installed("ruff"))
+def test_ruff_whole_project():
+    """The package, tests, benchmarks and tools pass ruff too (pyproject.toml: E, F, W, line
+    length 100)."""
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache",
+                             "--output-format", "concise", "ecgkit", "tests", "benchmarks",
+                             "tools"],
+                            capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert result.returncode == 0, (
+        f"ruff finds problems in the project:\n{result.stdout}{result.stderr}")
+
+
 def code_cell_with(stem: str, text: str) -> str:
     """The one code cell of notebook ``stem`` that contains ``text``."""
     nb = nbformat.read(NOTEBOOKS_DIR / f"{stem}.ipynb", as_version=4)

@@ -1,4 +1,5 @@
-"""Every notebook executed once with the smoke profile (one workbook run), then checked figure by figure.
+"""Every notebook executed once with the smoke profile (one workbook run), then checked figure
+by figure.
 
 The run is a module-scoped fixture: ``ecgkit workbook run --profile smoke`` into a temporary
 folder. Each test asserts on what one notebook recorded in ``RUN_DIR/<notebook>/figures.json``.
@@ -54,7 +55,8 @@ class TestWorkbookRun:
         f = figs(run, "01_data_exploration")
         assert f["records"] == len(record_list(run.params["RECORDS"])) == 12
         assert f["beats"] > 10_000
-        assert set(f["class_counts"]) == set(CLASSES) and all(v > 0 for v in f["class_counts"].values())
+        assert (set(f["class_counts"]) == set(CLASSES)
+                and all(v > 0 for v in f["class_counts"].values()))
         assert f["patient_overlap"] == 0
         assert f["knn"]["inter-patient"]["nearest_is_same_patient"] == 0.0
         assert f["knn"]["beat-random (leaks)"]["nearest_is_same_patient"] > 0.0
@@ -85,10 +87,12 @@ class TestWorkbookRun:
         assert f11["output_shape"] == [56, 56, 128] and f11["block_params"] > 0
         assert f11["branch_map_shape"][:2] == [16, 16]
         f12 = figs(run, "12_attention")
-        assert f12["channel_weights_shape"] == [1, 1, 2048] and f12["spatial_map_shape"] == [7, 7, 1]
+        assert (f12["channel_weights_shape"] == [1, 1, 2048]
+                and f12["spatial_map_shape"] == [7, 7, 1])
         assert between(f12["channel_weight_range"][0]) and between(f12["spatial_range"][1])
         f13 = figs(run, "13_feature_calibration")
-        assert f13["detector_maps_shape"] == [7, 7, 4] and math.isclose(f13["detector_sum"], 1, abs_tol=1e-3)
+        assert (f13["detector_maps_shape"] == [7, 7, 4]
+                and math.isclose(f13["detector_sum"], 1, abs_tol=1e-3))
         # scales computed from IMAGE_SIZE (64 px): stride-4 cells of 3000/16 ms, a 2 x 2 top map
         assert math.isclose(f11["stride4_cell_ms"], 3000 / 16)
         assert f12["top_map_cells"] == 2 and math.isclose(f12["top_cell_ms"], 1500)
@@ -110,11 +114,13 @@ class TestWorkbookRun:
         assert f["overfit_accuracy"] >= 0.9 > 0.25
         lesson = f["bn_lesson"]  # the BatchNorm trap: inference mode collapses, then recovers
         assert lesson["inference_accuracy_after_reestimate"] >= 0.9
-        assert lesson["inference_accuracy_momentum_0.99"] < lesson["inference_accuracy_after_reestimate"]
+        assert (lesson["inference_accuracy_momentum_0.99"]
+                < lesson["inference_accuracy_after_reestimate"])
         assert f["steps_per_epoch"] == 2 and all(v > 0 for v in f["train_counts"].values() if v)
         for name in ("baseline", "enhanced"):
             r = f["runs"][name]
-            assert r["epochs_run"] == 1 and r["batchnorm"]["auto"] and r["batchnorm"]["momentum"] == 0.9
+            assert (r["epochs_run"] == 1 and r["batchnorm"]["auto"]
+                    and r["batchnorm"]["momentum"] == 0.9)
             assert (run.out / "models" / f"{name}.keras").is_file()
             # both take the beat's context; the image logits' weight is the validation minimum
             scale = r["image_scale"]
@@ -157,7 +163,8 @@ class TestWorkbookRun:
             assert v["difference"] == pytest.approx(diff)
             assert v["lo"] <= v["hi"] and between(v["share_above_zero"])
         for model in ("network", "network+RR"):
-            assert f"the {model}'s macro-F1 over N/S/V/F is {comp[model]['macro_f1']:.3f}" in f["verdict"][model]
+            assert (f"the {model}'s macro-F1 over N/S/V/F is {comp[model]['macro_f1']:.3f}"
+                    in f["verdict"][model])
             cov = f["coverage"][model]
             assert set(cov["never_predicted"]) <= set(cov["present"])
         # the fusion weight was chosen on the validation patients: the best of the grid there

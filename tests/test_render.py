@@ -69,7 +69,8 @@ class TestRender:
         # the same verdict without rendering: -3.0 / +4.5 mV around the baseline
         from ecgkit.render import clipped_windows
         np.testing.assert_array_equal(
-            clipped_windows(np.stack([_spike(6.0), _spike(-4.0), _spike(1.0)])), [True, True, False])
+            clipped_windows(np.stack([_spike(6.0), _spike(-4.0), _spike(1.0)])),
+            [True, True, False])
 
     def test_large_images_use_every_sample(self):
         img = render_ecg_image(_spike(1.0, width=3), image_size=1200)

@@ -34,7 +34,9 @@ def tiny_model(size=64):
     out = keras.layers.Dense(5, activation="softmax", dtype="float32", name="predictions")(x)
     return keras.Model(inp, out, name="tiny")
 '''
-exec(TINY_MODEL_SRC)
+_ns: dict = {"__name__": __name__}  # exec'd here and, as text, in subprocesses
+exec(TINY_MODEL_SRC, _ns)
+tiny_model = _ns["tiny_model"]
 
 
 @pytest.fixture(scope="module")

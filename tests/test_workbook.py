@@ -31,7 +31,8 @@ ENDING = "## Summary\nDone.\n\n## Exercises\n1. None."
 
 def make_notebook(path: Path, params: str, *code: str, header: str = HEADER) -> Path:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
     nb.cells.append(nbformat.v4.new_markdown_cell(header))
     cell = nbformat.v4.new_code_cell(params)
     cell.metadata["tags"] = ["parameters"]
@@ -62,7 +63,8 @@ def book(tmp_path: Path) -> Path:
     make_notebook(folder / "00_first.ipynb", PARAMS, RECORDING.format(stem="00_first"))
     make_notebook(folder / "01_second.ipynb", 'RUN_DIR: str = "runs/x"  # output folder\n',
                   "import json, pathlib\n"
-                  "first = json.loads((pathlib.Path(RUN_DIR) / '00_first' / 'figures.json').read_text())\n"
+                  "first = json.loads((pathlib.Path(RUN_DIR) / '00_first' / 'figures.json')"
+                  ".read_text())\n"
                   "from ecgkit.nb import record_figures\n"
                   "record_figures(RUN_DIR, '01_second', {'seen_epochs': first['epochs']})")
     (folder / "notes.ipynb").write_text("{}")  # not NN_name: ignored
@@ -71,8 +73,8 @@ def book(tmp_path: Path) -> Path:
 
 class TestParseParameters:
     def test_reads_names_types_values_and_comments(self):
-        params = parse_parameters('A_B: int = 3  # three\nX: float = -0.5  # neg\nS: str = ""  # s\n'
-                                  'F: bool = False  # flag\n')
+        params = parse_parameters('A_B: int = 3  # three\nX: float = -0.5  # neg\n'
+                                  'S: str = ""  # s\nF: bool = False  # flag\n')
         assert [(p.name, p.annotation, p.value, p.comment) for p in params] == [
             ("A_B", "int", 3, "three"), ("X", "float", -0.5, "neg"), ("S", "str", "", "s"),
             ("F", "bool", False, "flag")]
@@ -176,7 +178,8 @@ class TestListNotebooks:
     def test_order_and_only(self, book):
         assert [p.stem for p in list_notebooks(book)] == ["00_first", "01_second"]
         assert [p.stem for p in list_notebooks(book, "01")] == ["01_second"]
-        assert [p.stem for p in list_notebooks(book, ["01_second", "00"])] == ["00_first", "01_second"]
+        assert ([p.stem for p in list_notebooks(book, ["01_second", "00"])]
+                == ["00_first", "01_second"])
 
     def test_unknown_only(self, book):
         with pytest.raises(WorkbookError, match="--only 07.*00_first, 01_second"):
@@ -193,11 +196,13 @@ class TestRunWorkbook:
         figs = read_figures(out, "00_first")
         assert figs["epochs"] == 2 and figs["image_size"] == 64  # the profile was injected
         assert figs["model_path"] == str(out / "models" / "enhanced.keras")  # chained by RUN_DIR
-        assert Path(figs["executable"]).resolve().parent == Path(__import__("sys").executable).resolve().parent
+        assert (Path(figs["executable"]).resolve().parent
+                == Path(__import__("sys").executable).resolve().parent)
         assert read_figures(out, "01_second") == {"seen_epochs": 2}  # read 00's output
         # only declared names are injected
         injected = nbformat.read(out / "01_second.ipynb", as_version=4)
-        source = next(c.source for c in injected.cells if "injected-parameters" in c.metadata.get("tags", []))
+        source = next(c.source for c in injected.cells
+                      if "injected-parameters" in c.metadata.get("tags", []))
         assert "RUN_DIR" in source and "EPOCHS" not in source
         summary = (out / "summary.csv").read_text()
         assert "00_first,epochs,2" in summary and "00_first,nested.f1,0.5" in summary
@@ -298,10 +303,12 @@ class TestNbHelpers:
         record_figures(tmp_path, "01_x", {"a": np.int64(3), "b": np.arange(3), "c": float("nan")})
         path = record_figures(tmp_path, "01_x", {"a": 4, "d": {"e": np.float32(0.5)}})
         assert path == tmp_path / "01_x" / "figures.json"
-        assert read_figures(tmp_path, "01_x") == {"a": 4, "b": [0, 1, 2], "c": None, "d": {"e": 0.5}}
+        assert read_figures(tmp_path, "01_x") == {"a": 4, "b": [0, 1, 2], "c": None,
+                                                  "d": {"e": 0.5}}
         with pytest.raises(TypeError, match="cannot store"):
             record_figures(tmp_path, "01_x", {"bad": object()})
 
     def test_flatten(self):
-        flat = workbook.flatten_figures({"a": {"b": 1, "c": [1, 2]}, "long": list(range(20)), "s": "x"})
+        flat = workbook.flatten_figures({"a": {"b": 1, "c": [1, 2]}, "long": list(range(20)),
+                                         "s": "x"})
         assert flat == {"a.b": 1, "a.c": "[1, 2]", "s": "x"}

@@ -1,7 +1,7 @@
 """Converts the MIT-BIH Arrhythmia Database from WFDB format 212 to lossless FLAC (format 516).
 
 Usage:
-    .venv/bin/python tools/convert_mitdb_flac.py                    # ../shared/data/mitdb -> data/mitdb
+    .venv/bin/python tools/convert_mitdb_flac.py  # ../shared/data/mitdb -> data/mitdb
     .venv/bin/python tools/convert_mitdb_flac.py --source DIR --out DIR
 
 ``--source`` is a folder of PhysioNet's original files (``RECORDS``, ``NNN.hea``, ``NNN.dat`` in
