@@ -143,6 +143,14 @@ def render_context_batch(windows, usual, avg_rr_s, image_size: int) -> np.ndarra
     return np.ascontiguousarray(channels.transpose(1, 2, 3, 0))
 
 
+def _drawing_inputs(windows, vectors, meta, mode: str):
+    """What the context images of some beats are drawn from: their windows as drawn (cut after
+    R in causal mode), usual beats (:func:`usual_beats`) and average RRs (:func:`average_rr`)."""
+    usual = usual_beats(windows, vectors)
+    avg = average_rr(meta, vectors, mode)
+    return (windows if mode == "offline" else causal_windows(windows)), usual, avg
+
+
 def record_images(data: dict, rows, mode: str, image_size: int) -> np.ndarray:
     """Context images of some beats of one record as :func:`ecgkit.datasets.record_beats`
     returns it (what ``build-dataset --image-channels context`` writes): the same pixels as
@@ -151,13 +159,9 @@ def record_images(data: dict, rows, mode: str, image_size: int) -> np.ndarray:
 
     check_mode(mode)
     rows = np.asarray(rows, dtype=np.int64)
-    vectors = data[CONTEXT_ARRAYS[mode]][rows]
-    windows = data["windows"][rows]
-    usual = usual_beats(windows, vectors)
-    avg = average_rr({"avg_rr": data["avg_rr"][rows], "pre_rr": data["pre_rr"][rows]},
-                     vectors, mode)
-    if mode == "causal":
-        windows = causal_windows(windows)
+    meta = {"avg_rr": data["avg_rr"][rows], "pre_rr": data["pre_rr"][rows]}
+    windows, usual, avg = _drawing_inputs(data["windows"][rows], data[CONTEXT_ARRAYS[mode]][rows],
+                                          meta, mode)
     return render_context_batch(windows, usual, avg, image_size)
 
 
@@ -168,11 +172,9 @@ class ContextImages:
 
     def __init__(self, beats, mode: str, image_size: int):
         check_mode(mode)
-        vectors = beats.context_of(mode)
         self.mode, self.size = mode, int(image_size)
-        self.usual = usual_beats(beats.windows, vectors)
-        self.avg_rr = average_rr(beats.meta, vectors, mode)
-        self.windows = beats.windows if mode == "offline" else causal_windows(beats.windows)
+        self.windows, self.usual, self.avg_rr = _drawing_inputs(
+            beats.windows, beats.context_of(mode), beats.meta, mode)
 
     def render(self, rows, windows=None) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
