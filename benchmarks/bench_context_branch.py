@@ -74,8 +74,10 @@ VARIANTS = {  # name: (transform of the context vectors, keyword arguments of br
     "two experts: rhythm 32x2": (None, {"experts": True}),
     "two experts: rhythm 16": (None, {"experts": True, "rhythm_units": (16,)}),
     "two experts: rhythm 64x2": (None, {"experts": True, "rhythm_units": (64, 64)}),
+    "two experts: 3 copies averaged": (None, {"experts": True, "members": 3}),
+    "two experts: 5 copies averaged": (None, {"experts": True, "members": 5}),
 }
-"""Each changes one thing of the one-MLP design (``experts=False``) but the last three, the
+"""Each changes one thing of the one-MLP design (``experts=False``) but the last five, the
 two-expert design; ``two experts: rhythm 32x2`` is training's (:data:`~ecgkit.context_branch.
 CONTEXT_EXPERTS`)."""
 
@@ -90,7 +92,7 @@ def scores(y, prob, w) -> tuple[float, float, float]:
 
 def branch_alone(x_fit, y_fit, x_held, *, seed: int, steps: int, noise: float = 0.0,
                  dropout: float = 0.0, focal_gamma: float = 2.0, units=None,
-                 experts: bool = False, rhythm_units=None) -> np.ndarray:
+                 experts: bool = False, rhythm_units=None, members: int = 1) -> np.ndarray:
     """The context branch fitted alone on (x_fit, y_fit) as training's warm-up fits it; its
     logits on x_held."""
     import keras
@@ -105,7 +107,8 @@ def branch_alone(x_fit, y_fit, x_held, *, seed: int, steps: int, noise: float = 
     cb.RHYTHM_UNITS = tuple(rhythm_units or cb.RHYTHM_UNITS)
     try:
         model = keras.Model(inp, cb.context_branch(inp, len(CLASSES), noise=noise,
-                                                   dropout=dropout, experts=experts))
+                                                   dropout=dropout, experts=experts,
+                                                   members=members))
     finally:
         cb.CONTEXT_UNITS, cb.RHYTHM_UNITS = trained
     cb.adapt_context(model, x_fit)

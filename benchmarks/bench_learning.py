@@ -92,10 +92,11 @@ def run_info(run_dir: Path) -> dict:
 
 def stale(run_dir: Path, recipe: dict, seed: int) -> list[str]:
     """The parameters on which a saved run (its run.json) differs from what the recipe trains
-    now (the cpu profile may have changed since), and ``experts`` when its context branch's
-    design differs (``ecgkit.context_branch.CONTEXT_EXPERTS``): such a run is trained again,
-    never mixed in. A run without run.json counts as stale."""
-    from ecgkit.context_branch import CONTEXT_EXPERTS
+    now (the cpu profile may have changed since), and ``experts`` or ``members`` when its
+    context branch's design differs (``ecgkit.context_branch.CONTEXT_EXPERTS``,
+    ``CONTEXT_MEMBERS``): such a run is trained again, never mixed in. A run without run.json
+    counts as stale."""
+    from ecgkit.context_branch import CONTEXT_EXPERTS, CONTEXT_MEMBERS
     from ecgkit.params import defaults
 
     info = run_info(run_dir)
@@ -103,9 +104,12 @@ def stale(run_dir: Path, recipe: dict, seed: int) -> list[str]:
         return ["run.json"]
     saved = {**defaults(), **info["params"]}  # a parameter added since: its default
     changed = sorted(k for k, v in recipe_params(recipe, seed).items() if saved.get(k) != v)
-    if recipe.get("CONTEXT") != "none" and (
-            (info.get("context") or {}).get("experts", False) != CONTEXT_EXPERTS):
+    branch = info.get("context") or {}
+    if recipe.get("CONTEXT") != "none" and branch.get("experts", False) != CONTEXT_EXPERTS:
         changed.append("experts")
+    if (recipe.get("CONTEXT") not in ("none", "head")
+            and branch.get("members", 1) != CONTEXT_MEMBERS):
+        changed.append("members")
     return changed
 
 

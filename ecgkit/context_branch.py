@@ -42,6 +42,15 @@ cross-validation grouped by patient, 3 seeds): macro-F1 0.545 (0.537-0.551) agai
 (0.497-0.543) for one MLP, better in every seed, S Se 0.775 against 0.720 and S +P 0.339
 against 0.283. A rhythm expert of one layer of 16 gained nothing (0.517); two of 64 the same as
 two of 32 (0.546). The trees on the same folds: 0.581."""
+CONTEXT_MEMBERS = 1
+"""Copies of the context branch (each its own initial weights, each fitted to the labels on its
+own in :func:`warm_up`) whose logits are averaged into ``context_logits``: an ensemble inside
+the model. 1: one branch, the layer names of models saved before.
+
+Measured on DS1 alone (``benchmarks/bench_context_branch.py``, 5-fold CV by patient, 3 seeds):
+3 copies 0.551 / 0.573, 5 copies 0.555 / 0.572, against 0.545 / 0.571 for one (macro-F1 without
+/ with the prior correction 0.3), within the seeds' spread, at 2 to 3 times the warm-up: not
+taken; the switch stays for the comparison."""
 RHYTHM_UNITS = (32, 32)
 """Dense layers of the rhythm expert (:data:`CONTEXT_EXPERTS`); the shape expert has
 :data:`CONTEXT_UNITS`."""
@@ -175,7 +184,8 @@ def _mlp(x, units, name: str, dropout: float):
 
 def context_branch(context, num_classes: int, join: str = "logits", name: str = "context",
                    noise: float = CONTEXT_NOISE, dropout: float = CONTEXT_DROPOUT,
-                   logit_drop: float | None = None, experts: bool | None = None):
+                   logit_drop: float | None = None, experts: bool | None = None,
+                   members: int | None = None):
     """The MLP on the context vector.
 
     Args:
@@ -190,9 +200,13 @@ def context_branch(context, num_classes: int, join: str = "logits", name: str = 
             None: :data:`CONTEXT_LOGIT_DROP`).
         experts: rhythm and shape through separate MLPs whose logits add (``"logits"`` join
             only; None: :data:`CONTEXT_EXPERTS`).
+        members: copies of the branch whose logits are averaged (``"logits"`` join only; None:
+            :data:`CONTEXT_MEMBERS`); member ``j``'s layers are named ``{name}{j}_...`` and its
+            logits ``{name}{j}_logits``.
 
     Raises:
-        ValueError: an unknown ``join``, or ``noise`` < 0, or ``dropout`` outside [0, 1).
+        ValueError: an unknown ``join``, or ``noise`` < 0, or ``dropout`` outside [0, 1), or
+            ``members`` < 1.
     """
     if join not in CONTEXT_JOINS:
         raise ValueError(f"CONTEXT_JOIN must be one of {CONTEXT_JOINS}. Received: {join!r}")
@@ -204,19 +218,31 @@ def context_branch(context, num_classes: int, join: str = "logits", name: str = 
         x = layers.GaussianNoise(noise, name=f"{name}_noise")(x)
     if join == "head":
         return _mlp(x, CONTEXT_UNITS, name, dropout)
+    k = CONTEXT_MEMBERS if members is None else members
+    if isinstance(k, bool) or int(k) != k or k < 1:
+        raise ValueError(f"members must be an integer >= 1. Received: members={members!r}")
+    parts = None
     if CONTEXT_EXPERTS if experts is None else experts:
         from ecgkit.context import N_RHYTHM
 
         parts = {"rhythm": (Columns(0, N_RHYTHM, name=f"{name}_rhythm")(x), RHYTHM_UNITS),
                  "shape": (Columns(N_RHYTHM, int(context.shape[-1]), name=f"{name}_shape")(x),
                            CONTEXT_UNITS)}
-        x = layers.Add(dtype="float32", name=f"{name}_logits")([
-            layers.Dense(int(num_classes), dtype="float32", name=f"{name}_{part}_logits")(
-                _mlp(v, units, f"{name}_{part}", dropout))
+
+    def member(prefix: str, out: str):
+        if parts is None:
+            return layers.Dense(int(num_classes), dtype="float32", name=out)(
+                _mlp(x, CONTEXT_UNITS, prefix, dropout))
+        return layers.Add(dtype="float32", name=out)([
+            layers.Dense(int(num_classes), dtype="float32", name=f"{prefix}_{part}_logits")(
+                _mlp(v, units, f"{prefix}_{part}", dropout))
             for part, (v, units) in parts.items()])
+
+    if k == 1:
+        x = member(name, f"{name}_logits")
     else:
-        x = layers.Dense(int(num_classes), dtype="float32", name=f"{name}_logits")(
-            _mlp(x, CONTEXT_UNITS, name, dropout))
+        x = layers.Average(dtype="float32", name=f"{name}_logits")(
+            [member(f"{name}{j}", f"{name}{j}_logits") for j in range(int(k))])
     rate = CONTEXT_LOGIT_DROP if logit_drop is None else logit_drop
     return BranchDropout(rate, name=f"{name}_logit_drop")(x) if rate else x
 
@@ -326,7 +352,25 @@ def set_prior_shift(model, labels, tau: float = None) -> list[float] | None:
 
 def has_experts(model) -> bool:
     """Whether ``model``'s context branch is two experts (:data:`CONTEXT_EXPERTS`)."""
-    return any(layer.name == "context_rhythm_logits" for layer in model.layers)
+    return any(layer.name.startswith("context") and layer.name.endswith("_rhythm_logits")
+               for layer in model.layers)
+
+
+def member_logits(model, name: str = "context") -> list:
+    """The logits tensors of the context branch's members (:data:`CONTEXT_MEMBERS`), one for a
+    branch without copies; empty for a model without the ``"logits"`` join."""
+    names = {layer.name for layer in model.layers}
+    if f"{name}_logits" not in names:
+        return []
+    copies = []
+    while f"{name}{len(copies)}_logits" in names:
+        copies.append(f"{name}{len(copies)}_logits")
+    return [model.get_layer(c).output for c in copies or [f"{name}_logits"]]
+
+
+def n_members(model) -> int:
+    """How many copies the context branch averages (0: no ``"logits"`` context branch)."""
+    return len(member_logits(model))
 
 
 def has_warm_up(model) -> bool:
@@ -394,18 +438,18 @@ def warm_up(model, vectors, labels, *, steps: int = WARMUP_STEPS, batch_size: in
     classes = sorted(set(y.tolist())) if classes is None else list(classes)
     members = [np.flatnonzero(y == k) for k in classes]
     members = [m for m in members if m.size]
-    branch = keras.Model(model.get_layer(NORM_LAYER).input,
-                         layers.Activation("softmax", dtype="float32")(
-                             model.get_layer("context_logits").output))
+    outputs = [layers.Activation("softmax", dtype="float32")(z) for z in member_logits(model)]
+    branch = keras.Model(model.get_layer(NORM_LAYER).input, outputs)
+    focal = keras.losses.CategoricalFocalCrossentropy(alpha=1.0, gamma=focal_gamma)
     branch.compile(optimizer=keras.optimizers.AdamW(learning_rate),
-                   loss=keras.losses.CategoricalFocalCrossentropy(alpha=1.0, gamma=focal_gamma))
+                   loss=[focal] * len(outputs))
     rng = np.random.default_rng([seed, 7])
     eye = np.eye(n_out, dtype=np.float32)
     losses = []
     for step in range(int(steps)):
         pick = rng.integers(0, len(members), batch_size)
         idx = np.array([m[rng.integers(0, m.size)] for m in (members[k] for k in pick)])
-        loss = branch.train_on_batch(x[idx], eye[y[idx]])
-        if step % 100 == 0:
-            losses.append(float(np.asarray(loss)))
+        loss = branch.train_on_batch(x[idx], [eye[y[idx]]] * len(outputs))
+        if step % 100 == 0:  # the members' mean loss
+            losses.append(float(np.asarray(loss).ravel()[0]) / len(outputs))
     return losses

@@ -41,8 +41,8 @@ from ecgkit.augment import make_image_augment, make_signal_augment
 from ecgkit.backbone import record_grid
 from ecgkit.context import N_FEATURES
 from ecgkit.context_branch import (PRIOR_TAU, adapt_context, choose_image_scale, has_context,
-                                   has_experts, has_image_scale, has_warm_up, set_prior_shift,
-                                   warm_up)
+                                   has_experts, has_image_scale, has_warm_up, n_members,
+                                   set_prior_shift, warm_up)
 from ecgkit.balance import CLASS_BALANCE_CHOICES, class_weights, sampled_classes
 from ecgkit.callbacks import backup_state
 from ecgkit.contract import CLASSES
@@ -365,6 +365,7 @@ def prepare_context(run: TrainingRun, model, train_beats) -> dict[str, Any]:
                 classes=sampled_classes(train_beats.labels))
     return {"mode": mode, "join": p["CONTEXT"] if mode else None,
             "experts": bool(mode) and has_experts(model),
+            "members": n_members(model) if mode else 0,
             "warm_up_steps": p["CONTEXT_STEPS"] if losses else 0,
             "warm_up_loss_every_100": losses}
 

@@ -118,6 +118,54 @@ class TestExperts:
         assert (np.asarray(model.predict(x, verbose=0)).argmax(axis=1) == y).mean() > 0.85
 
 
+class TestMembers:
+    def test_copies_have_their_own_layers_and_their_logits_are_averaged(self, tmp_path):
+        from ecgkit.context import N_RHYTHM
+        from ecgkit.context_branch import context_branch, has_experts, member_logits, n_members
+
+        inp = keras.Input((N_RHYTHM + 5,), name="context")
+        model = keras.Model(inp, context_branch(inp, 4, experts=True, members=3))
+        assert n_members(model) == 3 and has_experts(model)
+        names = {layer.name for layer in model.layers}
+        assert {"context0_rhythm_logits", "context2_shape_logits", "context_logits"} <= names
+        assert "context3_logits" not in names
+        x = np.random.default_rng(0).normal(size=(16, N_RHYTHM + 5)).astype(np.float32)
+        parts = [np.asarray(z) for z in keras.Model(inp, member_logits(model))(x)]
+        assert not np.allclose(parts[0], parts[1])  # each copy its own initial weights
+        np.testing.assert_allclose(np.asarray(model(x)), np.mean(parts, axis=0), rtol=1e-5,
+                                   atol=1e-6)
+        path = tmp_path / "members.keras"
+        model.save(path)
+        loaded = keras.models.load_model(path)
+        assert n_members(loaded) == 3
+        np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-6)
+        one = keras.Model(inp, context_branch(inp, 4, experts=True, members=1))
+        assert n_members(one) == 1 and "context_rhythm_logits" in {
+            layer.name for layer in one.layers}  # the layer names of models saved before
+
+    @pytest.mark.parametrize("members", [0, -1, 1.5, True])
+    def test_bad_member_counts_are_refused(self, members):
+        from ecgkit.context_branch import context_branch
+
+        with pytest.raises(ValueError, match="members must be an integer >= 1"):
+            context_branch(keras.Input((6,), name="context"), 3, members=members)
+
+    def test_warm_up_fits_every_copy_to_the_labels(self):
+        from ecgkit.context_branch import context_branch, member_logits
+
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(2000, 6)).astype(np.float32)
+        y = (x[:, 0] + x[:, 4] > 0).astype(int)
+        inp = keras.Input((6,), name="context")
+        model = keras.Model(inp, context_branch(inp, 2, experts=True, members=2))
+        adapt_context(model, x)
+        keras.utils.set_random_seed(0)
+        losses = warm_up(model, x, y, steps=300, seed=0)
+        assert losses[-1] < 0.5 * losses[0]
+        for z in keras.Model(inp, member_logits(model))(x):
+            assert (np.asarray(z).argmax(axis=1) == y).mean() > 0.9
+
+
 class TestPriorShift:
     def test_zero_until_set_then_tau_log_frequency_saved_with_the_model(self, tmp_path):
         from ecgkit.context_branch import PRIOR_LAYER, set_prior_shift
