@@ -44,12 +44,12 @@ against 0.283. A rhythm expert of one layer of 16 gained nothing (0.517); two of
 two of 32 (0.546). The trees on the same folds: 0.581."""
 CONTEXT_MEMBERS = 1
 """Copies of the context branch (each its own initial weights, each fitted to the labels on its
-own in :func:`warm_up`) whose logits are averaged into ``context_logits``: an ensemble inside
-the model. 1: one branch, the layer names of models saved before.
+own batches in :func:`warm_up`) whose logits are averaged into ``context_logits``: an ensemble
+inside the model. 1: one branch, the layer names of models saved before.
 
 Measured on DS1 alone (``benchmarks/bench_context_branch.py``, 5-fold CV by patient, 3 seeds):
-3 copies 0.551 / 0.573, 5 copies 0.555 / 0.572, against 0.545 / 0.571 for one (macro-F1 without
-/ with the prior correction 0.3), within the seeds' spread, at 2 to 3 times the warm-up: not
+3 copies 0.548 / 0.576, 5 copies 0.550 / 0.571, against 0.545 / 0.571 for one (macro-F1 without
+/ with the prior correction 0.3), within the seeds' spread, at 2.4 to 3.6 times the warm-up: not
 taken; the switch stays for the comparison."""
 RHYTHM_UNITS = (32, 32)
 """Dense layers of the rhythm expert (:data:`CONTEXT_EXPERTS`); the shape expert has
@@ -446,10 +446,17 @@ def warm_up(model, vectors, labels, *, steps: int = WARMUP_STEPS, batch_size: in
     rng = np.random.default_rng([seed, 7])
     eye = np.eye(n_out, dtype=np.float32)
     losses = []
+    k = len(outputs)
+    # copies of the branch (CONTEXT_MEMBERS) each learn from batches of their own: one batch of
+    # k x batch_size beats, each copy's loss weighted on its own rows only (k: the loss is a
+    # mean over all rows)
+    own = [np.repeat(np.eye(k, dtype=np.float32)[j] * k, batch_size) for j in range(k)]
     for step in range(int(steps)):
-        pick = rng.integers(0, len(members), batch_size)
-        idx = np.array([m[rng.integers(0, m.size)] for m in (members[k] for k in pick)])
-        loss = branch.train_on_batch(x[idx], [eye[y[idx]]] * len(outputs))
+        pick = rng.integers(0, len(members), batch_size * k)
+        idx = np.array([m[rng.integers(0, m.size)] for m in (members[c] for c in pick)])
+        target = eye[y[idx]]
+        loss = branch.train_on_batch(x[idx], [target] * k,
+                                     sample_weight=own if k > 1 else None)
         if step % 100 == 0:  # the members' mean loss
-            losses.append(float(np.asarray(loss).ravel()[0]) / len(outputs))
+            losses.append(float(np.asarray(loss).ravel()[0]) / k)
     return losses

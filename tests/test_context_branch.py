@@ -166,6 +166,26 @@ class TestMembers:
             assert (np.asarray(z).argmax(axis=1) == y).mean() > 0.9
 
 
+    def test_each_copy_learns_from_batches_of_its_own(self):
+        from ecgkit.context_branch import context_branch, member_logits
+
+        # two copies started from the same weights end apart only if their batches differ
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(500, 6)).astype(np.float32)
+        y = (x[:, 0] > 0).astype(int)
+        inp = keras.Input((6,), name="context")
+        model = keras.Model(inp, context_branch(inp, 2, experts=False, members=2))
+        adapt_context(model, x)
+        for layer in model.layers:
+            if layer.name.startswith("context1_"):
+                layer.set_weights(model.get_layer("context0_" + layer.name[9:]).get_weights())
+        a, b = (np.asarray(z) for z in keras.Model(inp, member_logits(model))(x))
+        np.testing.assert_array_equal(a, b)
+        warm_up(model, x, y, steps=20, seed=0)
+        a, b = (np.asarray(z) for z in keras.Model(inp, member_logits(model))(x))
+        assert np.abs(a - b).max() > 1e-3
+
+
 class TestPriorShift:
     def test_zero_until_set_then_tau_log_frequency_saved_with_the_model(self, tmp_path):
         from ecgkit.context_branch import PRIOR_LAYER, set_prior_shift
