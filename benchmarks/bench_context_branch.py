@@ -82,6 +82,23 @@ two-expert design; ``two experts: rhythm 32x2`` is training's (:data:`~ecgkit.co
 CONTEXT_EXPERTS`)."""
 
 
+def ds1_folds(cap: int, n_folds: int):
+    """The DS1 patients of the strict AAMI protocol (201 out), at most ``cap`` beats per record
+    and class (weighted N/n), split into ``n_folds`` groups of whole patients (``GroupKFold``,
+    the folds of ``bench_trees.py``): ``(ds1 BeatSet, offline context vectors, labels, cap
+    weights, folds)``."""
+    from sklearn.model_selection import GroupKFold
+
+    from ecgkit.datasets import load_beats
+
+    beats = load_beats(split="inter-patient-strict", max_beats_per_record=cap, progress=False)
+    ds1 = beats.take(beats.meta["split"].isin(["train", "val"]).to_numpy())
+    x = np.asarray(ds1.context_of("offline"), np.float32)
+    y = np.asarray(ds1.labels)
+    folds = list(GroupKFold(n_folds).split(x, y, ds1.meta["patient"].to_numpy()))
+    return ds1, x, y, ds1.meta["weight"].to_numpy(), folds
+
+
 def scores(y, prob, w) -> tuple[float, float, float]:
     from ecgkit.contract import CLASS_SET
     from ecgkit.scoring import evaluate_predictions
@@ -141,24 +158,14 @@ def main(argv=None) -> int:
     if set(names) - set(VARIANTS):
         ap.error(f"unknown variant(s) {sorted(set(names) - set(VARIANTS))}")
 
-    from sklearn.model_selection import GroupKFold
-
     from ecgkit.baselines import gradient_boosted_trees
     from ecgkit.context_branch import WARMUP_STEPS
     from ecgkit.contract import CLASSES
-    from ecgkit.datasets import load_beats
 
     steps = args.steps or WARMUP_STEPS
     t0 = time.perf_counter()
-    beats = load_beats(split="inter-patient-strict", max_beats_per_record=args.cap,
-                       progress=False)
-    ds1 = beats.take(beats.meta["split"].isin(["train", "val"]).to_numpy())
-    x = np.asarray(ds1.context_of("offline"), np.float32)
-    y = np.asarray(ds1.labels)
-    w = ds1.meta["weight"].to_numpy()
-    groups = ds1.meta["patient"].to_numpy()
+    ds1, x, y, w, folds = ds1_folds(args.cap, args.folds)
     records = ds1.meta["record"].to_numpy()
-    folds = list(GroupKFold(args.folds).split(x, y, groups))
     print(f"loaded in {time.perf_counter() - t0:.0f} s: DS1 {len(ds1)} beats of "
           f"{ds1.meta['patient'].nunique()} patients, {args.folds} folds of patients", flush=True)
 

@@ -137,19 +137,12 @@ def fit_branch(x_fit, y_fit, x_held, *, seed: int, steps: int, n_rhythm: int,
 
 
 def trees(x, y, w, folds) -> np.ndarray:
-    """Out-of-fold probabilities of the tree baseline's model (balanced weights, 300
-    iterations) on the features ``x``."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    from ecgkit.baselines import TREE_ITERATIONS
+    """Out-of-fold probabilities of the tree baseline's model on the features ``x``."""
+    from ecgkit.baselines import trees_on_features
 
     prob = np.zeros((len(y), 5))
     for f, h in folds:
-        total = np.bincount(y[f], weights=w[f], minlength=5)
-        weight = w[f] * (w[f].sum() / (np.unique(y[f]).size * total[y[f]]))
-        model = HistGradientBoostingClassifier(max_iter=TREE_ITERATIONS, random_state=0)
-        model.fit(x[f], y[f], sample_weight=weight)
-        prob[np.ix_(h, model.classes_)] = model.predict_proba(x[h])
+        prob[h] = trees_on_features(x[f], y[f], w[f], x[h])
     return prob
 
 
@@ -161,25 +154,17 @@ def main(argv=None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
 
     import pandas as pd
-    from sklearn.model_selection import GroupKFold
 
-    from bench_context_branch import corrected, scores
+    from bench_context_branch import corrected, ds1_folds, scores
     from ecgkit.context import N_RHYTHM
     from ecgkit.context_branch import WARMUP_STEPS
     from ecgkit.contract import CLASSES, EMBEDDED_DATA_DIR
-    from ecgkit.datasets import load_beats
 
     t0 = time.perf_counter()
-    beats = load_beats(split="inter-patient-strict", max_beats_per_record=args.cap,
-                       progress=False)
-    ds1 = beats.take(beats.meta["split"].isin(["train", "val"]).to_numpy())
-    x = np.asarray(ds1.context_of("offline"), np.float32)
-    y = np.asarray(ds1.labels)
-    w = ds1.meta["weight"].to_numpy()
+    ds1, x, y, w, folds = ds1_folds(args.cap, 5)
     patients = ds1.meta["patient"].to_numpy()
     records = ds1.meta["record"].to_numpy()
     samples = ds1.meta["sample"].to_numpy()
-    folds = list(GroupKFold(5).split(x, y, patients))
     local = local_rhythm(EMBEDDED_DATA_DIR, records, samples)
     lead2 = second_lead_shape(EMBEDDED_DATA_DIR, records, samples)
     print(f"loaded in {time.perf_counter() - t0:.0f} s: DS1 {len(ds1)} beats of "

@@ -301,15 +301,28 @@ def gradient_boosted_trees(train_beats, test_beats, *, features: str = TREE_FEAT
     Raises:
         ValueError: an empty or malformed BeatSet, beats without context, bad options.
     """
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
     _check_beats(train_beats, "train_beats")
     _check_beats(test_beats, "test_beats")
     if isinstance(max_iter, bool) or int(max_iter) != max_iter or max_iter < 1:
         raise ValueError(f"max_iter must be an integer >= 1. Received: max_iter={max_iter!r}")
-    x_train = tree_features(train_beats, features, mode)
-    x_test = tree_features(test_beats, features, mode)
     y, w = _labels_and_weights(train_beats)
+    return trees_on_features(tree_features(train_beats, features, mode), y, w,
+                             tree_features(test_beats, features, mode), max_iter=max_iter,
+                             seed=seed)
+
+
+def trees_on_features(x_train, y, w, x_test, *, max_iter: int = TREE_ITERATIONS,
+                      seed: int = 0) -> np.ndarray:
+    """The model of :func:`gradient_boosted_trees` on feature matrices of one's own: each class
+    the same total weight, each beat counted with its cap weight ``w``.
+
+    Returns:
+        float64 (n_test, 5) probabilities; classes absent from ``y`` get 0.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    y = np.asarray(y, dtype=np.int64)
+    w = np.asarray(w, dtype=np.float64)
     present = np.unique(y)
     if present.size == 1:
         return _full_probs(np.ones((len(x_test), 1)), present)

@@ -436,27 +436,26 @@ def warm_up(model, vectors, labels, *, steps: int = WARMUP_STEPS, batch_size: in
                          f"{x.shape}, {y.shape}")
     n_out = int(model.get_layer("context_logits").output.shape[-1])
     classes = sorted(set(y.tolist())) if classes is None else list(classes)
-    members = [np.flatnonzero(y == k) for k in classes]
-    members = [m for m in members if m.size]
+    by_class = [np.flatnonzero(y == k) for k in classes]
+    by_class = [m for m in by_class if m.size]
     outputs = [layers.Activation("softmax", dtype="float32")(z) for z in member_logits(model)]
+    k = len(outputs)
     branch = keras.Model(model.get_layer(NORM_LAYER).input, outputs)
     focal = keras.losses.CategoricalFocalCrossentropy(alpha=1.0, gamma=focal_gamma)
-    branch.compile(optimizer=keras.optimizers.AdamW(learning_rate),
-                   loss=[focal] * len(outputs))
+    branch.compile(optimizer=keras.optimizers.AdamW(learning_rate), loss=[focal] * k)
     rng = np.random.default_rng([seed, 7])
     eye = np.eye(n_out, dtype=np.float32)
     losses = []
-    k = len(outputs)
     # copies of the branch (CONTEXT_MEMBERS) each learn from batches of their own: one batch of
     # k x batch_size beats, each copy's loss weighted on its own rows only (k: the loss is a
     # mean over all rows)
     own = [np.repeat(np.eye(k, dtype=np.float32)[j] * k, batch_size) for j in range(k)]
     for step in range(int(steps)):
-        pick = rng.integers(0, len(members), batch_size * k)
-        idx = np.array([m[rng.integers(0, m.size)] for m in (members[c] for c in pick)])
+        pick = rng.integers(0, len(by_class), batch_size * k)
+        idx = np.array([m[rng.integers(0, m.size)] for m in (by_class[c] for c in pick)])
         target = eye[y[idx]]
         loss = branch.train_on_batch(x[idx], [target] * k,
                                      sample_weight=own if k > 1 else None)
-        if step % 100 == 0:  # the members' mean loss
+        if step % 100 == 0:  # the copies' mean loss
             losses.append(float(np.asarray(loss).ravel()[0]) / k)
     return losses
