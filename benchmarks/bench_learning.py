@@ -56,6 +56,14 @@ def common() -> dict:
     assert out["SPLIT"] == SPLIT and out["TEST_MAX_BEATS_PER_RECORD"] == TEST_CAP, out
     return out
 
+# The gpu profile's recipe (params/gpu.yaml: 224 px with the paper grid, one pass over every
+# training beat per epoch, batch 64, learning rate 3e-4, one warm-up epoch) from random weights,
+# cut to GPU_EPOCHS epochs: benchmarks/gpu_study.py trains it on a lent GPU within 15 minutes of
+# device time, where ImageNet weights cannot be downloaded.
+GPU_EPOCHS = 5
+GPU = {"IMAGE_SIZE": 224, "GRID": True, "STEPS_PER_EPOCH": 0, "BATCH_SIZE": 64,
+       "LEARNING_RATE": 0.0003, "WARMUP_EPOCHS": 1.0, "EPOCHS": GPU_EPOCHS, "WEIGHTS": "none"}
+
 RECIPES: dict[str, dict] = {
     # name: parameter overrides (ecgkit.params names); "model": baseline or enhanced
     "enhanced-context-logits": {"model": "enhanced", "CONTEXT": "logits"},
@@ -72,6 +80,8 @@ RECIPES: dict[str, dict] = {
     "enhanced-image-context": {"model": "enhanced", "CONTEXT": "none", "IMAGE_CHANNELS": "context"},
     "enhanced-context-logits-image-context": {"model": "enhanced", "CONTEXT": "logits",
                                               "IMAGE_CHANNELS": "context"},
+    "gpu-enhanced": {"model": "enhanced", "CONTEXT": "logits", **GPU},
+    "gpu-baseline": {"model": "baseline", "CONTEXT": "logits", **GPU},
 }
 
 
@@ -113,8 +123,10 @@ def stale(run_dir: Path, recipe: dict, seed: int) -> list[str]:
     return changed
 
 
-def run_recipe(name: str, recipe: dict, seed: int, beats, val, test, run_root: Path) -> dict:
-    """Trains one recipe with one seed; returns its validation and DS2 probabilities."""
+def run_recipe(name: str, recipe: dict, seed: int, beats, val, test, run_root: Path,
+               callbacks=()) -> dict:
+    """Trains one recipe with one seed (``callbacks``: extra Keras callbacks for ``fit``);
+    returns its validation and DS2 probabilities."""
     import ecgkit.context_branch as branch
     from ecgkit.evaluate import predict_beats
     from ecgkit.train import baseline_model, train
@@ -124,7 +136,7 @@ def run_recipe(name: str, recipe: dict, seed: int, beats, val, test, run_root: P
     t0 = time.perf_counter()
     model = (lambda: baseline_model(p)) if recipe["model"] == "baseline" else None
     result = train(p, beats=beats, model=model, run_dir=run_root / f"{name}-{seed}",
-                   progress=False)
+                   progress=False, callbacks=callbacks)
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     _, prob = predict_beats(result.model, test, batch_size=128)
@@ -132,8 +144,20 @@ def run_recipe(name: str, recipe: dict, seed: int, beats, val, test, run_root: P
     _, val_prob = predict_beats(result.model, val, batch_size=128)
     best = result.info.get("best") or {}
     return {"prob": prob, "val_prob": val_prob, "train_s": train_s, "eval_s": eval_s,
-            "images": p["STEPS_PER_EPOCH"] * p["BATCH_SIZE"] * p["EPOCHS"],
+            "images": result.info["steps_per_epoch"] * p["BATCH_SIZE"] * p["EPOCHS"],
             "best_epoch": best.get("epoch"), "val_macro_f1": best.get("best")}
+
+
+def study_beats(data=None):
+    """``(beats, val, test)``: every beat of ``data`` (default the embedded database) in the
+    strict split (training takes its validation patients' cap from the parameters), and the
+    weighted samples (``TEST_CAP`` per record and class) of the validation and test patients
+    that every run and baseline is scored on."""
+    from ecgkit.datasets import load_beats
+
+    beats = load_beats(data, split=SPLIT, progress=False)
+    sample = load_beats(data, split=SPLIT, max_beats_per_record=TEST_CAP, progress=False)
+    return beats, sample.subset("val"), sample.subset("test")
 
 
 def has_prior(run_dir: Path) -> bool:
@@ -242,12 +266,9 @@ def main(argv=None) -> int:
                                   rr_logistic_regression, run_baselines)
     from ecgkit.context_branch import log_class_frequency
     from ecgkit.contract import CLASSES, DS2
-    from ecgkit.datasets import load_beats
     from ecgkit.fusion import choose_weight, fuse
 
-    beats = load_beats(args.data, split=SPLIT, progress=False)  # every beat; train caps val
-    sample = load_beats(args.data, split=SPLIT, max_beats_per_record=TEST_CAP, progress=False)
-    val, test = sample.subset("val"), sample.subset("test")
+    beats, val, test = study_beats(args.data)
     train_all = beats.subset("train")
     log_prior = log_class_frequency(train_all.labels, len(CLASSES))
     t0 = time.perf_counter()

@@ -189,4 +189,16 @@ class TestRuntimes:
         cpu, gpu = runtimes()[path.stem[:2]]
         header = nbformat.read(path, as_version=4).cells[0].source
         assert f"CPU {cpu}, measured" in header
-        assert f"GPU {gpu}, an estimate, not measured" in header
+        if "measured" in gpu:  # a figure from a GPU run says how it was had
+            assert f"GPU {gpu} (`params/gpu.yaml`)" in header
+        else:
+            assert f"GPU {gpu}, an estimate, not measured" in header
+
+    def test_a_gpu_figure_is_an_estimate_unless_the_table_says_measured(self):
+        sys.path.insert(0, str(PROJECT_ROOT / "tools"))
+        try:
+            from make_notebooks import gpu_note
+        finally:
+            sys.path.remove(str(PROJECT_ROOT / "tools"))
+        assert gpu_note("20 s") == ", an estimate, not measured"
+        assert gpu_note("25 min, projected from measured epochs") == ""

@@ -209,6 +209,12 @@ def current_source(src: Source) -> str:
     return "\n".join(lines) + "\n"
 
 
+def gpu_note(gpu: str) -> str:
+    """What a GPU figure is: a figure of the table that says it was measured or projected from
+    measurements says so itself; any other is an estimate."""
+    return "" if "measured" in gpu else ", an estimate, not measured"
+
+
 def header(src: Source, number: str) -> str:
     cpu, gpu = runtimes().get(number, ("not measured", "not measured"))
     fields = src.header
@@ -218,7 +224,7 @@ def header(src: Source, number: str) -> str:
             f"**What you will learn**\n\n{learn}\n\n"
             f"**Prerequisites**\n\n{prereq}\n\n"
             f"**Runtime:** CPU {cpu}, measured (`params/cpu.yaml`, 2 cores); "
-            f"GPU {gpu}, an estimate, not measured (`params/gpu.yaml`). "
+            f"GPU {gpu}{gpu_note(gpu)} (`params/gpu.yaml`). "
             f"From the table in `notebooks/README.md`.")
 
 
