@@ -21,6 +21,10 @@ progress is interrupted (run.json says ``interrupted``); the same command then r
 its last finished epoch, and skips the recipes already saved. ``DIR/gpu_study.json`` records
 the machine, the versions, and per recipe the seconds of each epoch and the training images/s.
 ``--pack`` writes the small files (no model, checkpoint or backup) into one archive.
+
+``--step-rate`` trains nothing: it times each recipe's model on one batch held in memory, the
+rate of the accelerator alone, to set beside the rate ``fit`` reaches from rendered batches
+(about 3 minutes of device time for the two recipes, compiling included).
 """
 
 from __future__ import annotations
@@ -158,6 +162,59 @@ def study(names: list[str], seed: int, save: Path, budget: float, started: float
     return record
 
 
+def record_step_rates(names: list[str], save: Path, started: float, budget: float) -> None:
+    """:func:`step_rate` of each recipe while the budget lasts, into ``DIR/gpu_study.json``."""
+    path = save / "gpu_study.json"
+    record = json.loads(path.read_text()) if path.is_file() else {}
+    interrupt_at(budget - (time.time() - started))
+    try:
+        for name in names:
+            record.setdefault("step_rate", {})[name] = step_rate(name)
+            path.write_text(json.dumps(record, indent=2))
+    finally:
+        signal.alarm(0)
+
+
+def step_rate(name: str, steps: int = 30) -> dict:
+    """Training images/s of a recipe's model on one batch held in memory (no input pipeline):
+    what the accelerator does alone, beside the rate ``fit`` reaches from rendered batches."""
+    import keras
+    import numpy as np
+
+    from ecgkit.factory import create_enhanced_resnet50
+    from ecgkit.hardware import hardware_settings
+    from ecgkit.params import resolve
+    from ecgkit.train import baseline_model, model_kwargs
+    from ecgkit.training_config import get_training_config
+
+    recipe = bench_learning.RECIPES[name]
+    p = resolve(bench_learning.recipe_params(recipe, 42))
+    hw = hardware_settings(p["MIXED_PRECISION"])
+    if hw["mixed_precision"]:
+        keras.mixed_precision.set_global_policy(hw["policy"])
+    model = (baseline_model(p) if recipe["model"] == "baseline"
+             else create_enhanced_resnet50(**model_kwargs(p)))
+    cfg = get_training_config(model, learning_rate=p["LEARNING_RATE"], epochs=p["EPOCHS"],
+                              steps_per_epoch=1000, focal_gamma=p["FOCAL_GAMMA"])
+    model.compile(optimizer=cfg["optimizer"], loss=cfg["loss"], jit_compile=hw["jit_compile"])
+    rng, b = np.random.default_rng(0), p["BATCH_SIZE"]
+    x = {i.name: rng.uniform(0, 255, (b, *i.shape[1:])).astype("float32") for i in model.inputs}
+    y = np.eye(model.outputs[0].shape[-1], dtype="float32")[rng.integers(0, 5, b)]
+    t0 = time.perf_counter()
+    for _ in range(2):
+        model.train_on_batch(x, y)  # compiles
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    seconds = time.perf_counter() - t0
+    keras.mixed_precision.set_global_policy("float32")
+    out = {"compile_s": first, "steps": steps, "batch": b, "images_per_s": steps * b / seconds}
+    print(f"{name}: {out['images_per_s']:,.0f} training images/s from one batch in memory "
+          f"(batch {b}, {steps} steps; compiling {first:.0f} s)", flush=True)
+    return out
+
+
 def main(argv=None) -> int:
     started = time.time()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -168,6 +225,9 @@ def main(argv=None) -> int:
                     help="seconds for the whole study, loading included")
     ap.add_argument("--pack", default=None, metavar="FILE.tar.gz",
                     help="also write the small files of --save into this archive")
+    ap.add_argument("--step-rate", action="store_true",
+                    help="instead of training: each recipe's training images/s on one batch "
+                         "held in memory (no input pipeline), into DIR/gpu_study.json")
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.recipes.split(",") if n.strip()]
     unknown = [n for n in names if n not in bench_learning.RECIPES]
@@ -176,7 +236,10 @@ def main(argv=None) -> int:
     save = Path(args.save)
     save.mkdir(parents=True, exist_ok=True)
     try:
-        study(names, args.seed, save, args.budget, started)
+        if args.step_rate:
+            record_step_rates(names, save, started, args.budget)
+        else:
+            study(names, args.seed, save, args.budget, started)
     except KeyboardInterrupt:
         print(f"interrupted at {time.time() - started:.0f} s (budget {args.budget:.0f} s): run "
               "the same command again to resume", flush=True)

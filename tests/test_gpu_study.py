@@ -1,6 +1,7 @@
 """benchmarks/gpu_study.py's parts that run without a GPU: the epoch timer, the archive of the
 small files and the interruption at the budget."""
 
+import json
 import signal
 import sys
 import tarfile
@@ -65,3 +66,17 @@ def test_unknown_recipe_is_refused_with_the_known_ones(capsys):
         gpu_study.main(["--recipes", "gpu-enormous"])
     err = capsys.readouterr().err
     assert "unknown recipe(s) ['gpu-enormous']" in err and "gpu-enhanced" in err
+
+
+def test_step_rate_trains_the_recipes_model_on_one_batch_in_memory(monkeypatch, tmp_path):
+    import bench_learning
+
+    small = {**bench_learning.RECIPES["gpu-baseline"], "IMAGE_SIZE": 32, "BATCH_SIZE": 2}
+    monkeypatch.setitem(bench_learning.RECIPES, "gpu-baseline", small)
+    monkeypatch.setattr(gpu_study.step_rate, "__defaults__", (2,))  # 2 timed steps, not 30
+    gpu_study.main(["--recipes", "gpu-baseline", "--step-rate", "--save", str(tmp_path)])
+    rate = json.loads((tmp_path / "gpu_study.json").read_text())["step_rate"]["gpu-baseline"]
+    assert rate["batch"] == 2 and rate["steps"] == 2 and rate["images_per_s"] > 0
+    import keras
+
+    assert keras.mixed_precision.global_policy().name == "float32"  # the policy is put back
