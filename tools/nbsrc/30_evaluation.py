@@ -46,7 +46,7 @@ MODEL_PATH: str = ""  # trained .keras model to evaluate; empty: RUN_DIR/models/
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ecgkit import baselines, contract, evaluate, fusion, literature, nb, plots, scoring
+from ecgkit import baselines, contract, evaluate, fusion, literature, nb, plots, provenance, scoring
 from ecgkit.datasets import load_beats
 from ecgkit.params import record_list
 from ecgkit.predict import load_model
@@ -74,10 +74,9 @@ if not path.exists():
         f"{path}: no trained model. Run 20_training first (same RUN_DIR), or set MODEL_PATH."
     )
 model = load_model(path)
-from ecgkit import provenance  # what the model records about its training (split, grid, context)
 
-# the model's protocol (a different SPLIT is used, with a warning); a GRID that contradicts the
-# model is refused
+# what the model records about its training (ecgkit.provenance): the model's protocol (a
+# different SPLIT is used, with a warning); a GRID that contradicts the model is refused
 SPLIT = provenance.protocol(model, SPLIT)
 provenance.check_settings(model, {"GRID": GRID}, source="parameter GRID")
 IMAGE_SIZE_OF_MODEL = nb.image_size_of(model)

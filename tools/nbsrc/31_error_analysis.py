@@ -47,6 +47,7 @@ from ecgkit import (
     error_analysis as ea,
     nb,
     plots,
+    provenance,
     render,
 )
 from ecgkit.datasets import load_beats
@@ -67,10 +68,9 @@ if not path.exists():
         f"{path}: no trained model. Run 20_training first (same RUN_DIR), or set MODEL_PATH."
     )
 model = load_model(path)
-from ecgkit import provenance  # what the model records about its training (split, grid, context)
 
-# the model's protocol (a different SPLIT is used, with a warning); a GRID that contradicts the
-# model is refused
+# what the model records about its training (ecgkit.provenance): the model's protocol (a
+# different SPLIT is used, with a warning); a GRID that contradicts the model is refused
 SPLIT = provenance.protocol(model, SPLIT)
 provenance.check_settings(model, {"GRID": GRID}, source="parameter GRID")
 IMAGE_SIZE_OF_MODEL = nb.image_size_of(model)
