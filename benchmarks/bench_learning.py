@@ -160,6 +160,13 @@ def study_beats(data=None):
     return beats, sample.subset("val"), sample.subset("test")
 
 
+def save_run(path: Path, r: dict) -> None:
+    """Writes ``run_recipe``'s result to ``path`` (.npz; None as NaN), as ``--save`` keeps it."""
+    import numpy as np
+
+    np.savez(path, **{k: np.asarray(v, dtype=float if v is None else None) for k, v in r.items()})
+
+
 def has_prior(run_dir: Path) -> bool:
     """Whether a run's model already carries the prior correction (trained since ``train``
     sets it: run.json ``prior_shift``); ``--prior-tau`` must not apply it a second time."""
@@ -300,8 +307,7 @@ def main(argv=None) -> int:
                     r = run_recipe(name, RECIPES[name], seed, beats, val, test, run_root)
                     if saved is not None:
                         saved.parent.mkdir(parents=True, exist_ok=True)
-                        np.savez(saved, **{k: np.asarray(v, dtype=float if v is None else None)
-                                           for k, v in r.items()})
+                        save_run(saved, r)
                 results[row] = r.pop("prob")
                 pooled.setdefault(name, []).append(results[row])
                 extra[row] = r

@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_learning  # noqa: E402  (beside this file)
 
 LEFT_OUT = (".keras", ".h5", ".lock")  # models and checkpoints stay on the machine
+RECORD = "gpu_study.json"
 
 
 def epoch_timer():
@@ -110,12 +111,17 @@ def interrupt_at(seconds: float) -> None:
     signal.alarm(max(1, int(seconds)))
 
 
+def read_record(save: Path) -> dict:
+    """``DIR/gpu_study.json`` as an earlier call left it, or {}."""
+    path = save / RECORD
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def study(names: list[str], seed: int, save: Path, budget: float, started: float) -> dict:
     """Trains and saves each recipe while the budget allows; returns the timing record."""
     import numpy as np
 
-    record = json.loads((save / "gpu_study.json").read_text()) if (
-        save / "gpu_study.json").is_file() else {}
+    record = read_record(save)
     record.update(machine=machine(), budget_s=budget)
     record.setdefault("recipes", {})
     t0 = time.perf_counter()
@@ -145,17 +151,16 @@ def study(names: list[str], seed: int, save: Path, budget: float, started: float
             signal.alarm(0)
             entry = record["recipes"].setdefault(name, {"epochs": []})
             entry["epochs"] += timer.epochs  # across resumes
-            (save / "gpu_study.json").write_text(json.dumps(record, indent=2))
-        np.savez(saved, **{k: np.asarray(v, dtype=float if v is None else None)
-                           for k, v in r.items()})
+            (save / RECORD).write_text(json.dumps(record, indent=2))
+        bench_learning.save_run(saved, r)
         first_s = first_s or r["train_s"]
         images = r["images"] / max(1, bench_learning.RECIPES[name]["EPOCHS"])
-        fit = [e["seconds"] - e["validation_seconds"] for e in timer.epochs[1:]] or [
-            e["seconds"] - e["validation_seconds"] for e in timer.epochs]
+        fit = [e["seconds"] - e["validation_seconds"] for e in timer.epochs]
+        steady = fit[1:] or fit  # the first epoch compiles
         entry.update(train_s=r["train_s"], eval_s=r["eval_s"], best_epoch=r["best_epoch"],
                      val_macro_f1=r["val_macro_f1"], images_per_epoch=images,
-                     train_images_per_s=images / float(np.median(fit)) if fit else None)
-        (save / "gpu_study.json").write_text(json.dumps(record, indent=2))
+                     train_images_per_s=images / float(np.median(steady)) if steady else None)
+        (save / RECORD).write_text(json.dumps(record, indent=2))
         print(f"{name}: {r['train_s']:.0f} s, best epoch {r['best_epoch']}, val macro-F1 "
               f"{r['val_macro_f1']:.3f}, {entry['train_images_per_s'] or 0:,.0f} training "
               f"images/s after the first epoch", flush=True)
@@ -164,13 +169,12 @@ def study(names: list[str], seed: int, save: Path, budget: float, started: float
 
 def record_step_rates(names: list[str], save: Path, started: float, budget: float) -> None:
     """:func:`step_rate` of each recipe while the budget lasts, into ``DIR/gpu_study.json``."""
-    path = save / "gpu_study.json"
-    record = json.loads(path.read_text()) if path.is_file() else {}
+    record = read_record(save)
     interrupt_at(budget - (time.time() - started))
     try:
         for name in names:
             record.setdefault("step_rate", {})[name] = step_rate(name)
-            path.write_text(json.dumps(record, indent=2))
+            (save / RECORD).write_text(json.dumps(record, indent=2))
     finally:
         signal.alarm(0)
 
@@ -178,7 +182,6 @@ def record_step_rates(names: list[str], save: Path, started: float, budget: floa
 def step_rate(name: str, steps: int = 30) -> dict:
     """Training images/s of a recipe's model on one batch held in memory (no input pipeline):
     what the accelerator does alone, beside the rate ``fit`` reaches from rendered batches."""
-    import keras
     import numpy as np
 
     from ecgkit.factory import create_enhanced_resnet50
@@ -186,17 +189,18 @@ def step_rate(name: str, steps: int = 30) -> dict:
     from ecgkit.params import resolve
     from ecgkit.train import baseline_model, model_kwargs
     from ecgkit.training_config import get_training_config
+    from ecgkit.training_run import dtype_policy
 
     recipe = bench_learning.RECIPES[name]
     p = resolve(bench_learning.recipe_params(recipe, 42))
     hw = hardware_settings(p["MIXED_PRECISION"])
-    if hw["mixed_precision"]:
-        keras.mixed_precision.set_global_policy(hw["policy"])
-    model = (baseline_model(p) if recipe["model"] == "baseline"
-             else create_enhanced_resnet50(**model_kwargs(p)))
-    cfg = get_training_config(model, learning_rate=p["LEARNING_RATE"], epochs=p["EPOCHS"],
-                              steps_per_epoch=1000, focal_gamma=p["FOCAL_GAMMA"])
-    model.compile(optimizer=cfg["optimizer"], loss=cfg["loss"], jit_compile=hw["jit_compile"])
+    with dtype_policy(hw):  # built and compiled in training's policy, which is put back after
+        model = (baseline_model(p) if recipe["model"] == "baseline"
+                 else create_enhanced_resnet50(**model_kwargs(p)))
+        cfg = get_training_config(model, learning_rate=p["LEARNING_RATE"], epochs=p["EPOCHS"],
+                                  steps_per_epoch=1000, focal_gamma=p["FOCAL_GAMMA"])
+        model.compile(optimizer=cfg["optimizer"], loss=cfg["loss"],
+                      jit_compile=hw["jit_compile"])
     rng, b = np.random.default_rng(0), p["BATCH_SIZE"]
     x = {i.name: rng.uniform(0, 255, (b, *i.shape[1:])).astype("float32") for i in model.inputs}
     y = np.eye(model.outputs[0].shape[-1], dtype="float32")[rng.integers(0, 5, b)]
@@ -208,7 +212,6 @@ def step_rate(name: str, steps: int = 30) -> dict:
     for _ in range(steps):
         model.train_on_batch(x, y)
     seconds = time.perf_counter() - t0
-    keras.mixed_precision.set_global_policy("float32")
     out = {"compile_s": first, "steps": steps, "batch": b, "images_per_s": steps * b / seconds}
     print(f"{name}: {out['images_per_s']:,.0f} training images/s from one batch in memory "
           f"(batch {b}, {steps} steps; compiling {first:.0f} s)", flush=True)
