@@ -5,7 +5,7 @@ Usage:
     python enhanced_resnet50_demo.py --ci       # tiny settings (seconds)
     python enhanced_resnet50_demo.py --help     # all options (same as `ecgkit demo`)
 
-The work is done by ecgkit.demo.run_demo; this file runs `ecgkit demo` with its arguments.
+The work is done by ecgkit.workbook.demo.run_demo; this file runs `ecgkit demo` with its arguments.
 """
 
 import sys

@@ -4,8 +4,8 @@ Run: .venv/bin/python benchmarks/bench_context_branch.py [--folds 5] [--seeds 0,
 [--variants a,b] [--taus 0,0.15,0.3]  (about 6 minutes on 2 cores for the default two variants;
 all 13: about 20)
 
-The context branch of the network (:mod:`ecgkit.context_branch`) is fitted alone exactly as
-training fits it first (:func:`~ecgkit.context_branch.warm_up`: 2,000 balanced batches of 32,
+The context branch of the network (:mod:`ecgkit.model.context_branch`) is fitted alone exactly as
+training fits it first (:func:`~ecgkit.model.context_branch.warm_up`: 2,000 balanced batches of 32,
 focal loss, AdamW), in each variant of :data:`VARIANTS`: by default one MLP over the 74 values
 (standardisation, two dense layers of 64, its logits; the design before) and two experts
 (training's design: rhythm and shape through their own MLPs, logits added). The DS1 patients of
@@ -78,7 +78,7 @@ VARIANTS = {  # name: (transform of the context vectors, keyword arguments of br
     "two experts: 5 copies averaged": (None, {"experts": True, "members": 5}),
 }
 """Each changes one thing of the one-MLP design (``experts=False``) but the last five, the
-two-expert design; ``two experts: rhythm 32x2`` is training's (:data:`~ecgkit.context_branch.
+two-expert design; ``two experts: rhythm 32x2`` is training's (:data:`~ecgkit.model.context_branch.
 CONTEXT_EXPERTS`)."""
 
 
@@ -89,7 +89,7 @@ def ds1_folds(cap: int, n_folds: int):
     weights, folds)``."""
     from sklearn.model_selection import GroupKFold
 
-    from ecgkit.datasets import load_beats
+    from ecgkit.data.datasets import load_beats
 
     beats = load_beats(split="inter-patient-strict", max_beats_per_record=cap, progress=False)
     ds1 = beats.take(beats.meta["split"].isin(["train", "val"]).to_numpy())
@@ -101,7 +101,7 @@ def ds1_folds(cap: int, n_folds: int):
 
 def scores(y, prob, w) -> tuple[float, float, float]:
     from ecgkit.contract import CLASS_SET
-    from ecgkit.scoring import evaluate_predictions
+    from ecgkit.evaluation.scoring import evaluate_predictions
 
     r = evaluate_predictions(y, prob, n_boot=0, weights=w, class_set=CLASS_SET)
     return (r.macro["f1"], r.per_class.loc["S", "sensitivity"], r.per_class.loc["S", "ppv"])
@@ -114,7 +114,7 @@ def branch_alone(x_fit, y_fit, x_held, *, seed: int, steps: int, noise: float = 
     logits on x_held."""
     import keras
 
-    import ecgkit.context_branch as cb
+    import ecgkit.model.context_branch as cb
     from ecgkit.contract import CLASSES
 
     keras.utils.set_random_seed(seed)
@@ -158,8 +158,8 @@ def main(argv=None) -> int:
     if set(names) - set(VARIANTS):
         ap.error(f"unknown variant(s) {sorted(set(names) - set(VARIANTS))}")
 
-    from ecgkit.baselines import gradient_boosted_trees
-    from ecgkit.context_branch import WARMUP_STEPS
+    from ecgkit.evaluation.baselines import gradient_boosted_trees
+    from ecgkit.model.context_branch import WARMUP_STEPS
     from ecgkit.contract import CLASSES
 
     steps = args.steps or WARMUP_STEPS

@@ -19,7 +19,7 @@ from pathlib import Path
 
 def main(argv=None) -> int:
     from ecgkit.contract import EMBEDDED_DATA_DIR
-    from ecgkit.export import build_dataset
+    from ecgkit.data.export import build_dataset
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source", default=str(EMBEDDED_DATA_DIR),

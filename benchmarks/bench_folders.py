@@ -3,8 +3,8 @@ files (decode, pad or tile to the square, augment) beside the WFDB renderer path
 
 Run: .venv/bin/python benchmarks/bench_folders.py [--batches 30] [--batch-size 32] [--pages 96]
 
-The folder path is ``ecgkit.images.image_files_dataset`` as ``ecgkit.image_training`` builds it
-for ``ecgkit train --images`` (shuffled, endless, worker threads), read through Keras' own
+The folder path is ``ecgkit.data.images.image_files_dataset`` as ``ecgkit.training.image_training``
+builds it for ``ecgkit train --images`` (shuffled, endless, worker threads), read through Keras' own
 PyDataset adapter as ``fit`` reads it, at 224 px. Its files are synthetic 12-lead pages drawn
 here (pink grid, 3 x 4 leads and a rhythm strip) at 1100 x 850 px (an 11 x 8.5 in page at
 100 dpi), as PNG and as JPEG (quality 90), in a temporary folder. The WFDB path is the training
@@ -64,8 +64,8 @@ def folder_iterator(files, size: int, batch_size: int, fit: str, strength: float
     """The training stream of ``image_training.train_images``, read as ``fit`` reads it."""
     from bench_pipeline import read_as_fit
 
-    from ecgkit.augment import make_image_augment
-    from ecgkit.images import image_files_dataset
+    from ecgkit.data.augment import make_image_augment
+    from ecgkit.data.images import image_files_dataset
 
     labels = [i % 5 for i in range(len(files))]
     ds = image_files_dataset(files, labels, size, batch_size, shuffle=True, repeat=True,
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     import keras
 
     from bench_pipeline import batches_iterator, rate
-    from ecgkit.datasets import load_beats
+    from ecgkit.data.datasets import load_beats
 
     size = 224
     print(f"{os.cpu_count()} cores, Keras backend {keras.backend.backend()}, {size} px, "

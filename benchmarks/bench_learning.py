@@ -4,9 +4,9 @@ over several seeds.
 Run: .venv/bin/python benchmarks/bench_learning.py [--recipes a,b] [--seeds 42,43,44]
      [--out table.csv] [--save DIR]   (about 9 minutes per recipe and seed on 2 CPU cores)
 
-Each recipe trains a network from random weights with ``ecgkit.train.train`` on the training
-patients of the strict AAMI protocol (DS1 without 201; the validation patients carved from DS1
-choose the best epoch: ``ecgkit.splits``), every training beat available to the balanced
+Each recipe trains a network from random weights with ``ecgkit.training.train.train`` on the
+training patients of the strict AAMI protocol (DS1 without 201; the validation patients carved from
+DS1 choose the best epoch: ``ecgkit.data.splits``), every training beat available to the balanced
 sampler, then classifies the DS2 test patients once. Recipes, the context design and epochs are
 chosen on the validation patients (the ``val macro-F1`` column: DS1 only); DS2 is the exam.
 Test beats are a stratified sample (at most ``TEST_CAP`` per record and class) with
@@ -14,13 +14,13 @@ inverse-probability weights, so every figure estimates the value on all 49,623 D
 classes N, S, V, F.
 
 Rows: every seed of every recipe; a ``mean`` and ``min``/``max`` row per recipe; the four
-baselines of ``ecgkit.baselines`` (fitted on every training beat, scored on the same test beats
-with the same weights; the trees once with offline and once with causal context); late fusion of
-each image-only recipe with the RR logistic regression (``ecgkit.fusion``, weight chosen on the
-validation patients); with ``--prior-tau``, each context recipe's runs again with the prior
-correction of ``bench_context_branch.py`` (rows ``+prior``: the same models, their decisions moved
-toward the training patients' class mix), for runs trained before ``train`` put the correction in
-the model (a run whose run.json has ``prior_shift`` already carries it and gets no such row).
+baselines of ``ecgkit.evaluation.baselines`` (fitted on every training beat, scored on the same test
+beats with the same weights; the trees once with offline and once with causal context); late fusion
+of each image-only recipe with the RR logistic regression (``ecgkit.evaluation.fusion``, weight
+chosen on the validation patients); with ``--prior-tau``, each context recipe's runs again with the
+prior correction of ``bench_context_branch.py`` (rows ``+prior``: the same models, their decisions
+moved toward the training patients' class mix), for runs trained before ``train`` put the correction
+in the model (a run whose run.json has ``prior_shift`` already carries it and gets no such row).
 Below the table: for each recipe, the paired patient bootstrap of its seeds pooled (every seed's
 predictions of a patient's beats go into a resample together) against the RR-LR, the 1-NN and the
 trees.
@@ -76,7 +76,8 @@ RECIPES: dict[str, dict] = {
     "enhanced-context-logits-2-epochs": {"model": "enhanced", "CONTEXT": "logits", "EPOCHS": 2},
     "baseline-context-logits-2-epochs": {"model": "baseline", "CONTEXT": "logits", "EPOCHS": 2},
     "enhanced-image-only": {"model": "enhanced", "CONTEXT": "none"},
-    # the image-native design: the context drawn into the image's channels (ecgkit.context_image)
+    # the image-native design: the context drawn into the image's channels
+    # (ecgkit.data.context_image)
     "enhanced-image-context": {"model": "enhanced", "CONTEXT": "none", "IMAGE_CHANNELS": "context"},
     "enhanced-context-logits-image-context": {"model": "enhanced", "CONTEXT": "logits",
                                               "IMAGE_CHANNELS": "context"},
@@ -103,10 +104,10 @@ def run_info(run_dir: Path) -> dict:
 def stale(run_dir: Path, recipe: dict, seed: int) -> list[str]:
     """The parameters on which a saved run (its run.json) differs from what the recipe trains
     now (the cpu profile may have changed since), and ``experts`` or ``members`` when its
-    context branch's design differs (``ecgkit.context_branch.CONTEXT_EXPERTS``,
+    context branch's design differs (``ecgkit.model.context_branch.CONTEXT_EXPERTS``,
     ``CONTEXT_MEMBERS``): such a run is trained again, never mixed in. A run without run.json
     counts as stale."""
-    from ecgkit.context_branch import CONTEXT_EXPERTS, CONTEXT_MEMBERS
+    from ecgkit.model.context_branch import CONTEXT_EXPERTS, CONTEXT_MEMBERS
     from ecgkit.params import defaults
 
     info = run_info(run_dir)
@@ -127,9 +128,9 @@ def run_recipe(name: str, recipe: dict, seed: int, beats, val, test, run_root: P
                callbacks=()) -> dict:
     """Trains one recipe with one seed (``callbacks``: extra Keras callbacks for ``fit``);
     returns its validation and DS2 probabilities."""
-    import ecgkit.context_branch as branch
-    from ecgkit.evaluate import predict_beats
-    from ecgkit.train import baseline_model, train
+    import ecgkit.model.context_branch as branch
+    from ecgkit.evaluation.evaluate import predict_beats
+    from ecgkit.training.train import baseline_model, train
 
     p = recipe_params(recipe, seed)
     branch.CONTEXT_LOGIT_DROP = recipe.get("context_drop", 0.0)  # a switch, not a parameter
@@ -153,7 +154,7 @@ def study_beats(data=None):
     strict split (training takes its validation patients' cap from the parameters), and the
     weighted samples (``TEST_CAP`` per record and class) of the validation and test patients
     that every run and baseline is scored on."""
-    from ecgkit.datasets import load_beats
+    from ecgkit.data.datasets import load_beats
 
     beats = load_beats(data, split=SPLIT, progress=False)
     sample = load_beats(data, split=SPLIT, max_beats_per_record=TEST_CAP, progress=False)
@@ -189,7 +190,7 @@ def pooled_bootstrap(test, runs: list, other, n_boot: int = 200) -> dict:
     predictions are one copy of the test beats, with the same patients and weights."""
     import numpy as np
 
-    from ecgkit.scoring import paired_bootstrap
+    from ecgkit.evaluation.scoring import paired_bootstrap
 
     k = len(runs)
     return paired_bootstrap(np.tile(test.labels, k), np.concatenate(runs),
@@ -203,7 +204,7 @@ def pooled_pair(test, runs_a: list, runs_b: list, n_boot: int = 200) -> dict:
     seed s of B on the same copy of the test beats): the ablation's question."""
     import numpy as np
 
-    from ecgkit.scoring import paired_bootstrap
+    from ecgkit.evaluation.scoring import paired_bootstrap
 
     k = len(runs_a)
     return paired_bootstrap(np.tile(test.labels, k), np.concatenate(runs_a),
@@ -217,7 +218,7 @@ def print_ds1(val_results: dict, val, pooled: dict, seeds: list) -> None:
     run, and each recipe's mean and min-max over its seeds."""
     import pandas as pd
 
-    from ecgkit.baselines import comparison_table
+    from ecgkit.evaluation.baselines import comparison_table
 
     if not val_results:
         return
@@ -269,11 +270,11 @@ def main(argv=None) -> int:
     import numpy as np
     import pandas as pd
 
-    from ecgkit.baselines import (comparison_table, gradient_boosted_trees,
-                                  rr_logistic_regression, run_baselines)
-    from ecgkit.context_branch import log_class_frequency
+    from ecgkit.evaluation.baselines import (comparison_table, gradient_boosted_trees,
+                                             rr_logistic_regression, run_baselines)
+    from ecgkit.model.context_branch import log_class_frequency
     from ecgkit.contract import CLASSES, DS2
-    from ecgkit.fusion import choose_weight, fuse
+    from ecgkit.evaluation.fusion import choose_weight, fuse
 
     beats, val, test = study_beats(args.data)
     train_all = beats.subset("train")

@@ -9,7 +9,7 @@ For each image size it builds the baseline, the full enhanced model and each enh
 switched on alone (weights=None: cost does not depend on the weights), then reports:
 
 * parameters (all, including batch-normalization statistics),
-* FLOPs per image: ``ecgkit.cost.count_flops``, 2 x the multiply-accumulates of the conv and
+* FLOPs per image: ``ecgkit.model.cost.count_flops``, 2 x the multiply-accumulates of the conv and
   dense layers, computed from layer configs and shapes (not a profiler),
 * training images/s (``train_on_batch`` with the real optimizer, focal loss and metrics of
   ``ecgkit.get_training_config``) and inference images/s (``predict_on_batch``).
@@ -35,7 +35,7 @@ TARGET_TRAIN_RATIO = 0.8
 
 
 def variants(quick):
-    from ecgkit.factory import ENHANCEMENTS
+    from ecgkit.model.factory import ENHANCEMENTS
 
     out = {"baseline": None, "enhanced (all)": dict.fromkeys(ENHANCEMENTS, True)}
     if not quick:
@@ -47,8 +47,8 @@ def variants(quick):
 
 
 def build(size, switches):
-    from ecgkit.factory import create_baseline_resnet50, create_enhanced_resnet50
-    from ecgkit.training_config import get_training_config
+    from ecgkit.model.factory import create_baseline_resnet50, create_enhanced_resnet50
+    from ecgkit.training.training_config import get_training_config
 
     shape = (size, size, 3)
     if switches is None:
@@ -71,7 +71,7 @@ def timed(fn, steps):
 def measure_size(size, quick, batch, rounds, steps, warmup):
     import numpy as np
 
-    from ecgkit.cost import count_flops, count_params
+    from ecgkit.model.cost import count_flops, count_params
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, size=(batch, size, size, 3)).astype("float32")

@@ -1,4 +1,4 @@
-"""Input pipeline throughput: images/s of ``signal_dataset`` (``ecgkit.batches.Batches``) as
+"""Input pipeline throughput: images/s of ``signal_dataset`` (``ecgkit.data.batches.Batches``) as
 ``fit`` consumes it, beside the ``tf.data`` pipeline it replaced, in one run.
 
 Run: .venv/bin/python benchmarks/bench_pipeline.py [--batches 100] [--batch-size 64]
@@ -28,9 +28,9 @@ def reference_tfdata(beats, image_size, batch_size, strength, seed=42):
     import numpy as np
     import tensorflow as tf
 
-    from ecgkit.augment import ecg_augmentation, make_signal_augment
-    from ecgkit.datasets import one_hot
-    from ecgkit.render import render_batch
+    from ecgkit.data.augment import ecg_augmentation, make_signal_augment
+    from ecgkit.data.datasets import one_hot
+    from ecgkit.data.render import render_batch
 
     windows = np.ascontiguousarray(beats.windows, dtype=np.float32)
     targets = one_hot(beats.labels)
@@ -69,7 +69,7 @@ def batches_iterator(train_beats, val_beats, image_size, batch_size, strength, s
     import math
 
     from ecgkit.params import resolve
-    from ecgkit.train import make_datasets
+    from ecgkit.training.train import make_datasets
 
     p = resolve({"IMAGE_SIZE": image_size, "GRID": True, "BATCH_SIZE": batch_size,
                  "AUGMENT_STRENGTH": strength, "CLASS_BALANCE": "none", "SEED": seed})
@@ -119,7 +119,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
-    from ecgkit.datasets import load_beats
+    from ecgkit.data.datasets import load_beats
 
     beats = load_beats(progress=False)
     train, val = beats.subset("train"), beats.subset("val")

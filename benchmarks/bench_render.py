@@ -24,7 +24,7 @@ TARGET_SPEEDUP = 50
 
 
 def real_windows(n: int) -> np.ndarray:
-    from ecgkit.datasets import load_beats
+    from ecgkit.data.datasets import load_beats
 
     beats = load_beats(split="none", progress=False)
     idx = np.random.default_rng(0).choice(len(beats), size=n, replace=n > len(beats))
@@ -34,7 +34,7 @@ def real_windows(n: int) -> np.ndarray:
 def bench_ecgkit(windows: np.ndarray, batch: int = 256, size: int = 224) -> float:
     import cv2
 
-    from ecgkit.render import render_batch
+    from ecgkit.data.render import render_batch
 
     cv2.setNumThreads(1)
     render_batch(windows[:batch], size, True)  # warm-up (background cache)
@@ -52,7 +52,7 @@ def bench_matplotlib(windows: np.ndarray, size: int = 224) -> float:
     from matplotlib.ticker import MultipleLocator
 
     from ecgkit.contract import FS
-    from ecgkit.render import paper_geometry
+    from ecgkit.data.render import paper_geometry
 
     g = paper_geometry(size)
     t = np.arange(windows.shape[1]) / FS

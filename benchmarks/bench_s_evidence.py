@@ -44,10 +44,10 @@ IRREGULAR_BEATS = 8
 
 def rhythm_values(data_dir, records: np.ndarray, samples: np.ndarray, values, k: int):
     """``values(pre, post, avg)`` (each record's RR intervals of every beat: before, after, and
-    the +-5-minute mean; ``ecgkit.rr``) -> ``k`` values per beat, for the rows of
+    the +-5-minute mean; ``ecgkit.data.rr``) -> ``k`` values per beat, for the rows of
     ``records``/``samples``."""
-    from ecgkit.records import read_record
-    from ecgkit.rr import rr_features
+    from ecgkit.data.records import read_record
+    from ecgkit.data.rr import rr_features
 
     out = np.zeros((len(records), k), np.float32)
     for r in np.unique(records):
@@ -87,11 +87,11 @@ def local_irregularity(pre, post, avg) -> np.ndarray:
 
 
 def second_lead_shape(data_dir, records: np.ndarray, samples: np.ndarray) -> np.ndarray:
-    """The shape values (``ecgkit.context``'s window) of the lead that is not MLII, minus the
+    """The shape values (``ecgkit.data.context``'s window) of the lead that is not MLII, minus the
     median over every beat of its record."""
-    from ecgkit.baselines import morphology_features
-    from ecgkit.context import N_SHAPE, SHAPE_WINDOW_S
-    from ecgkit.records import beat_windows, read_header, read_record
+    from ecgkit.evaluation.baselines import morphology_features
+    from ecgkit.data.context import N_SHAPE, SHAPE_WINDOW_S
+    from ecgkit.data.records import beat_windows, read_header, read_record
 
     out = np.zeros((len(records), N_SHAPE), np.float32)
     for r in np.unique(records):
@@ -113,7 +113,7 @@ def warm_up_by_patient(model, x, y, patients, *, steps: int, seed: int, power: f
     import keras
     from keras import layers
 
-    import ecgkit.context_branch as cb
+    import ecgkit.model.context_branch as cb
 
     members, weights = [], []
     for k in np.unique(y):
@@ -141,8 +141,8 @@ def fit_branch(x_fit, y_fit, x_held, *, seed: int, steps: int, n_rhythm: int,
     ``x_held`` (and, with ``experts_out``, each expert's)."""
     import keras
 
-    import ecgkit.context as context
-    import ecgkit.context_branch as cb
+    import ecgkit.data.context as context
+    import ecgkit.model.context_branch as cb
     from ecgkit.contract import CLASSES
 
     keras.utils.set_random_seed(seed)
@@ -166,7 +166,7 @@ def fit_branch(x_fit, y_fit, x_held, *, seed: int, steps: int, n_rhythm: int,
 
 def trees(x, y, w, folds) -> np.ndarray:
     """Out-of-fold probabilities of the tree baseline's model on the features ``x``."""
-    from ecgkit.baselines import trees_on_features
+    from ecgkit.evaluation.baselines import trees_on_features
 
     prob = np.zeros((len(y), 5))
     for f, h in folds:
@@ -184,8 +184,8 @@ def main(argv=None) -> int:
     import pandas as pd
 
     from bench_context_branch import corrected, ds1_folds, scores
-    from ecgkit.context import N_RHYTHM
-    from ecgkit.context_branch import WARMUP_STEPS
+    from ecgkit.data.context import N_RHYTHM
+    from ecgkit.model.context_branch import WARMUP_STEPS
     from ecgkit.contract import CLASSES, EMBEDDED_DATA_DIR
 
     t0 = time.perf_counter()

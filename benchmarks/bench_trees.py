@@ -2,11 +2,11 @@
 
 Run: .venv/bin/python benchmarks/bench_trees.py [--folds 5] [--cap 300]   (about 5 minutes)
 
-``ecgkit.baselines.gradient_boosted_trees`` can read four feature sets (``TREE_FEATURE_SETS``).
-Which one it uses by default is chosen here on the training patients alone: the DS1 patients of
-the strict AAMI protocol (train and validation sides, 201 out) are split into ``--folds``
-groups of whole patients (``GroupKFold``); each set is fitted on the other folds and scored
-(macro-F1 over N/S/V/F, cap weights) on the held-out patients; the mean over folds decides.
+``ecgkit.evaluation.baselines.gradient_boosted_trees`` can read four feature sets
+(``TREE_FEATURE_SETS``). Which one it uses by default is chosen here on the training patients alone:
+the DS1 patients of the strict AAMI protocol (train and validation sides, 201 out) are split into
+``--folds`` groups of whole patients (``GroupKFold``); each set is fitted on the other folds and
+scored (macro-F1 over N/S/V/F, cap weights) on the held-out patients; the mean over folds decides.
 The choice is made with offline context (the whole record). Then the chosen set, and only it,
 is fitted on every DS1 patient and scored once on DS2, in both context modes (offline: the
 whole record; causal: only the past).
@@ -25,7 +25,7 @@ import numpy as np
 
 def macro_f1(y, prob, w) -> float:
     from ecgkit.contract import CLASS_SET
-    from ecgkit.scoring import evaluate_predictions
+    from ecgkit.evaluation.scoring import evaluate_predictions
 
     return evaluate_predictions(y, prob, n_boot=0, weights=w,
                                 class_set=CLASS_SET).macro["f1"]
@@ -39,9 +39,9 @@ def main(argv=None) -> int:
 
     from sklearn.model_selection import GroupKFold
 
-    from ecgkit.baselines import TREE_FEATURE_SETS, gradient_boosted_trees
-    from ecgkit.baselines import comparison_table
-    from ecgkit.datasets import load_beats
+    from ecgkit.evaluation.baselines import TREE_FEATURE_SETS, gradient_boosted_trees
+    from ecgkit.evaluation.baselines import comparison_table
+    from ecgkit.data.datasets import load_beats
 
     t0 = time.perf_counter()
     beats = load_beats(split="inter-patient-strict", max_beats_per_record=args.cap,

@@ -82,7 +82,7 @@ def epoch_timer():
 
 def machine() -> dict:
     """The GPU (nvidia-smi) and the software of this run."""
-    from ecgkit.hardware import versions
+    from ecgkit.training.hardware import versions
 
     try:
         gpu = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
@@ -184,12 +184,12 @@ def step_rate(name: str, steps: int = 30) -> dict:
     what the accelerator does alone, beside the rate ``fit`` reaches from rendered batches."""
     import numpy as np
 
-    from ecgkit.factory import create_enhanced_resnet50
-    from ecgkit.hardware import hardware_settings
+    from ecgkit.model.factory import create_enhanced_resnet50
+    from ecgkit.training.hardware import hardware_settings
     from ecgkit.params import resolve
-    from ecgkit.train import baseline_model, model_kwargs
-    from ecgkit.training_config import get_training_config
-    from ecgkit.training_run import dtype_policy
+    from ecgkit.training.train import baseline_model, model_kwargs
+    from ecgkit.training.training_config import get_training_config
+    from ecgkit.training.training_run import dtype_policy
 
     recipe = bench_learning.RECIPES[name]
     p = resolve(bench_learning.recipe_params(recipe, 42))

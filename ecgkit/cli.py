@@ -13,7 +13,7 @@ traceback. Every numeric option is range-checked as it is parsed, by the option 
 (:func:`param_option` for an option that means a workbook parameter, :func:`positive_int`,
 :func:`positive_float`, :func:`open_fraction`): ``error: --bootstrap: parameter BOOTSTRAP must
 be >= 0, got -1``, exit status 2. A ``KERAS_BACKEND`` that cannot run is one line too
-(:mod:`ecgkit.backends`).
+(:mod:`ecgkit.training.backends`).
 
 The terminal shows ecgkit's output. What libraries write to file descriptor 2 (TensorFlow's C++
 start-up lines such as ``cudart_stub.cc ... Could not find cuda drivers``, which ignore
@@ -38,15 +38,15 @@ from pathlib import Path
 
 import yaml
 
-from ecgkit import download
-from ecgkit.atomic import check_folder, describe_os_error
-from ecgkit.backends import backend_problem
+from ecgkit.data import download
+from ecgkit.training.atomic import check_folder, describe_os_error
+from ecgkit.training.backends import backend_problem
 from ecgkit.contract import IMAGE_SIZE, LEAD, PROJECT_ROOT
 from ecgkit.params import (PARAMS, ParamError, check, load_profile, parse_assignments, resolve,
                            weights_arg)
-from ecgkit.splits import MISSING_LEAD_POLICIES, PATIENT_SPLITS, SPLIT_PROTOCOLS, SplitError
-from ecgkit.workbook import (NOTEBOOKS_DIR, WorkbookError, lint_notebook, list_notebooks,
-                             notebook_parameters, run_workbook)
+from ecgkit.data.splits import MISSING_LEAD_POLICIES, PATIENT_SPLITS, SPLIT_PROTOCOLS, SplitError
+from ecgkit.workbook.runner import (NOTEBOOKS_DIR, WorkbookError, lint_notebook, list_notebooks,
+                                    notebook_parameters, run_workbook)
 
 LOG_MAX_BYTES = 20_000_000
 """A log file larger than this is started afresh; otherwise each run is appended."""
@@ -312,7 +312,7 @@ def _add_lead_fallback_options(p: argparse.ArgumentParser, parameters: bool = Fa
 def _load_checked_model(path: str):
     """The model saved at ``path``, checked against the class contract; None after printing
     why it cannot be used (the command then exits with status 2)."""
-    from ecgkit.predict import ModelLoadError, load_classifier
+    from ecgkit.evaluation.predict import ModelLoadError, load_classifier
 
     try:
         model = load_classifier(path)
@@ -388,7 +388,7 @@ def _add_build_dataset(sub) -> None:
     p.add_argument("--image-channels", choices=PARAMS["IMAGE_CHANNELS"].choices, default=None,
                    help="paper: the ECG strip (default); context: the beat's context in the "
                         "colour channels, the images of a model trained with "
-                        "IMAGE_CHANNELS=context (ecgkit.context_image; no grid)")
+                        "IMAGE_CHANNELS=context (ecgkit.data.context_image; no grid)")
     p.add_argument("--context-mode", choices=PARAMS["CONTEXT_MODE"].choices, default=None,
                    help="--image-channels context: the whole record (offline, default) or the "
                         "past only (causal)")
@@ -425,9 +425,9 @@ _BEAT_ONLY = {"split": "--split", "max_beats_per_record": "--max-beats-per-recor
 
 
 def _cmd_build_dataset(args) -> int:
-    from ecgkit.export import build_dataset, check_options
-    from ecgkit.records import RecordError
-    from ecgkit.rhythm import MAX_STRIPS_PER_RECORD, build_rhythm_dataset
+    from ecgkit.data.export import build_dataset, check_options
+    from ecgkit.data.records import RecordError
+    from ecgkit.data.rhythm import MAX_STRIPS_PER_RECORD, build_rhythm_dataset
 
     given = [flag for key, flag in _BEAT_ONLY.items()
              if getattr(args, key) is not None and getattr(args, key) is not False]
@@ -527,7 +527,7 @@ def _add_train(sub) -> None:
 
 def _add_image_folder_options(p: argparse.ArgumentParser, training: bool) -> None:
     """``--images DIR``, ``--labels CSV``, ``--group-column NAME`` (train and evaluate on your
-    own labelled images, ecgkit.folders) and, for training, how images are fitted and split."""
+    own labelled images, ecgkit.data.folders) and, for training, how images are fitted and split."""
     g = p.add_argument_group("your own labelled images")
     g.add_argument("--images", metavar="DIR", default=None,
                    help="a folder of labelled ECG images: one sub-folder per class, or a "
@@ -562,8 +562,8 @@ def _image_options_alone(args) -> str | None:
 
 
 def _cmd_train(args) -> int:
-    from ecgkit.callbacks import MONITOR
-    from ecgkit.train import train
+    from ecgkit.training.callbacks import MONITOR
+    from ecgkit.training.train import train
 
     if _image_options_alone(args):
         print(f"error: {_image_options_alone(args)} goes with --images DIR", file=sys.stderr)
@@ -604,8 +604,8 @@ def _cmd_train(args) -> int:
 
 
 def _train_images(args, overrides: dict):
-    """``ecgkit train --images DIR``: ecgkit.image_training on a labelled folder."""
-    from ecgkit.image_training import train_images
+    """``ecgkit train --images DIR``: ecgkit.training.image_training on a labelled folder."""
+    from ecgkit.training.image_training import train_images
 
     # The data report (printed first) says so when the split cannot keep patients apart.
     return train_images(args.images, args.labels, args.group_column, overrides,
@@ -667,13 +667,13 @@ MODEL_SETTINGS = ("IMAGE_SIZE", "GRID", "CONTEXT", "CONTEXT_MODE", "IMAGE_CHANNE
 
 
 def _cmd_evaluate(args) -> int:
-    from ecgkit.datasets import load_beats
-    from ecgkit.evaluate import evaluate_image_folder, evaluate_model
-    from ecgkit.scoring import format_summary, headline
-    from ecgkit.images import ImageFolderError
-    from ecgkit.records import RecordError
+    from ecgkit.data.datasets import load_beats
+    from ecgkit.evaluation.evaluate import evaluate_image_folder, evaluate_model
+    from ecgkit.evaluation.scoring import format_summary, headline
+    from ecgkit.data.images import ImageFolderError
+    from ecgkit.data.records import RecordError
 
-    from ecgkit.provenance import ProvenanceError, check_settings, protocol
+    from ecgkit.evaluation.provenance import ProvenanceError, check_settings, protocol
 
     if _image_options_alone(args):
         print(f"error: {_image_options_alone(args)} goes with --images DIR", file=sys.stderr)
@@ -739,16 +739,16 @@ def _cmd_evaluate(args) -> int:
 
 def recorded_source(model) -> str | None:
     """What the model was trained on, as it records it (``"image-folder"``), or None."""
-    from ecgkit.backbone import recorded_provenance
+    from ecgkit.model.backbone import recorded_provenance
 
     return recorded_provenance(model).get("source")
 
 
 def _evaluate_images(args, model, out: Path) -> int:
-    """``ecgkit evaluate --images DIR``: ecgkit.folder_evaluation on a labelled folder
+    """``ecgkit evaluate --images DIR``: ecgkit.evaluation.folder_evaluation on a labelled folder
     (``--bootstrap``, or BOOTSTRAP from ``--params``/``--set``, sets the resamples)."""
-    from ecgkit.folder_evaluation import evaluate_images, format_comparison
-    from ecgkit.scoring import format_summary
+    from ecgkit.evaluation.folder_evaluation import evaluate_images, format_comparison
+    from ecgkit.evaluation.scoring import format_summary
 
     report, extra = evaluate_images(model, args.images, args.labels, args.group_column,
                                     split=args.split, out_dir=out, n_boot=args.bootstrap,
@@ -783,8 +783,8 @@ def _add_predict(sub) -> None:
 
 
 def _predict_record(args, model) -> int:
-    from ecgkit.predict import predict_record
-    from ecgkit.records import RecordError
+    from ecgkit.evaluation.predict import predict_record
+    from ecgkit.data.records import RecordError
 
     try:
         table = predict_record(model, args.record)
@@ -806,7 +806,7 @@ def _predict_record(args, model) -> int:
 
 
 def _cmd_predict(args) -> int:
-    from ecgkit.predict import ModelLoadError, predict_files
+    from ecgkit.evaluation.predict import ModelLoadError, predict_files
 
     if bool(args.record) == bool(args.images):
         print("error: give image files or --record DIR/NAME (one of the two)", file=sys.stderr)
@@ -860,7 +860,7 @@ def _add_demo(sub) -> None:
 
 
 def _cmd_demo(args) -> int:
-    from ecgkit.demo import CI, run_demo
+    from ecgkit.workbook.demo import CI, run_demo
 
     overrides = dict(CI) if args.ci else {}
     options = {"IMAGE_SIZE": args.image_size, "EPOCHS": args.epochs,

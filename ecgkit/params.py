@@ -88,7 +88,7 @@ PARAMS: dict[str, Param] = {
     "ATTENTION": Param(bool, True, "use channel + spatial attention"),
     "CALIBRATION": Param(bool, True, "use the feature calibration module"),
     "PYRAMID": Param(bool, True, "use feature-pyramid / multi-path fusion"),
-    "CONTEXT": Param(str, "logits", "the beat's context inside the model (ecgkit.context: "
+    "CONTEXT": Param(str, "logits", "the beat's context inside the model (ecgkit.data.context: "
                      "rhythm against the patient's RR, shape against the patient's usual beat): "
                      "'logits' (a context MLP whose logits add to the image head's), 'head' (its "
                      "features join the pooled image features) or 'none' (image only, the "
@@ -97,7 +97,7 @@ PARAMS: dict[str, Param] = {
                             "paper, the published design) or 'context' (three traces in the "
                             "colour channels: the rhythm in units of the patient's RR, the beat "
                             "at 11 ms per pixel at 64 px, the patient's usual beat; "
-                            "ecgkit.context_image)", choices=("paper", "context")),
+                            "ecgkit.data.context_image)", choices=("paper", "context")),
     "CONTEXT_MODE": Param(str, "offline", "context from the whole record ('offline', Holter "
                           "review) or from the past only ('causal', a live monitor: no next "
                           "beat, no future average, the image cut 0.45 s after R)",
@@ -107,7 +107,7 @@ PARAMS: dict[str, Param] = {
                            range="[0, inf)"),
     "DROPOUT": Param(float, 0.5, "dropout rate in the classification head", range="[0, 1)"),
     "BN_MOMENTUM": Param(float, 0.0, "BatchNorm moving-average momentum; 0: from the epoch "
-                         "length (ecgkit.callbacks.auto_bn_momentum)", range="[0, 1)"),
+                         "length (ecgkit.training.callbacks.auto_bn_momentum)", range="[0, 1)"),
     # Training
     "EPOCHS": Param(int, 10, "training epochs", range="[1, inf)"),
     "STEPS_PER_EPOCH": Param(int, 0, "batches per epoch (0: one pass over the training data)",

@@ -85,7 +85,7 @@ def synthetic_record(tmp_path):
 def small_beats():
     """14 records of the embedded database (N, S, V, F on every side, Q via the paced 107 and
     217 on train and test), default inter-patient split, at most 20 beats per record and class."""
-    from ecgkit.datasets import load_beats
+    from ecgkit.data.datasets import load_beats
 
     records = ["100", "106", "107", "118", "119", "200", "207", "208", "209", "213", "217", "223",
                "232", "233"]

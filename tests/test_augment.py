@@ -1,9 +1,9 @@
-"""Tests for ecgkit.augment: ECG-safe layers (no flips), range, identity at strength 0."""
+"""Tests for ecgkit.data.augment: ECG-safe layers (no flips), range, identity at strength 0."""
 
 import numpy as np
 import pytest
 
-from ecgkit.augment import ecg_augmentation, make_signal_augment, signal_augment
+from ecgkit.data.augment import ecg_augmentation, make_signal_augment, signal_augment
 
 
 def _ecg_like_images(n=4, size=64):
@@ -72,7 +72,7 @@ class TestImageAugmentation:
             ecg_augmentation(-1)
 
     def test_augment_images_small_safe_changes(self):
-        from ecgkit.augment import augment_images
+        from ecgkit.data.augment import augment_images
 
         imgs = _ecg_like_images()
         out = augment_images(imgs, np.random.default_rng(0), 1.0)
@@ -128,7 +128,7 @@ def _identical_beats(n):
     import pandas as pd
 
     from ecgkit.contract import BEFORE_SAMPLES, WINDOW_SAMPLES
-    from ecgkit.datasets import BeatSet
+    from ecgkit.data.datasets import BeatSet
 
     t = np.arange(WINDOW_SAMPLES)
     windows = np.tile(np.exp(-((t - BEFORE_SAMPLES) / 8.0) ** 2), (n, 1)).astype(np.float32)
@@ -145,8 +145,8 @@ class TestSignalAugmentBatch:
         assert not np.allclose(y[0], y[1])
 
     def test_with_signal_dataset(self):
-        from ecgkit.augment import make_signal_augment
-        from ecgkit.datasets import signal_dataset
+        from ecgkit.data.augment import make_signal_augment
+        from ecgkit.data.datasets import signal_dataset
 
         n = 4
         beats = _identical_beats(n)
@@ -160,8 +160,8 @@ class TestSignalAugmentBatch:
         # Without repeat, each epoch passes over the data anew; the augmentation draws must be
         # new each epoch (and the same for the same seed), not restart from batch 0. An endless
         # stream continues its draws across epochs and from ``start`` after a resume.
-        from ecgkit.augment import make_image_augment, make_signal_augment
-        from ecgkit.datasets import signal_dataset
+        from ecgkit.data.augment import make_image_augment, make_signal_augment
+        from ecgkit.data.datasets import signal_dataset
 
         n = 4
         beats = _identical_beats(n)

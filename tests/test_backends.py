@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from ecgkit.contract import PROJECT_ROOT
-from ecgkit.factory import create_enhanced_resnet50
-from ecgkit.predict import load_model
+from ecgkit.model.factory import create_enhanced_resnet50
+from ecgkit.evaluation.predict import load_model
 from test_train import TINY, TINY_MODEL_SRC
 
 BACKENDS = [pytest.param(name, marks=pytest.mark.skipif(
@@ -70,7 +70,7 @@ class TestOtherBackend:
             import json, sys
             import keras
             import numpy as np
-            from ecgkit.factory import create_baseline_resnet50, create_enhanced_resnet50
+            from ecgkit.model.factory import create_baseline_resnet50, create_enhanced_resnet50
             x = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3)).astype("uint8")
             np.save({str(tmp_path / "x.npy")!r}, x)
             sums = create_baseline_resnet50((64, 64, 3), 5, weights=None).predict(x, verbose=0)
@@ -97,7 +97,7 @@ class TestOtherBackend:
         out = run_on(backend, f"""
             import json
             import numpy as np
-            from ecgkit.predict import load_model
+            from ecgkit.evaluation.predict import load_model
             model = load_model({str(tmp_path / "tf.keras")!r})
             x = np.load({str(tmp_path / "x.npy")!r})
             print(json.dumps(model.predict(x, verbose=0).tolist()))
@@ -113,10 +113,10 @@ class TestOtherBackend:
             import json
             import keras
             import numpy as np
-            from ecgkit.datasets import load_beats, signal_dataset
-            from ecgkit.error_analysis import grad_cam
-            from ecgkit.evaluate import evaluate_model
-            from ecgkit.train import train
+            from ecgkit.data.datasets import load_beats, signal_dataset
+            from ecgkit.evaluation.error_analysis import grad_cam
+            from ecgkit.evaluation.evaluate import evaluate_model
+            from ecgkit.training.train import train
 
             beats = load_beats(max_beats_per_record=2, progress=False)
             params = {{**{TINY!r}, "EPOCHS": 2}}
@@ -148,7 +148,7 @@ class TestOtherBackend:
         assert out["backend"] == out["run_backend"] == backend
         assert out["history"] == [0, 1] and out["resumed"] == 1
         assert 0.0 <= out["macro_f1"] <= 1.0 and out["n"] > 0
-        from ecgkit.error_analysis import grad_cam
+        from ecgkit.evaluation.error_analysis import grad_cam
 
         model = load_model(run / "model.keras")
         x = np.load(tmp_path / "x.npy")
@@ -160,7 +160,7 @@ class TestOtherBackend:
     def test_ci_sized_demo(self, backend, tmp_path):
         out = run_on(backend, f"""
             import json
-            from ecgkit.demo import CI, run_demo
+            from ecgkit.workbook.demo import CI, run_demo
             summary = run_demo({str(tmp_path)!r}, CI, progress=False)
             print(json.dumps({{"macro_f1": summary["test"]["macro_f1"]}}))
         """)
@@ -180,9 +180,9 @@ def test_data_parallel_on_two_jax_cpu_devices(tmp_path):
                  "'--xla_force_host_platform_device_count=2'\n" + TINY_MODEL_SRC
                  + textwrap.dedent(f"""
         import json
-        from ecgkit.datasets import load_beats
-        from ecgkit.hardware import select_strategy
-        from ecgkit.train import train
+        from ecgkit.data.datasets import load_beats
+        from ecgkit.training.hardware import select_strategy
+        from ecgkit.training.train import train
 
         strategy = select_strategy(["cpu:0", "cpu:1"])
         res = train({{**{TINY!r}, "BATCH_SIZE": 8}}, beats=load_beats(max_beats_per_record=2,

@@ -16,7 +16,7 @@ import pytest
 
 from ecgkit.contract import EMBEDDED_DATA_DIR, PROJECT_ROOT
 from ecgkit.params import ParamError, load_profile
-from ecgkit.records import RecordError, read_header, read_record
+from ecgkit.data.records import RecordError, read_header, read_record
 
 
 def _edit_header(folder: Path, record: str, old: str, new: str) -> Path:
@@ -170,7 +170,7 @@ def _no_beats(folder: Path, record: str) -> None:
 
 class TestRecordWithoutBeats:
     def test_counted_and_reported_beside_good_records(self, copy_records, caplog):
-        from ecgkit.datasets import load_beats
+        from ecgkit.data.datasets import load_beats
 
         d = copy_records("100", "101")
         _no_beats(d, "101")
@@ -210,7 +210,7 @@ class TestNonAsciiRecordName:
 
 class TestOutputPaths:
     def test_full_disk_names_the_path(self, tmp_path, monkeypatch):
-        from ecgkit import atomic
+        from ecgkit.training import atomic
 
         def full(self, *args, **kwargs):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -225,7 +225,7 @@ class TestOutputPaths:
         assert list(target.parent.iterdir()) == []  # no temporary file left behind
 
     def test_full_disk_is_a_message_in_the_cli(self, tmp_path, monkeypatch, capsys):
-        from ecgkit import atomic
+        from ecgkit.training import atomic
         from ecgkit.cli import main
 
         def full(self, *args, **kwargs):

@@ -5,17 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ecgkit.baselines import (
-    BASELINES,
-    always_n,
-    comparison_table,
-    morphology_features,
-    nearest_neighbour,
-    rr_logistic_regression,
-    run_baselines,
-)
+from ecgkit.evaluation.baselines import (BASELINES, always_n, comparison_table, morphology_features,
+                                         nearest_neighbour, rr_logistic_regression, run_baselines)
 from ecgkit.contract import BEFORE_SAMPLES, CLASSES, DS2, WINDOW_SAMPLES
-from ecgkit.datasets import BeatSet
+from ecgkit.data.datasets import BeatSet
 
 
 def _subset(beats, mask):
@@ -27,7 +20,7 @@ def _subset(beats, mask):
 @pytest.fixture(scope="module")
 def split_beats():
     """Embedded records, at most 60 beats per record and class, weighted; train and test."""
-    from ecgkit.datasets import load_beats
+    from ecgkit.data.datasets import load_beats
 
     beats = load_beats(max_beats_per_record=60, progress=False)
     return beats.subset("train"), beats.subset("test")
@@ -64,8 +57,9 @@ class TestOnRealBeats:
         assert trees["macro_f1"] > max(nn["macro_f1"], lr["macro_f1"])
 
     def test_trees_feature_sets_and_modes(self, split_beats):
-        from ecgkit.baselines import TREE_FEATURE_SETS, gradient_boosted_trees, tree_features
-        from ecgkit.context import N_FEATURES, N_RHYTHM
+        from ecgkit.evaluation.baselines import (TREE_FEATURE_SETS, gradient_boosted_trees,
+                                                 tree_features)
+        from ecgkit.data.context import N_FEATURES, N_RHYTHM
 
         train, test = split_beats
         widths = {f: tree_features(test, f).shape[1] for f in TREE_FEATURE_SETS}
@@ -132,7 +126,7 @@ class TestCompare:
     """``compare`` is the chain the demo and notebook 30 share: its parts agree with each other."""
 
     def test_chain_on_real_beats(self, split_beats, results):
-        from ecgkit.baselines import compare
+        from ecgkit.evaluation.baselines import compare
 
         _, test = split_beats
         res = {"network": results["nearest_neighbour"], **results}
@@ -151,7 +145,7 @@ class TestCompare:
         assert list(paired.index.names) == ["model", "minus"] and len(paired) == len(results)
 
     def test_unknown_model(self, split_beats, results):
-        from ecgkit.baselines import compare
+        from ecgkit.evaluation.baselines import compare
 
         with pytest.raises(ValueError, match=r"models \['network'\] are not in results"):
             compare(results, split_beats[1], n_boot=1)
@@ -222,7 +216,7 @@ class TestVerdict:
                                    "rr_logistic_regression"])
 
     def test_sentence_follows_the_numbers(self):
-        from ecgkit.baselines import verdict
+        from ecgkit.evaluation.baselines import verdict
 
         up = verdict(self._table(0.6))
         assert up.startswith("On 840 test beats (weighted 25,013), the network's macro-F1 over "
@@ -232,7 +226,7 @@ class TestVerdict:
         assert "above always-N (0.250), below 1-NN (0.500) and below RR-LR (0.450)" in down
 
     def test_bootstrap_and_coverage(self):
-        from ecgkit.baselines import verdict
+        from ecgkit.evaluation.baselines import verdict
 
         def boot(d, lo, hi):
             return {"difference": d, "lo": lo, "hi": hi, "share_above_zero": 0.5,

@@ -1,4 +1,4 @@
-"""Tests for ecgkit.batches: which items each batch holds, its random draws, and made_ahead."""
+"""Tests for ecgkit.data.batches: which items each batch holds, its random draws, and made_ahead."""
 
 import threading
 import time
@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from ecgkit.batches import Batches, made_ahead
+from ecgkit.data.batches import Batches, made_ahead
 
 
 def items(idx, rng):
@@ -124,7 +124,7 @@ class TestDefaultWorkers:
     def test_follows_the_usable_cores(self, monkeypatch):
         import os
 
-        from ecgkit import batches
+        from ecgkit.data import batches
 
         monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(16)), raising=False)
         assert batches.default_workers() == 16
@@ -134,7 +134,7 @@ class TestDefaultWorkers:
     def test_without_affinity_uses_the_cpu_count(self, monkeypatch):
         import os
 
-        from ecgkit import batches
+        from ecgkit.data import batches
 
         monkeypatch.delattr(os, "sched_getaffinity", raising=False)
         monkeypatch.setattr(os, "cpu_count", lambda: 12)

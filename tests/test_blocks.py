@@ -4,12 +4,12 @@ import keras
 import numpy as np
 import pytest
 
-from ecgkit.attention import ChannelPooling, ecg_attention
-from ecgkit.backbone import CaffePreprocessing
-from ecgkit.calibration import ComponentPooling, feature_calibration
-from ecgkit.ecg_block import ecg_multiscale_block
-from ecgkit.head import classification_head
-from ecgkit.pyramid import pyramid_fusion
+from ecgkit.model.attention import ChannelPooling, ecg_attention
+from ecgkit.model.backbone import CaffePreprocessing
+from ecgkit.model.calibration import ComponentPooling, feature_calibration
+from ecgkit.model.ecg_block import ecg_multiscale_block
+from ecgkit.model.head import classification_head
+from ecgkit.model.pyramid import pyramid_fusion
 
 RNG = np.random.default_rng(0)
 to_numpy = keras.ops.convert_to_numpy

@@ -57,7 +57,7 @@ def lab(tmp_path_factory):
     _require_browser()
     import papermill
 
-    from ecgkit.workbook import notebook_parameters, run_parameters
+    from ecgkit.workbook.runner import notebook_parameters, run_parameters
 
     root = tmp_path_factory.mktemp("lab")
     run_dir = root / "run"

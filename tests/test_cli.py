@@ -47,7 +47,7 @@ class TestInputErrors:
 
     def test_bugs_keep_their_traceback(self):
         from ecgkit.cli import is_input_error
-        from ecgkit.records import RecordError
+        from ecgkit.data.records import RecordError
 
         assert is_input_error(RecordError("x.hea: bad"))
         assert is_input_error(FileNotFoundError(2, "No such file", "/x/model.keras"))

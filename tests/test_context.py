@@ -1,14 +1,14 @@
-"""The beat's context (ecgkit.context): offline against causal, on real records and by hand."""
+"""The beat's context (ecgkit.data.context): offline against causal, on real records and by hand."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ecgkit import context
+from ecgkit.data import context
 from ecgkit.contract import BEFORE_SAMPLES, FS, WINDOW_SAMPLES
-from ecgkit.datasets import record_beats
-from ecgkit.rr import rr_features
+from ecgkit.data.datasets import record_beats
+from ecgkit.data.rr import rr_features
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ class TestVectors:
         assert one.shape == (1, context.N_FEATURES) and np.isfinite(one).all()
 
     def test_load_beats_carries_both_modes_through_take(self, embedded_dir):
-        from ecgkit.datasets import load_beats
+        from ecgkit.data.datasets import load_beats
 
         beats = load_beats(records=["119", "220"], split="none", max_beats_per_record=20,
                            progress=False)

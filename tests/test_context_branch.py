@@ -1,5 +1,5 @@
-"""The context branch (ecgkit.context_branch): the second input of the model, its dropout of the
-image logits, its warm-up, and the factory switches that build it."""
+"""The context branch (ecgkit.model.context_branch): the second input of the model, its dropout of
+the image logits, its warm-up, and the factory switches that build it."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import keras
 import numpy as np
 import pytest
 
-from ecgkit.context_branch import (BranchDropout, adapt_context, context_size, has_context,
-                                   has_warm_up, image_size_of, warm_up)
+from ecgkit.model.context_branch import (BranchDropout, adapt_context, context_size, has_context,
+                                         has_warm_up, image_size_of, warm_up)
 
 
 def _branch_model(features=6, join="logits"):
-    from ecgkit.context_branch import context_branch
+    from ecgkit.model.context_branch import context_branch
 
     inp = keras.Input((features,), name="context")
     out = context_branch(inp, 5, join)
@@ -41,7 +41,7 @@ class TestRegularisation:
                        for layer in _branch_model().layers)
 
     def test_noise_and_dropout_act_in_training_only(self):
-        from ecgkit.context_branch import context_branch
+        from ecgkit.model.context_branch import context_branch
 
         inp = keras.Input((6,), name="context")
         one = keras.Model(inp, context_branch(inp, 5, noise=0.3, dropout=0.3, experts=False))
@@ -61,7 +61,7 @@ class TestRegularisation:
 
 
     def test_logit_drop_drops_whole_rows_of_context_logits_in_training(self):
-        from ecgkit.context_branch import context_branch
+        from ecgkit.model.context_branch import context_branch
 
         assert not any(isinstance(layer, BranchDropout) for layer in _branch_model().layers)
         inp = keras.Input((6,), name="context")
@@ -76,8 +76,8 @@ class TestRegularisation:
 
 class TestExperts:
     def test_rhythm_and_shape_each_reach_their_own_logits_which_add(self, tmp_path):
-        from ecgkit.context import N_RHYTHM
-        from ecgkit.context_branch import Columns, context_branch
+        from ecgkit.data.context import N_RHYTHM
+        from ecgkit.model.context_branch import Columns, context_branch
 
         inp = keras.Input((N_RHYTHM + 5,), name="context")
         model = keras.Model(inp, context_branch(inp, 4, experts=True))
@@ -101,8 +101,8 @@ class TestExperts:
             Columns(3, 3)
 
     def test_the_experts_learn_a_rule_that_needs_both(self):
-        from ecgkit.context import N_RHYTHM
-        from ecgkit.context_branch import context_branch
+        from ecgkit.data.context import N_RHYTHM
+        from ecgkit.model.context_branch import context_branch
 
         # class 1: early (rhythm value < -0.5) with a usual shape; class 2: an odd shape
         rng = np.random.default_rng(0)
@@ -120,8 +120,9 @@ class TestExperts:
 
 class TestMembers:
     def test_copies_have_their_own_layers_and_their_logits_are_averaged(self, tmp_path):
-        from ecgkit.context import N_RHYTHM
-        from ecgkit.context_branch import context_branch, has_experts, member_logits, n_members
+        from ecgkit.data.context import N_RHYTHM
+        from ecgkit.model.context_branch import (context_branch, has_experts, member_logits,
+                                                 n_members)
 
         inp = keras.Input((N_RHYTHM + 5,), name="context")
         model = keras.Model(inp, context_branch(inp, 4, experts=True, members=3))
@@ -145,13 +146,13 @@ class TestMembers:
 
     @pytest.mark.parametrize("members", [0, -1, 1.5, True])
     def test_bad_member_counts_are_refused(self, members):
-        from ecgkit.context_branch import context_branch
+        from ecgkit.model.context_branch import context_branch
 
         with pytest.raises(ValueError, match="members must be an integer >= 1"):
             context_branch(keras.Input((6,), name="context"), 3, members=members)
 
     def test_warm_up_fits_every_copy_to_the_labels(self):
-        from ecgkit.context_branch import context_branch, member_logits
+        from ecgkit.model.context_branch import context_branch, member_logits
 
         rng = np.random.default_rng(0)
         x = rng.normal(size=(2000, 6)).astype(np.float32)
@@ -167,7 +168,7 @@ class TestMembers:
 
 
     def test_each_copy_learns_from_batches_of_its_own(self):
-        from ecgkit.context_branch import context_branch, member_logits
+        from ecgkit.model.context_branch import context_branch, member_logits
 
         # two copies started from the same weights end apart only if their batches differ
         rng = np.random.default_rng(0)
@@ -188,8 +189,8 @@ class TestMembers:
 
 class TestPriorShift:
     def test_zero_until_set_then_tau_log_frequency_saved_with_the_model(self, tmp_path):
-        from ecgkit.context_branch import PRIOR_LAYER, set_prior_shift
-        from ecgkit.factory import create_enhanced_resnet50
+        from ecgkit.model.context_branch import PRIOR_LAYER, set_prior_shift
+        from ecgkit.model.factory import create_enhanced_resnet50
 
         plain = create_enhanced_resnet50((32, 32, 3), 5, None)
         assert set_prior_shift(plain, [0, 1]) is None  # the published model has no shift
@@ -243,7 +244,7 @@ class TestWarmUp:
 
 class TestFactory:
     def test_published_call_has_one_input_and_context_adds_a_second(self):
-        from ecgkit.factory import create_baseline_resnet50, create_enhanced_resnet50
+        from ecgkit.model.factory import create_baseline_resnet50, create_enhanced_resnet50
 
         plain = create_enhanced_resnet50(input_shape=(32, 32, 3), num_classes=5, weights=None)
         assert not has_context(plain) and len(plain.inputs) == 1 and image_size_of(plain) == 32
@@ -259,8 +260,8 @@ class TestFactory:
         assert has_context(base) and "image_logit_drop" in {layer.name for layer in base.layers}
 
     def test_image_weight_is_the_chosen_scale_or_none(self):
-        from ecgkit.context_branch import DROP_LAYER, image_weight
-        from ecgkit.factory import create_enhanced_resnet50
+        from ecgkit.model.context_branch import DROP_LAYER, image_weight
+        from ecgkit.model.factory import create_enhanced_resnet50
 
         assert image_weight(create_enhanced_resnet50((32, 32, 3), 5, None)) is None
         model = create_enhanced_resnet50((32, 32, 3), 5, None, context_features=74)
@@ -269,7 +270,7 @@ class TestFactory:
         assert image_weight(model) == 0.0
 
     def test_bad_context_arguments(self):
-        from ecgkit.factory import create_enhanced_resnet50
+        from ecgkit.model.factory import create_enhanced_resnet50
 
         with pytest.raises(ValueError, match="context_features"):
             create_enhanced_resnet50((32, 32, 3), 5, None, context_features=-1)

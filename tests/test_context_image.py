@@ -1,4 +1,4 @@
-"""The context drawn into the image (ecgkit.context_image, IMAGE_CHANNELS=context): what each
+"""The context drawn into the image (ecgkit.data.context_image, IMAGE_CHANNELS=context): what each
 channel shows, causal images without the future, and one rendering for training, evaluation and
 the provenance's inputs."""
 
@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecgkit import context, context_image
+from ecgkit.data import context, context_image
 from ecgkit.contract import BEFORE_SAMPLES, FS, WINDOW_SAMPLES
-from ecgkit.datasets import BeatSet, record_beats
-from ecgkit.rr import rr_features
+from ecgkit.data.datasets import BeatSet, record_beats
+from ecgkit.data.rr import rr_features
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def dark_rows(channel: np.ndarray) -> np.ndarray:
 
 class TestChannels:
     def test_the_usual_beat_is_the_records_median_beat(self, rec119):
-        from ecgkit.baselines import morphology_features
+        from ecgkit.evaluation.baselines import morphology_features
 
         beats = beat_set(rec119, "offline")
         usual = context_image.usual_beats(beats.windows, beats.context_of("offline"))
@@ -120,8 +120,8 @@ class TestOneRendering:
     def test_batches_and_provenance_inputs_draw_the_same_images(self, embedded_dir):
         """What training and evaluation feed a model (signal_dataset) and what the notebooks'
         explanations feed it (provenance.model_inputs) are the same pixels."""
-        from ecgkit.datasets import load_beats, signal_dataset
-        from ecgkit.provenance import model_inputs
+        from ecgkit.data.datasets import load_beats, signal_dataset
+        from ecgkit.evaluation.provenance import model_inputs
 
         beats = load_beats(records=["119", "220"], split="none", max_beats_per_record=8,
                            progress=False)
@@ -133,7 +133,7 @@ class TestOneRendering:
             name = "stub"
             inputs = [type("T", (), {"shape": (None, 32, 32, 3)})()]
 
-        import ecgkit.provenance as prov
+        import ecgkit.evaluation.provenance as prov
 
         recorded = {"image_channels": "context", "context_mode": "causal", "context": "none"}
         with pytest.MonkeyPatch.context() as mp:
@@ -154,8 +154,8 @@ class TestBuildDataset:
         import cv2
 
         from ecgkit.cli import main
-        from ecgkit.datasets import load_beats
-        from ecgkit.export import read_build_info, read_manifest
+        from ecgkit.data.datasets import load_beats
+        from ecgkit.data.export import read_build_info, read_manifest
 
         out = tmp_path / "ctx"
         rc = main(["build-dataset", str(embedded_dir), str(out), "--workers", "1", "--quiet",
@@ -185,8 +185,8 @@ class TestBuildDataset:
     def test_a_folder_of_another_drawing_is_refused(self, tmp_path):
         import json
 
-        import ecgkit.provenance as prov
-        from ecgkit.export import BUILD_INFO
+        import ecgkit.evaluation.provenance as prov
+        from ecgkit.data.export import BUILD_INFO
 
         class Model:
             name = "ctx-model"
@@ -226,7 +226,7 @@ class TestBuildDataset:
         """A build.json without image_channels (written before the option) is a paper folder."""
         import json
 
-        from ecgkit.export import BUILD_INFO, build_dataset
+        from ecgkit.data.export import BUILD_INFO, build_dataset
 
         kw = dict(records=["100"], split="none", image_size=32, grid=False,
                   max_beats_per_record=2, workers=1, progress=False)

@@ -14,7 +14,7 @@ import numpy as np
 import wfdb
 
 from ecgkit.contract import EMBEDDED_DATA_DIR, FS, MITDB_RECORDS
-from ecgkit.records import list_records
+from ecgkit.data.records import list_records
 
 
 def _table(name: str) -> list[dict]:

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from ecgkit.contract import CLASSES
-from ecgkit.datasets import clear_cache, load_beats, signal_dataset
-from ecgkit.images import ImageFolderError, image_folder_dataset, read_image, scan_image_folder
-from ecgkit.records import LeadNotFoundError, RecordError
-from ecgkit.splits import SplitError, patient_overlap
+from ecgkit.data.datasets import clear_cache, load_beats, signal_dataset
+from ecgkit.data.images import ImageFolderError, image_folder_dataset, read_image, scan_image_folder
+from ecgkit.data.records import LeadNotFoundError, RecordError
+from ecgkit.data.splits import SplitError, patient_overlap
 
 
 class TestLoadBeats:

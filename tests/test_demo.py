@@ -12,7 +12,7 @@ from ecgkit.contract import PROJECT_ROOT
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """One CI-sized demo run: (its folder, the summary it returned)."""
-    from ecgkit.demo import CI, run_demo
+    from ecgkit.workbook.demo import CI, run_demo
 
     out = tmp_path_factory.mktemp("demo")
     return out, run_demo(out, CI, progress=False)
@@ -72,7 +72,7 @@ class TestDemo:
 
 class TestDemoProfile:
     def test_the_demo_is_a_profile(self):
-        from ecgkit.demo import CI, demo_params
+        from ecgkit.workbook.demo import CI, demo_params
         from ecgkit.params import load_profile
 
         profile = load_profile("demo")

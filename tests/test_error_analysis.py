@@ -1,4 +1,5 @@
-"""Tests for ecgkit.error_analysis: tables on arrays, gallery, and Grad-CAM on a tiny model."""
+"""Tests for ecgkit.evaluation.error_analysis: tables on arrays, gallery, and Grad-CAM on a tiny
+model."""
 
 import matplotlib
 
@@ -8,14 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecgkit.error_analysis import (
-    confused_pairs,
-    errors_per_patient,
-    errors_per_record,
-    grad_cam,
-    misclassified_gallery,
-    misclassified_table,
-)
+from ecgkit.evaluation.error_analysis import (confused_pairs, errors_per_patient, errors_per_record,
+                                              grad_cam, misclassified_gallery, misclassified_table)
 
 
 @pytest.fixture
@@ -125,7 +120,7 @@ class TestGradCamLayerForSize:
         return keras.Model(inp, out)
 
     def test_deepest_stage_at_least_min_width(self):
-        from ecgkit.error_analysis import gradcam_layer_for_size
+        from ecgkit.evaluation.error_analysis import gradcam_layer_for_size
 
         # 64 px: widths 16, 8, 4, 2 -> conv3 (8 wide); 224 px: 56, 28, 14, 7 -> conv4
         assert gradcam_layer_for_size(self._stages(64)) == ("conv3_block4_out", 8)
@@ -134,14 +129,14 @@ class TestGradCamLayerForSize:
         assert gradcam_layer_for_size(self._stages(256)) == ("attention_out", 8)
 
     def test_too_small_for_any_stage_takes_the_widest(self):
-        from ecgkit.error_analysis import gradcam_layer_for_size
+        from ecgkit.evaluation.error_analysis import gradcam_layer_for_size
 
         assert gradcam_layer_for_size(self._stages(64), min_width=40) == ("conv2_block3_out", 16)
 
     def test_model_without_stages_is_refused(self):
         import keras
 
-        from ecgkit.error_analysis import gradcam_layer_for_size
+        from ecgkit.evaluation.error_analysis import gradcam_layer_for_size
 
         inp = keras.Input((32, 32, 3))
         model = keras.Model(inp, keras.layers.Dense(5)(keras.layers.Flatten()(inp)))

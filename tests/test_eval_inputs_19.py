@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from ecgkit.contract import EMBEDDED_DATA_DIR
-from ecgkit.images import ImageError, ImageFolderError, read_image
+from ecgkit.data.images import ImageError, ImageFolderError, read_image
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,7 +30,7 @@ def _tiny_model(size: int = 32, grid: bool | None = False):
     """An image-only model with ecgkit's preprocessing layer (which records the grid)."""
     import keras
 
-    from ecgkit.backbone import CaffePreprocessing, record_grid
+    from ecgkit.model.backbone import CaffePreprocessing, record_grid
 
     keras.utils.set_random_seed(0)
     inp = keras.Input((size, size, 3))
@@ -53,13 +53,13 @@ def model_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model(model_path):
-    from ecgkit.predict import load_model
+    from ecgkit.evaluation.predict import load_model
 
     return load_model(model_path)
 
 
 def _build(out: Path, image_size: int, grid: bool) -> Path:
-    from ecgkit.export import build_dataset
+    from ecgkit.data.export import build_dataset
 
     build_dataset(EMBEDDED_DATA_DIR, out, records=["100"], max_beats_per_record=2, workers=1,
                   progress=False, image_size=image_size, grid=grid)
@@ -79,14 +79,14 @@ class TestEvaluateImageFolderSettings:
     """Item 5: build.json's image size and grid are compared with the model's."""
 
     def test_matching_folder_is_evaluated(self, model, datasets):
-        from ecgkit.evaluate import evaluate_image_folder
+        from ecgkit.evaluation.evaluate import evaluate_image_folder
 
         r = evaluate_image_folder(model, datasets["match"], "test", n_boot=0)
         assert len(r.y_true) == 5
 
     def test_contradicting_grid_is_refused_naming_both(self, model, datasets):
-        from ecgkit.evaluate import evaluate_image_folder
-        from ecgkit.provenance import ProvenanceError
+        from ecgkit.evaluation.evaluate import evaluate_image_folder
+        from ecgkit.evaluation.provenance import ProvenanceError
 
         with pytest.raises(ProvenanceError) as err:
             evaluate_image_folder(model, datasets["grid"], "test", n_boot=0)
@@ -95,8 +95,8 @@ class TestEvaluateImageFolderSettings:
         assert "grid=True" in msg and "grid=False" in msg and "--no-grid" in msg
 
     def test_other_image_size_is_refused_naming_both(self, model, datasets):
-        from ecgkit.evaluate import evaluate_image_folder
-        from ecgkit.provenance import ProvenanceError
+        from ecgkit.evaluation.evaluate import evaluate_image_folder
+        from ecgkit.evaluation.provenance import ProvenanceError
 
         with pytest.raises(ProvenanceError) as err:
             evaluate_image_folder(model, datasets["big"], "test", n_boot=0)
@@ -104,7 +104,7 @@ class TestEvaluateImageFolderSettings:
         assert "image_size=64" in msg and "image_size=32" in msg and "--image-size 32" in msg
 
     def test_model_without_recorded_grid_is_checked_for_size_only(self, datasets):
-        from ecgkit.evaluate import evaluate_image_folder
+        from ecgkit.evaluation.evaluate import evaluate_image_folder
 
         unrecorded = _tiny_model(grid=None)
         assert len(evaluate_image_folder(unrecorded, datasets["grid"], "test", n_boot=0).y_true)
@@ -122,7 +122,7 @@ class TestEvaluateImageFolderSettings:
                                                                caplog):
         import shutil
 
-        from ecgkit.evaluate import evaluate_image_folder
+        from ecgkit.evaluation.evaluate import evaluate_image_folder
 
         folder = tmp_path / "copy"
         shutil.copytree(datasets["big"], folder)
@@ -178,7 +178,7 @@ class TestImageSizes:
             assert read_image(f, 32).shape == (32, 32, 3)
 
     def test_predict_says_which_images_were_resized(self, model, tmp_path, caplog):
-        from ecgkit.predict import predict_files
+        from ecgkit.evaluation.predict import predict_files
 
         same, other = tmp_path / "same.png", tmp_path / "other.png"
         cv2.imwrite(str(same), np.full((32, 32, 3), 255, np.uint8))
@@ -220,7 +220,7 @@ class TestManifestRows:
     """Items 7 and 8: repeated files and unknown labels are refused, naming them."""
 
     def test_repeated_files_refused(self, tmp_path):
-        from ecgkit.export import read_manifest
+        from ecgkit.data.export import read_manifest
 
         folder = _manifest_folder(tmp_path, ["N", "V", "S", "N"], repeat=3)
         with pytest.raises(ImageFolderError) as err:
@@ -230,7 +230,7 @@ class TestManifestRows:
         assert "test/N/100_0.png (lines 2, 6, 10)" in msg
 
     def test_repeated_across_splits_refused(self, tmp_path):
-        from ecgkit.export import read_manifest
+        from ecgkit.data.export import read_manifest
 
         folder = _manifest_folder(tmp_path, ["N", "V"])
         m = pd.read_csv(folder / "manifest.csv")
@@ -240,7 +240,7 @@ class TestManifestRows:
             read_manifest(folder, "test")
 
     def test_unknown_labels_refused_naming_labels_and_lines(self, tmp_path):
-        from ecgkit.export import read_manifest
+        from ecgkit.data.export import read_manifest
 
         folder = _manifest_folder(tmp_path, ["N", "X", "n", "V", "X"])
         with pytest.raises(ImageFolderError) as err:

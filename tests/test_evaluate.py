@@ -1,5 +1,5 @@
-"""Tests for ecgkit.scoring and ecgkit.evaluate: per-class metrics, absent classes, curves,
-calibration, bootstrap."""
+"""Tests for ecgkit.evaluation.scoring and ecgkit.evaluation.evaluate: per-class metrics, absent
+classes, curves, calibration, bootstrap."""
 
 import json
 import warnings
@@ -8,19 +8,11 @@ import numpy as np
 import pytest
 
 from ecgkit.contract import CLASSES
-from ecgkit.evaluate import write_report
-from ecgkit.literature import LITERATURE, literature_table
-from ecgkit.scoring import (
-    bootstrap_ci,
-    calibration_bins,
-    class_coverage,
-    confusion_matrix,
-    evaluate_predictions,
-    format_summary,
-    paired_bootstrap,
-    per_class_metrics,
-    restrict,
-)
+from ecgkit.evaluation.evaluate import write_report
+from ecgkit.evaluation.literature import LITERATURE, literature_table
+from ecgkit.evaluation.scoring import (bootstrap_ci, calibration_bins, class_coverage,
+                                       confusion_matrix, evaluate_predictions, format_summary,
+                                       paired_bootstrap, per_class_metrics, restrict)
 
 
 def _probs(pred, k=5, conf=0.8):
@@ -270,7 +262,7 @@ class TestRestrict:
         assert r.accuracy == pytest.approx(4 / 6)
 
     def test_headline_is_n_s_v_f_with_q_dropped(self):
-        from ecgkit.scoring import headline
+        from ecgkit.evaluation.scoring import headline
 
         y = np.array([0, 1, 2, 3, 4, 4])
         pred = np.array([0, 1, 2, 4, 4, 0])  # the F beat predicted Q
@@ -337,7 +329,7 @@ class TestWeights:
         assert a.ece == pytest.approx(b.ece)
 
     def test_constant_prediction_per_stratum_gives_the_full_matrix_exactly(self):
-        from ecgkit.datasets import cap_weights, select_beats
+        from ecgkit.data.datasets import cap_weights, select_beats
 
         rng = np.random.default_rng(0)
         full_y, full_pred, cap_y, cap_pred, cap_w = [], [], [], [], []
@@ -376,7 +368,7 @@ class TestWeightsOnRealBeats:
         return _probs(np.where(premature, 1, 0), conf=1.0)
 
     def test_weighted_estimate_is_close_to_the_full_value(self):
-        from ecgkit.datasets import load_beats
+        from ecgkit.data.datasets import load_beats
 
         full = load_beats(progress=False).subset("test")
         capped = load_beats(progress=False, max_beats_per_record=50).subset("test")
@@ -398,7 +390,7 @@ class TestWeightsOnRealBeats:
 
 @pytest.fixture(scope="module")
 def beats():
-    from ecgkit.datasets import load_beats
+    from ecgkit.data.datasets import load_beats
 
     return load_beats(records=["100"], split="none", max_beats_per_record=2, progress=False)
 
@@ -410,7 +402,7 @@ class TestRecordedGrid:
     def _model():
         import keras
 
-        from ecgkit.backbone import CaffePreprocessing
+        from ecgkit.model.backbone import CaffePreprocessing
 
         keras.utils.set_random_seed(0)
         inp = keras.Input((32, 32, 3))
@@ -420,8 +412,8 @@ class TestRecordedGrid:
         return keras.Model(inp, keras.layers.Dense(5, activation="softmax")(x))
 
     def test_saved_with_the_model_and_used_by_evaluation(self, beats, tmp_path):
-        from ecgkit.backbone import record_grid, recorded_grid
-        from ecgkit.evaluate import predict_beats
+        from ecgkit.model.backbone import record_grid, recorded_grid
+        from ecgkit.evaluation.evaluate import predict_beats
 
         model = self._model()
         assert record_grid(model, False)
@@ -436,8 +428,8 @@ class TestRecordedGrid:
         assert not np.allclose(as_trained, with_grid)
 
     def test_unrecorded_means_with_the_grid(self, beats, model_path):
-        from ecgkit.backbone import record_grid, recorded_grid
-        from ecgkit.evaluate import predict_beats
+        from ecgkit.model.backbone import record_grid, recorded_grid
+        from ecgkit.evaluation.evaluate import predict_beats
 
         model = self._model()
         assert recorded_grid(model) is None
@@ -492,7 +484,7 @@ class TestLiteratureTable:
         assert "weighted" in ours["note"]
 
     def test_every_row_has_a_class_set_and_known_columns(self):
-        from ecgkit.literature import LITERATURE_COLUMNS
+        from ecgkit.evaluation.literature import LITERATURE_COLUMNS
 
         for lit in LITERATURE:
             assert set(lit["class_set"]) <= set(CLASSES) and lit["reference"]
@@ -581,7 +573,7 @@ class TestEvaluateCommand:
         import cv2
         import pandas as pd
 
-        from ecgkit.evaluate import evaluate_image_folder
+        from ecgkit.evaluation.evaluate import evaluate_image_folder
 
         rows = []
         for i, (label, rec) in enumerate([("N", "100"), ("V", "100"), ("S", "232")]):
@@ -606,14 +598,14 @@ class TestEvaluateCommand:
 
 
 def keras_load(path):
-    from ecgkit.predict import load_model
+    from ecgkit.evaluation.predict import load_model
 
     return load_model(path)
 
 
 @pytest.fixture
 def image_folder(tmp_path):
-    from ecgkit.export import build_dataset
+    from ecgkit.data.export import build_dataset
 
     out = tmp_path / "ds"
     build_dataset(_embedded(), out, records=["100"], max_beats_per_record=2, workers=1,

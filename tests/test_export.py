@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from ecgkit.cli import main
-from ecgkit.download import DownloadError, download_mitdb
-from ecgkit.export import build_dataset
-from ecgkit.records import RecordError
-from ecgkit.splits import SplitError
+from ecgkit.data.download import DownloadError, download_mitdb
+from ecgkit.data.export import build_dataset
+from ecgkit.data.records import RecordError
+from ecgkit.data.splits import SplitError
 
 RECORDS = ["100", "107", "124", "223"]
 
@@ -112,7 +112,7 @@ class TestDownloadOffline:
         assert time.monotonic() - start < 3 and not any(tmp_path.iterdir())
 
     def test_cli_offline(self, tmp_path, monkeypatch, capsys):
-        import ecgkit.download as dl
+        import ecgkit.data.download as dl
 
         monkeypatch.setattr(dl, "PHYSIONET_HOST", "127.0.0.1")
         monkeypatch.setattr(dl, "PHYSIONET_PORT", _closed_port())
@@ -273,7 +273,7 @@ class TestWorkers:
         import subprocess
         import sys
 
-        script = (f"from ecgkit.export import build_dataset\n"
+        script = (f"from ecgkit.data.export import build_dataset\n"
                   f"build_dataset({str(_embedded())!r}, {str(tmp_path / 'ds')!r}, workers=2, "
                   f"records=['100', '107', '124', '223'], image_size=32, progress=False)\n")
         parent = subprocess.Popen([sys.executable, "-c", script], cwd=_embedded().parent.parent)

@@ -11,15 +11,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ecgkit import backbone
-from ecgkit.attention import attention_maps
-from ecgkit.cost import count_flops, count_params
-from ecgkit.factory import (
-    ENHANCEMENTS,
-    create_baseline_resnet50,
-    create_enhanced_resnet50,
-    gradcam_layer_name,
-)
+from ecgkit.model import backbone
+from ecgkit.model.attention import attention_maps
+from ecgkit.model.cost import count_flops, count_params
+from ecgkit.model.factory import (ENHANCEMENTS, create_baseline_resnet50, create_enhanced_resnet50,
+                                  gradcam_layer_name)
 
 BASELINE_PARAMS = 24_771_717
 ENHANCED_PARAMS = 27_587_308
@@ -142,7 +138,7 @@ class TestSaveLoad:
         np.save(tmp_path / "x.npy", x)
         script = textwrap.dedent(f"""
             import numpy as np
-            from ecgkit.predict import load_model
+            from ecgkit.evaluation.predict import load_model
             model = load_model({str(path)!r})
             x = np.load({str(tmp_path / 'x.npy')!r})
             np.save({str(tmp_path / 'p.npy')!r}, model.predict(x, verbose=0))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ecgkit import fusion
+from ecgkit.evaluation import fusion
 
 
 def _onehot_probs(pred, k=5, sure=0.7):

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ecgkit.folders import (MAX_HASH_DISTANCE, LabelsError, check_groups_apart, near_duplicates,
-                            read_labelled_images, split_images)
-from ecgkit.images import (ImageError, ImageFolderError, decode_image, fit_image, read_image,
-                           tile_boxes)
+from ecgkit.data.folders import (MAX_HASH_DISTANCE, LabelsError, check_groups_apart,
+                                 near_duplicates, read_labelled_images, split_images)
+from ecgkit.data.images import (ImageError, ImageFolderError, decode_image, fit_image, read_image,
+                                tile_boxes)
 
 PAGE_W, PAGE_H = 132, 102  # 11 x 8.5 in at 12 px per inch
 
@@ -312,8 +312,8 @@ class TestFolderRunFolder:
     def test_interrupted_run_resumes_only_with_the_same_settings(self, tmp_path):
         import keras
 
-        from ecgkit.image_training import train_images
-        from ecgkit.run_folder import RunFolderError
+        from ecgkit.training.image_training import train_images
+        from ecgkit.training.run_folder import RunFolderError
 
         class StopAfterFirstEpoch(keras.callbacks.Callback):
             def on_epoch_end(self, epoch, logs=None):
@@ -338,8 +338,8 @@ class TestFolderRunFolder:
     def test_a_failure_after_fit_is_recorded(self, tmp_path, monkeypatch):
         """As ``train`` does: an error while saving the model leaves run.json ``failed`` with
         the error, not ``running``."""
-        from ecgkit import image_training
-        from ecgkit.image_training import train_images
+        from ecgkit.training import image_training
+        from ecgkit.training.image_training import train_images
 
         def broken_save(run, model, provenance):
             raise OSError("disk full")

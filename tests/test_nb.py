@@ -1,8 +1,9 @@
-"""ecgkit.nb.check_block: a learner's block is compared with the library's by its outputs."""
+"""ecgkit.workbook.nb.check_block: a learner's block is compared with the library's by its
+outputs."""
 
 import pytest
 
-from ecgkit import nb
+from ecgkit.workbook import nb
 
 
 def _reference(x, filters, name):

@@ -13,9 +13,9 @@ import math
 import pytest
 
 from ecgkit.contract import CLASSES
-from ecgkit.nb import read_figures
+from ecgkit.workbook.nb import read_figures
 from ecgkit.params import record_list
-from ecgkit.workbook import run_workbook
+from ecgkit.workbook.runner import run_workbook
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 

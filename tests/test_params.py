@@ -82,28 +82,28 @@ class TestRanges:
         assert params.validate({name: value})[name] == value
 
     def test_help_fits_a_papermill_comment(self):
-        # notebooks carry the help as the comment of a one-'=' line (ecgkit.workbook)
+        # notebooks carry the help as the comment of a one-'=' line (ecgkit.workbook.runner)
         assert [name for name, p in params.PARAMS.items() if "=" in p.help] == []
 
     def test_defaults_are_in_range(self):
         assert params.validate(params.defaults()) == params.defaults()
 
     def test_image_size_minimum_is_what_the_model_accepts(self):
-        # ecgkit.backbone.MIN_INPUT_SIZE (what the factory checks) is this constant too
+        # ecgkit.model.backbone.MIN_INPUT_SIZE (what the factory checks) is this constant too
         from ecgkit.contract import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
 
         assert (MIN_IMAGE_SIZE, MAX_IMAGE_SIZE) == (32, 1024)
         assert params.describe_range("IMAGE_SIZE") == "in [32, 1024]"
 
     def test_choices_match_the_code_that_uses_them(self):
-        from ecgkit.splits import SPLIT_PROTOCOLS
-        from ecgkit.balance import CLASS_BALANCE_CHOICES
+        from ecgkit.data.splits import SPLIT_PROTOCOLS
+        from ecgkit.training.balance import CLASS_BALANCE_CHOICES
 
         assert params.PARAMS["SPLIT"].choices == SPLIT_PROTOCOLS
         assert params.PARAMS["CLASS_BALANCE"].choices == CLASS_BALANCE_CHOICES
 
     def test_papermill_path_checks_ranges(self, tmp_path):
-        from ecgkit.workbook import run_parameters
+        from ecgkit.workbook.runner import run_parameters
 
         with pytest.raises(params.ParamError, match=r"--set: parameter EPOCHS must be >= 1"):
             run_parameters("smoke", tmp_path, {"EPOCHS": 0})
@@ -144,7 +144,7 @@ class TestRecordList:
 
 def test_smoke_records_keep_every_class_on_every_side():
     from ecgkit.contract import CLASSES
-    from ecgkit.splits import RECORD_CLASS_COUNTS, inter_patient_split
+    from ecgkit.data.splits import RECORD_CLASS_COUNTS, inter_patient_split
 
     profile = params.load_profile("smoke")
     records = params.record_list(profile["RECORDS"])

@@ -1,4 +1,4 @@
-"""Tests for ecgkit.plots: each function returns a Figure with the expected contents."""
+"""Tests for ecgkit.workbook.plots: each function returns a Figure with the expected contents."""
 
 import matplotlib
 
@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from ecgkit import plots
+from ecgkit.workbook import plots
 from ecgkit.contract import CLASSES
-from ecgkit.scoring import evaluate_predictions
+from ecgkit.evaluation.scoring import evaluate_predictions
 
 
 def _visible_axes(fig):
@@ -127,7 +127,7 @@ class TestDataAndImageFigures:
 
 class TestDetectorMaps:
     def test_one_row_per_image_one_panel_per_component(self):
-        from ecgkit.plots import plot_detector_maps
+        from ecgkit.workbook.plots import plot_detector_maps
 
         images = np.zeros((2, 32, 32, 3), np.uint8)
         maps = np.random.default_rng(0).random((2, 4, 4, 3))
@@ -136,7 +136,7 @@ class TestDetectorMaps:
         assert [ax.get_title() for ax in fig.axes[:4]] == ["N", "P", "QRS", "T"]
 
     def test_shape_mismatch_is_named(self):
-        from ecgkit.plots import plot_detector_maps
+        from ecgkit.workbook.plots import plot_detector_maps
 
         with pytest.raises(ValueError, match=r"detector_maps must have shape \(n=2, h, w, 4\)"):
             plot_detector_maps(np.zeros((2, 8, 8, 3)), np.zeros((2, 4, 4, 3)), "PQRS")
@@ -144,8 +144,8 @@ class TestDetectorMaps:
 
 class TestPairedBootstrap:
     def test_one_panel_per_comparison(self):
-        from ecgkit.plots import plot_paired_bootstrap
-        from ecgkit.scoring import paired_bootstrap
+        from ecgkit.workbook.plots import plot_paired_bootstrap
+        from ecgkit.evaluation.scoring import paired_bootstrap
 
         rng = np.random.default_rng(0)
         y = rng.integers(0, 4, 200)
@@ -166,7 +166,7 @@ class TestLossBands:
     def test_loss_per_step_with_band_and_validation_per_epoch(self):
         from matplotlib.collections import PolyCollection
 
-        from ecgkit.widgets import loss_bands
+        from ecgkit.workbook.widgets import loss_bands
 
         def run(losses, f1, seed, lr=3e-4):
             return {"label": "x", "seed": seed, "step": [1, 2, 3, 4], "loss": losses,

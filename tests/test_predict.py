@@ -1,4 +1,5 @@
-"""Tests for ecgkit.predict: per-file errors, JSON output, exit status, clear model-load errors."""
+"""Tests for ecgkit.evaluation.predict: per-file errors, JSON output, exit status, clear model-load
+errors."""
 
 import json
 import zipfile
@@ -6,8 +7,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from ecgkit.images import ImageError, read_image
-from ecgkit.predict import ModelLoadError, load_model, predict_files
+from ecgkit.data.images import ImageError, read_image
+from ecgkit.evaluation.predict import ModelLoadError, load_model, predict_files
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +146,7 @@ class TestModelMismatch:
     def test_input_must_be_square_rgb(self, tmp_path):
         import keras
 
-        from ecgkit.predict import check_model
+        from ecgkit.evaluation.predict import check_model
 
         inp = keras.Input((None, None, 1))
         out = keras.layers.Dense(5)(keras.layers.GlobalAveragePooling2D()(inp))

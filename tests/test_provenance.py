@@ -1,5 +1,6 @@
 """A model with the beat's context: training records its provenance, evaluation and prediction
-read it back, and settings that contradict it are refused (ecgkit.provenance, ecgkit.predict)."""
+read it back, and settings that contradict it are refused (ecgkit.evaluation.provenance,
+ecgkit.evaluation.predict)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from ecgkit.context import N_FEATURES
+from ecgkit.data.context import N_FEATURES
 
 TINY = {"IMAGE_SIZE": 32, "EPOCHS": 1, "STEPS_PER_EPOCH": 2, "BATCH_SIZE": 8,
         "AUGMENT_STRENGTH": 0.0, "WARMUP_EPOCHS": 0.5, "SEED": 1, "GRID": False,
@@ -21,8 +22,8 @@ def tiny_context_model(size=32):
     """A small image network with the context branch, built as the factory builds it."""
     import keras
 
-    from ecgkit.backbone import CaffePreprocessing
-    from ecgkit.context_branch import BranchDropout, context_branch
+    from ecgkit.model.backbone import CaffePreprocessing
+    from ecgkit.model.context_branch import BranchDropout, context_branch
 
     keras.utils.set_random_seed(0)
     image = keras.Input((size, size, 3), name="image")
@@ -39,8 +40,9 @@ def tiny_context_model(size=32):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A tiny context model trained two steps by ecgkit.train (causal context, strict split)."""
-    from ecgkit.train import train
+    """A tiny context model trained two steps by ecgkit.training.train (causal context, strict
+    split)."""
+    from ecgkit.training.train import train
 
     run = tmp_path_factory.mktemp("ctx-run")
     result = train(TINY, model=tiny_context_model, run_dir=run, progress=False,
@@ -50,8 +52,8 @@ def trained(tmp_path_factory):
 
 class TestTrainingRecordsIt:
     def test_provenance_saved_with_the_model(self, trained):
-        from ecgkit.backbone import recorded_provenance
-        from ecgkit.predict import load_model
+        from ecgkit.model.backbone import recorded_provenance
+        from ecgkit.evaluation.predict import load_model
 
         model = load_model(trained.paths["model"])
         rec = recorded_provenance(model)
@@ -71,7 +73,7 @@ class TestTrainingRecordsIt:
 
 class TestRefusals:
     def test_contradicting_settings_name_both_values(self, trained):
-        from ecgkit.provenance import ProvenanceError, check_settings
+        from ecgkit.evaluation.provenance import ProvenanceError, check_settings
 
         model = trained.model
         check_settings(model, {"IMAGE_SIZE": 32, "GRID": False, "CONTEXT_MODE": "causal",
@@ -86,7 +88,7 @@ class TestRefusals:
             assert f"{name}={value!r}" in msg and f"trained with {name}={trained_value}" in msg
 
     def test_protocol_defaults_to_the_model_and_an_override_warns(self, trained):
-        from ecgkit.provenance import DEFAULT_PROTOCOL, protocol
+        from ecgkit.evaluation.provenance import DEFAULT_PROTOCOL, protocol
 
         assert protocol(trained.model) == "inter-patient-strict"
         with pytest.warns(UserWarning, match="trained with SPLIT='inter-patient-strict'"):

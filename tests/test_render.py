@@ -6,15 +6,8 @@ import numpy as np
 import pytest
 
 from ecgkit.contract import BEFORE_SAMPLES, WINDOW_SAMPLES
-from ecgkit.render import (
-    MAJOR_GRID_RGB,
-    MINOR_GRID_RGB,
-    PAPER_RGB,
-    paper_background,
-    paper_geometry,
-    render_batch,
-    render_ecg_image,
-)
+from ecgkit.data.render import (MAJOR_GRID_RGB, MINOR_GRID_RGB, PAPER_RGB, paper_background,
+                                paper_geometry, render_batch, render_ecg_image)
 
 
 def _dark(img):
@@ -67,7 +60,7 @@ class TestRender:
         assert clipped == 2
         assert _dark(images[0])[0].any()  # drawn to the top edge
         # the same verdict without rendering: -3.0 / +4.5 mV around the baseline
-        from ecgkit.render import clipped_windows
+        from ecgkit.data.render import clipped_windows
         np.testing.assert_array_equal(
             clipped_windows(np.stack([_spike(6.0), _spike(-4.0), _spike(1.0)])),
             [True, True, False])
@@ -85,7 +78,7 @@ class TestRender:
 class TestRenderStrip:
     def test_strip_keeps_the_paper_scale_of_the_beat_images(self):
         from ecgkit.contract import FS
-        from ecgkit.render import render_strip
+        from ecgkit.data.render import render_strip
 
         s = np.zeros(10 * FS, np.float32)
         s[5 * FS] = 2.0
@@ -100,7 +93,7 @@ class TestRenderStrip:
         assert abs(cols.mean() - img.shape[1] / 2) <= 2
 
     def test_strip_grid_clipping_and_square_background_unchanged(self):
-        from ecgkit.render import render_strip, strip_background
+        from ecgkit.data.render import render_strip, strip_background
 
         wide = strip_background(224, 747, True)
         assert wide.shape == (224, 747, 3) and not wide.flags.writeable
@@ -115,7 +108,7 @@ class TestRenderStrip:
 
 class TestTimeScale:
     def test_milliseconds_per_pixel_and_per_cell_follow_the_size(self):
-        from ecgkit.render import ms_per_cell, ms_per_pixel
+        from ecgkit.data.render import ms_per_cell, ms_per_pixel
 
         assert ms_per_pixel(224) == pytest.approx(3000 / 224)
         assert ms_per_pixel(64) == pytest.approx(3000 / 64)
@@ -125,7 +118,7 @@ class TestTimeScale:
             ms_per_cell(0)
 
     def test_what_a_span_covers_is_named_from_its_length(self):
-        from ecgkit.render import what_spans
+        from ecgkit.data.render import what_spans
 
         assert "QRS" in what_spans(100) and "beat" not in what_spans(100)
         assert "less than a QRS" in what_spans(40)

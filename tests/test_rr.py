@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from ecgkit.contract import FS
-from ecgkit.records import read_annotations
-from ecgkit.rr import RR_COLUMNS, rr_feature_matrix, rr_features
+from ecgkit.data.records import read_annotations
+from ecgkit.data.rr import RR_COLUMNS, rr_feature_matrix, rr_features
 
 
 class TestRRFeatures:

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import pytest
 
-from ecgkit.train import train
+from ecgkit.training.train import train
 
 TINY = {"IMAGE_SIZE": 64, "EPOCHS": 2, "STEPS_PER_EPOCH": 1, "BATCH_SIZE": 8,
         "AUGMENT_STRENGTH": 0.0, "WARMUP_EPOCHS": 0.5, "SEED": 1}
@@ -36,7 +36,7 @@ def tiny_model(size=64, filters=4):
 
 @pytest.fixture(scope="module")
 def beats():
-    from ecgkit.datasets import load_beats
+    from ecgkit.data.datasets import load_beats
 
     records = "100, 106, 118, 119, 200, 207, 208, 209, 213, 223, 232, 233"  # the smoke profile's
     return load_beats(records=records.split(", "), split="inter-patient-strict",
@@ -167,7 +167,7 @@ class TestResumeOnlyTheSameSettings:
         _interrupted(run, beats)
         (run / "run.json").unlink()
         with monkeypatch.context() as m:
-            m.setattr("ecgkit.datasets.load_beats", _must_not_load)
+            m.setattr("ecgkit.data.datasets.load_beats", _must_not_load)
             with pytest.raises(ValueError, match=f"{run}: holds an interrupted run .*"
                                                  f"{run / 'run.json'}.*restart"):
                 _train(run, None)
@@ -244,7 +244,7 @@ class TestOneTrainingPerFolder:
     def test_command_line_message(self, tmp_path, capsys, monkeypatch):
         from ecgkit.cli import main
 
-        monkeypatch.setattr("ecgkit.datasets.load_beats", _must_not_load)
+        monkeypatch.setattr("ecgkit.data.datasets.load_beats", _must_not_load)
         run = tmp_path / "run"
         with _held(run):
             rc = main(["train", "--set", "EPOCHS=1", "--run-dir", str(run), "--quiet"])
@@ -260,7 +260,7 @@ class TestRestartOption:
 
         run = tmp_path / "run"
         _interrupted(run, beats, {"EPOCHS": 4})
-        monkeypatch.setattr("ecgkit.datasets.load_beats", _must_not_load)
+        monkeypatch.setattr("ecgkit.data.datasets.load_beats", _must_not_load)
         rc = main(["train", "--set", "EPOCHS=2", "--run-dir", str(run), "--quiet"])
         err = capsys.readouterr().err
         assert rc == 1 and err.startswith(f"error: {run}: ") and "EPOCHS 4 -> 2" in err
@@ -272,7 +272,7 @@ class TestRestartOption:
             seen.update(kwargs)
             raise KeyboardInterrupt
 
-        monkeypatch.setattr("ecgkit.train.train", fake_train)
+        monkeypatch.setattr("ecgkit.training.train.train", fake_train)
         rc = main(["train", "--set", "EPOCHS=2", "--run-dir", str(run), "--quiet", "--restart"])
         assert seen["restart"] is True
         assert rc == 130 and "the same command resumes" in capsys.readouterr().err

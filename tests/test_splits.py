@@ -9,20 +9,10 @@ import numpy as np
 import pytest
 
 from ecgkit.contract import CLASSES, DS1, DS2, MITDB_RECORDS
-from ecgkit.records import RecordError, list_records
-from ecgkit.splits import (
-    MIN_VAL_BEATS,
-    RECORD_CLASS_COUNTS,
-    VAL_CLASSES,
-    SplitError,
-    assign_records,
-    exclusion_reasons,
-    inter_patient_split,
-    leaky_beat_split,
-    patient_overlap,
-    plan_split,
-    validation_coverage,
-)
+from ecgkit.data.records import RecordError, list_records
+from ecgkit.data.splits import (MIN_VAL_BEATS, RECORD_CLASS_COUNTS, VAL_CLASSES, SplitError,
+                                assign_records, exclusion_reasons, inter_patient_split,
+                                leaky_beat_split, patient_overlap, plan_split, validation_coverage)
 
 
 def _classes(records):
@@ -96,7 +86,7 @@ class TestInterPatient:
 
     def test_no_class_is_one_patients_result(self):
         """S and F in validation come from two patients each (223 alone held 73 of 76 S)."""
-        from ecgkit.splits import MIN_PATIENT_BEATS, RECORD_CLASS_COUNTS
+        from ecgkit.data.splits import MIN_PATIENT_BEATS, RECORD_CLASS_COUNTS
 
         for strict in (False, True):
             split = inter_patient_split(MITDB_RECORDS, strict=strict)
@@ -117,8 +107,8 @@ class TestInterPatient:
 
 class TestSplitPlan:
     def test_load_beats_and_build_dataset_follow_one_plan(self, copy_records, tmp_path):
-        from ecgkit.datasets import load_beats
-        from ecgkit.export import build_dataset
+        from ecgkit.data.datasets import load_beats
+        from ecgkit.data.export import build_dataset
 
         d = copy_records("100", "101", "106", "118", "201", "202", "232")
         hea = d / "100.hea"

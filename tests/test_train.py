@@ -1,6 +1,6 @@
-"""Tests for ecgkit.train and what it uses (hardware, balance, callbacks, atomic): a short real
-training, run.json, class balance, atomic checkpoints, resume after a kill (BackupAndRestore)
-and MirroredStrategy on two logical CPUs (subprocesses).
+"""Tests for ecgkit.training.train and what it uses (hardware, balance, callbacks, atomic): a short
+real training, run.json, class balance, atomic checkpoints, resume after a kill
+(BackupAndRestore) and MirroredStrategy on two logical CPUs (subprocesses).
 
 Training uses a tiny CNN on 64x64 images of a few dozen real beats, 1-2 epochs of 1-2 steps.
 """
@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgkit.atomic import atomic_save
-from ecgkit.balance import class_weights
-from ecgkit.callbacks import read_history
-from ecgkit.hardware import hardware_settings
+from ecgkit.training.atomic import atomic_save
+from ecgkit.training.balance import class_weights
+from ecgkit.training.callbacks import read_history
+from ecgkit.training.hardware import hardware_settings
 from ecgkit.params import ParamError
-from ecgkit.train import train
+from ecgkit.training.train import train
 
 TINY = {"IMAGE_SIZE": 64, "EPOCHS": 1, "STEPS_PER_EPOCH": 2, "BATCH_SIZE": 8,
         "AUGMENT_STRENGTH": 1.0, "WARMUP_EPOCHS": 0.5, "SEED": 1}
@@ -41,14 +41,14 @@ tiny_model = _ns["tiny_model"]
 
 @pytest.fixture(scope="module")
 def beats():
-    from ecgkit.datasets import load_beats
+    from ecgkit.data.datasets import load_beats
 
     return load_beats(max_beats_per_record=2, progress=False)
 
 
 class TestParameters:
     def test_records_parameter_reaches_load_beats(self, tmp_path, monkeypatch):
-        import ecgkit.datasets
+        import ecgkit.data.datasets
 
         seen = {}
 
@@ -56,7 +56,7 @@ class TestParameters:
             seen.update(kwargs)
             raise RuntimeError("stop after load_beats")
 
-        monkeypatch.setattr(ecgkit.datasets, "load_beats", stop)
+        monkeypatch.setattr(ecgkit.data.datasets, "load_beats", stop)
         with pytest.raises(RuntimeError, match="stop after load_beats"):
             train({**TINY, "RECORDS": "100, 107"}, model=tiny_model, run_dir=tmp_path,
                   progress=False)
@@ -68,7 +68,7 @@ class TestParameters:
 
 class TestHelpers:
     def test_baseline_model_takes_partial_parameters(self):
-        from ecgkit.train import baseline_model
+        from ecgkit.training.train import baseline_model
 
         m = baseline_model({"IMAGE_SIZE": 32, "WEIGHTS": "none", "CONTEXT": "logits"})
         assert m.name == "baseline_resnet50" and len(m.inputs) == 2  # image and context
@@ -79,7 +79,7 @@ class TestHelpers:
         assert w[3] == 0.0
 
     def test_cpu_hardware_settings(self):
-        from ecgkit.hardware import cpu_has_bf16
+        from ecgkit.training.hardware import cpu_has_bf16
 
         hw = hardware_settings("auto", deterministic=False)
         if not hw["gpus"]:
@@ -121,7 +121,7 @@ class TestHelpers:
     def test_set_batchnorm_momentum_reaches_nested_layers(self):
         import keras
 
-        from ecgkit.callbacks import set_batchnorm_momentum
+        from ecgkit.training.callbacks import set_batchnorm_momentum
 
         inner = keras.Sequential([keras.Input((8,)), keras.layers.BatchNormalization()])
         inp = keras.Input((8,))
@@ -140,7 +140,7 @@ class TestHelpers:
         # put back, and the batches drawn move on.
         import keras
 
-        import ecgkit.callbacks as cb
+        import ecgkit.training.callbacks as cb
 
         monkeypatch.setattr(cb, "BN_REESTIMATE_VALUES", cap)
         rng = np.random.default_rng(0)
@@ -165,7 +165,7 @@ class TestHelpers:
         assert bn.momentum == 0.9 and callback.drawn == 6 and len(calls) == passes
 
     def test_epoch_steps_is_the_parameter_or_one_pass(self):
-        from ecgkit.train import epoch_steps
+        from ecgkit.training.train import epoch_steps
 
         assert epoch_steps(15, 1000, 16) == 15
         assert epoch_steps(0, 1000, 16) == 63 and epoch_steps(0, 32, 16) == 2
@@ -231,7 +231,7 @@ class TestTrain:
 
     def test_balanced_sampling_draws_classes_equally(self, beats):
         from ecgkit.params import resolve
-        from ecgkit.train import make_datasets
+        from ecgkit.training.train import make_datasets
 
         p = resolve({**TINY, "CLASS_BALANCE": "sampling", "AUGMENT_STRENGTH": 0.0,
                      "BATCH_SIZE": 50})
@@ -246,9 +246,9 @@ RUNNER = TINY_MODEL_SRC + '''
 import json, os, sys
 from pathlib import Path
 import keras
-from ecgkit.datasets import load_beats
-from ecgkit.hardware import select_strategy
-from ecgkit.train import train
+from ecgkit.data.datasets import load_beats
+from ecgkit.training.hardware import select_strategy
+from ecgkit.training.train import train
 
 run_dir = Path(sys.argv[1])
 mode = sys.argv[2]
@@ -343,8 +343,8 @@ class TestLearning:
         # train() re-estimates them from training batches before every validation.
         import dataclasses
 
-        from ecgkit.datasets import load_beats
-        from ecgkit.factory import create_baseline_resnet50
+        from ecgkit.data.datasets import load_beats
+        from ecgkit.model.factory import create_baseline_resnet50
 
         train_side = load_beats(max_beats_per_record=6, progress=False).subset("train")
         rng = np.random.default_rng(0)
@@ -384,7 +384,7 @@ class TestTrainCommandChecks:
                                                      expected):
         from ecgkit.cli import main
 
-        monkeypatch.setattr("ecgkit.train.train", _must_not_train)
+        monkeypatch.setattr("ecgkit.training.train.train", _must_not_train)
 
         prof = tmp_path / "p.yaml"
         prof.write_text(f"SEED: 1\n{line}\n")
@@ -396,7 +396,7 @@ class TestTrainCommandChecks:
     def test_set_and_yaml_errors_are_messages(self, tmp_path, capsys, monkeypatch):
         from ecgkit.cli import main
 
-        monkeypatch.setattr("ecgkit.train.train", _must_not_train)
+        monkeypatch.setattr("ecgkit.training.train.train", _must_not_train)
 
         assert main(["train", "--set", "EPOCHS=0", "--run-dir", str(tmp_path / "r")]) == 2
         assert "error: --set: parameter EPOCHS must be >= 1, got 0" in capsys.readouterr().err
@@ -417,9 +417,9 @@ def _must_not_train(*args, **kwargs):
 
 class TestTrainRecordOptions:
     def test_options_reach_load_beats(self, tmp_path, monkeypatch, capsys):
-        import ecgkit.datasets
+        import ecgkit.data.datasets
         from ecgkit.cli import main
-        from ecgkit.records import RecordError
+        from ecgkit.data.records import RecordError
 
         seen = {}
 
@@ -427,7 +427,7 @@ class TestTrainRecordOptions:
             seen.update(kwargs)
             raise RecordError("stop here")
 
-        monkeypatch.setattr(ecgkit.datasets, "load_beats", fake_load_beats)
+        monkeypatch.setattr(ecgkit.data.datasets, "load_beats", fake_load_beats)
         rc = main(["train", "--set", "EPOCHS=1", "--fallback-lead", "V5", "--fallback-lead", "V1",
                    "--unknown-symbols", "skip", "--run-dir", str(tmp_path / "r"), "--quiet"])
         assert rc == 1 and "error: stop here" in capsys.readouterr().err
@@ -444,20 +444,20 @@ class TestTrainRecordOptions:
 
 class TestSampledClasses:
     def test_rare_classes_are_not_drawn_as_often_as_the_others(self):
-        from ecgkit.balance import SAMPLING_MIN_BEATS, sampled_classes
+        from ecgkit.training.balance import SAMPLING_MIN_BEATS, sampled_classes
 
         labels = np.repeat([0, 1, 2, 4], [500, SAMPLING_MIN_BEATS, 120, 8])  # Q: 8 beats
         assert sampled_classes(labels) == [0, 1, 2]
 
     def test_tiny_sets_draw_every_class_present(self):
-        from ecgkit.balance import sampled_classes
+        from ecgkit.training.balance import sampled_classes
 
         assert sampled_classes(np.repeat([0, 1, 3], [6, 2, 2])) == [0, 1, 3]
 
 
 class TestWholeBatches:
     def test_pads_with_zero_weight_copies(self, beats):
-        from ecgkit.train import whole_batches
+        from ecgkit.training.train import whole_batches
 
         val = beats.subset("val")
         padded = whole_batches(val, 8)

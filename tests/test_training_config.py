@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from ecgkit.factory import create_enhanced_resnet50
-from ecgkit.metrics import METRIC_NAMES
-from ecgkit.training_config import class_alpha, get_training_config, make_schedule
+from ecgkit.model.factory import create_enhanced_resnet50
+from ecgkit.training.metrics import METRIC_NAMES
+from ecgkit.training.training_config import class_alpha, get_training_config, make_schedule
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ class TestTrainingConfig:
         assert int(training_config["optimizer"].iterations) == 2
 
     def test_compiled_model_round_trips(self, model, tmp_path):
-        from ecgkit.predict import load_model
+        from ecgkit.evaluation.predict import load_model
 
         if model.optimizer is None or not model.optimizer.built:
             pytest.skip("needs the fitted model of test_documented_snippet_fits")

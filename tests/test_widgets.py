@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from ecgkit import widgets
+from ecgkit.workbook import widgets
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ class TestPureFunctions:
     def test_lr_schedule_warms_up_then_decays(self):
         c = widgets.lr_schedule_curve(1e-3, epochs=4, steps_per_epoch=10, warmup_epochs=1)
         assert c["lr"].shape == (41,) and c["epoch"][-1] == 4
-        from ecgkit.training_config import WARMUP_START_FRACTION
+        from ecgkit.training.training_config import WARMUP_START_FRACTION
 
         assert c["lr"][0] == pytest.approx(1e-3 * WARMUP_START_FRACTION)
         assert c["lr"][10] == pytest.approx(1e-3, rel=1e-4)  # the peak, at the end of warm-up
@@ -159,7 +159,7 @@ class TestBatchLossRecorder:
         running mean and gets one loss per batch, numbered by step across epochs."""
         import keras
 
-        from ecgkit.callbacks import BatchLossRecorder
+        from ecgkit.training.callbacks import BatchLossRecorder
 
         rng = np.random.default_rng(0)
         x = rng.normal(size=(12, 3)).astype("float32")
@@ -180,7 +180,7 @@ class TestBatchLossRecorder:
         assert events.count("validation") == 2 and events[0] == "begin"
 
     def test_running_mean_is_undone(self):
-        from ecgkit.callbacks import BatchLossRecorder
+        from ecgkit.training.callbacks import BatchLossRecorder
 
         recorder = BatchLossRecorder()
         fake_fit(recorder, [4.0, 2.0, 3.0, 1.0, 0.5, 0.25], steps_per_epoch=3)
@@ -320,7 +320,7 @@ class TestStaticPicture:
     def test_display_emits_the_first_state_picture_then_the_live_panel(self, monkeypatch):
         import IPython.display
 
-        from ecgkit.widgets import focal_loss_widget
+        from ecgkit.workbook.widgets import focal_loss_widget
 
         shown = []
         monkeypatch.setattr(IPython.display, "display",

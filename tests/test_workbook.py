@@ -8,11 +8,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ecgkit import workbook
-from ecgkit.nb import read_figures, record_figures, show_source
+from ecgkit.workbook import runner
+from ecgkit.workbook.nb import read_figures, record_figures, show_source
 from ecgkit.params import ParamError
-from ecgkit.workbook import (WorkbookError, lint_notebook, list_notebooks, notebook_parameters,
-                             parameters_cell, parse_parameters, run_workbook)
+from ecgkit.workbook.runner import (WorkbookError, lint_notebook, list_notebooks,
+                                    notebook_parameters, parameters_cell, parse_parameters,
+                                    run_workbook)
 
 HEADER = """# 00 Tiny notebook
 A notebook that exists to test the runner.
@@ -45,7 +46,7 @@ def make_notebook(path: Path, params: str, *code: str, header: str = HEADER) -> 
 
 RECORDING = """
 import sys
-from ecgkit.nb import record_figures
+from ecgkit.workbook.nb import record_figures
 record_figures(RUN_DIR, "{stem}", {{"epochs": EPOCHS, "image_size": IMAGE_SIZE,
                                    "nested": {{"f1": 0.5}}, "executable": sys.executable,
                                    "model_path": MODEL_PATH}})
@@ -65,7 +66,7 @@ def book(tmp_path: Path) -> Path:
                   "import json, pathlib\n"
                   "first = json.loads((pathlib.Path(RUN_DIR) / '00_first' / 'figures.json')"
                   ".read_text())\n"
-                  "from ecgkit.nb import record_figures\n"
+                  "from ecgkit.workbook.nb import record_figures\n"
                   "record_figures(RUN_DIR, '01_second', {'seen_epochs': first['epochs']})")
     (folder / "notes.ipynb").write_text("{}")  # not NN_name: ignored
     return folder
@@ -290,11 +291,11 @@ class TestRunWorkbook:
 
 class TestNbHelpers:
     def test_show_source_is_the_real_source(self):
-        src = show_source(workbook.parse_parameters)
+        src = show_source(runner.parse_parameters)
         assert src.text.startswith("def parse_parameters(")
-        assert src.path == "ecgkit/workbook.py" and src.first_line > 1
+        assert src.path == "ecgkit/workbook/runner.py" and src.first_line > 1
         assert "```python" in src._repr_markdown_()
-        assert show_source(workbook).text.startswith('"""The workbook runner')
+        assert show_source(runner).text.startswith('"""The workbook runner')
         with pytest.raises(TypeError, match="no Python source"):
             show_source(len)
 
@@ -309,6 +310,6 @@ class TestNbHelpers:
             record_figures(tmp_path, "01_x", {"bad": object()})
 
     def test_flatten(self):
-        flat = workbook.flatten_figures({"a": {"b": 1, "c": [1, 2]}, "long": list(range(20)),
+        flat = runner.flatten_figures({"a": {"b": 1, "c": [1, 2]}, "long": list(range(20)),
                                          "s": "x"})
         assert flat == {"a.b": 1, "a.c": "[1, 2]", "s": "x"}

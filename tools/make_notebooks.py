@@ -31,10 +31,10 @@ markers. ruff and black check the sources (``tests/test_notebook_hygiene.py``)::
 
 - The module docstring is the header: the four fields above, in any order. The header cell is
   built from them and the runtimes of the table in ``notebooks/README.md``, so every notebook
-  has the same header parts (``ecgkit.workbook.lint_notebook`` checks them).
+  has the same header parts (``ecgkit.workbook.runner.lint_notebook`` checks them).
 - ``# %% [markdown]``: a markdown cell, the text of the one string block that follows.
 - ``# %% [parameters]``: the papermill cell, exactly one. Its lines are those that
-  ``ecgkit.workbook.parameters_cell`` writes from ``ecgkit.params.PARAMS`` for the names and
+  ``ecgkit.workbook.runner.parameters_cell`` writes from ``ecgkit.params.PARAMS`` for the names and
   values declared there; a value is the notebook's own default (the comment then names the
   table's). To add a parameter, write ``NAME: type = value  # anything`` and run this script: it
   rewrites the block from the table (``--check`` reports a block that differs). Declared as real
@@ -60,11 +60,14 @@ from typing import NamedTuple
 
 import nbformat
 
-from ecgkit.workbook import parameters_cell, parse_parameters
+from ecgkit.workbook.runner import parameters_cell, parse_parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = Path(__file__).resolve().parent / "nbsrc"
 NOTEBOOKS = ROOT / "notebooks"
+PACKAGE = ROOT / "ecgkit"
+PACKAGE_FOLDERS = sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py"))
+"""The package's stage folders (``data``, ``model``, ``training``, ``evaluation``, ``workbook``)."""
 
 RUNTIME_TABLE = NOTEBOOKS / "README.md"
 """The measured table: one row per notebook (``| 00 | [...] | ... |``); the headers' runtimes are
@@ -215,6 +218,31 @@ def gpu_note(gpu: str) -> str:
     return "" if "measured" in gpu else ", an estimate, not measured"
 
 
+def package_code(src: Source) -> str:
+    """The ecgkit folders and modules a notebook's code cells import, for its header:
+    ``ecgkit/model/`` (``attention``), ``ecgkit/workbook/`` (``nb``, ``plots``); the modules at the
+    package's top (``contract``, ``params``) last. Read from the imports, so it cannot drift."""
+    folders: dict[str, set[str]] = {}
+    for cell in src.cells:
+        if cell.kind == "markdown":
+            continue
+        for node in ast.walk(ast.parse(cell.text)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ecgkit"):
+                parts = node.module.split(".")[1:]
+                if len(parts) == 2:  # from ecgkit.data.records import read_record
+                    folders.setdefault(parts[0], set()).add(parts[1])
+                elif len(parts) == 1 and parts[0] in PACKAGE_FOLDERS:  # from ecgkit.data import x
+                    folders.setdefault(parts[0], set()).update(a.name for a in node.names)
+                elif len(parts) == 1:  # from ecgkit.contract import CLASSES
+                    folders.setdefault("", set()).add(parts[0])
+                else:  # from ecgkit import contract, params (or a public name)
+                    folders.setdefault("", set()).update(
+                        a.name for a in node.names if (PACKAGE / f"{a.name}.py").is_file())
+    folders = {k: v for k, v in folders.items() if v}
+    return "; ".join(f"`ecgkit/{k}{'/' if k else ''}` ({', '.join(f'`{m}`' for m in sorted(v))})"
+                     for k, v in sorted(folders.items(), key=lambda kv: (not kv[0], kv[0])))
+
+
 def header(src: Source, number: str) -> str:
     cpu, gpu = runtimes().get(number, ("not measured", "not measured"))
     fields = src.header
@@ -223,6 +251,8 @@ def header(src: Source, number: str) -> str:
     return (f"# {fields['Title']}\n\n{fields['Description']}\n\n"
             f"**What you will learn**\n\n{learn}\n\n"
             f"**Prerequisites**\n\n{prereq}\n\n"
+            f"**The code it shows:** {package_code(src)} (`ARCHITECTURE.md` maps every "
+            "module).\n\n"
             f"**Runtime:** CPU {cpu}, measured (`params/cpu.yaml`, 2 cores); "
             f"GPU {gpu}{gpu_note(gpu)} (`params/gpu.yaml`). "
             f"From the table in `notebooks/README.md`.")

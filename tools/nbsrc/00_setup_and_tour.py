@@ -33,9 +33,10 @@ DATA_DIR: str = ""  # WFDB folder to read; empty: the embedded database in data/
 # %%
 import pandas as pd
 
-from ecgkit import contract, nb, params, workbook
+from ecgkit import contract, params
+from ecgkit.workbook import nb, runner
 from ecgkit.params import record_list
-from ecgkit.records import list_records
+from ecgkit.data.records import list_records
 
 NOTEBOOK = "00_setup_and_tour"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)  # RUN_DIR/00_setup_and_tour
@@ -46,7 +47,7 @@ print("outputs go to", OUT)
 """
 ## 1. The environment
 
-`ecgkit.nb.environment()` reports the versions that matter, the Keras backend
+`ecgkit.workbook.nb.environment()` reports the versions that matter, the Keras backend
 (`KERAS_BACKEND`: TensorFlow by default, or JAX or PyTorch) and the GPUs it sees. Importing
 the backend takes a few seconds; that is the fixed cost of every notebook here.
 """
@@ -169,15 +170,15 @@ The notebooks and the parameters each declares:
 """
 
 # %%
-notebooks = workbook.list_notebooks()
+notebooks = runner.list_notebooks()
 pd.DataFrame(
-    [(p.stem, ", ".join(q.name for q in workbook.notebook_parameters(p))) for p in notebooks],
+    [(p.stem, ", ".join(q.name for q in runner.notebook_parameters(p))) for p in notebooks],
     columns=["notebook", "parameters"],
 ).set_index("notebook")
 
 # %% [markdown]
 """
-Each notebook records its key numbers with `ecgkit.nb.record_figures` to
+Each notebook records its key numbers with `ecgkit.workbook.nb.record_figures` to
 `RUN_DIR/<notebook>/figures.json`; the runner turns them into the summary table and the tests
 check them. This notebook records its environment:
 """

@@ -33,11 +33,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ecgkit import contract, nb, records as rec_mod, splits
-from ecgkit.datasets import load_beats
+from ecgkit import contract
+from ecgkit.data import records as rec_mod, splits
+from ecgkit.workbook import nb
+from ecgkit.data.datasets import load_beats
 from ecgkit.params import record_list
-from ecgkit.scoring import evaluate_predictions
-from ecgkit.plots import plot_class_distribution
+from ecgkit.evaluation.scoring import evaluate_predictions
+from ecgkit.workbook.plots import plot_class_distribution
 
 NOTEBOOK = "01_data_exploration"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)

@@ -35,11 +35,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ecgkit import contract, nb, render
-from ecgkit.datasets import load_beats
+from ecgkit import contract
+from ecgkit.data import render
+from ecgkit.workbook import nb
+from ecgkit.data.datasets import load_beats
 from ecgkit.params import record_list
-from ecgkit.plots import plot_image_grid
-from ecgkit.records import beat_windows, read_record
+from ecgkit.workbook.plots import plot_image_grid
+from ecgkit.data.records import beat_windows, read_record
 
 NOTEBOOK = "02_signals_to_images"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)

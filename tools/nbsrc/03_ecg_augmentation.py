@@ -35,10 +35,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ecgkit import augment, contract, nb, render, widgets
-from ecgkit.datasets import load_beats
+from ecgkit import contract
+from ecgkit.data import augment, render
+from ecgkit.workbook import nb, widgets
+from ecgkit.data.datasets import load_beats
 from ecgkit.params import record_list
-from ecgkit.plots import plot_image_grid
+from ecgkit.workbook.plots import plot_image_grid
 
 NOTEBOOK = "03_ecg_augmentation"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
@@ -121,7 +123,7 @@ plot_image_grid(np.stack([images[0]] + rows), ["original"] + titles, ncols=len(r
 
 # %% [markdown]
 """
-The training pipeline (`ecgkit.batches`) makes the same changes with `augment.augment_images`:
+The training pipeline (`ecgkit.data.batches`) makes the same changes with `augment.augment_images`:
 one affine warp per image in OpenCV plus contrast and brightness in NumPy, drawn from the same
 ranges (`augment.MAX_*`), with each batch's own random generator, so a run is reproducible on
 every Keras backend. On a 2-core CPU it takes about 3 ms per batch of 32 images at 96 px, where
@@ -188,8 +190,8 @@ nb.save_figure(fig, RUN_DIR, NOTEBOOK, "change_vs_strength")
 """
 ## 5. Preview the strength yourself
 
-`ecgkit.widgets.augmentation_widget` is a slider over `augmentation_preview`; it redraws when
-you release the slider. (In a batch run the widget is created but nobody moves it.)
+`ecgkit.workbook.widgets.augmentation_widget` is a slider over `augmentation_preview`; it redraws
+when you release the slider. (In a batch run the widget is created but nobody moves it.)
 """
 
 # %%

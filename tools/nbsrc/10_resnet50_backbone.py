@@ -36,11 +36,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ecgkit import contract, nb, render
-from ecgkit.datasets import load_beats
+from ecgkit import contract
+from ecgkit.data import render
+from ecgkit.workbook import nb
+from ecgkit.data.datasets import load_beats
 from ecgkit.params import record_list, weights_arg
-from ecgkit.render import render_batch
-from ecgkit import backbone
+from ecgkit.data.render import render_batch
+from ecgkit.model import backbone
 
 NOTEBOOK = "10_resnet50_backbone"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)

@@ -35,12 +35,14 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ecgkit import contract, nb, render
-from ecgkit.datasets import load_beats
+from ecgkit import contract
+from ecgkit.data import render
+from ecgkit.workbook import nb
+from ecgkit.data.datasets import load_beats
 from ecgkit.params import record_list, weights_arg
-from ecgkit.render import render_batch
-from ecgkit.backbone import resnet50_backbone
-from ecgkit.ecg_block import DEFAULT_KERNEL_SIZES, ecg_multiscale_block
+from ecgkit.data.render import render_batch
+from ecgkit.model.backbone import resnet50_backbone
+from ecgkit.model.ecg_block import DEFAULT_KERNEL_SIZES, ecg_multiscale_block
 
 NOTEBOOK = "11_ecg_specific_block"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)

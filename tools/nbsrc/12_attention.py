@@ -32,13 +32,15 @@ RUN_DIR: str = "runs/notebooks"  # folder where notebooks and runs write their o
 import keras
 import numpy as np
 
-from ecgkit import contract, nb, render
-from ecgkit.datasets import load_beats
+from ecgkit import contract
+from ecgkit.data import render
+from ecgkit.workbook import nb
+from ecgkit.data.datasets import load_beats
 from ecgkit.params import record_list, weights_arg
-from ecgkit.render import render_batch
-from ecgkit.attention import attention_maps, ecg_attention
-from ecgkit.backbone import resnet50_backbone
-from ecgkit.plots import plot_attention_maps
+from ecgkit.data.render import render_batch
+from ecgkit.model.attention import attention_maps, ecg_attention
+from ecgkit.model.backbone import resnet50_backbone
+from ecgkit.workbook.plots import plot_attention_maps
 
 NOTEBOOK = "12_attention"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
@@ -87,7 +89,7 @@ assert weights_shape == (None, 1, 1, 2048) and map_shape == (None, 7, 7, 1)
 ## 3. Both maps on real images
 
 The block on ResNet50's top stage, as the factory places it, read with
-`ecgkit.attention.attention_maps`. Untrained (or ImageNet-only) weights give unspecific maps;
+`ecgkit.model.attention.attention_maps`. Untrained (or ImageNet-only) weights give unspecific maps;
 notebook 31 shows them after training. The mechanics are what matters here: weights in (0, 1),
 one map per image. How fine that map is depends on the image size: the cell after the figure
 computes it for this run.

@@ -32,14 +32,16 @@ RUN_DIR: str = "runs/notebooks"  # folder where notebooks and runs write their o
 import keras
 import numpy as np
 
-from ecgkit import contract, nb, render
-from ecgkit.datasets import load_beats
+from ecgkit import contract
+from ecgkit.data import render
+from ecgkit.workbook import nb
+from ecgkit.data.datasets import load_beats
 from ecgkit.params import record_list, weights_arg
-from ecgkit.render import render_batch
-from ecgkit import calibration
-from ecgkit.attention import attention_maps
-from ecgkit.backbone import resnet50_backbone
-from ecgkit.plots import plot_detector_maps
+from ecgkit.data.render import render_batch
+from ecgkit.model import calibration
+from ecgkit.model.attention import attention_maps
+from ecgkit.model.backbone import resnet50_backbone
+from ecgkit.workbook.plots import plot_detector_maps
 
 NOTEBOOK = "13_feature_calibration"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)

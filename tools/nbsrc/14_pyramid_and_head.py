@@ -37,14 +37,15 @@ import keras
 import numpy as np
 import pandas as pd
 
-from ecgkit import contract, nb
-from ecgkit.datasets import load_beats
+from ecgkit import contract
+from ecgkit.workbook import nb
+from ecgkit.data.datasets import load_beats
 from ecgkit.params import record_list, weights_arg
-from ecgkit.render import render_batch
-from ecgkit import factory
-from ecgkit.cost import count_flops, count_params
-from ecgkit.head import classification_head
-from ecgkit.pyramid import pyramid_fusion
+from ecgkit.data.render import render_batch
+from ecgkit.model import factory
+from ecgkit.model.cost import count_flops, count_params
+from ecgkit.model.head import classification_head
+from ecgkit.model.pyramid import pyramid_fusion
 
 NOTEBOOK = "14_pyramid_and_head"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)

@@ -36,14 +36,14 @@ VAL_FRACTION: float = 0.2  # share of training patients held out for validation
 TEST_MAX_BEATS_PER_RECORD: int = 100  # cap of validation and test beats per record and class (0:
 #   every beat); capped beats carry weights N/n so metrics estimate every validation or test beat;
 #   table default 0
-CONTEXT: str = "logits"  # the beat's context inside the model (ecgkit.context: rhythm against the
-#   patient's RR, shape against the patient's usual beat): 'logits' (a context MLP whose logits add
-#   to the image head's), 'head' (its features join the pooled image features) or 'none' (image
+CONTEXT: str = "logits"  # the beat's context inside the model (ecgkit.data.context: rhythm against
+#   the patient's RR, shape against the patient's usual beat): 'logits' (a context MLP whose logits
+#   add to the image head's), 'head' (its features join the pooled image features) or 'none' (image
 #   only, the published design)
 IMAGE_CHANNELS: str = "paper"  # what the image shows: 'paper' (the ECG strip on paper, the
 #   published design) or 'context' (three traces in the colour channels: the rhythm in units of the
 #   patient's RR, the beat at 11 ms per pixel at 64 px, the patient's usual beat;
-#   ecgkit.context_image)
+#   ecgkit.data.context_image)
 CONTEXT_MODE: str = "offline"  # context from the whole record ('offline', Holter review) or from
 #   the past only ('causal', a live monitor: no next beat, no future average, the image cut 0.45 s
 #   after R)
@@ -55,7 +55,7 @@ CALIBRATION: bool = True  # use the feature calibration module
 PYRAMID: bool = True  # use feature-pyramid / multi-path fusion
 EPOCHS: int = 2  # training epochs; table default 10
 BN_MOMENTUM: float = 0.0  # BatchNorm moving-average momentum; 0: from the epoch length
-#   (ecgkit.callbacks.auto_bn_momentum)
+#   (ecgkit.training.callbacks.auto_bn_momentum)
 DETERMINISTIC: bool = False  # op-deterministic training (slower; Keras turns XLA off)
 WEIGHTS: str = "none"  # backbone weights: 'imagenet', 'none', or a weights file path
 DROPOUT: float = 0.5  # dropout rate in the classification head
@@ -81,21 +81,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ecgkit import (
-    callbacks,
-    context,
-    context_image,
-    contract,
-    factory,
-    hardware,
-    nb,
-    plots,
-    render,
-    train,
-    training_config,
-    widgets,
-)
-from ecgkit.datasets import load_beats
+from ecgkit import contract
+from ecgkit.data import context, context_image, render
+from ecgkit.model import factory
+from ecgkit.training import callbacks, hardware, train, training_config
+from ecgkit.workbook import nb, plots, widgets
+from ecgkit.data.datasets import load_beats
 from ecgkit.params import record_list
 
 NOTEBOOK = "20_training"
@@ -169,7 +160,7 @@ print(
 
 The test patients are loaded with the others (`load_beats` reads the whole split) but not
 used here. Validation patients are carved from the training
-patients so that N, S, V and F each have real support there (`ecgkit.splits`); the best epoch
+patients so that N, S, V and F each have real support there (`ecgkit.data.splits`); the best epoch
 is chosen on them. `MAX_BEATS_PER_RECORD` caps the beats per record and class (0: every
 beat, as the cpu profile trains), and `TEST_MAX_BEATS_PER_RECORD` caps the validation beats
 that `train()` predicts every epoch: capped beats carry weights (N/n), so validation metrics
@@ -324,7 +315,7 @@ A beat image alone misses two things a cardiologist reads at once. An S beat loo
 patient's normal beats but comes **early against the patient's own rhythm**; a V beat looks
 **unlike the patient's usual beat**, whatever that usual beat is (a bundle-branch block
 patient's normal beats are wide too). Both are relative to the patient, so no picture of one
-beat can hold them. `ecgkit.context` computes them from the unlabelled record, so they exist
+beat can hold them. `ecgkit.data.context` computes them from the unlabelled record, so they exist
 at test time too: 3 RR ratios (`pre/avg`, `post/avg`, `pre/post`) and the beat's shape minus
 the median shape of the record's beats (71 values, -0.25 s to +0.45 s around R). With
 `CONTEXT_MODE: causal` only the past is used (no next beat, a running median of the previous
@@ -334,8 +325,8 @@ The model takes this vector as a second input (`CONTEXT: logits`): a small netwo
 logits are **added** to the image head's. Inside it, the 3 rhythm values and the 71 shape values
 go through two small MLPs of their own, whose logits add too: an S beat is early *and* shaped
 like the patient's usual beat, and added logits let each piece of evidence count on its own
-(chosen by cross-validation on the training patients: `ecgkit.context_branch.CONTEXT_EXPERTS`).
-Two measured problems shaped the rest. Three numbers
+(chosen by cross-validation on the training patients:
+`ecgkit.model.context_branch.CONTEXT_EXPERTS`). Two measured problems shaped the rest. Three numbers
 beside thousands of image features barely move a head (`CONTEXT: head`, the design kept for
 the ablation), and trained together, the image branch fits the training patients' beat shapes
 faster than the context branch learns the rhythm, so S beats of new patients were missed. So
@@ -373,7 +364,7 @@ nb.save_figure(fig, RUN_DIR, NOTEBOOK, "context_by_class")
 # %% [markdown]
 """
 The same context can be drawn instead of computed: the image-native design
-(`IMAGE_CHANNELS: context`, `ecgkit.context_image`) keeps one image input and gives each colour
+(`IMAGE_CHANNELS: context`, `ecgkit.data.context_image`) keeps one image input and gives each colour
 channel one trace. Red: the rhythm, with time in units of the patient's own average RR, so a
 regular beat's neighbours sit at the same columns at any heart rate and an early beat's
 predecessor moves toward the centre. Green: the beat from -0.25 s to +0.45 s across the whole
@@ -397,7 +388,7 @@ print(f"This run's images: IMAGE_CHANNELS = {IMAGE_CHANNELS!r}")
 """
 ## 7. Train the baseline: a plain ResNet50 with the same head and context
 
-`ecgkit.train.train` builds the model inside the strategy scope, compiles it with the
+`ecgkit.training.train.train` builds the model inside the strategy scope, compiles it with the
 configuration above and fits with: the best checkpoint by **validation** macro-F1,
 `BackupAndRestore` (re-running the cell after an interruption resumes), a CSV log,
 TensorBoard logs and early stopping. The baseline comes first: every enhancement must beat
@@ -415,7 +406,7 @@ recipe step by step: check that an interrupted run may resume, set up the hardwa
 beats, prepare the model (BatchNorm momentum, context branch, compile), make the batches and
 callbacks, write `run.json`, fit, finish. Each step is a short function with a docstring,
 which `nb.show_source` shows like any other; those that training on an image folder (notebook
-40) takes too are in `ecgkit.training_run`.
+40) takes too are in `ecgkit.training.training_run`.
 """
 
 # %%

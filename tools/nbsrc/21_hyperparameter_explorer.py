@@ -61,10 +61,11 @@ import shutil
 
 from IPython.display import Image
 
-from ecgkit import nb, plots, render, widgets
-from ecgkit.datasets import load_beats
+from ecgkit.data import render
+from ecgkit.workbook import nb, plots, widgets
+from ecgkit.data.datasets import load_beats
 from ecgkit.params import record_list
-from ecgkit.train import few_steps, train
+from ecgkit.training.train import few_steps, train
 
 NOTEBOOK = "21_hyperparameter_explorer"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
@@ -123,7 +124,7 @@ nb.show_source(widgets.focal_loss_widget)
 ## 1. Learning-rate schedule
 
 A linear warm-up from 1% of the peak, then cosine decay to zero: the schedule
-`ecgkit.training_config.make_schedule` gives the optimizer. Warm-up protects the randomly
+`ecgkit.training.training_config.make_schedule` gives the optimizer. Warm-up protects the randomly
 initialised head (and the pretrained backbone) from large early steps; the cosine tail lets
 the weights settle.
 """
@@ -183,10 +184,10 @@ aug_panel
 
 Choose a learning rate, a focal gamma and an augmentation strength, then press **Train**. Each
 run trains the enhanced ResNet50 (images only, without the beat's context) from scratch on the
-training patients (`ecgkit.train.train`) for `EXPLORER_STEPS` batches in a few short epochs,
-validated after each. A small Keras
-callback (`ecgkit.callbacks.BatchLossRecorder`) records the training loss of every batch, so
-the plot shows the loss against the step (left) and the validation macro-F1 per epoch
+training patients (`ecgkit.training.train.train`) for `EXPLORER_STEPS` batches in a few short
+epochs, validated after each. A small Keras
+callback (`ecgkit.training.callbacks.BatchLossRecorder`) records the training loss of every batch,
+so the plot shows the loss against the step (left) and the validation macro-F1 per epoch
 (right), not one dot per run.
 
 Short runs are noisy. Press **Train** again without moving a slider (or set **repeats**) and

@@ -46,10 +46,12 @@ MODEL_PATH: str = ""  # trained .keras model to evaluate; empty: RUN_DIR/models/
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ecgkit import baselines, contract, evaluate, fusion, literature, nb, plots, provenance, scoring
-from ecgkit.datasets import load_beats
+from ecgkit import contract
+from ecgkit.evaluation import baselines, evaluate, fusion, literature, provenance, scoring
+from ecgkit.workbook import nb, plots
+from ecgkit.data.datasets import load_beats
 from ecgkit.params import record_list
-from ecgkit.predict import load_model
+from ecgkit.evaluation.predict import load_model
 
 NOTEBOOK = "30_evaluation"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
@@ -75,7 +77,7 @@ if not path.exists():
     )
 model = load_model(path)
 
-# what the model records about its training (ecgkit.provenance): the model's protocol (a
+# what the model records about its training (ecgkit.evaluation.provenance): the model's protocol (a
 # different SPLIT is used, with a warning); a GRID that contradicts the model is refused
 SPLIT = provenance.protocol(model, SPLIT)
 provenance.check_settings(model, {"GRID": GRID}, source="parameter GRID")
@@ -200,15 +202,15 @@ nb.captioned(ci, "all five AAMI classes (N/S/V/F/Q), every test record: bootstra
 """
 ## 7. Four baselines on the same beats
 
-A number means little without a yardstick. Four baselines from `ecgkit.baselines`, fitted on
-**every** beat of the training patients (they are cheap; a baseline has nothing to choose on
+A number means little without a yardstick. Four baselines from `ecgkit.evaluation.baselines`, fitted
+on **every** beat of the training patients (they are cheap; a baseline has nothing to choose on
 validation patients) and scored on exactly the same test beats with the same weights:
 
 - `always_n` predicts N for every beat: what accuracy alone rewards;
 - `nearest_neighbour` (1-NN) on the beat's shape around the R peak plus the RR features;
 - `rr_logistic_regression` on the RR-interval ratios only (no morphology at all);
 - `gradient_boosted_trees` on the beat's **context**, the same 74 numbers the network's
-  context branch reads (`ecgkit.context`: the RR ratios against the patient's rhythm and the
+  context branch reads (`ecgkit.data.context`: the RR ratios against the patient's rhythm and the
   shape minus the patient's usual beat), fitted in well under a minute. It is the strongest
   cheap model we know of: where it beats the network, the table says so, and the network has
   not earned its cost.

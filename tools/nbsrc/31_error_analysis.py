@@ -40,22 +40,17 @@ import keras
 import numpy as np
 import pandas as pd
 
-from ecgkit import (
-    context_branch,
-    contract,
-    ecg_block,
-    error_analysis as ea,
-    nb,
-    plots,
-    provenance,
-    render,
-)
-from ecgkit.datasets import load_beats
-from ecgkit.evaluate import predict_beats
-from ecgkit.scoring import evaluate_predictions
-from ecgkit.factory import gradcam_layer_name
+from ecgkit import contract
+from ecgkit.data import render
+from ecgkit.evaluation import error_analysis as ea, provenance
+from ecgkit.model import context_branch, ecg_block
+from ecgkit.workbook import nb, plots
+from ecgkit.data.datasets import load_beats
+from ecgkit.evaluation.evaluate import predict_beats
+from ecgkit.evaluation.scoring import evaluate_predictions
+from ecgkit.model.factory import gradcam_layer_name
 from ecgkit.params import record_list
-from ecgkit.predict import load_model
+from ecgkit.evaluation.predict import load_model
 
 NOTEBOOK = "31_error_analysis"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
@@ -69,7 +64,7 @@ if not path.exists():
     )
 model = load_model(path)
 
-# what the model records about its training (ecgkit.provenance): the model's protocol (a
+# what the model records about its training (ecgkit.evaluation.provenance): the model's protocol (a
 # different SPLIT is used, with a warning); a GRID that contradicts the model is refused
 SPLIT = provenance.protocol(model, SPLIT)
 provenance.check_settings(model, {"GRID": GRID}, source="parameter GRID")
@@ -315,7 +310,7 @@ if "attention_spatial_map" in maps:
     nb.save_figure(fig, RUN_DIR, NOTEBOOK, "attention")
     display(fig)
 if "calibration_detector_maps" in maps:
-    from ecgkit import calibration
+    from ecgkit.model import calibration
 
     fig = plots.plot_detector_maps(
         imgs, maps["calibration_detector_maps"], calibration.COMPONENT_NAMES, titles=titles

@@ -41,11 +41,14 @@ RUN_DIR: str = "runs/notebooks"  # folder where notebooks and runs write their o
 import numpy as np
 import pandas as pd
 
-from ecgkit import baselines, context_branch, contract, nb, plots, scoring
-from ecgkit.cost import count_params
-from ecgkit.datasets import load_beats
-from ecgkit.evaluate import predict_beats
-from ecgkit.predict import load_model
+from ecgkit import contract
+from ecgkit.evaluation import baselines, scoring
+from ecgkit.model import context_branch
+from ecgkit.workbook import nb, plots
+from ecgkit.model.cost import count_params
+from ecgkit.data.datasets import load_beats
+from ecgkit.evaluation.evaluate import predict_beats
+from ecgkit.evaluation.predict import load_model
 from ecgkit.params import record_list
 
 NOTEBOOK = "32_ablation"

@@ -57,10 +57,14 @@ RUN_DIR: str = "runs/notebooks"  # folder where notebooks and runs write their o
 import numpy as np
 import pandas as pd
 
-from ecgkit import contract, folder_evaluation, folders, image_training, nb, plots, rhythm
-from ecgkit import scoring
-from ecgkit.images import decode_image
-from ecgkit.predict import load_model
+from ecgkit import contract
+from ecgkit.data import folders, rhythm
+from ecgkit.evaluation import folder_evaluation
+from ecgkit.training import image_training
+from ecgkit.workbook import nb, plots
+from ecgkit.evaluation import scoring
+from ecgkit.data.images import decode_image
+from ecgkit.evaluation.predict import load_model
 
 NOTEBOOK = "40_your_own_images"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
