@@ -64,6 +64,7 @@ fails within seconds with a clear error, and `WEIGHTS: none` trains from scratch
 nb.show_source(backbone.resnet50_backbone)
 
 # %%
+keras.utils.set_random_seed(SEED)  # the same random weights in every run (WEIGHTS: none)
 inputs = keras.Input(INPUT_SHAPE, name="image")
 stages = backbone.resnet50_backbone(inputs, weights=WEIGHTS_ARG)
 extractor = keras.Model(inputs, [stages[s] for s in backbone.STAGE_OUTPUTS], name="resnet50_stages")

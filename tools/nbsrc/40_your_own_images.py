@@ -320,7 +320,10 @@ nb.record_figures(
 - Wide images are padded to a square, never squashed: a second of ECG keeps its width.
 - A figure means something only beside baselines: the majority class says what learning
   nothing scores, and a few RR-irregularity numbers say what a cheap model of the rhythm
-  scores. The table and the bootstrap above say where this run's network stands.
+  scores. The table and the bootstrap above say where this run's network stands. Whether a
+  larger budget would lift it (more batches, taller strips in tiles, another learning rate) is
+  measured on the validation patients by `benchmarks/bench_strip_budget.py`
+  (`benchmarks/README.md`).
 
 ## Exercises
 
