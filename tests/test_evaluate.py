@@ -534,6 +534,21 @@ class TestWriteReport:
         table = pd.read_csv(paths["per_class"], index_col=0)
         assert table.loc["weighted avg", "support"] == 8  # not doubled
 
+    def test_the_backend_is_left_alone(self, tmp_path):
+        """Writing the figures does not switch matplotlib to Agg: in a notebook that turned
+        every later figure into ``<Figure size ...>`` text (30, 31 and 40 of the reference run)."""
+        import matplotlib
+
+        before = matplotlib.get_backend()
+        matplotlib.use("svg")
+        try:
+            y = np.array([0, 0, 1, 2, 3, 4, 0, 2])
+            write_report(evaluate_predictions(y, _probs(y), n_boot=0), tmp_path)
+            assert matplotlib.get_backend() == "svg"
+            assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+        finally:
+            matplotlib.use(before)
+
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):

@@ -32,6 +32,25 @@ def figs(run, name):
     return f
 
 
+def shown_as_text(notebook) -> int:
+    """How many outputs of an executed notebook show a figure as ``<Figure size ...>`` text."""
+    import nbformat
+
+    cells = nbformat.read(notebook, as_version=4).cells
+    return sum(str(o.get("data", {}).get("text/plain", "")).startswith("<Figure size")
+               and "image/png" not in o.get("data", {})
+               for c in cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def pictures(notebook) -> int:
+    """How many outputs of an executed notebook are pictures (PNG)."""
+    import nbformat
+
+    cells = nbformat.read(notebook, as_version=4).cells
+    return sum("image/png" in o.get("data", {})
+               for c in cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
 def between(x, lo=0.0, hi=1.0):
     return x is not None and lo <= x <= hi
 
@@ -44,6 +63,11 @@ class TestWorkbookRun:
         summary = (run.out / "summary.csv").read_text()
         assert summary.count(",status,ok") == 15
         assert "30_evaluation,accuracy," in summary
+        as_text = {nb.name: shown_as_text(nb.output) for nb in run.notebooks}
+        assert not any(as_text.values()), f"figures printed as text, not drawn: {as_text}"
+        for nb in run.notebooks:  # a figure saved for the record is also shown to the reader
+            saved = len(list((run.out / nb.name).glob("*.png")))
+            assert pictures(nb.output) >= saved, f"{nb.name}: {saved} figures saved, fewer shown"
         print({n.name: round(n.seconds, 1) for n in run.notebooks})
 
     def test_00_setup(self, run):

@@ -188,3 +188,17 @@ class TestLossBands:
     def test_no_runs_yet(self):
         fig = plots.plot_loss_bands([])
         assert "no runs yet" in [t.get_text() for ax in fig.axes for t in ax.texts]
+
+
+class TestShownInNotebooks:
+    """A figure returned to a notebook cell shows as a picture, not as ``<Figure size ...>``:
+    the reference run showed 18 figures as that text (03, 12, 20, 30, 31, 40), because IPython
+    draws a plain Figure only after pyplot has set the inline backend up."""
+
+    def test_ipython_formats_a_figure_as_png_without_pyplot(self):
+        from IPython.core.formatters import DisplayFormatter
+
+        fig = plots.plot_class_distribution({"train": dict(zip(CLASSES, [100, 10, 20, 3, 0]))})
+        data, _ = DisplayFormatter().format(fig)  # no inline backend, the Agg backend is set
+        assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+        assert isinstance(fig, Figure)

@@ -175,11 +175,8 @@ def write_report(report: Report, out_dir: str | Path, figures: bool = True,
         paths["literature"] = out / "literature.csv"
         literature_table(report).to_csv(paths["literature"], index=False)
     if figures:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-
+        # plots draws on bare matplotlib Figures (no pyplot), which save without any backend:
+        # switching to Agg here would turn a notebook's inline figures into text after this call
         from ecgkit.workbook import plots
 
         counts = "weighted counts" if report.weights is not None else "counts"
@@ -193,5 +190,4 @@ def write_report(report: Report, out_dir: str | Path, figures: bool = True,
         ):
             paths[name] = out / f"{name}.png"
             fig.savefig(paths[name], dpi=110, bbox_inches="tight")
-            plt.close(fig)
     return paths

@@ -154,11 +154,6 @@ def _errors_table(images, rows, y_prob):
 def _gradcam_figure(model, files, y_true, y_prob, classes, n, path: Path) -> None:
     """Grad-CAM of the predicted class on ``n`` pages (the wrong ones first), saved to
     ``path``. A tiled model is shown on each page's middle tile."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     from ecgkit.workbook import plots
     from ecgkit.model.context_branch import image_size_of
     from ecgkit.evaluation.error_analysis import grad_cam
@@ -172,7 +167,6 @@ def _gradcam_figure(model, files, y_true, y_prob, classes, n, path: Path) -> Non
               for i in order]
     fig = plots.plot_gradcam(pages, heat, titles=titles)
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
 
 
 def format_comparison(report: Report, extra: dict[str, Any]) -> str:

@@ -138,11 +138,6 @@ def load_demo_beats(p: dict[str, Any], progress: bool = True):
 
 def save_outputs(out: Path, result, report, table) -> dict[str, Path]:
     """Writes the comparison table, the model and the two figures; returns every path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from ecgkit.workbook import plots
 
     paths = {"model": out / "enhanced_resnet50.keras",
@@ -158,7 +153,6 @@ def save_outputs(out: Path, result, report, table) -> dict[str, Path]:
                      ("training_history", plots.plot_history(
                          {k: v for k, v in result.history.items() if k != "epoch"}))):
         fig.savefig(paths[key], dpi=110, bbox_inches="tight")
-        plt.close(fig)
     return paths
 
 

@@ -6,12 +6,15 @@ notebooks/21_hyperparameter_explorer.ipynb), notebooks/30_evaluation.ipynb
 attention).
 
 Functions never save or show: the caller decides (``fig.savefig(...)``, or a notebook displays
-it). They draw on matplotlib Figures through the object API (seaborn for the heatmap and
-the grouped bars, always on a given axes), so they work under the Agg backend.
+it). They draw on matplotlib Figures through the object API (seaborn for the heatmap and the
+grouped bars, always on a given axes), so they need no pyplot and no backend; each Figure shows
+itself as a PNG in a notebook (``_repr_png_``), whether pyplot was used there or not.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import math
 from typing import Mapping, Sequence
 
@@ -20,10 +23,25 @@ import numpy as np
 from ecgkit.contract import CLASSES
 
 
-def _figure(*args, **kwargs):
+@functools.cache
+def _shown_figure_class():
     from matplotlib.figure import Figure
 
-    return Figure(*args, **kwargs)
+    class ShownFigure(Figure):
+        """A Figure that a notebook shows as a picture whatever the kernel's matplotlib state:
+        IPython draws a plain Figure only once pyplot has set the inline backend up, and
+        prints ``<Figure size ...>`` before that (or after a library switched to Agg)."""
+
+        def _repr_png_(self) -> bytes:
+            buf = io.BytesIO()
+            self.savefig(buf, format="png", bbox_inches="tight")
+            return buf.getvalue()
+
+    return ShownFigure
+
+
+def _figure(*args, **kwargs):
+    return _shown_figure_class()(*args, **kwargs)
 
 
 def _history_dict(history) -> dict[str, list[float]]:

@@ -112,6 +112,7 @@ sums = detectors.sum(axis=(1, 2))
 assert np.allclose(sums, 1.0, atol=1e-3), "each detector map is a softmax over positions"
 fig = plot_detector_maps(images, detectors, calibration.COMPONENT_NAMES, titles=pick_names)
 nb.save_figure(fig, RUN_DIR, NOTEBOOK, "detector_maps")
+fig
 
 # %%
 positions = int(top.shape[1] * top.shape[2])

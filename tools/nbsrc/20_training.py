@@ -382,6 +382,7 @@ fig = plots.plot_context_images(
     drawn.render(rows), titles=[f"{contract.CLASSES[k]} beat" for k in shown]
 )
 nb.save_figure(fig, RUN_DIR, NOTEBOOK, "context_images")
+display(fig)
 print(f"This run's images: IMAGE_CHANNELS = {IMAGE_CHANNELS!r}")
 
 # %% [markdown]
@@ -440,6 +441,7 @@ for name, r in runs.items():
     assert len(r.history["loss"]) >= 1 and np.isfinite(r.history["loss"]).all()
     fig = plots.plot_history(r.history, title=f"{name}: training history")
     nb.save_figure(fig, RUN_DIR, NOTEBOOK, f"history_{name}")
+    display(fig)
 val = pd.DataFrame(
     {
         name: {

@@ -354,6 +354,7 @@ fig = plots.plot_paired_bootstrap(
     xlabel=f"macro-F1 ({'/'.join(CLASS_SET)}) difference",
 )
 nb.save_figure(fig, RUN_DIR, NOTEBOOK, "paired_bootstrap")
+fig
 
 # %% [markdown]
 """

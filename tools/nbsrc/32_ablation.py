@@ -192,6 +192,7 @@ fig = plots.plot_paired_bootstrap(
     {"enhanced - baseline": main}, xlabel="macro-F1 (N/S/V/F), enhanced minus baseline"
 )
 nb.save_figure(fig, RUN_DIR, NOTEBOOK, "paired_bootstrap")
+fig
 
 # %% [markdown]
 """

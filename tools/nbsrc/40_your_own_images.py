@@ -289,6 +289,7 @@ if len(worst):
         ncols=1,
     )
     nb.save_figure(fig, RUN_DIR, NOTEBOOK, "errors")
+    display(fig)
 
 # %%
 nb.record_figures(
