@@ -32,23 +32,20 @@ def figs(run, name):
     return f
 
 
-def shown_as_text(notebook) -> int:
-    """How many outputs of an executed notebook show a figure as ``<Figure size ...>`` text."""
+def figure_outputs(notebook) -> tuple[int, int]:
+    """An executed notebook's figures: ``(pictures, as_text)``, the outputs drawn as PNG and those
+    that show a figure only as ``<Figure size ...>`` text."""
     import nbformat
 
-    cells = nbformat.read(notebook, as_version=4).cells
-    return sum(str(o.get("data", {}).get("text/plain", "")).startswith("<Figure size")
-               and "image/png" not in o.get("data", {})
-               for c in cells if c.cell_type == "code" for o in c.get("outputs", []))
-
-
-def pictures(notebook) -> int:
-    """How many outputs of an executed notebook are pictures (PNG)."""
-    import nbformat
-
-    cells = nbformat.read(notebook, as_version=4).cells
-    return sum("image/png" in o.get("data", {})
-               for c in cells if c.cell_type == "code" for o in c.get("outputs", []))
+    pictures = as_text = 0
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else ():
+            data = output.get("data", {})
+            if "image/png" in data:
+                pictures += 1
+            elif str(data.get("text/plain", "")).startswith("<Figure size"):
+                as_text += 1
+    return pictures, as_text
 
 
 def between(x, lo=0.0, hi=1.0):
@@ -63,11 +60,12 @@ class TestWorkbookRun:
         summary = (run.out / "summary.csv").read_text()
         assert summary.count(",status,ok") == 15
         assert "30_evaluation,accuracy," in summary
-        as_text = {nb.name: shown_as_text(nb.output) for nb in run.notebooks}
+        shown = {nb.name: figure_outputs(nb.output) for nb in run.notebooks}
+        as_text = {name: text for name, (_, text) in shown.items()}
         assert not any(as_text.values()), f"figures printed as text, not drawn: {as_text}"
-        for nb in run.notebooks:  # a figure saved for the record is also shown to the reader
-            saved = len(list((run.out / nb.name).glob("*.png")))
-            assert pictures(nb.output) >= saved, f"{nb.name}: {saved} figures saved, fewer shown"
+        for name, (pictures, _) in shown.items():  # a figure saved is also shown to the reader
+            saved = len(list((run.out / name).glob("*.png")))
+            assert pictures >= saved, f"{name}: {saved} figures saved, fewer shown"
         print({n.name: round(n.seconds, 1) for n in run.notebooks})
 
     def test_00_setup(self, run):

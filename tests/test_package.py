@@ -10,7 +10,7 @@ from ecgkit.contract import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "ecgkit"
 SUBPACKAGES = sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py"))
-"""The folders of ``ecgkit/``, in the workbook's order of stages (data, model, training, ...)."""
+"""The folders of ``ecgkit/`` (alphabetical: data, evaluation, model, training, workbook)."""
 MODULES = sorted(".".join(p.relative_to(PACKAGE).with_suffix("").parts)
                  for p in PACKAGE.rglob("*.py") if not p.stem.startswith("_"))
 """Dotted names below ``ecgkit``: ``cli``, ``data.records``, ``model.factory``, ..."""
