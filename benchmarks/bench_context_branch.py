@@ -1,8 +1,8 @@
 """The context branch's settings, chosen by grouped cross-validation on DS1 alone.
 
 Run: .venv/bin/python benchmarks/bench_context_branch.py [--folds 5] [--seeds 0,1,2] [--cap 300]
-[--variants a,b] [--taus 0,0.15,0.3]  (about 6 minutes on 2 cores for the default two variants;
-all 13: about 20)
+[--variants a,b] [--taus 0,0.15,0.3] [--s-offsets 0,0.5] [--min-s-se 0.75]  (about 6 minutes on
+2 cores for the default two variants; all 15: about 20)
 
 The context branch of the network (:mod:`ecgkit.model.context_branch`) is fitted alone exactly as
 training fits it first (:func:`~ecgkit.model.context_branch.warm_up`: 2,000 balanced batches of 32,
@@ -21,7 +21,10 @@ entropy instead of focal), its length (1,000 or 4,000 batches), its width (one l
 128), and its design: two experts (``context_branch(experts=True)``: the rhythm values and the shape
 values through separate MLPs whose logits add). Every variant is also scored with a prior correction
 of its logits, ``+ tau * log(training prior)`` for ``tau`` in ``--taus`` (the branch learns on
-balanced batches; the correction moves its decisions toward the patients' real class mix).
+balanced batches; the correction moves its decisions toward the patients' real class mix), and
+with each S logit offset in ``--s-offsets`` added on top (a threshold on S alone). With
+``--min-s-se X`` the script names the operating point the folds choose: the highest macro-F1
+among the (tau, S offset) pairs whose S sensitivity, mean of the seeds, is at least X.
 
 Beats: at most ``--cap`` per record and class, weighted N/n (as ``bench_trees.py``).
 """
@@ -133,9 +136,12 @@ def branch_alone(x_fit, y_fit, x_held, *, seed: int, steps: int, noise: float = 
     return np.asarray(model.predict(x_held, batch_size=4096, verbose=0), np.float64)
 
 
-def corrected(logits, log_prior, tau: float) -> np.ndarray:
-    """Softmax of ``logits + tau * log_prior``."""
+def corrected(logits, log_prior, tau: float, s_offset: float = 0.0) -> np.ndarray:
+    """Softmax of ``logits + tau * log_prior``, with ``s_offset`` added to the S logit."""
+    from ecgkit.contract import CLASSES
+
     z = logits + tau * log_prior
+    z[:, CLASSES.index("S")] += s_offset
     p = np.exp(z - z.max(axis=1, keepdims=True))
     return p / p.sum(axis=1, keepdims=True)
 
@@ -148,11 +154,17 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=None, help="warm-up batches (default: training's)")
     ap.add_argument("--taus", default=",".join(f"{t:g}" for t in TAUS),
                     help="prior corrections to score, comma-separated")
+    ap.add_argument("--s-offsets", default="0",
+                    help="S logit offsets to score on top of each tau, comma-separated")
+    ap.add_argument("--min-s-se", type=float, default=None,
+                    help="name the best (tau, S offset) by macro-F1 among those with this S Se")
     ap.add_argument("--variants", default="one MLP,two experts: rhythm 32x2",
                     help=f"comma-separated, or 'all'; from: {', '.join(VARIANTS)}")
     args = ap.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     taus = [float(t) for t in args.taus.split(",")]
+    offsets = [float(o) for o in args.s_offsets.split(",")]
+    points = [(tau, o) for tau in taus for o in offsets]
     names = list(VARIANTS) if args.variants == "all" else [
         v.strip() for v in args.variants.split(",") if v.strip()]
     if set(names) - set(VARIANTS):
@@ -169,7 +181,7 @@ def main(argv=None) -> int:
     print(f"loaded in {time.perf_counter() - t0:.0f} s: DS1 {len(ds1)} beats of "
           f"{ds1.meta['patient'].nunique()} patients, {args.folds} folds of patients", flush=True)
 
-    rows = []  # (variant, tau, seed, macro-F1, S Se, S +P, seconds)
+    rows = []  # (variant, tau, S offset, seed, macro-F1, S Se, S +P, seconds)
     for name in names:
         transform, kwargs = VARIANTS[name]
         xv = x if transform is None else transform(x, records)
@@ -182,11 +194,12 @@ def main(argv=None) -> int:
                 held.append((h, branch_alone(xv[f], y[f], xv[h], seed=seed, **kwargs),
                              np.log(prior / prior.sum())))
             seconds = time.perf_counter() - t0
-            for tau in taus:
-                s = [scores(y[h], corrected(z, lp, tau), w[h]) for h, z, lp in held]
-                rows.append((name, tau, seed, *np.nanmean(np.array(s, float), axis=0), seconds))
-            r = rows[-len(taus)]
-            print(f"{name:24s} seed {seed}: CV macro-F1 {r[3]:.3f}, S Se {r[4]:.3f} +P {r[5]:.3f}"
+            for tau, o in points:
+                s = [scores(y[h], corrected(z, lp, tau, o), w[h]) for h, z, lp in held]
+                rows.append((name, tau, o, seed, *np.nanmean(np.array(s, float), axis=0),
+                             seconds))
+            r = rows[-len(points)]
+            print(f"{name:24s} seed {seed}: CV macro-F1 {r[4]:.3f}, S Se {r[5]:.3f} +P {r[6]:.3f}"
                   f" ({seconds:.0f} s)", flush=True)
     t0 = time.perf_counter()
     s = [scores(y[h], gradient_boosted_trees(ds1.take(f), ds1.take(h)), w[h]) for f, h in folds]
@@ -195,16 +208,28 @@ def main(argv=None) -> int:
 
     print()
     print(f"| context classifier (DS1, {args.folds}-fold CV by patient) | prior correction "
-          f"tau | seeds | macro-F1 mean (min-max) | S Se | S +P | time per seed |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+          f"tau | S offset | seeds | macro-F1 mean (min-max) | S Se | S +P | time per seed |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    means = {}  # (variant, tau, S offset): (macro-F1, S Se, S +P), means of the seeds
     for name in names:
-        for tau in taus:
-            r = np.array([row[3:] for row in rows if row[0] == name and row[1] == tau], float)
-            print(f"| branch alone, {name} | {tau:g} | {len(r)} | {r[:, 0].mean():.3f} "
+        for tau, o in points:
+            r = np.array([row[4:] for row in rows if row[:3] == (name, tau, o)], float)
+            means[name, tau, o] = r[:, :3].mean(axis=0)
+            print(f"| branch alone, {name} | {tau:g} | {o:g} | {len(r)} | {r[:, 0].mean():.3f} "
                   f"({r[:, 0].min():.3f}-{r[:, 0].max():.3f}) | {r[:, 1].mean():.3f} | "
                   f"{r[:, 2].mean():.3f} | {r[:, 3].mean():.0f} s |")
-    print(f"| gradient-boosted trees (baseline) | - | - | {trees[0]:.3f} | {trees[1]:.3f} | "
+    print(f"| gradient-boosted trees (baseline) | - | - | - | {trees[0]:.3f} | {trees[1]:.3f} | "
           f"{trees[2]:.3f} | {trees_s:.0f} s |")
+    if args.min_s_se is not None:
+        print()
+        for name in names:
+            ok = {k: m for k, m in means.items() if k[0] == name and m[1] >= args.min_s_se}
+            if not ok:
+                print(f"{name}: no (tau, S offset) reaches S Se {args.min_s_se:g} on these folds")
+                continue
+            (_, tau, o), m = max(ok.items(), key=lambda kv: kv[1][0])
+            print(f"{name}: chosen at S Se >= {args.min_s_se:g}: tau {tau:g}, S offset {o:g} "
+                  f"(macro-F1 {m[0]:.3f}, S Se {m[1]:.3f}, S +P {m[2]:.3f})")
     return 0
 
 

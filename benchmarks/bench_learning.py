@@ -20,7 +20,10 @@ of each image-only recipe with the RR logistic regression (``ecgkit.evaluation.f
 chosen on the validation patients); with ``--prior-tau``, each context recipe's runs again with the
 prior correction of ``bench_context_branch.py`` (rows ``+prior``: the same models, their decisions
 moved toward the training patients' class mix), for runs trained before ``train`` put the correction
-in the model (a run whose run.json has ``prior_shift`` already carries it and gets no such row).
+in the model (a run whose run.json has ``prior_shift`` already carries it and gets no such row);
+with ``--also-at TAU,S_OFFSET``, each run that carries the correction again at that other
+operating point (rows ``+tau T, S o``: the same models, their saved shift replaced by ``TAU *
+log training prior`` plus ``S_OFFSET`` on the S logit, exactly what the layer would compute).
 Below the table: for each recipe, the paired patient bootstrap of its seeds pooled (every seed's
 predictions of a patient's beats go into a resample together) against the RR-LR, the 1-NN and the
 trees.
@@ -185,6 +188,27 @@ def prior_corrected(prob, log_prior, tau: float):
     return p / p.sum(axis=1, keepdims=True)
 
 
+def saved_shift(run_dir: Path, n_classes: int):
+    """The logit shift a run's model carries (run.json ``prior_shift``), classes in
+    ``ecgkit.contract.CLASSES`` order."""
+    import numpy as np
+
+    from ecgkit.contract import CLASSES
+
+    shift = run_info(run_dir)["prior_shift"]["shift"]
+    return np.array([shift[c] for c in CLASSES[:n_classes]], float)
+
+
+def reshifted(prob, old_shift, new_shift):
+    """``softmax(log prob - old_shift + new_shift)``: a model's probabilities with the shift its
+    ``prior_shift`` layer added replaced by another (the logits are unchanged)."""
+    import numpy as np
+
+    z = np.log(np.clip(prob, 1e-30, None)) - old_shift + new_shift
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
+
+
 def pooled_bootstrap(test, runs: list, other, n_boot: int = 200) -> dict:
     """Paired patient bootstrap of a recipe's seeds pooled against one baseline: each seed's
     predictions are one copy of the test beats, with the same patients and weights."""
@@ -256,6 +280,9 @@ def main(argv=None) -> int:
                          "softmax(log p + TAU * log training prior) (a post-hoc shift toward the "
                          "real class mix, chosen on DS1 by bench_context_branch.py; rows "
                          "'RECIPE +prior'); 0: not")
+    ap.add_argument("--also-at", default=None, metavar="TAU,S_OFFSET",
+                    help="also score each run that carries the prior correction at this other "
+                         "operating point (rows 'RECIPE +tau T, S o')")
     ap.add_argument("--ds1-only", action="store_true",
                     help="print the validation patients' table (DS1) and stop before DS2 is "
                          "scored: the table a design is chosen by")
@@ -265,6 +292,14 @@ def main(argv=None) -> int:
     unknown = [n for n in names if n not in RECIPES]
     if unknown:
         ap.error(f"unknown recipe(s) {unknown}; known: {list(RECIPES)}")
+    also_at = None
+    if args.also_at:
+        try:
+            also_at = tuple(float(v) for v in args.also_at.split(","))
+        except ValueError:
+            also_at = ()
+        if len(also_at) != 2:
+            ap.error(f"--also-at takes TAU,S_OFFSET, two numbers; got {args.also_at!r}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
     import numpy as np
@@ -319,6 +354,15 @@ def main(argv=None) -> int:
                     val_results[f"{row} +prior"] = prior_corrected(val_prob, log_prior,
                                                                    args.prior_tau)
                     pooled.setdefault(f"{name} +prior", []).append(results[f"{row} +prior"])
+                if also_at and has_prior(run_root / f"{name}-{seed}"):
+                    n = results[row].shape[1]
+                    old = saved_shift(run_root / f"{name}-{seed}", n)
+                    new = also_at[0] * log_prior[:n]
+                    new[CLASSES.index("S")] += also_at[1]
+                    label = f"+tau {also_at[0]:g}, S {also_at[1]:g}"
+                    results[f"{row} {label}"] = reshifted(results[row], old, new)
+                    val_results[f"{row} {label}"] = reshifted(val_prob, old, new)
+                    pooled.setdefault(f"{name} {label}", []).append(results[f"{row} {label}"])
                 if RECIPES[name].get("CONTEXT") == "none":
                     w, _ = choose_weight(val_prob, val_rr, val.labels,
                                          weights=val.meta["weight"].to_numpy(),

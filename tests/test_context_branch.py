@@ -200,7 +200,7 @@ class TestPriorShift:
         before = model.predict(x, verbose=0)  # traced before the shift is set
         np.testing.assert_array_equal(np.asarray(model.get_layer(PRIOR_LAYER).shift), 0)
         labels = np.repeat([0, 1, 2, 3], [90, 2, 7, 1])
-        shift = set_prior_shift(model, labels, tau=0.5)
+        shift = set_prior_shift(model, labels, tau=0.5, offsets={})
         freq = (np.bincount(labels, minlength=5) + 1) / (labels.size + 5)
         np.testing.assert_allclose(shift, 0.5 * np.log(freq), rtol=1e-6)
         after = model.predict(x, verbose=0)
@@ -211,8 +211,25 @@ class TestPriorShift:
         model.save(path)
         np.testing.assert_allclose(keras.models.load_model(path).predict(x, verbose=0), after,
                                    rtol=1e-5, atol=1e-7)
-        set_prior_shift(model, labels, tau=0.0)
+        set_prior_shift(model, labels, tau=0.0, offsets={})
         np.testing.assert_allclose(model.predict(x, verbose=0), before, rtol=1e-5, atol=1e-7)
+
+    def test_offsets_add_to_their_class_logit_and_default_to_the_chosen_operating_point(self):
+        from ecgkit.contract import CLASSES
+        from ecgkit.model.context_branch import (LOGIT_OFFSETS, PRIOR_TAU, log_class_frequency,
+                                                 set_prior_shift)
+        from ecgkit.model.factory import create_enhanced_resnet50
+
+        model = create_enhanced_resnet50((32, 32, 3), 4, None, context_features=74)
+        labels = np.repeat([0, 1, 2, 3], [90, 2, 7, 1])
+        shift = set_prior_shift(model, labels, tau=0.0, offsets={"S": 0.7, "F": -0.2})
+        np.testing.assert_allclose(shift, [0.0, 0.7, 0.0, -0.2], atol=1e-7)
+        expected = PRIOR_TAU * log_class_frequency(labels, 4)
+        for name, value in LOGIT_OFFSETS.items():
+            expected[CLASSES.index(name)] += value
+        np.testing.assert_allclose(set_prior_shift(model, labels), expected, rtol=1e-6)
+        with pytest.raises(ValueError, match=r"unknown class\(es\) \['Q'\].*'N', 'S', 'V', 'F'"):
+            set_prior_shift(model, labels, offsets={"Q": 1.0})  # a 4-class model has no Q
 
 
 class TestWarmUp:

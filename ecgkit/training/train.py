@@ -42,9 +42,10 @@ from ecgkit.training.atomic import exclusive_folder, make_folder, write_json
 from ecgkit.data.augment import make_image_augment, make_signal_augment
 from ecgkit.model.backbone import record_grid
 from ecgkit.data.context import N_FEATURES
-from ecgkit.model.context_branch import (PRIOR_TAU, adapt_context, choose_image_scale, has_context,
-                                         has_experts, has_image_scale, has_warm_up, n_members,
-                                         set_prior_shift, warm_up)
+from ecgkit.model.context_branch import (LOGIT_OFFSETS, PRIOR_TAU, adapt_context,
+                                         choose_image_scale, has_context, has_experts,
+                                         has_image_scale, has_warm_up, n_members, set_prior_shift,
+                                         warm_up)
 from ecgkit.training.balance import CLASS_BALANCE_CHOICES, class_weights, sampled_classes
 from ecgkit.training.callbacks import backup_state
 from ecgkit.contract import CLASSES
@@ -385,10 +386,12 @@ def finish_training(run: TrainingRun, model, beats, train_labels, val_ds, val_be
                                           val_beats.meta["weight"].to_numpy())
         image_scale = {"chosen": scale, "val_cross_entropy": curve}
     shift = set_prior_shift(model, train_labels)
-    prior = shift and {"tau": PRIOR_TAU, "shift": dict(zip(CLASSES, shift))}
+    prior = shift and {"tau": PRIOR_TAU, "offsets": dict(LOGIT_OFFSETS),
+                       "shift": dict(zip(CLASSES, shift))}
     save_model(run, model, {**provenance(run.p, beats, context),
                             "image_scale": image_scale and image_scale["chosen"],
-                            "prior_tau": prior and PRIOR_TAU})
+                            "prior_tau": prior and PRIOR_TAU,
+                            "logit_offsets": prior and dict(LOGIT_OFFSETS)})
     return record_finished(run, model, _final_metrics(model, val_ds, val_beats),
                            image_scale=image_scale, prior_shift=prior)
 
