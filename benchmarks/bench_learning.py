@@ -23,7 +23,8 @@ moved toward the training patients' class mix), for runs trained before ``train`
 in the model (a run whose run.json has ``prior_shift`` already carries it and gets no such row);
 with ``--also-at TAU,S_OFFSET``, each run that carries the correction again at that other
 operating point (rows ``+tau T, S o``: the same models, their saved shift replaced by ``TAU *
-log training prior`` plus ``S_OFFSET`` on the S logit, exactly what the layer would compute).
+log training prior`` plus ``S_OFFSET`` on the S logit by ``context_branch.prior_shift_vector``,
+what ``train`` puts in the layer).
 Below the table: for each recipe, the paired patient bootstrap of its seeds pooled (every seed's
 predictions of a patient's beats go into a resample together) against the RR-LR, the 1-NN and the
 trees.
@@ -307,7 +308,7 @@ def main(argv=None) -> int:
 
     from ecgkit.evaluation.baselines import (comparison_table, gradient_boosted_trees,
                                              rr_logistic_regression, run_baselines)
-    from ecgkit.model.context_branch import log_class_frequency
+    from ecgkit.model.context_branch import log_class_frequency, prior_shift_vector
     from ecgkit.contract import CLASSES, DS2
     from ecgkit.evaluation.fusion import choose_weight, fuse
 
@@ -357,8 +358,7 @@ def main(argv=None) -> int:
                 if also_at and has_prior(run_root / f"{name}-{seed}"):
                     n = results[row].shape[1]
                     old = saved_shift(run_root / f"{name}-{seed}", n)
-                    new = also_at[0] * log_prior[:n]
-                    new[CLASSES.index("S")] += also_at[1]
+                    new = prior_shift_vector(train_all.labels, n, also_at[0], {"S": also_at[1]})
                     label = f"+tau {also_at[0]:g}, S {also_at[1]:g}"
                     results[f"{row} {label}"] = reshifted(results[row], old, new)
                     val_results[f"{row} {label}"] = reshifted(val_prob, old, new)

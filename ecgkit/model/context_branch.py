@@ -341,34 +341,47 @@ def log_class_frequency(labels, n_classes: int) -> np.ndarray:
     return np.log((counts + 1.0) / (counts.sum() + counts.size))
 
 
+def prior_shift_vector(labels, n_classes: int, tau: float = None,
+                       offsets: dict[str, float] = None) -> np.ndarray:
+    """``tau * log(class frequency of labels)`` (:func:`log_class_frequency`) plus ``offsets``
+    on their classes' logits: what :func:`set_prior_shift` puts in a model (float32).
+
+    Args:
+        labels: int class indices of the training beats.
+        n_classes: the model's classes, the first ``n_classes`` of ``ecgkit.contract.CLASSES``.
+        tau: the weight (None: :data:`PRIOR_TAU`).
+        offsets: class name to a constant added to its logit (None: :data:`LOGIT_OFFSETS`);
+            names outside the model's classes are refused.
+    """
+    tau = PRIOR_TAU if tau is None else float(tau)
+    offsets = LOGIT_OFFSETS if offsets is None else offsets
+    unknown = sorted(set(offsets) - set(CLASSES[:n_classes]))
+    if unknown:
+        raise ValueError(f"logit offsets for unknown class(es) {unknown}; the model's classes "
+                         f"are {list(CLASSES[:n_classes])}")
+    shift = tau * log_class_frequency(labels, n_classes)
+    for name, value in offsets.items():
+        shift[CLASSES.index(name)] += float(value)
+    return shift.astype(np.float32)
+
+
 def set_prior_shift(model, labels, tau: float = None,
                     offsets: dict[str, float] = None) -> list[float] | None:
-    """Sets the model's :class:`PriorShift` to ``tau * log(class frequency of labels)``
-    (:func:`log_class_frequency`) plus ``offsets``; returns the shift, or None for a model
-    without that layer.
+    """Sets the model's :class:`PriorShift` to :func:`prior_shift_vector` (``tau * log(class
+    frequency of labels)`` plus ``offsets``; None: :data:`PRIOR_TAU`, :data:`LOGIT_OFFSETS`);
+    returns the shift, or None for a model without that layer. ``tau`` 0 with no offsets clears
+    the shift; offsets for classes the model lacks are refused (ValueError).
 
     Args:
         model: a model built with a context branch (``"logits"`` join).
         labels: int class indices of the training beats.
-        tau: the weight (None: :data:`PRIOR_TAU`); 0 with no offsets clears the shift.
-        offsets: class name to a constant added to its logit (None: :data:`LOGIT_OFFSETS`);
-            names outside ``ecgkit.contract.CLASSES`` are refused.
     """
     layer = next((lay for lay in model.layers if lay.name == PRIOR_LAYER), None)
     if layer is None:
         return None
-    tau = PRIOR_TAU if tau is None else float(tau)
-    offsets = LOGIT_OFFSETS if offsets is None else offsets
-    n = layer.shift.shape[0]
-    unknown = sorted(set(offsets) - set(CLASSES[:n]))
-    if unknown:
-        raise ValueError(f"logit offsets for unknown class(es) {unknown}; the model's classes "
-                         f"are {list(CLASSES[:n])}")
-    shift = tau * log_class_frequency(labels, n)
-    for name, value in offsets.items():
-        shift[CLASSES.index(name)] += float(value)
-    layer.shift.assign(shift.astype(np.float32))
-    return [float(v) for v in shift.astype(np.float32)]
+    shift = prior_shift_vector(labels, layer.shift.shape[0], tau, offsets)
+    layer.shift.assign(shift)
+    return [float(v) for v in shift]
 
 
 def has_experts(model) -> bool:
