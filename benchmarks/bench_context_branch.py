@@ -170,9 +170,9 @@ def main(argv=None) -> int:
     if set(names) - set(VARIANTS):
         ap.error(f"unknown variant(s) {sorted(set(names) - set(VARIANTS))}")
 
+    from ecgkit.contract import CLASSES
     from ecgkit.evaluation.baselines import gradient_boosted_trees
     from ecgkit.model.context_branch import WARMUP_STEPS
-    from ecgkit.contract import CLASSES
 
     steps = args.steps or WARMUP_STEPS
     t0 = time.perf_counter()

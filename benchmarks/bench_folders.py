@@ -83,8 +83,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
-
     from bench_pipeline import batches_iterator, rate
+
     from ecgkit.data.datasets import load_beats
 
     size = 224

@@ -306,11 +306,15 @@ def main(argv=None) -> int:
     import numpy as np
     import pandas as pd
 
-    from ecgkit.evaluation.baselines import (comparison_table, gradient_boosted_trees,
-                                             rr_logistic_regression, run_baselines)
-    from ecgkit.model.context_branch import log_class_frequency, prior_shift_vector
     from ecgkit.contract import CLASSES, DS2
+    from ecgkit.evaluation.baselines import (
+        comparison_table,
+        gradient_boosted_trees,
+        rr_logistic_regression,
+        run_baselines,
+    )
     from ecgkit.evaluation.fusion import choose_weight, fuse
+    from ecgkit.model.context_branch import log_class_frequency, prior_shift_vector
 
     beats, val, test = study_beats(args.data)
     train_all = beats.subset("train")

@@ -89,9 +89,9 @@ def local_irregularity(pre, post, avg) -> np.ndarray:
 def second_lead_shape(data_dir, records: np.ndarray, samples: np.ndarray) -> np.ndarray:
     """The shape values (``ecgkit.data.context``'s window) of the lead that is not MLII, minus the
     median over every beat of its record."""
-    from ecgkit.evaluation.baselines import morphology_features
     from ecgkit.data.context import N_SHAPE, SHAPE_WINDOW_S
     from ecgkit.data.records import beat_windows, read_header, read_record
+    from ecgkit.evaluation.baselines import morphology_features
 
     out = np.zeros((len(records), N_SHAPE), np.float32)
     for r in np.unique(records):
@@ -182,11 +182,11 @@ def main(argv=None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
 
     import pandas as pd
-
     from bench_context_branch import corrected, ds1_folds, scores
+
+    from ecgkit.contract import CLASSES, EMBEDDED_DATA_DIR
     from ecgkit.data.context import N_RHYTHM
     from ecgkit.model.context_branch import WARMUP_STEPS
-    from ecgkit.contract import CLASSES, EMBEDDED_DATA_DIR
 
     t0 = time.perf_counter()
     ds1, x, y, w, folds = ds1_folds(args.cap, 5)

@@ -39,9 +39,12 @@ def main(argv=None) -> int:
 
     from sklearn.model_selection import GroupKFold
 
-    from ecgkit.evaluation.baselines import TREE_FEATURE_SETS, gradient_boosted_trees
-    from ecgkit.evaluation.baselines import comparison_table
     from ecgkit.data.datasets import load_beats
+    from ecgkit.evaluation.baselines import (
+        TREE_FEATURE_SETS,
+        comparison_table,
+        gradient_boosted_trees,
+    )
 
     t0 = time.perf_counter()
     beats = load_beats(split="inter-patient-strict", max_beats_per_record=args.cap,

@@ -185,8 +185,8 @@ def step_rate(name: str, steps: int = 30) -> dict:
     import numpy as np
 
     from ecgkit.model.factory import create_enhanced_resnet50
-    from ecgkit.training.hardware import hardware_settings
     from ecgkit.params import resolve
+    from ecgkit.training.hardware import hardware_settings
     from ecgkit.training.train import baseline_model, model_kwargs
     from ecgkit.training.training_config import get_training_config
     from ecgkit.training.training_run import dtype_policy

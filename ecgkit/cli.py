@@ -38,15 +38,28 @@ from pathlib import Path
 
 import yaml
 
+from ecgkit.contract import IMAGE_SIZE, LEAD, PROJECT_ROOT
 from ecgkit.data import download
+from ecgkit.data.splits import MISSING_LEAD_POLICIES, PATIENT_SPLITS, SPLIT_PROTOCOLS, SplitError
+from ecgkit.params import (
+    PARAMS,
+    ParamError,
+    check,
+    load_profile,
+    parse_assignments,
+    resolve,
+    weights_arg,
+)
 from ecgkit.training.atomic import check_folder, describe_os_error
 from ecgkit.training.backends import backend_problem
-from ecgkit.contract import IMAGE_SIZE, LEAD, PROJECT_ROOT
-from ecgkit.params import (PARAMS, ParamError, check, load_profile, parse_assignments, resolve,
-                           weights_arg)
-from ecgkit.data.splits import MISSING_LEAD_POLICIES, PATIENT_SPLITS, SPLIT_PROTOCOLS, SplitError
-from ecgkit.workbook.runner import (NOTEBOOKS_DIR, WorkbookError, lint_notebook, list_notebooks,
-                                    notebook_parameters, run_workbook)
+from ecgkit.workbook.runner import (
+    NOTEBOOKS_DIR,
+    WorkbookError,
+    lint_notebook,
+    list_notebooks,
+    notebook_parameters,
+    run_workbook,
+)
 
 LOG_MAX_BYTES = 20_000_000
 """A log file larger than this is started afresh; otherwise each run is appended."""
@@ -668,12 +681,11 @@ MODEL_SETTINGS = ("IMAGE_SIZE", "GRID", "CONTEXT", "CONTEXT_MODE", "IMAGE_CHANNE
 
 def _cmd_evaluate(args) -> int:
     from ecgkit.data.datasets import load_beats
-    from ecgkit.evaluation.evaluate import evaluate_image_folder, evaluate_model
-    from ecgkit.evaluation.scoring import format_summary, headline
     from ecgkit.data.images import ImageFolderError
     from ecgkit.data.records import RecordError
-
+    from ecgkit.evaluation.evaluate import evaluate_image_folder, evaluate_model
     from ecgkit.evaluation.provenance import ProvenanceError, check_settings, protocol
+    from ecgkit.evaluation.scoring import format_summary, headline
 
     if _image_options_alone(args):
         print(f"error: {_image_options_alone(args)} goes with --images DIR", file=sys.stderr)
@@ -783,8 +795,8 @@ def _add_predict(sub) -> None:
 
 
 def _predict_record(args, model) -> int:
-    from ecgkit.evaluation.predict import predict_record
     from ecgkit.data.records import RecordError
+    from ecgkit.evaluation.predict import predict_record
 
     try:
         table = predict_record(model, args.record)

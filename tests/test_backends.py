@@ -18,11 +18,11 @@ import textwrap
 
 import numpy as np
 import pytest
+from test_train import TINY, TINY_MODEL_SRC
 
 from ecgkit.contract import PROJECT_ROOT
-from ecgkit.model.factory import create_enhanced_resnet50
 from ecgkit.evaluation.predict import load_model
-from test_train import TINY, TINY_MODEL_SRC
+from ecgkit.model.factory import create_enhanced_resnet50
 
 BACKENDS = [pytest.param(name, marks=pytest.mark.skipif(
     importlib.util.find_spec(package) is None, reason=f"{package} is not installed"))

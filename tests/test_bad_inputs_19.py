@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from ecgkit.contract import EMBEDDED_DATA_DIR, PROJECT_ROOT
-from ecgkit.params import ParamError, load_profile
 from ecgkit.data.records import RecordError, read_header, read_record
+from ecgkit.params import ParamError, load_profile
 
 
 def _edit_header(folder: Path, record: str, old: str, new: str) -> Path:
@@ -225,8 +225,8 @@ class TestOutputPaths:
         assert list(target.parent.iterdir()) == []  # no temporary file left behind
 
     def test_full_disk_is_a_message_in_the_cli(self, tmp_path, monkeypatch, capsys):
-        from ecgkit.training import atomic
         from ecgkit.cli import main
+        from ecgkit.training import atomic
 
         def full(self, *args, **kwargs):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

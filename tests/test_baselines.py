@@ -5,10 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ecgkit.evaluation.baselines import (BASELINES, always_n, comparison_table, morphology_features,
-                                         nearest_neighbour, rr_logistic_regression, run_baselines)
 from ecgkit.contract import BEFORE_SAMPLES, CLASSES, DS2, WINDOW_SAMPLES
 from ecgkit.data.datasets import BeatSet
+from ecgkit.evaluation.baselines import (
+    BASELINES,
+    always_n,
+    comparison_table,
+    morphology_features,
+    nearest_neighbour,
+    rr_logistic_regression,
+    run_baselines,
+)
 
 
 def _subset(beats, mask):
@@ -57,9 +64,12 @@ class TestOnRealBeats:
         assert trees["macro_f1"] > max(nn["macro_f1"], lr["macro_f1"])
 
     def test_trees_feature_sets_and_modes(self, split_beats):
-        from ecgkit.evaluation.baselines import (TREE_FEATURE_SETS, gradient_boosted_trees,
-                                                 tree_features)
         from ecgkit.data.context import N_FEATURES, N_RHYTHM
+        from ecgkit.evaluation.baselines import (
+            TREE_FEATURE_SETS,
+            gradient_boosted_trees,
+            tree_features,
+        )
 
         train, test = split_beats
         widths = {f: tree_features(test, f).shape[1] for f in TREE_FEATURE_SETS}

@@ -5,7 +5,6 @@ import sys
 import time
 
 
-
 class TestCli:
     def test_help_lists_subcommands_without_importing_tensorflow(self):
         start = time.perf_counter()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ecgkit.data import context
 from ecgkit.contract import BEFORE_SAMPLES, FS, WINDOW_SAMPLES
+from ecgkit.data import context
 from ecgkit.data.datasets import record_beats
 from ecgkit.data.rr import rr_features
 

@@ -7,8 +7,15 @@ import keras
 import numpy as np
 import pytest
 
-from ecgkit.model.context_branch import (BranchDropout, adapt_context, context_size, has_context,
-                                         has_warm_up, image_size_of, warm_up)
+from ecgkit.model.context_branch import (
+    BranchDropout,
+    adapt_context,
+    context_size,
+    has_context,
+    has_warm_up,
+    image_size_of,
+    warm_up,
+)
 
 
 def _branch_model(features=6, join="logits"):
@@ -121,8 +128,12 @@ class TestExperts:
 class TestMembers:
     def test_copies_have_their_own_layers_and_their_logits_are_averaged(self, tmp_path):
         from ecgkit.data.context import N_RHYTHM
-        from ecgkit.model.context_branch import (context_branch, has_experts, member_logits,
-                                                 n_members)
+        from ecgkit.model.context_branch import (
+            context_branch,
+            has_experts,
+            member_logits,
+            n_members,
+        )
 
         inp = keras.Input((N_RHYTHM + 5,), name="context")
         model = keras.Model(inp, context_branch(inp, 4, experts=True, members=3))
@@ -216,8 +227,12 @@ class TestPriorShift:
 
     def test_offsets_add_to_their_class_logit_and_default_to_the_chosen_operating_point(self):
         from ecgkit.contract import CLASSES
-        from ecgkit.model.context_branch import (LOGIT_OFFSETS, PRIOR_TAU, log_class_frequency,
-                                                 set_prior_shift)
+        from ecgkit.model.context_branch import (
+            LOGIT_OFFSETS,
+            PRIOR_TAU,
+            log_class_frequency,
+            set_prior_shift,
+        )
         from ecgkit.model.factory import create_enhanced_resnet50
 
         model = create_enhanced_resnet50((32, 32, 3), 4, None, context_features=74)

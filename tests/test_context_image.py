@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecgkit.data import context, context_image
 from ecgkit.contract import BEFORE_SAMPLES, FS, WINDOW_SAMPLES
+from ecgkit.data import context, context_image
 from ecgkit.data.datasets import BeatSet, record_beats
 from ecgkit.data.rr import rr_features
 

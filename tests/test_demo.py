@@ -72,8 +72,8 @@ class TestDemo:
 
 class TestDemoProfile:
     def test_the_demo_is_a_profile(self):
-        from ecgkit.workbook.demo import CI, demo_params
         from ecgkit.params import load_profile
+        from ecgkit.workbook.demo import CI, demo_params
 
         profile = load_profile("demo")
         p = demo_params()

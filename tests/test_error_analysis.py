@@ -9,8 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecgkit.evaluation.error_analysis import (confused_pairs, errors_per_patient, errors_per_record,
-                                              grad_cam, misclassified_gallery, misclassified_table)
+from ecgkit.evaluation.error_analysis import (
+    confused_pairs,
+    errors_per_patient,
+    errors_per_record,
+    grad_cam,
+    misclassified_gallery,
+    misclassified_table,
+)
 
 
 @pytest.fixture

@@ -10,9 +10,17 @@ import pytest
 from ecgkit.contract import CLASSES
 from ecgkit.evaluation.evaluate import write_report
 from ecgkit.evaluation.literature import LITERATURE, literature_table
-from ecgkit.evaluation.scoring import (bootstrap_ci, calibration_bins, class_coverage,
-                                       confusion_matrix, evaluate_predictions, format_summary,
-                                       paired_bootstrap, per_class_metrics, restrict)
+from ecgkit.evaluation.scoring import (
+    bootstrap_ci,
+    calibration_bins,
+    class_coverage,
+    confusion_matrix,
+    evaluate_predictions,
+    format_summary,
+    paired_bootstrap,
+    per_class_metrics,
+    restrict,
+)
 
 
 def _probs(pred, k=5, conf=0.8):
@@ -412,8 +420,8 @@ class TestRecordedGrid:
         return keras.Model(inp, keras.layers.Dense(5, activation="softmax")(x))
 
     def test_saved_with_the_model_and_used_by_evaluation(self, beats, tmp_path):
-        from ecgkit.model.backbone import record_grid, recorded_grid
         from ecgkit.evaluation.evaluate import predict_beats
+        from ecgkit.model.backbone import record_grid, recorded_grid
 
         model = self._model()
         assert record_grid(model, False)
@@ -428,8 +436,8 @@ class TestRecordedGrid:
         assert not np.allclose(as_trained, with_grid)
 
     def test_unrecorded_means_with_the_grid(self, beats, model_path):
-        from ecgkit.model.backbone import record_grid, recorded_grid
         from ecgkit.evaluation.evaluate import predict_beats
+        from ecgkit.model.backbone import record_grid, recorded_grid
 
         model = self._model()
         assert recorded_grid(model) is None

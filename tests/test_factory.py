@@ -14,8 +14,12 @@ import tensorflow as tf
 from ecgkit.model import backbone
 from ecgkit.model.attention import attention_maps
 from ecgkit.model.cost import count_flops, count_params
-from ecgkit.model.factory import (ENHANCEMENTS, create_baseline_resnet50, create_enhanced_resnet50,
-                                  gradcam_layer_name)
+from ecgkit.model.factory import (
+    ENHANCEMENTS,
+    create_baseline_resnet50,
+    create_enhanced_resnet50,
+    gradcam_layer_name,
+)
 
 BASELINE_PARAMS = 24_771_717
 ENHANCED_PARAMS = 27_587_308

@@ -12,10 +12,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ecgkit.data.folders import (MAX_HASH_DISTANCE, LabelsError, check_groups_apart,
-                                 near_duplicates, read_labelled_images, split_images)
-from ecgkit.data.images import (ImageError, ImageFolderError, decode_image, fit_image, read_image,
-                                tile_boxes)
+from ecgkit.data.folders import (
+    MAX_HASH_DISTANCE,
+    LabelsError,
+    check_groups_apart,
+    near_duplicates,
+    read_labelled_images,
+    split_images,
+)
+from ecgkit.data.images import (
+    ImageError,
+    ImageFolderError,
+    decode_image,
+    fit_image,
+    read_image,
+    tile_boxes,
+)
 
 PAGE_W, PAGE_H = 132, 102  # 11 x 8.5 in at 12 px per inch
 

@@ -3,11 +3,16 @@
 import keras
 import numpy as np
 import pytest
-from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score, \
-    roc_auc_score
+from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score, roc_auc_score
 
-from ecgkit.training.metrics import (METRIC_NAMES, MacroF1, MacroPrecision, MacroRecall,
-                                     MacroSpecificity, classification_metrics)
+from ecgkit.training.metrics import (
+    METRIC_NAMES,
+    MacroF1,
+    MacroPrecision,
+    MacroRecall,
+    MacroSpecificity,
+    classification_metrics,
+)
 
 K = 5
 

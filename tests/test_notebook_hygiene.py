@@ -14,8 +14,13 @@ import pytest
 
 from ecgkit.contract import PROJECT_ROOT
 from ecgkit.params import PARAMS, load_profile
-from ecgkit.workbook.runner import (NOTEBOOKS_DIR, lint_notebook, list_notebooks,
-                                    notebook_parameters, parameters_cell)
+from ecgkit.workbook.runner import (
+    NOTEBOOKS_DIR,
+    lint_notebook,
+    list_notebooks,
+    notebook_parameters,
+    parameters_cell,
+)
 
 EXPECTED = [
     "00_setup_and_tour", "01_data_exploration", "02_signals_to_images", "03_ecg_augmentation",

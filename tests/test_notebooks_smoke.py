@@ -13,8 +13,8 @@ import math
 import pytest
 
 from ecgkit.contract import CLASSES
-from ecgkit.workbook.nb import read_figures
 from ecgkit.params import record_list
+from ecgkit.workbook.nb import read_figures
 from ecgkit.workbook.runner import run_workbook
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from ecgkit.workbook import plots
 from ecgkit.contract import CLASSES
 from ecgkit.evaluation.scoring import evaluate_predictions
+from ecgkit.workbook import plots
 
 
 def _visible_axes(fig):
@@ -144,8 +144,8 @@ class TestDetectorMaps:
 
 class TestPairedBootstrap:
     def test_one_panel_per_comparison(self):
-        from ecgkit.workbook.plots import plot_paired_bootstrap
         from ecgkit.evaluation.scoring import paired_bootstrap
+        from ecgkit.workbook.plots import plot_paired_bootstrap
 
         rng = np.random.default_rng(0)
         y = rng.integers(0, 4, 200)

@@ -52,8 +52,8 @@ def trained(tmp_path_factory):
 
 class TestTrainingRecordsIt:
     def test_provenance_saved_with_the_model(self, trained):
-        from ecgkit.model.backbone import recorded_provenance
         from ecgkit.evaluation.predict import load_model
+        from ecgkit.model.backbone import recorded_provenance
 
         model = load_model(trained.paths["model"])
         rec = recorded_provenance(model)

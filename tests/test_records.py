@@ -7,8 +7,14 @@ import pytest
 import wfdb
 
 from ecgkit.contract import AAMI_MAP, CLASSES, DS1, DS2, MITDB_RECORDS, NON_BEAT_SYMBOLS
-from ecgkit.data.records import (LeadNotFoundError, RecordError, beat_table, beat_windows,
-                                 list_records, read_record)
+from ecgkit.data.records import (
+    LeadNotFoundError,
+    RecordError,
+    beat_table,
+    beat_windows,
+    list_records,
+    read_record,
+)
 from ecgkit.data.splits import RECORD_CLASS_COUNTS
 
 

@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 
 from ecgkit.contract import BEFORE_SAMPLES, WINDOW_SAMPLES
-from ecgkit.data.render import (MAJOR_GRID_RGB, MINOR_GRID_RGB, PAPER_RGB, paper_background,
-                                paper_geometry, render_batch, render_ecg_image)
+from ecgkit.data.render import (
+    MAJOR_GRID_RGB,
+    MINOR_GRID_RGB,
+    PAPER_RGB,
+    paper_background,
+    paper_geometry,
+    render_batch,
+    render_ecg_image,
+)
 
 
 def _dark(img):

@@ -13,9 +13,19 @@ import pytest
 from ecgkit.cli import main
 from ecgkit.contract import FS
 from ecgkit.data.records import RecordError, read_header
-from ecgkit.data.rhythm import (LABEL_COLUMNS, RHYTHM_CLASSES, STRIP_S, build_rhythm_dataset,
-                                cap_strips, rhythm_class, rhythm_episodes, rr_irregularity_baseline,
-                                strip_rr_features, strip_table, strips_of)
+from ecgkit.data.rhythm import (
+    LABEL_COLUMNS,
+    RHYTHM_CLASSES,
+    STRIP_S,
+    build_rhythm_dataset,
+    cap_strips,
+    rhythm_class,
+    rhythm_episodes,
+    rr_irregularity_baseline,
+    strip_rr_features,
+    strip_table,
+    strips_of,
+)
 
 
 class TestEpisodes:

@@ -10,9 +10,19 @@ import pytest
 
 from ecgkit.contract import CLASSES, DS1, DS2, MITDB_RECORDS
 from ecgkit.data.records import RecordError, list_records
-from ecgkit.data.splits import (MIN_VAL_BEATS, RECORD_CLASS_COUNTS, VAL_CLASSES, SplitError,
-                                assign_records, exclusion_reasons, inter_patient_split,
-                                leaky_beat_split, patient_overlap, plan_split, validation_coverage)
+from ecgkit.data.splits import (
+    MIN_VAL_BEATS,
+    RECORD_CLASS_COUNTS,
+    VAL_CLASSES,
+    SplitError,
+    assign_records,
+    exclusion_reasons,
+    inter_patient_split,
+    leaky_beat_split,
+    patient_overlap,
+    plan_split,
+    validation_coverage,
+)
 
 
 def _classes(records):

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ecgkit.params import ParamError
 from ecgkit.training.atomic import atomic_save
 from ecgkit.training.balance import class_weights
 from ecgkit.training.callbacks import read_history
 from ecgkit.training.hardware import hardware_settings
-from ecgkit.params import ParamError
 from ecgkit.training.train import train
 
 TINY = {"IMAGE_SIZE": 64, "EPOCHS": 1, "STEPS_PER_EPOCH": 2, "BATCH_SIZE": 8,

@@ -8,12 +8,18 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from ecgkit.params import ParamError
 from ecgkit.workbook import runner
 from ecgkit.workbook.nb import read_figures, record_figures, show_source
-from ecgkit.params import ParamError
-from ecgkit.workbook.runner import (WorkbookError, lint_notebook, list_notebooks,
-                                    notebook_parameters, parameters_cell, parse_parameters,
-                                    run_workbook)
+from ecgkit.workbook.runner import (
+    WorkbookError,
+    lint_notebook,
+    list_notebooks,
+    notebook_parameters,
+    parameters_cell,
+    parse_parameters,
+    run_workbook,
+)
 
 HEADER = """# 00 Tiny notebook
 A notebook that exists to test the runner.

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import functools
 
-import keras
 import cv2
+import keras
 import numpy as np
 
 from ecgkit.contract import FS

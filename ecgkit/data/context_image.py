@@ -29,8 +29,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ecgkit.data.context import N_RHYTHM, SHAPE_WINDOW_S, causal_windows, check_mode
 from ecgkit.contract import BEFORE_SAMPLES, FS
+from ecgkit.data.context import N_RHYTHM, SHAPE_WINDOW_S, causal_windows, check_mode
 
 IMAGE_CHANNELS = ("paper", "context")
 """``IMAGE_CHANNELS`` values: the ECG-paper strip (:mod:`ecgkit.data.render`) or the three context

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from ecgkit import contract
-from ecgkit.data.context import CONTEXT_MODES, causal_windows, record_context
 from ecgkit.contract import CLASSES, EMBEDDED_DATA_DIR, IMAGE_SIZE, LEAD, patient_of
+from ecgkit.data.context import CONTEXT_MODES, causal_windows, record_context
 from ecgkit.data.records import beat_windows, read_record
 from ecgkit.data.render import render_batch
 from ecgkit.data.rr import RR_COLUMNS, rr_features

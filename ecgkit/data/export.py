@@ -31,9 +31,9 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from ecgkit.training.atomic import exclusive_folder, make_folder, write_bytes
 from ecgkit.contract import CLASSES, IMAGE_SIZE, LEAD, patient_of
 from ecgkit.data.splits import SplitPlan, plan_split
+from ecgkit.training.atomic import exclusive_folder, make_folder, write_bytes
 
 log = logging.getLogger("ecgkit")
 

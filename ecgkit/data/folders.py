@@ -34,8 +34,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from ecgkit.contract import MIN_IMAGE_SIZE
-from ecgkit.data.images import (IMAGE_EXTENSIONS, ImageError, ImageFolderError, decode_image,
-                                report_bad)
+from ecgkit.data.images import (
+    IMAGE_EXTENSIONS,
+    ImageError,
+    ImageFolderError,
+    decode_image,
+    report_bad,
+)
 
 log = logging.getLogger("ecgkit")
 

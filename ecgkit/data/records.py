@@ -25,8 +25,16 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ecgkit.contract import (AAMI_MAP, BEFORE_SAMPLES, CLASSES, FS, LEAD, NON_BEAT_SYMBOLS,
-                             WINDOW_SAMPLES, patient_of)
+from ecgkit.contract import (
+    AAMI_MAP,
+    BEFORE_SAMPLES,
+    CLASSES,
+    FS,
+    LEAD,
+    NON_BEAT_SYMBOLS,
+    WINDOW_SAMPLES,
+    patient_of,
+)
 
 UNKNOWN_SYMBOL_POLICIES = ("error", "skip")
 

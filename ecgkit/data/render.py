@@ -24,8 +24,14 @@ import functools
 import cv2
 import numpy as np
 
-from ecgkit.contract import (FS, IMAGE_SIZE, MV_BELOW_BASELINE, PAPER_GAIN_MM_MV, PAPER_SPEED_MM_S,
-                             WINDOW_SAMPLES)
+from ecgkit.contract import (
+    FS,
+    IMAGE_SIZE,
+    MV_BELOW_BASELINE,
+    PAPER_GAIN_MM_MV,
+    PAPER_SPEED_MM_S,
+    WINDOW_SAMPLES,
+)
 
 PAPER_RGB = (255, 255, 255)
 MINOR_GRID_RGB = (255, 214, 214)

@@ -225,8 +225,8 @@ def count_table(labels: pd.DataFrame) -> pd.DataFrame:
 def _check_folder(out: Path, options: dict) -> None:
     """Refuses a folder holding something else, or a build with other options; then marks the
     build as started in build.json."""
-    from ecgkit.training.atomic import write_bytes
     from ecgkit.data.export import OutputFolderError, changed_options
+    from ecgkit.training.atomic import write_bytes
 
     old, diff = changed_options(out, options)
     if old is not None:
@@ -268,12 +268,11 @@ def build_rhythm_dataset(source_dir, out_dir, records: Sequence[str] | None = No
             another build is writing into it.
         ecgkit.data.records.RecordError: unreadable records.
     """
-    from ecgkit.training.atomic import write_bytes
-    from ecgkit.training.atomic import exclusive_folder
     from ecgkit.data.export import write_png
-    from ecgkit.params import check
     from ecgkit.data.records import read_record
     from ecgkit.data.render import render_strip
+    from ecgkit.params import check
+    from ecgkit.training.atomic import exclusive_folder, write_bytes
 
     check("IMAGE_SIZE", image_size, "image_size")
     if isinstance(max_strips_per_record, bool) or not isinstance(max_strips_per_record, int) \

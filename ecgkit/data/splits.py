@@ -31,10 +31,28 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ecgkit.contract import (CLASS_SET, CLASSES, DS1, DS2, EXCLUDED_FROM_TRAIN, LEAD, MITDB_RECORDS,
-                             PACED, PACED_TEST, PACED_TRAIN, SAME_PATIENT, patient_of)
-from ecgkit.data.records import (LeadNotFoundError, RecordError, choose_lead, fallback_hint,
-                                 list_records, read_header)
+from ecgkit.contract import (
+    CLASS_SET,
+    CLASSES,
+    DS1,
+    DS2,
+    EXCLUDED_FROM_TRAIN,
+    LEAD,
+    MITDB_RECORDS,
+    PACED,
+    PACED_TEST,
+    PACED_TRAIN,
+    SAME_PATIENT,
+    patient_of,
+)
+from ecgkit.data.records import (
+    LeadNotFoundError,
+    RecordError,
+    choose_lead,
+    fallback_hint,
+    list_records,
+    read_header,
+)
 
 SPLIT_PROTOCOLS = ("inter-patient", "inter-patient-strict", "beat-random-LEAKS-PATIENTS", "none")
 """Split protocols: by patient (default, paced records on both sides), by patient under the

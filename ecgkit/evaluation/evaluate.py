@@ -17,16 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgkit.model.backbone import recorded_grid
-from ecgkit.data.batches import made_ahead
-from ecgkit.model.context_branch import image_size_of
 from ecgkit.contract import CLASS_SET, CLASSES
+from ecgkit.data.batches import made_ahead
 from ecgkit.data.datasets import signal_dataset
 from ecgkit.data.export import read_manifest
 from ecgkit.data.images import image_files_dataset, warn_other_sizes
 from ecgkit.evaluation.literature import literature_table
 from ecgkit.evaluation.provenance import check_image_folder, image_context, vector_context
 from ecgkit.evaluation.scoring import Report, evaluate_predictions, headline
+from ecgkit.model.backbone import recorded_grid
+from ecgkit.model.context_branch import image_size_of
+
 
 def predict_dataset(model, dataset) -> tuple[np.ndarray, np.ndarray]:
     """Runs ``model`` over batches of ``(images, one_hot[, weights])`` (``ecgkit.data.batches``);

@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from ecgkit.model.backbone import recorded_provenance
-from ecgkit.evaluation.evaluate import write_report
 from ecgkit.data.folders import read_labelled_images, sides_from_record
 from ecgkit.data.images import ImageFolderError, decode_image, fit_image
+from ecgkit.evaluation.evaluate import write_report
 from ecgkit.evaluation.predict import predict_images
 from ecgkit.evaluation.provenance import image_fit, model_classes
 from ecgkit.evaluation.scoring import Report, evaluate_predictions
+from ecgkit.model.backbone import recorded_provenance
 
 GRADCAM_PAGES = 4
 """Images shown with their Grad-CAM heatmap in the report."""
@@ -154,9 +154,9 @@ def _errors_table(images, rows, y_prob):
 def _gradcam_figure(model, files, y_true, y_prob, classes, n, path: Path) -> None:
     """Grad-CAM of the predicted class on ``n`` pages (the wrong ones first), saved to
     ``path``. A tiled model is shown on each page's middle tile."""
-    from ecgkit.workbook import plots
-    from ecgkit.model.context_branch import image_size_of
     from ecgkit.evaluation.error_analysis import grad_cam
+    from ecgkit.model.context_branch import image_size_of
+    from ecgkit.workbook import plots
 
     pred = y_prob.argmax(axis=1)
     order = np.concatenate([np.flatnonzero(pred != y_true), np.flatnonzero(pred == y_true)])[:n]

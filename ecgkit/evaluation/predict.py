@@ -22,12 +22,10 @@ from typing import Any, Sequence
 import keras
 import numpy as np
 
-from ecgkit.model.context_branch import CONTEXT_INPUT, has_context
 from ecgkit.contract import CLASSES
 from ecgkit.data.images import ImageError
-
+from ecgkit.model.context_branch import CONTEXT_INPUT, has_context
 from ecgkit.model.registration import CUSTOM_OBJECT_MODULES, register_custom_objects  # noqa: F401
-
 
 log = logging.getLogger("ecgkit")
 
@@ -147,9 +145,9 @@ def predict_images(model, paths: Sequence[str | Path], *, fit: str | None = None
     Raises:
         ImageError: an unreadable file (check the files first: ``images.check_images``).
     """
-    from ecgkit.model.context_branch import image_size_of
     from ecgkit.data.images import decode_image
     from ecgkit.evaluation.provenance import image_fit
+    from ecgkit.model.context_branch import image_size_of
 
     fit = fit or image_fit(model)
     size = int(image_size or image_size_of(model))
@@ -203,9 +201,9 @@ def predict_files(model, paths: Sequence[str | Path], batch_size: int = 32,
     Raises:
         ModelLoadError: the model does not output one probability per class (:func:`check_model`).
     """
-    from ecgkit.model.context_branch import image_size_of
     from ecgkit.data.images import decode_image
     from ecgkit.evaluation.provenance import image_fit, model_classes
+    from ecgkit.model.context_branch import image_size_of
 
     classes = tuple(classes or model_classes(model))
     size = int(image_size_of(model))
@@ -283,8 +281,8 @@ def predict_record(model, record: str | Path, *, lead: str | None = None,
 
     from ecgkit.contract import LEAD
     from ecgkit.data.datasets import load_beats
-    from ecgkit.evaluation.evaluate import predict_beats
     from ecgkit.data.records import RecordError
+    from ecgkit.evaluation.evaluate import predict_beats
 
     check_model(model)
     path = Path(record)

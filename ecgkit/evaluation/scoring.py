@@ -46,6 +46,7 @@ from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from ecgkit.contract import CLASS_SET, CLASSES
 
+
 @dataclass
 class Report:
     """The evaluation of one set of predictions.

@@ -29,24 +29,42 @@ from typing import Any
 
 import numpy as np
 
-from ecgkit.training.atomic import check_folder, exclusive_folder, make_folder, write_json
 from ecgkit.data.augment import make_image_augment
-from ecgkit.training.balance import CLASS_BALANCE_CHOICES, class_weights, sampled_classes
-from ecgkit.model.factory import create_enhanced_resnet50
-from ecgkit.data.folders import (data_report, format_data_report, near_duplicates,
-                                 read_labelled_images, split_images, split_record, split_table)
+from ecgkit.data.folders import (
+    data_report,
+    format_data_report,
+    near_duplicates,
+    read_labelled_images,
+    split_images,
+    split_record,
+    split_table,
+)
 from ecgkit.data.images import IMAGE_FITS, image_files_dataset
-from ecgkit.params import resolve
 from ecgkit.evaluation.predict import predict_images
 from ecgkit.evaluation.scoring import evaluate_predictions
+from ecgkit.model.factory import create_enhanced_resnet50
+from ecgkit.params import resolve
+from ecgkit.training.atomic import check_folder, exclusive_folder, make_folder, write_json
+from ecgkit.training.balance import CLASS_BALANCE_CHOICES, class_weights, sampled_classes
 from ecgkit.training.run_folder import check_resume, interrupted_run, model_signature
 from ecgkit.training.train import check_batch_split, epoch_steps, few_steps, model_kwargs
-from ecgkit.training.training_run import (TrainingRun, TrainResult, compile_model, dtype_policy,
-                                          fit_recorded, load_best, record_finished, running_info,
-                                          save_model, set_up_batchnorm, set_up_hardware,
-                                          start_callbacks, stop_recorded, val_batch_size,
-                                          validation_summary)
-
+from ecgkit.training.training_run import (
+    TrainingRun,
+    TrainResult,
+    compile_model,
+    dtype_policy,
+    fit_recorded,
+    load_best,
+    record_finished,
+    running_info,
+    save_model,
+    set_up_batchnorm,
+    set_up_hardware,
+    start_callbacks,
+    stop_recorded,
+    val_batch_size,
+    validation_summary,
+)
 
 
 def image_model_kwargs(p: dict[str, Any], num_classes: int) -> dict[str, Any]:

@@ -37,30 +37,50 @@ from typing import Any
 import keras
 import numpy as np
 
+from ecgkit.contract import CLASSES
 from ecgkit.data import datasets
-from ecgkit.training.atomic import exclusive_folder, make_folder, write_json
 from ecgkit.data.augment import make_image_augment, make_signal_augment
-from ecgkit.model.backbone import record_grid
 from ecgkit.data.context import N_FEATURES
-from ecgkit.model.context_branch import (LOGIT_OFFSETS, PRIOR_TAU, adapt_context,
-                                         choose_image_scale, has_context, has_experts,
-                                         has_image_scale, has_warm_up, n_members, set_prior_shift,
-                                         warm_up)
+from ecgkit.evaluation.evaluate import predict_dataset
+from ecgkit.evaluation.scoring import evaluate_predictions
+from ecgkit.model.backbone import record_grid
+from ecgkit.model.context_branch import (
+    LOGIT_OFFSETS,
+    PRIOR_TAU,
+    adapt_context,
+    choose_image_scale,
+    has_context,
+    has_experts,
+    has_image_scale,
+    has_warm_up,
+    n_members,
+    set_prior_shift,
+    warm_up,
+)
+from ecgkit.model.factory import create_enhanced_resnet50
+from ecgkit.params import lead_list, record_list, resolve, weights_arg
+from ecgkit.training.atomic import exclusive_folder, make_folder, write_json
 from ecgkit.training.balance import CLASS_BALANCE_CHOICES, class_weights, sampled_classes
 from ecgkit.training.callbacks import backup_state
-from ecgkit.contract import CLASSES
-from ecgkit.evaluation.evaluate import predict_dataset
-from ecgkit.model.factory import create_enhanced_resnet50
 from ecgkit.training.hardware import replicas
-from ecgkit.params import lead_list, record_list, resolve, weights_arg
-from ecgkit.evaluation.scoring import evaluate_predictions
 from ecgkit.training.run_folder import check_resume, interrupted_run, model_signature
-from ecgkit.training.training_run import (TrainingRun, TrainResult, compile_model, dtype_policy,
-                                          fit_recorded, load_best, record_finished, running_info,
-                                          save_model, set_up_batchnorm, set_up_hardware,
-                                          start_callbacks, stop_recorded, val_batch_size,
-                                          validation_summary)
-
+from ecgkit.training.training_run import (
+    TrainingRun,
+    TrainResult,
+    compile_model,
+    dtype_policy,
+    fit_recorded,
+    load_best,
+    record_finished,
+    running_info,
+    save_model,
+    set_up_batchnorm,
+    set_up_hardware,
+    start_callbacks,
+    stop_recorded,
+    val_batch_size,
+    validation_summary,
+)
 
 # --- Data ----------------------------------------------------------------------------------------
 

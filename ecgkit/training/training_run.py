@@ -25,13 +25,24 @@ from typing import Any
 
 import keras
 
-from ecgkit.training.atomic import atomic_save, write_json
 from ecgkit.model.backbone import record_provenance
-from ecgkit.training.callbacks import (BN_REESTIMATE_BATCHES, auto_bn_momentum, backup_state,
-                                       best_state_path, make_callbacks, read_history,
-                                       set_batchnorm_momentum)
-from ecgkit.training.hardware import (hardware_settings, replicas, select_strategy, set_seeds,
-                                      versions)
+from ecgkit.training.atomic import atomic_save, write_json
+from ecgkit.training.callbacks import (
+    BN_REESTIMATE_BATCHES,
+    auto_bn_momentum,
+    backup_state,
+    best_state_path,
+    make_callbacks,
+    read_history,
+    set_batchnorm_momentum,
+)
+from ecgkit.training.hardware import (
+    hardware_settings,
+    replicas,
+    select_strategy,
+    set_seeds,
+    versions,
+)
 from ecgkit.training.training_config import get_training_config
 
 

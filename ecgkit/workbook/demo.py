@@ -26,7 +26,6 @@ from typing import Any
 
 from ecgkit.contract import CLASS_SET
 
-
 PROFILE = "demo"
 """The demo's recipe: ``params/demo.yaml`` (the cpu profile's, for the enhanced model alone)."""
 

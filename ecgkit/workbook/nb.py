@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ecgkit.model.context_branch import image_size_of  # noqa: F401 (notebooks call nb.image_size_of)
 from ecgkit.contract import PROJECT_ROOT
+from ecgkit.model.context_branch import image_size_of  # noqa: F401 (notebooks call nb.image_size_of)
 
 FIGURES_FILE = "figures.json"
 

@@ -36,8 +36,8 @@ from matplotlib.figure import Figure
 
 from ecgkit.data.augment import ecg_augmentation
 from ecgkit.training.callbacks import BatchLossRecorder
-from ecgkit.workbook.plots import plot_image_grid, plot_loss_bands
 from ecgkit.training.training_config import make_schedule
+from ecgkit.workbook.plots import plot_image_grid, plot_loss_bands
 
 # --- Pure functions ------------------------------------------------------------------------------
 

@@ -34,9 +34,9 @@ DATA_DIR: str = ""  # WFDB folder to read; empty: the embedded database in data/
 import pandas as pd
 
 from ecgkit import contract, params
-from ecgkit.workbook import nb, runner
-from ecgkit.params import record_list
 from ecgkit.data.records import list_records
+from ecgkit.params import record_list
+from ecgkit.workbook import nb, runner
 
 NOTEBOOK = "00_setup_and_tour"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)  # RUN_DIR/00_setup_and_tour

@@ -34,11 +34,12 @@ import numpy as np
 import pandas as pd
 
 from ecgkit import contract
-from ecgkit.data import records as rec_mod, splits
-from ecgkit.workbook import nb
+from ecgkit.data import records as rec_mod
+from ecgkit.data import splits
 from ecgkit.data.datasets import load_beats
-from ecgkit.params import record_list
 from ecgkit.evaluation.scoring import evaluate_predictions
+from ecgkit.params import record_list
+from ecgkit.workbook import nb
 from ecgkit.workbook.plots import plot_class_distribution
 
 NOTEBOOK = "01_data_exploration"

@@ -37,11 +37,11 @@ import pandas as pd
 
 from ecgkit import contract
 from ecgkit.data import render
-from ecgkit.workbook import nb
 from ecgkit.data.datasets import load_beats
-from ecgkit.params import record_list
-from ecgkit.workbook.plots import plot_image_grid
 from ecgkit.data.records import beat_windows, read_record
+from ecgkit.params import record_list
+from ecgkit.workbook import nb
+from ecgkit.workbook.plots import plot_image_grid
 
 NOTEBOOK = "02_signals_to_images"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)

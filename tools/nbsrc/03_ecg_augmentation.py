@@ -37,9 +37,9 @@ import pandas as pd
 
 from ecgkit import contract
 from ecgkit.data import augment, render
-from ecgkit.workbook import nb, widgets
 from ecgkit.data.datasets import load_beats
 from ecgkit.params import record_list
+from ecgkit.workbook import nb, widgets
 from ecgkit.workbook.plots import plot_image_grid
 
 NOTEBOOK = "03_ecg_augmentation"

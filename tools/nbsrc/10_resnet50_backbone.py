@@ -38,11 +38,11 @@ import pandas as pd
 
 from ecgkit import contract
 from ecgkit.data import render
-from ecgkit.workbook import nb
 from ecgkit.data.datasets import load_beats
-from ecgkit.params import record_list, weights_arg
 from ecgkit.data.render import render_batch
 from ecgkit.model import backbone
+from ecgkit.params import record_list, weights_arg
+from ecgkit.workbook import nb
 
 NOTEBOOK = "10_resnet50_backbone"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)

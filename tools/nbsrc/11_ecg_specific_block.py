@@ -37,12 +37,12 @@ import numpy as np
 
 from ecgkit import contract
 from ecgkit.data import render
-from ecgkit.workbook import nb
 from ecgkit.data.datasets import load_beats
-from ecgkit.params import record_list, weights_arg
 from ecgkit.data.render import render_batch
 from ecgkit.model.backbone import resnet50_backbone
 from ecgkit.model.ecg_block import DEFAULT_KERNEL_SIZES, ecg_multiscale_block
+from ecgkit.params import record_list, weights_arg
+from ecgkit.workbook import nb
 
 NOTEBOOK = "11_ecg_specific_block"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)

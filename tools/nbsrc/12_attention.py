@@ -34,12 +34,12 @@ import numpy as np
 
 from ecgkit import contract
 from ecgkit.data import render
-from ecgkit.workbook import nb
 from ecgkit.data.datasets import load_beats
-from ecgkit.params import record_list, weights_arg
 from ecgkit.data.render import render_batch
 from ecgkit.model.attention import attention_maps, ecg_attention
 from ecgkit.model.backbone import resnet50_backbone
+from ecgkit.params import record_list, weights_arg
+from ecgkit.workbook import nb
 from ecgkit.workbook.plots import plot_attention_maps
 
 NOTEBOOK = "12_attention"

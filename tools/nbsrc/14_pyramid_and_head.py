@@ -38,14 +38,14 @@ import numpy as np
 import pandas as pd
 
 from ecgkit import contract
-from ecgkit.workbook import nb
 from ecgkit.data.datasets import load_beats
-from ecgkit.params import record_list, weights_arg
 from ecgkit.data.render import render_batch
 from ecgkit.model import factory
 from ecgkit.model.cost import count_flops, count_params
 from ecgkit.model.head import classification_head
 from ecgkit.model.pyramid import pyramid_fusion
+from ecgkit.params import record_list, weights_arg
+from ecgkit.workbook import nb
 
 NOTEBOOK = "14_pyramid_and_head"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)

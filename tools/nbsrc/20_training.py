@@ -83,11 +83,11 @@ import pandas as pd
 
 from ecgkit import contract
 from ecgkit.data import context, context_image, render
+from ecgkit.data.datasets import load_beats
 from ecgkit.model import factory
+from ecgkit.params import record_list
 from ecgkit.training import callbacks, hardware, train, training_config
 from ecgkit.workbook import nb, plots, widgets
-from ecgkit.data.datasets import load_beats
-from ecgkit.params import record_list
 
 NOTEBOOK = "20_training"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)

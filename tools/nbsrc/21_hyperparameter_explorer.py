@@ -55,17 +55,16 @@ SEED: int = 42  # random seed for splits, sampling, augmentation and initialisat
 RUN_DIR: str = "runs/notebooks"  # folder where notebooks and runs write their outputs
 
 # %%
-import numpy as np
-
 import shutil
 
+import numpy as np
 from IPython.display import Image
 
 from ecgkit.data import render
-from ecgkit.workbook import nb, plots, widgets
 from ecgkit.data.datasets import load_beats
 from ecgkit.params import record_list
 from ecgkit.training.train import few_steps, train
+from ecgkit.workbook import nb, plots, widgets
 
 NOTEBOOK = "21_hyperparameter_explorer"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)

@@ -47,11 +47,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ecgkit import contract
-from ecgkit.evaluation import baselines, evaluate, fusion, literature, provenance, scoring
-from ecgkit.workbook import nb, plots
 from ecgkit.data.datasets import load_beats
-from ecgkit.params import record_list
+from ecgkit.evaluation import baselines, evaluate, fusion, literature, provenance, scoring
 from ecgkit.evaluation.predict import load_model
+from ecgkit.params import record_list
+from ecgkit.workbook import nb, plots
 
 NOTEBOOK = "30_evaluation"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)

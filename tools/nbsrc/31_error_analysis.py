@@ -42,15 +42,16 @@ import pandas as pd
 
 from ecgkit import contract
 from ecgkit.data import render
-from ecgkit.evaluation import error_analysis as ea, provenance
-from ecgkit.model import context_branch, ecg_block
-from ecgkit.workbook import nb, plots
 from ecgkit.data.datasets import load_beats
+from ecgkit.evaluation import error_analysis as ea
+from ecgkit.evaluation import provenance
 from ecgkit.evaluation.evaluate import predict_beats
+from ecgkit.evaluation.predict import load_model
 from ecgkit.evaluation.scoring import evaluate_predictions
+from ecgkit.model import context_branch, ecg_block
 from ecgkit.model.factory import gradcam_layer_name
 from ecgkit.params import record_list
-from ecgkit.evaluation.predict import load_model
+from ecgkit.workbook import nb, plots
 
 NOTEBOOK = "31_error_analysis"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)

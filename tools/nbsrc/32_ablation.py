@@ -42,14 +42,14 @@ import numpy as np
 import pandas as pd
 
 from ecgkit import contract
-from ecgkit.evaluation import baselines, scoring
-from ecgkit.model import context_branch
-from ecgkit.workbook import nb, plots
-from ecgkit.model.cost import count_params
 from ecgkit.data.datasets import load_beats
+from ecgkit.evaluation import baselines, scoring
 from ecgkit.evaluation.evaluate import predict_beats
 from ecgkit.evaluation.predict import load_model
+from ecgkit.model import context_branch
+from ecgkit.model.cost import count_params
 from ecgkit.params import record_list
+from ecgkit.workbook import nb, plots
 
 NOTEBOOK = "32_ablation"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)

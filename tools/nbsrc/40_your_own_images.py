@@ -59,12 +59,11 @@ import pandas as pd
 
 from ecgkit import contract
 from ecgkit.data import folders, rhythm
-from ecgkit.evaluation import folder_evaluation
+from ecgkit.data.images import decode_image
+from ecgkit.evaluation import folder_evaluation, scoring
+from ecgkit.evaluation.predict import load_model
 from ecgkit.training import image_training
 from ecgkit.workbook import nb, plots
-from ecgkit.evaluation import scoring
-from ecgkit.data.images import decode_image
-from ecgkit.evaluation.predict import load_model
 
 NOTEBOOK = "40_your_own_images"
 OUT = nb.output_dir(RUN_DIR, NOTEBOOK)
